@@ -1,0 +1,1 @@
+"""Blue-green, zero-downtime deploys over SSH."""

@@ -1,0 +1,70 @@
+"""Docker CLI commands: one image per release, one container per color."""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from bluegreen.inventory import Host, Ports
+
+LABEL = "bluegreen"
+
+
+def image(app: str, release: str) -> str:
+    return f"{app}:{release}"
+
+
+def container(app: str, color: str) -> str:
+    return f"{app}-{color}"
+
+
+def env_file(app_dir: str, color: str) -> str:
+    return f"{app_dir}/{color}.env"
+
+
+def build(app: str, release: str, context: str, dockerfile: str) -> str:
+    """Build the release image; the last lines of a failed build reach the operator."""
+    build = (
+        f"docker build --label {LABEL}.release={quote(release)} -t {quote(image(app, release))}"
+        f" -f {quote(context + '/' + dockerfile)} {quote(context)}"
+    )
+    return f'out=$({build} 2>&1) || {{ printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }}'
+
+
+def run(app: str, color: str, release: str, host: Host, ports: Ports, container_port: int) -> str:
+    """Replace the color's container with the release; env comes from stdin into a 0600 file.
+
+    The env file is written from stdin so values never appear in process arguments or logs.
+    """
+    name = quote(container(app, color))
+    envf = quote(env_file(host.app_dir, color))
+    color_port = ports.of(color)
+    if host.network == "host":
+        network = f"--network host -e PORT={color_port}"
+    else:
+        network = f"-e PORT={container_port} -p 127.0.0.1:{color_port}:{container_port}"
+    return (
+        f"umask 077 && mkdir -p {quote(host.app_dir)}"
+        f" && cat > {envf}.new && mv -f {envf}.new {envf}"
+        f" && {{ docker rm -f {name} >/dev/null 2>&1 || true; }}"
+        f" && docker run -d --pull never --name {name} --restart unless-stopped"
+        f" --label {LABEL}.app={quote(app)} --label {LABEL}.color={color}"
+        f" --label {LABEL}.release={quote(release)}"
+        f" --env-file {envf} {network} {quote(image(app, release))} >/dev/null"
+    )
+
+
+def start(app: str, color: str) -> str:
+    return f"docker start {quote(container(app, color))} >/dev/null"
+
+
+def stop(app: str, color: str, timeout: int = 10) -> str:
+    """Stop but keep the container, so rollback to it is instant."""
+    return f"docker stop -t {timeout} {quote(container(app, color))} >/dev/null"
+
+
+def remove(app: str, color: str) -> str:
+    return f"docker rm -f {quote(container(app, color))} >/dev/null 2>&1 || true"
+
+
+def logs(app: str, color: str, lines: int = 20) -> str:
+    return f"docker logs --tail {int(lines)} {quote(container(app, color))} 2>&1"

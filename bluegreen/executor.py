@@ -1,0 +1,191 @@
+"""The only place that talks SSH: Fabric connections with verified host keys and clear errors."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from shlex import quote
+
+import paramiko
+from fabric import Connection
+from invoke.exceptions import CommandTimedOut
+
+from bluegreen.inventory import Host
+
+
+class RemoteError(RuntimeError):
+    """A host could not be reached or a command failed; the message is one readable line."""
+
+    def __init__(self, host: str, message: str, output: str = "") -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.output = output
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: str
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
+    """OpenSSH's accept-new: record an unknown key in known_hosts; a changed one is refused."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, known_hosts: Path) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey):
+        with self._lock:
+            self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with self.known_hosts.open("a") as f:
+                f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _connect_error(host: Host, error: BaseException) -> str:
+    """One line naming the cause, so an operator knows what to fix."""
+    where = f"{host.user}@{host.address}:{host.port}"
+    if isinstance(error, paramiko.BadHostKeyException):
+        return (
+            f"host key CHANGED for {where}: known_hosts ({host.known_hosts}) has "
+            f"{fingerprint(error.expected_key)}, the server sent {fingerprint(error.key)}; "
+            "refusing to connect (if the server was rebuilt, remove its old line)"
+        )
+    if isinstance(error, paramiko.AuthenticationException):
+        return f"authentication failed for {where} (key: {host.key or 'ssh agent/default keys'})"
+    if isinstance(error, paramiko.SSHException) and "not found in known_hosts" in str(error):
+        return f"unknown host key for {where} and host_keys is strict ({host.known_hosts})"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve {host.address!r}: {error.strerror}"
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return f"connection to {where} timed out after {host.connect_timeout:g} s"
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        return f"connection to {where} refused"
+    return f"cannot connect to {where}: {type(error).__name__}: {error}"
+
+
+class Remote:
+    """One host's SSH session: commands (under sudo when not root), files, HTTP probes."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.round_trips = 0
+        connect_kwargs = {"key_filename": str(host.key)} if host.key else {}
+        self.connection = Connection(
+            host.address,
+            user=host.user,
+            port=host.port,
+            connect_timeout=host.connect_timeout,
+            connect_kwargs=connect_kwargs,
+        )
+        client = self.connection.client
+        if host.known_hosts.exists():
+            client.load_host_keys(str(host.known_hosts))
+        policy = (
+            paramiko.RejectPolicy()
+            if host.host_keys == "strict"
+            else AcceptNewPolicy(host.known_hosts)
+        )
+        client.set_missing_host_key_policy(policy)
+
+    def open(self) -> None:
+        try:
+            self.connection.open()
+        except Exception as error:  # every cause becomes one clear line
+            raise RemoteError(self.host.name, _connect_error(self.host, error)) from error
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def wrap(self, command: str, timeout: float) -> str:
+        """Bound the command on the server too, and keep all of it under sudo when not root."""
+        prefix = "" if self.host.user == "root" else "sudo -n "
+        return f"{prefix}timeout {int(timeout)} sh -c {quote(command)}"
+
+    def run(
+        self,
+        command: str,
+        *,
+        timeout: float = 120,
+        stdin: str | None = None,
+        check: bool = True,
+        what: str = "command",
+    ) -> str:
+        """Run ``command``; return stdout. Raise RemoteError (with stderr) when it fails."""
+        self.round_trips += 1
+        try:
+            result = self.connection.run(
+                self.wrap(command, timeout),
+                hide=True,
+                warn=True,
+                timeout=timeout + 5,
+                in_stream=io.StringIO(stdin) if stdin is not None else False,
+            )
+        except CommandTimedOut as error:
+            raise RemoteError(self.host.name, f"{what} timed out after {timeout:g} s") from error
+        except (OSError, paramiko.SSHException) as error:
+            raise RemoteError(self.host.name, f"{what}: connection lost ({error})") from error
+        if check and result.exited != 0:
+            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            message = f"{what} failed (exit {result.exited})"
+            if detail:
+                message += f": {detail[-1]}"
+            raise RemoteError(self.host.name, message, output="\n".join(detail))
+        return result.stdout
+
+    def put(self, data: bytes, remote_path: str) -> None:
+        """Upload bytes over SFTP (to a path the login user can write)."""
+        self.round_trips += 1
+        try:
+            self.connection.put(io.BytesIO(data), remote_path)
+        except (OSError, paramiko.SSHException) as error:
+            raise RemoteError(self.host.name, f"upload to {remote_path} failed: {error}") from error
+
+    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl)."""
+        transport = self.connection.transport
+        if transport is None or not transport.is_active():
+            raise RemoteError(self.host.name, "SSH connection lost")
+        try:
+            channel = transport.open_channel(
+                "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
+            )
+        except paramiko.ChannelException as error:
+            raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
+        with channel:
+            channel.settimeout(timeout)
+            request = (
+                f"GET {path} HTTP/1.0\r\nHost: localhost\r\n"
+                "User-Agent: bluegreen\r\nConnection: close\r\n\r\n"
+            )
+            channel.sendall(request.encode())
+            data = b""
+            while len(data) < 65536:
+                chunk = channel.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return parse_http(data)
+
+
+def parse_http(data: bytes) -> HttpReply:
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise ConnectionError(f"not an HTTP response: {lines[0][:60]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return HttpReply(int(parts[1]), headers, body.decode("utf-8", "replace"))

@@ -1,0 +1,83 @@
+"""Read-only probes of a host, in one round trip, parsed by a pure function.
+
+State is derived from the host itself (the live include, container labels), never kept
+in a second copy that could drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from shlex import quote
+
+from bluegreen.commands import docker, nginx
+from bluegreen.inventory import COLORS
+
+
+@dataclass(frozen=True)
+class Container:
+    status: str  # running | exited | created | restarting | ...
+    release: str
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    os_release: dict[str, str] = field(default_factory=dict)
+    live_color: str | None = None
+    live_release: str | None = None
+    containers: dict[str, Container] = field(default_factory=dict)  # color -> container
+    site_md5: str | None = None
+    image_present: bool = False
+
+    @property
+    def idle_color(self) -> str:
+        """The color a deploy stages into: the one not live (blue on a fresh host)."""
+        return "green" if self.live_color == "blue" else "blue"
+
+
+def probe(app: str, release: str | None = None) -> str:
+    """One shell script printing ``key=value`` lines about the app on this host."""
+    fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}}')
+    lines = [
+        "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
+        f"printf 'live=%s\\n' \"$(head -n 1 {quote(nginx.live_path(app))} 2>/dev/null)\"",
+        f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
+    ]
+    for color in COLORS:
+        name = quote(docker.container(app, color))
+        lines.append(
+            f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
+        )
+    if release:
+        image = quote(docker.image(app, release))
+        lines.append(
+            f"docker image inspect {image} >/dev/null 2>&1 && echo image=present || echo image="
+        )
+    return "\n".join(lines)
+
+
+def parse(output: str) -> HostFacts:
+    values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    live = dict(
+        item.split("=", 1)
+        for item in values.get("live", "").removeprefix("# bluegreen ").split()
+        if "=" in item
+    )
+    containers = {}
+    for color in COLORS:
+        status, _, release = values.get(f"container_{color}", "").partition(" ")
+        if status:
+            containers[color] = Container(status=status, release=release.strip())
+    live_color = live.get("live")
+    site = values.get("site", "").split()
+    return HostFacts(
+        os_release={k[3:]: v.strip('"') for k, v in values.items() if k.startswith("os_")},
+        live_color=live_color if live_color in COLORS else None,
+        live_release=live.get("release"),
+        containers=containers,
+        site_md5=site[0] if site else None,
+        image_present=values.get("image") == "present",
+    )

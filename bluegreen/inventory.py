@@ -1,0 +1,483 @@
+"""Parse and validate ``hosts.yml`` into immutable objects, before any host is touched.
+
+Every error names the file, the key and the problem (``InventoryError``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COLORS = ("blue", "green")
+
+
+class InventoryError(ValueError):
+    """A bad inventory or host selection; the message names file, key and problem."""
+
+
+@dataclass(frozen=True)
+class Health:
+    path: str = "/health"
+    attempts: int = 10
+    interval: float = 2.0
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    source: str = "upload"  # upload | git
+    repo: str = "."  # upload: local checkout (relative to hosts.yml); git: URL the server fetches
+    path: str = "."  # build context inside the repository
+    dockerfile: str = "Dockerfile"  # relative to the build context
+    container_port: int = 8080
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_file: Path | None = None  # local file of KEY=VALUE lines
+    health: Health = field(default_factory=Health)
+    drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+
+
+@dataclass(frozen=True)
+class Ports:
+    public: int = 4000
+    blue: int = 4001
+    green: int = 4002
+
+    def of(self, color: str) -> int:
+        return {"blue": self.blue, "green": self.green}[color]
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    user: str = "root"
+    port: int = 22
+    key: Path | None = None
+    known_hosts: Path = Path("~/.ssh/known_hosts").expanduser()
+    host_keys: str = "accept-new"  # accept-new | strict
+    profile: str = "auto"  # auto | ubuntu | debian | amazon-linux
+    app_dir: str = "/srv/app"  # "{app}" in the configured value is replaced by the app name
+    network: str = (
+        "bridge"  # bridge (publish on 127.0.0.1) | host (the app listens on the color port)
+    )
+    connect_timeout: float = 10.0
+    env: Mapping[str, str] = field(default_factory=dict)  # per-host env, over the app's
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    app: App
+    ports: Ports
+    hosts: Mapping[str, Host]
+    groups: Mapping[str, tuple[str, ...]]  # members may be hosts or other groups
+    default_group: str | None = None
+
+    def select(self, names: Sequence[str] | None) -> list[Host]:
+        """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
+
+        An element may hold several comma-separated names, as ``fab -H a,b`` passes them.
+        """
+        wanted = [n.strip() for item in names or () for n in item.split(",") if n.strip()]
+        if not wanted:
+            if self.default_group is None:
+                raise InventoryError(f"no -H given and {self.path.name} has no defaults.group")
+            wanted = [self.default_group]
+        for name in wanted:
+            if name not in self.groups and name not in self.hosts:
+                raise InventoryError(
+                    f"{self.path.name}: unknown host or group {name!r}; "
+                    f"groups: {_list(self.groups)}; hosts: {_list(self.hosts)}"
+                )
+        selected = {host: self.hosts[host] for name in wanted for host in self._expand(name)}
+        return list(selected.values())
+
+    def _expand(self, name: str) -> Iterator[str]:
+        """Host names in a group, depth first; load() has ruled out cycles."""
+        if name in self.hosts:
+            yield name
+        else:
+            for member in self.groups[name]:
+                yield from self._expand(member)
+
+    def env_for(self, host: Host) -> dict[str, str]:
+        """The app's environment on ``host``: env_file, then app env, then host env.
+
+        ``load`` has already merged the env_file under ``app.env``.
+        """
+        return {**self.app.env, **host.env}
+
+
+# --- loading -------------------------------------------------------------------------------
+
+Check = Callable[[Any, str], Any]  # (value, dotted key) -> checked value; raises _Invalid
+
+_APP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # becomes container, image and nginx names
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # host and group names
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
+_GIT_URL = re.compile(r"[^-\s]\S*")  # no option injection, no spaces
+_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts")
+
+
+class _Invalid(Exception):
+    """A problem at a dotted key; ``load`` prefixes the file name."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which PyYAML would silently drop."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if (key_node.tag, key_node.value) in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
+                )
+            seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep)
+
+
+def load(path: str | Path) -> Inventory:
+    """Read and validate an inventory file; every problem is an ``InventoryError``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(f"{path}: file not found ({os.path.abspath(path)})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InventoryError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        data = yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise InventoryError(
+            f"{where}: YAML syntax error: {getattr(e, 'problem', None) or e}"
+        ) from None
+    if data is None:
+        raise InventoryError(f"{path}: empty file (expected at least app: and hosts:)")
+    if not isinstance(data, dict):
+        raise InventoryError(f"{path}: expected a mapping at the top level, got {_kind(data)}")
+    try:
+        return _parse(data, Path(os.path.abspath(path)))
+    except _Invalid as e:
+        raise InventoryError(f"{path}: {e}") from None
+
+
+def _parse(data: dict, path: Path) -> Inventory:
+    _check_keys(data, "", _TOP_KEYS)
+    base = path.parent
+    app = _app(data.get("app"), base)
+    ports = _record(Ports, {f.name: _int(1, 65535) for f in fields(Ports)})(
+        data.get("ports"), "ports"
+    )
+    _distinct(ports)
+    hosts, default_group = _hosts(data.get("defaults"), data.get("hosts"), base, app.name)
+    groups = _groups(data.get("groups"), hosts)
+    if default_group is not None and default_group not in groups and default_group not in hosts:
+        raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
+    return Inventory(path, app, ports, hosts, groups, default_group)
+
+
+def _app(value: Any, base: Path) -> App:
+    """The app section; relative local paths resolve against the inventory's directory."""
+    checks: dict[str, Check] = {
+        "name": _match(_APP_NAME, "a-z, 0-9, '_', '-', starting with a letter, at most 40"),
+        "source": _choice("upload", "git"),
+        "repo": _expect(lambda v: isinstance(v, str) and v, "a path or git URL"),
+        "path": _relative,
+        "dockerfile": _relative,
+        "container_port": _int(1, 65535),
+        "env": _env,
+        "env_file": _path(base),
+        "health": _record(Health, _HEALTH),
+        "drain": _number(0, inclusive=True),
+    }
+    kw = _fields(value, "app", _names(App), checks, required=("name",))
+    if kw.get("source") == "git":
+        if "repo" not in kw:
+            raise _Invalid("app.repo", "required with source: git")
+        _match(_GIT_URL, "a git URL the server can fetch")(kw["repo"], "app.repo")
+    else:
+        kw["repo"] = os.path.abspath(base / Path(kw.get("repo", ".")).expanduser())
+    if "env_file" in kw:
+        kw["env"] = {**_read_env_file(kw["env_file"], "app.env_file"), **kw.get("env", {})}
+    return App(**kw)
+
+
+def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, Host], str | None]:
+    """The hosts, each with ``defaults`` under its own keys; also the default group."""
+    checks: dict[str, Check] = {
+        "address": _match(re.compile(r"(?!-)[A-Za-z0-9.:%_-]+"), "a hostname or IP address"),
+        "user": _match(re.compile(r"[a-z_][a-z0-9_-]*"), "a user name like 'ubuntu'"),
+        "port": _int(1, 65535),
+        "key": _or_none(_path(base)),  # null: ssh agent / default keys, even over defaults.key
+        "known_hosts": _path(base),
+        "host_keys": _choice("accept-new", "strict"),
+        "profile": _choice("auto", "ubuntu", "debian", "amazon-linux"),
+        "app_dir": _app_dir(app),
+        "network": _choice("bridge", "host"),
+        "connect_timeout": _number(0),
+        "env": _env,
+        "group": _match(_NAME, "a group or host name"),
+    }
+    allowed = [*_names(Host, "name", "address", "env"), "group"]
+    shared = {"app_dir": f"/srv/{app}", **_fields(defaults, "defaults", allowed, checks)}
+    default_group = shared.pop("group", None)
+    if not value:
+        raise _Invalid("hosts", "required (at least one host)")
+    hosts: dict[str, Host] = {}
+    seen: dict[tuple[str, int], str] = {}
+    for name, spec in _mapping(value, "hosts").items():
+        key = f"hosts.{name}"
+        _check_name(name, key)
+        spec = {"address": spec} if isinstance(spec, str) else spec
+        own = _fields(spec, key, _names(Host, "name"), checks, required=("address",))
+        host = hosts[name] = Host(name=name, **{**shared, **own})
+        other = seen.setdefault((host.address, host.port), name)
+        if other != name:
+            where = f"{host.address}:{host.port}"
+            raise _Invalid(f"{key}.address", f"same address and port as hosts.{other} ({where})")
+    return hosts, default_group
+
+
+def _groups(value: Any, hosts: Mapping[str, Host]) -> dict[str, tuple[str, ...]]:
+    """Groups of host and group names, checked for unknown members and cycles."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, members in _mapping(value, "groups").items():
+        key = f"groups.{name}"
+        _check_name(name, key)
+        if name in hosts:
+            raise _Invalid(key, f"{name!r} is also a host name; a name must be one or the other")
+        if not members or not isinstance(members, list):
+            raise _Invalid(
+                key, f"expected a non-empty list of host or group names, got {members!r}"
+            )
+        groups[name] = tuple(_check_name(member, key) for member in members)
+    for name, members in groups.items():
+        for member in members:
+            if member not in hosts and member not in groups:
+                raise _Invalid(f"groups.{name}", f"{member!r} is {_neither(groups, hosts)}")
+    for name in groups:
+        _no_cycle(groups, [name])
+    return groups
+
+
+def _no_cycle(groups: Mapping[str, tuple[str, ...]], trail: list[str]) -> None:
+    """Walk the groups reachable from ``trail[-1]``, failing on one that includes itself."""
+    for member in groups.get(trail[-1], ()):
+        if member in trail:
+            cycle = " -> ".join([*trail[trail.index(member) :], member])
+            raise _Invalid(f"groups.{member}", f"includes itself: {cycle}")
+        _no_cycle(groups, [*trail, member])
+
+
+def _distinct(ports: Ports) -> None:
+    roles: dict[int, str] = {}
+    for role in _names(Ports):
+        number = getattr(ports, role)
+        if number in roles:
+            raise _Invalid(f"ports.{role}", f"{number} is also ports.{roles[number]}")
+        roles[number] = role
+
+
+def _read_env_file(path: Path, key: str) -> dict[str, str]:
+    """KEY=VALUE lines, like ``docker run --env-file``; the file must be private (0600).
+
+    Values are secrets: messages name the file, lines and keys, never values.
+    """
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise _Invalid(
+                key, f"{path} is accessible by group/others (mode {mode:04o}); chmod 600 it"
+            )
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise _Invalid(key, f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise _Invalid(key, f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    env = {}
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, equals, env_value = line.partition("=")
+            if not equals or not _ENV_NAME.fullmatch(name.strip()):
+                raise _Invalid(key, f"{path}:{number}: expected NAME=value")
+            env[name.strip()] = env_value
+    return env
+
+
+# --- field checkers ------------------------------------------------------------------------
+
+
+def _names(cls: type, *exclude: str) -> list[str]:
+    """The keys a section accepts: its dataclass's fields."""
+    return [f.name for f in fields(cls) if f.name not in exclude]
+
+
+def _mapping(value: Any, key: str) -> dict:
+    """A mapping; absent or empty (None) counts as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid(key or "top level", f"expected a mapping, got {_kind(value)}")
+    return value
+
+
+def _fields(
+    value: Any,
+    key: str,
+    allowed: Sequence[str],
+    checks: Mapping[str, Check],
+    required: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Check a section's keys against ``allowed`` and its values with ``checks``."""
+    data = _mapping(value, key)
+    _check_keys(data, key, allowed, required)
+    return {name: checks[name](item, f"{key}.{name}") for name, item in data.items()}
+
+
+def _check_keys(data: dict, key: str, allowed: Sequence[str], required: Iterable[str] = ()) -> None:
+    dotted = f"{key}." if key else ""
+    for name in data:
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
+            )
+            raise _Invalid(f"{dotted}{name}", f"unknown key ({hint})")
+    for name in required:
+        if name not in data:
+            raise _Invalid(f"{dotted}{name}", "required")
+
+
+def _record(cls: type, checks: Mapping[str, Check]) -> Check:
+    """A nested section that becomes a ``cls``, with its defaults for absent keys."""
+    return lambda value, key: cls(**_fields(value, key, _names(cls), checks))
+
+
+def _expect(ok: Callable[[Any], Any], what: str, convert: Callable[[Any], Any] = str) -> Check:
+    def check(value: Any, key: str) -> Any:
+        if not ok(value):
+            raise _Invalid(key, f"expected {what}, got {value!r}")
+        return convert(value)
+
+    return check
+
+
+def _int(low: int, high: int | None = None) -> Check:
+    # bool is an int in Python, and "22" is a string in YAML: both are mistakes here.
+    what = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    return _expect(lambda v: type(v) is int and low <= v <= (high or v), what, int)
+
+
+def _number(low: float, inclusive: bool = False) -> Check:
+    what = f"a number {'>=' if inclusive else '>'} {low}"
+    return _expect(
+        lambda v: (
+            type(v) in (int, float) and math.isfinite(v) and (v >= low if inclusive else v > low)
+        ),
+        what,
+        float,
+    )
+
+
+def _choice(*options: str) -> Check:
+    return _expect(lambda v: v in options, " or ".join(map(repr, options)))
+
+
+def _match(pattern: re.Pattern[str], what: str) -> Check:
+    return _expect(lambda v: isinstance(v, str) and pattern.fullmatch(v), what)
+
+
+def _path(base: Path) -> Check:
+    """A local path: ``~`` expanded, relative to the inventory's directory."""
+    return _expect(
+        lambda v: isinstance(v, str) and v,
+        "a path",
+        lambda v: Path(os.path.abspath(base / Path(v).expanduser())),
+    )
+
+
+def _or_none(check: Check) -> Check:
+    return lambda value, key: None if value is None else check(value, key)
+
+
+def _is_relative(v: Any) -> bool:
+    parts = posixpath.normpath(v).split("/") if isinstance(v, str) and v else ["/"]
+    return parts[0] not in ("", "..")
+
+
+_relative = _expect(_is_relative, "a relative path inside the repository")
+_HEALTH: dict[str, Check] = {
+    "path": _match(re.compile(r"/\S*"), "a URL path starting with '/'"),
+    "attempts": _int(1),
+    "interval": _number(0),
+    "timeout": _number(0),
+}
+
+
+def _app_dir(app: str) -> Check:
+    """An absolute directory of safe characters, with ``{app}`` replaced by the app name."""
+
+    def ok(v: Any) -> bool:
+        parts = v.replace("{app}", app).rstrip("/").split("/") if isinstance(v, str) else []
+        return (
+            len(parts) > 1
+            and parts[0] == ""
+            and all(p not in (".", "..") and _DIR_PART.fullmatch(p) for p in parts[1:])
+        )
+
+    what = "an absolute path of [A-Za-z0-9_./-] characters ('{app}' = app name)"
+    return _expect(ok, what, lambda v: v.replace("{app}", app).rstrip("/"))
+
+
+def _env(value: Any, key: str) -> dict[str, str]:
+    """NAME: value pairs; values are secrets, so messages show their type, never them."""
+    if not isinstance(value, dict):
+        raise _Invalid(key, f"expected a mapping of NAME: value, got {_kind(value)}")
+    env = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise _Invalid(key, f"{name!r} is not a valid variable name")
+        if isinstance(item, bool):
+            item = "true" if item else "false"  # as written in YAML, not Python's True
+        elif not isinstance(item, (str, int, float)):
+            raise _Invalid(
+                f"{key}.{name}", f"expected a string, number or boolean, got {_kind(item)}"
+            )
+        env[name] = str(item)
+    return env
+
+
+def _check_name(name: Any, key: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _Invalid(key, f"{name!r} is not a valid name (letters, digits, '_', '.', '-')")
+    return name
+
+
+def _neither(groups: Mapping[str, Any], hosts: Mapping[str, Any]) -> str:
+    return f"neither a group nor a host (groups: {_list(groups)}; hosts: {_list(hosts)})"
+
+
+def _list(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none"
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

@@ -1,0 +1,41 @@
+"""Operator output: one line per step, prefixed by host, safe to call from parallel threads."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from typing import TextIO
+
+
+class Log:
+    """Lines for the operator; env values (secrets) are masked wherever they show up."""
+
+    def __init__(
+        self, stream: TextIO | None = None, width: int = 10, secrets: Iterable[str] = ()
+    ) -> None:
+        self.stream = stream or sys.stdout
+        self.width = width
+        self.secrets = sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True)
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+
+    def host(self, host: str, mark: str, text: str) -> None:
+        self.line(f"{host:<{self.width}} {mark} {text}")
+
+    def ok(self, host: str, text: str) -> None:
+        self.host(host, "✅", text)
+
+    def fail(self, host: str, text: str) -> None:
+        self.host(host, "❌", text)
+
+    def step(self, host: str, text: str) -> None:
+        self.host(host, "··", text)
+
+    def warn(self, host: str, text: str) -> None:
+        self.host(host, "⚠️ ", text)

@@ -1,0 +1,478 @@
+"""A local fleet of simulated servers for end-to-end tests and demos.
+
+Each sandbox host is a set of Linux namespaces on this machine (needs root):
+its own network namespace ``bg-sandboxN`` on the bridge ``bgbr0``
+(10.210.0.0/24; host N answers on 10.210.0.(10+N)), plus its own pid, mount
+and uts namespaces, running a real OpenSSH sshd, Debian's nginx and a
+dockerd, so the tool is exercised against the same programs as on a server.
+
+Everything a host owns lives under ``<state>/hosts/sandboxN/``. The client
+key ``<state>/id_ed25519`` logs in as root on every host, and
+``<state>/known_hosts`` holds every host's real key for strict checking.
+``sandbox/host-init.sh`` is the init that runs inside each host.
+
+Command line: ``python -m bluegreen.sandbox up [COUNT] | down | status``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE = PROJECT_ROOT / ".sandbox"
+INIT_SCRIPT = PROJECT_ROOT / "sandbox" / "host-init.sh"
+
+BRIDGE = "bgbr0"
+BRIDGE_ADDRESS = "10.210.0.1"
+PREFIX_LENGTH = 24
+NETNS_PREFIX = "bg-sandbox"
+VETH_PREFIX = "bg-veth"
+BASE_IMAGE = "bluegreen-base:busybox"
+MAX_HOSTS = 50
+
+# The environment of everything started inside a host: what a root login
+# on a fresh server would have, not the caller's (pyenv, venv, ...).
+HOST_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+}
+
+# Per-host directories bind-mounted by host-init.sh (name under the host dir).
+HOST_DIRS = ("etc-nginx", "var-log-nginx", "var-lib-nginx", "srv", "var-lib-docker", "root")
+
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class SandboxHost:
+    """One running sandbox host; init_pid is its pid-namespace PID 1 as seen from outside."""
+
+    name: str
+    address: str
+    init_pid: int
+
+
+# --- names and addresses -------------------------------------------------
+
+
+def host_name(index: int) -> str:
+    return f"sandbox{index}"
+
+
+def host_address(index: int) -> str:
+    return f"10.210.0.{10 + index}"
+
+
+def netns_name(index: int) -> str:
+    return f"{NETNS_PREFIX}{index}"
+
+
+def veth_name(index: int) -> str:
+    """Root-side end of the host's veth pair (the host side is eth0)."""
+    return f"{VETH_PREFIX}{index}"
+
+
+def host_index(name: str) -> int:
+    """Inverse of host_name: 'sandbox3' -> 3."""
+    if not name.startswith("sandbox") or not name[len("sandbox") :].isdigit():
+        raise ValueError(f"not a sandbox host name: {name!r}")
+    return int(name[len("sandbox") :])
+
+
+def host_dir(state: Path, name: str) -> Path:
+    return state / "hosts" / name
+
+
+# --- rendered files ------------------------------------------------------
+
+
+def render_sshd_config(address: str, host_key: Path, authorized_keys: str) -> str:
+    """sshd_config of one host: listens only on its own address, key logins for root."""
+    return "\n".join(
+        [
+            f"ListenAddress {address}:22",
+            f"HostKey {host_key}",
+            f"AuthorizedKeysFile {authorized_keys}",
+            "PermitRootLogin prohibit-password",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "PidFile /run/sshd.pid",
+            "AllowTcpForwarding yes",
+            "PrintMotd no",
+            "AcceptEnv LANG LC_*",
+            "Subsystem sftp /usr/lib/openssh/sftp-server",
+            "",
+        ]
+    )
+
+
+def known_hosts_line(address: str, host_public_key: str) -> str:
+    """known_hosts entry from the text of an ssh-keygen .pub file ('type key comment')."""
+    key_type, key = host_public_key.split()[:2]
+    return f"{address} {key_type} {key}"
+
+
+# Keeps SSH commands as fast as on a fresh server: bash sources ~/.bashrc for
+# every command sshd runs, and this machine's own one is slow (pyenv).
+BASHRC = "# sandbox host: deliberately empty so every SSH command starts fast\n"
+
+
+# --- small helpers ---------------------------------------------------------
+
+
+def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _netns_pids(netns: str) -> list[int]:
+    out = _run("ip", "netns", "pids", netns, check=False).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def _pid_namespace_init(pid: int) -> bool:
+    """True for a process that is PID 1 of a nested pid namespace (our tini)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    nspids = next(
+        (line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), []
+    )
+    return len(nspids) > 1 and nspids[-1] == "1"
+
+
+# --- teardown ------------------------------------------------------------
+
+
+def _recorded_hosts(state: Path) -> list[tuple[str, Path, int]]:
+    """(name, host dir, recorded init pid) for every host dir with a pid file."""
+    found = []
+    for pid_file in sorted((state / "hosts").glob("sandbox*/init.pid")):
+        try:
+            pid = int(pid_file.read_text())
+        except ValueError:
+            continue
+        found.append((pid_file.parent.name, pid_file.parent, pid))
+    return found
+
+
+def _is_our_init(pid: int, directory: Path) -> bool:
+    """Guards against pid reuse: the recorded pid must still be that host's tini."""
+    return _pid_alive(pid) and f" {directory} " in f" {_cmdline(pid)} "
+
+
+def _kill_and_wait(pids: set[int], timeout: float = 10.0) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sandbox processes did not die: {sorted(pids)}")
+        time.sleep(0.01)
+
+
+def _sandbox_netns() -> list[str]:
+    netns_dir = Path("/run/netns")
+    if not netns_dir.is_dir():
+        return []
+    return sorted(p.name for p in netns_dir.iterdir() if p.name.startswith(NETNS_PREFIX))
+
+
+def down(state: Path = DEFAULT_STATE) -> None:
+    """Ends every sandbox host and removes its network and files; keeps the client key.
+
+    Also cleans up after a crashed run: a namespace without a recorded pid is
+    ended through the processes inside it (never by process name).
+    """
+    pids = {pid for _, directory, pid in _recorded_hosts(state) if _is_our_init(pid, directory)}
+    for netns in _sandbox_netns():
+        pids.update(pid for pid in _netns_pids(netns) if _pid_namespace_init(pid))
+    _kill_and_wait(pids)
+    # Stragglers, e.g. an nsenter of run_in left outside the pid namespace.
+    _kill_and_wait({pid for netns in _sandbox_netns() for pid in _netns_pids(netns)})
+    for netns in _sandbox_netns():
+        _run("ip", "netns", "del", netns, check=False)
+    for link in sorted(os.listdir("/sys/class/net")):
+        if link.startswith(VETH_PREFIX) or link == BRIDGE:
+            _run("ip", "link", "del", link, check=False)
+    shutil.rmtree(state / "hosts", ignore_errors=True)
+    (state / "known_hosts").unlink(missing_ok=True)
+
+
+# --- bring-up --------------------------------------------------------------
+
+
+def _ensure_client_key(state: Path) -> str:
+    """The one key pair that logs in on every host; returns the public key line."""
+    key = state / "id_ed25519"
+    if not key.exists():
+        _run(
+            "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bluegreen-sandbox", "-f", str(key)
+        )
+    return Path(f"{key}.pub").read_text().strip()
+
+
+def _busybox_rootfs_tar(path: Path) -> Path:
+    """A rootfs with Debian's static busybox and a link per applet, for `docker import`."""
+
+    def add(tar: tarfile.TarFile, name: str, kind: bytes, mode: int, target: str = "") -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.linkname = kind, mode, target
+        tar.addfile(info)
+
+    applets = _run("/bin/busybox", "--list-full").stdout.split()
+    with tarfile.open(path, "w") as tar:
+        for directory in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root"):
+            add(tar, directory, tarfile.DIRTYPE, 0o755)
+        add(tar, "tmp", tarfile.DIRTYPE, 0o1777)
+        tar.add("/bin/busybox", "bin/busybox")
+        for applet in applets:
+            if applet != "bin/busybox":
+                add(tar, applet, tarfile.SYMTYPE, 0o777, "/bin/busybox")
+        for name, text in (
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _pristine_nginx_config(target: Path) -> None:
+    """Debian's /etc/nginx as installed: no conf.d files, only the default site.
+
+    Module links whose module is missing are dropped so nginx starts.
+    """
+    shutil.copytree("/etc/nginx", target, symlinks=True)
+    for extra in (target / "conf.d").iterdir():
+        extra.unlink()
+    for site in (target / "sites-enabled").iterdir():
+        site.unlink()
+    (target / "sites-enabled" / "default").symlink_to("/etc/nginx/sites-available/default")
+    for module in (target / "modules-enabled").iterdir():
+        if not module.resolve().exists():
+            module.unlink()
+
+
+def _prepare_host_dir(directory: Path, address: str, client_public_key: str) -> str:
+    """Creates the host's private files; returns its public host key."""
+    for sub in HOST_DIRS:
+        if sub != "etc-nginx":
+            (directory / sub).mkdir(parents=True)
+    _pristine_nginx_config(directory / "etc-nginx")
+    home = directory / "root"
+    (home / ".bashrc").write_text(BASHRC)
+    (home / ".ssh").mkdir(mode=0o700)
+    (home / ".ssh" / "authorized_keys").write_text(client_public_key + "\n")
+    host_key = directory / "ssh_host_ed25519_key"
+    _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", directory.name, "-f", str(host_key))
+    sshd_config = render_sshd_config(address, host_key, "/root/.ssh/authorized_keys")
+    (directory / "sshd_config").write_text(sshd_config)
+    return Path(f"{host_key}.pub").read_text()
+
+
+def _create_bridge() -> None:
+    _run("ip", "link", "add", BRIDGE, "type", "bridge")
+    _run("ip", "addr", "add", f"{BRIDGE_ADDRESS}/{PREFIX_LENGTH}", "dev", BRIDGE)
+    _run("ip", "link", "set", BRIDGE, "up")
+
+
+def _create_netns(index: int) -> None:
+    """Network namespace with eth0 on the bridge and lo up."""
+    netns, veth = netns_name(index), veth_name(index)
+    _run("ip", "netns", "add", netns)
+    _run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
+    _run("ip", "link", "set", veth, "master", BRIDGE, "up")
+    inside = ("ip", "-n", netns)
+    _run(*inside, "addr", "add", f"{host_address(index)}/{PREFIX_LENGTH}", "dev", "eth0")
+    _run(*inside, "link", "set", "eth0", "up")
+    _run(*inside, "link", "set", "lo", "up")
+
+
+def _launch_init(index: int, directory: Path) -> int:
+    """Starts the host's namespaces and init, detached from us; returns tini's pid."""
+    netns = netns_name(index)
+    command = [
+        "setsid", "--fork",
+        "nsenter", f"--net=/run/netns/{netns}",
+        "unshare", "--uts", "--mount", "--propagation", "private", "--pid", "--fork",
+        "--mount-proc", "--kill-child",
+        "tini", "-s", "--", "sh", str(INIT_SCRIPT), host_name(index), str(directory),
+    ]  # fmt: skip
+    with open(directory / "init.log", "wb") as log:
+        subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=HOST_ENV,
+            cwd="/",
+            check=True,
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        inits = [pid for pid in _netns_pids(netns) if _pid_namespace_init(pid)]
+        if inits:
+            return inits[0]
+        time.sleep(0.005)
+    raise RuntimeError(f"{host_name(index)}: init did not start; see {directory / 'init.log'}")
+
+
+def _start_host(index: int, state: Path, client_public_key: str) -> tuple[SandboxHost, str]:
+    name, address = host_name(index), host_address(index)
+    directory = host_dir(state, name)
+    host_public_key = _prepare_host_dir(directory, address, client_public_key)
+    _create_netns(index)
+    init_pid = _launch_init(index, directory)
+    (directory / "init.pid").write_text(f"{init_pid}\n")
+    return SandboxHost(name, address, init_pid), host_public_key
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait_port(host: SandboxHost, port: int, directory: Path, deadline: float) -> None:
+    while True:
+        try:
+            socket.create_connection((host.address, port), timeout=0.5).close()
+            return
+        except OSError:
+            if not _pid_alive(host.init_pid):
+                raise RuntimeError(
+                    f"{host.name}: init exited:\n{_log_tail(directory / 'init.log')}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{host.name}: nothing answers on port {port}") from None
+            time.sleep(0.02)
+
+
+def _make_ready(host: SandboxHost, state: Path, base_tar: Path) -> str:
+    """Waits for sshd, nginx and dockerd, imports the base image; returns dockerd's version."""
+    directory = host_dir(state, host.name)
+    deadline = time.monotonic() + READY_TIMEOUT
+    _wait_port(host, 22, directory, deadline)
+    _wait_port(host, 80, directory, deadline)
+    script = (
+        f"timeout {READY_TIMEOUT:.0f} sh -c "
+        "'until docker version >/dev/null 2>&1; do sleep 0.05; done' && "
+        f"docker import -c 'CMD [\"sh\"]' {base_tar} {BASE_IMAGE} >/dev/null && "
+        "docker version --format '{{.Server.Version}}'"
+    )
+    result = run_in(host, script, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{host.name}: dockerd not ready or base image import failed: {result.stderr}\n"
+            f"{_log_tail(directory / 'dockerd.log')}"
+        )
+    return result.stdout.strip()
+
+
+def up(count: int = 2, state: Path = DEFAULT_STATE) -> list[SandboxHost]:
+    """Starts `count` fresh hosts (after removing any previous ones) and waits until they serve.
+
+    Returns when every host's sshd, nginx and dockerd answer and the base
+    image is imported; prints one line per host.
+    """
+    if not 1 <= count <= MAX_HOSTS:
+        raise ValueError(f"count must be between 1 and {MAX_HOSTS}, got {count}")
+    state = Path(state)
+    down(state)
+    state.mkdir(parents=True, exist_ok=True)
+    client_public_key = _ensure_client_key(state)
+    base_tar = _busybox_rootfs_tar(state / "base-busybox.tar")
+    _create_bridge()
+    started = [_start_host(index, state, client_public_key) for index in range(1, count + 1)]
+    lines = [known_hosts_line(host.address, key) for host, key in started]
+    (state / "known_hosts").write_text("\n".join(lines) + "\n")
+    fleet = [host for host, _ in started]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        versions = list(pool.map(lambda host: _make_ready(host, state, base_tar), fleet))
+    for host, version in zip(fleet, versions):
+        print(
+            f"{host.name}  {host.address}  up: sshd, nginx, dockerd {version}  (init pid {host.init_pid})"
+        )
+    return fleet
+
+
+def hosts(state: Path = DEFAULT_STATE) -> list[SandboxHost]:
+    """The hosts of this state dir that are running now."""
+    return [
+        SandboxHost(name, host_address(host_index(name)), pid)
+        for name, directory, pid in _recorded_hosts(Path(state))
+        if _is_our_init(pid, directory)
+    ]
+
+
+def run_in(
+    host: SandboxHost, command: str, check: bool = True, timeout: float | None = 120
+) -> subprocess.CompletedProcess:
+    """Runs `sh -c command` as root inside the host, bypassing SSH (for setup and fault injection).
+
+    It enters all of the host's namespaces, so it sees the host's /run,
+    processes, network and dockerd exactly as a login on that host would.
+    """
+    return subprocess.run(
+        ["nsenter", "-t", str(host.init_pid), "-a", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        env=HOST_ENV,
+        cwd="/",
+    )
+
+
+def _main(argv: list[str]) -> None:
+    action = argv[0] if argv else "status"
+    if action == "up":
+        up(int(argv[1]) if len(argv) > 1 else 2)
+    elif action == "down":
+        down()
+    elif action == "status":
+        for host in hosts():
+            print(f"{host.name}  {host.address}  init pid {host.init_pid}")
+    else:
+        raise SystemExit("usage: python -m bluegreen.sandbox up [COUNT] | down | status")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,66 @@
+"""Render nginx configuration from Jinja templates (StrictUndefined).
+
+A template in ``<inventory dir>/templates/`` overrides the bundled one of the same name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from bluegreen.commands import nginx
+from bluegreen.inventory import Inventory
+
+BUNDLED = Path(__file__).resolve().parent.parent / "templates"
+
+
+class TemplateError(ValueError):
+    """A template that does not render; names the template and the line."""
+
+
+def environment(inventory: Inventory) -> jinja2.Environment:
+    user_dir = inventory.path.parent / "templates"
+    search = [str(d) for d in (user_dir, BUNDLED) if d.is_dir()]
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(env: jinja2.Environment, name: str, **values: object) -> str:
+    try:
+        return env.get_template(name).render(**values)
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"{e.filename or name}:{e.lineno}: {e.message}") from e
+    except jinja2.UndefinedError as e:
+        raise TemplateError(f"{name}: {e.message}") from e
+
+
+def _common(inventory: Inventory) -> dict[str, object]:
+    app = inventory.app.name
+    return {
+        "app": app,
+        "app_id": app.replace("-", "_"),
+        "live_path": nginx.live_path(app),
+        "public_port": inventory.ports.public,
+    }
+
+
+def site(env: jinja2.Environment, inventory: Inventory) -> str:
+    """The server block on the public port."""
+    return render(env, "site.conf.j2", **_common(inventory))
+
+
+def live(env: jinja2.Environment, inventory: Inventory, color: str, release: str) -> str:
+    """The include that makes ``color`` (running ``release``) the live one."""
+    return render(
+        env,
+        "live.conf.j2",
+        **_common(inventory),
+        color=color,
+        release=release,
+        port=inventory.ports.of(color),
+    )

@@ -1,0 +1,418 @@
+"""hosts.yml parsing: a good file lands in the dataclasses, a bad one names file, key and problem."""
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bluegreen.inventory import App, Health, Host, InventoryError, Ports, load
+
+MINIMAL = "app: {name: example}\nhosts: {web1: 203.0.113.10}\n"
+
+
+def write(directory: Path, text: str, name: str = "hosts.yml") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def env_file(directory: Path, text: str, mode: int = 0o600) -> Path:
+    path = write(directory, text, ".env")
+    path.chmod(mode)
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(InventoryError) as error:
+        load(path)
+    return str(error.value)
+
+
+# --- valid files ---------------------------------------------------------------------------
+
+
+def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
+    inventory = load(write(tmp_path, MINIMAL))
+
+    assert inventory.path == tmp_path / "hosts.yml"
+    assert inventory.app == App(name="example", repo=str(tmp_path))
+    assert inventory.ports == Ports()
+    assert inventory.hosts == {
+        "web1": Host(name="web1", address="203.0.113.10", app_dir="/srv/example")
+    }
+    assert inventory.groups == {}
+    assert inventory.default_group is None
+
+
+def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/op")
+    deploy = tmp_path / "deploy"
+    env_file(deploy, "FROM_FILE=f\n")
+    path = write(
+        deploy,
+        """
+        app:
+          name: shop_api-2
+          source: upload
+          repo: ../checkout
+          path: services/api
+          dockerfile: docker/Dockerfile.prod
+          container_port: 3000
+          env: {DEBUG: true, WORKERS: 4, RATIO: 0.5, GREETING: hi}
+          env_file: .env
+          health: {path: /healthz, attempts: 5, interval: 1, timeout: 0.5}
+          drain: 0
+        ports: {public: 8000, blue: 8001, green: 8002}
+        defaults:
+          user: deploy
+          port: 2222
+          key: keys/id_ed25519
+          known_hosts: ~/.ssh/fleet_known_hosts
+          host_keys: strict
+          profile: ubuntu
+          app_dir: /opt/{app}/live
+          network: host
+          connect_timeout: 3
+          group: prod
+        groups:
+          prod: [web1, web2]
+        hosts:
+          web1: 203.0.113.10
+          web2:
+            address: web2.example.com
+            user: ec2-user
+            port: 22
+            key: null
+            known_hosts: /etc/ssh/ssh_known_hosts
+            host_keys: accept-new
+            profile: amazon-linux
+            app_dir: /srv/{app}
+            network: bridge
+            connect_timeout: 20
+            env: {REGION: eu}
+        """,
+    )
+
+    inventory = load(path)
+
+    assert inventory.app == App(
+        name="shop_api-2",
+        source="upload",
+        repo=str(tmp_path / "checkout"),
+        path="services/api",
+        dockerfile="docker/Dockerfile.prod",
+        container_port=3000,
+        env={"FROM_FILE": "f", "DEBUG": "true", "WORKERS": "4", "RATIO": "0.5", "GREETING": "hi"},
+        env_file=deploy / ".env",
+        health=Health(path="/healthz", attempts=5, interval=1.0, timeout=0.5),
+        drain=0.0,
+    )
+    assert inventory.ports == Ports(public=8000, blue=8001, green=8002)
+    assert inventory.default_group == "prod"
+    assert inventory.groups == {"prod": ("web1", "web2")}
+    assert inventory.hosts == {
+        "web1": Host(
+            name="web1",
+            address="203.0.113.10",
+            user="deploy",
+            port=2222,
+            key=deploy / "keys/id_ed25519",
+            known_hosts=Path("/home/op/.ssh/fleet_known_hosts"),
+            host_keys="strict",
+            profile="ubuntu",
+            app_dir="/opt/shop_api-2/live",
+            network="host",
+            connect_timeout=3.0,
+        ),
+        "web2": Host(
+            name="web2",
+            address="web2.example.com",
+            user="ec2-user",
+            port=22,
+            key=None,
+            known_hosts=Path("/etc/ssh/ssh_known_hosts"),
+            host_keys="accept-new",
+            profile="amazon-linux",
+            app_dir="/srv/shop_api-2",
+            network="bridge",
+            connect_timeout=20.0,
+            env={"REGION": "eu"},
+        ),
+    }
+    assert isinstance(inventory.app.health.interval, float)
+
+
+def test_git_source_keeps_the_repo_url(tmp_path: Path) -> None:
+    url = "https://github.com/example/shop.git"
+    path = write(tmp_path, f"app: {{name: shop, source: git, repo: '{url}'}}\nhosts: {{w: a}}\n")
+
+    assert load(path).app.repo == url
+
+
+def test_empty_sections_count_as_absent(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "ports:\ndefaults:\ngroups:\n")
+
+    assert load(path).ports == Ports()
+
+
+# --- bad files -----------------------------------------------------------------------------
+
+BAD = [
+    # app
+    ("app: {source: git}\nhosts: {w: a}", "app.name", "required"),
+    ("hosts: {w: a}", "app.name", "required"),
+    ("app: {name: My App}\nhosts: {w: a}", "app.name", "got 'My App'"),
+    ("app: {name: {}}\nhosts: {w: a}".format("x" * 41), "app.name", "at most 40"),
+    ("app: {name: e, helth: {}}\nhosts: {w: a}", "app.helth", "unknown key (did you mean 'health'?)"),
+    ("app: {name: e, zzz: 1}\nhosts: {w: a}", "app.zzz", "unknown key (expected one of: name, source"),
+    ("app: {name: e, source: svn}\nhosts: {w: a}", "app.source", "expected 'upload' or 'git', got 'svn'"),
+    ("app: {name: e, source: git}\nhosts: {w: a}", "app.repo", "required with source: git"),
+    ("app: {name: e, source: git, repo: -oX}\nhosts: {w: a}", "app.repo", "expected a git URL"),
+    ("app: {name: e, repo: ''}\nhosts: {w: a}", "app.repo", "expected a path or git URL"),
+    ("app: {name: e, path: ../x}\nhosts: {w: a}", "app.path", "expected a relative path"),
+    ("app: {name: e, path: /abs}\nhosts: {w: a}", "app.path", "expected a relative path"),
+    ("app: {name: e, dockerfile: a/../../D}\nhosts: {w: a}", "app.dockerfile", "a relative path"),
+    ("app: {name: e, container_port: 0}\nhosts: {w: a}", "app.container_port", "from 1 to 65535, got 0"),
+    ("app: {name: e, env: {1X: a}}\nhosts: {w: a}", "app.env", "'1X' is not a valid variable name"),
+    ("app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}", "app.env.A", "string, number or boolean, got list"),
+    ("app: {name: e, env: [A=1]}\nhosts: {w: a}", "app.env", "expected a mapping of NAME: value, got list"),
+    ("app: {name: e, drain: -1}\nhosts: {w: a}", "app.drain", "expected a number >= 0, got -1"),
+    ("app: {name: e, health: {attempts: ten}}\nhosts: {w: a}", "app.health.attempts", "expected an integer >= 1, got 'ten'"),
+    ("app: {name: e, health: {attempts: 0}}\nhosts: {w: a}", "app.health.attempts", "got 0"),
+    ("app: {name: e, health: {attempts: true}}\nhosts: {w: a}", "app.health.attempts", "got True"),
+    ("app: {name: e, health: {attempts: 2.5}}\nhosts: {w: a}", "app.health.attempts", "got 2.5"),
+    ("app: {name: e, health: {path: health}}\nhosts: {w: a}", "app.health.path", "starting with '/'"),
+    ("app: {name: e, health: {interval: 0}}\nhosts: {w: a}", "app.health.interval", "a number > 0, got 0"),
+    ("app: {name: e, health: {timeout: .inf}}\nhosts: {w: a}", "app.health.timeout", "a number > 0, got inf"),
+    ("app: {name: e, health: {timeout: '2'}}\nhosts: {w: a}", "app.health.timeout", "got '2'"),
+    ("app: {name: e, health: {tries: 2}}\nhosts: {w: a}", "app.health.tries", "unknown key"),
+    ("app: {name: e, health: 5}\nhosts: {w: a}", "app.health", "expected a mapping, got int"),
+    # top level and ports
+    ("app: {name: e}\nhost: {w: a}", "host", "unknown key (did you mean 'hosts'?)"),
+    ("app: {name: e}\nhosts: {w: a}\nports: [1, 2]", "ports", "expected a mapping, got list"),
+    ("app: {name: e}\nhosts: {w: a}\nports: {public: 70000}", "ports.public", "from 1 to 65535, got 70000"),
+    ("app: {name: e}\nhosts: {w: a}\nports: {public: '4000'}", "ports.public", "got '4000'"),
+    ("app: {name: e}\nhosts: {w: a}\nports: {green: 4001}", "ports.green", "4001 is also ports.blue"),
+    ("app: {name: e}\nhosts: {w: a}\nports: {red: 4003}", "ports.red", "unknown key"),
+    # defaults
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {user: Bad User}", "defaults.user", "a user name"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {port: '22'}", "defaults.port", "from 1 to 65535, got '22'"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {port: true}", "defaults.port", "got True"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {host_keys: yes}", "defaults.host_keys", "'accept-new' or 'strict', got True"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {profile: centos}", "defaults.profile", "got 'centos'"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {network: overlay}", "defaults.network", "'bridge' or 'host'"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {connect_timeout: 0}", "defaults.connect_timeout", "a number > 0"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {key: ''}", "defaults.key", "expected a path"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {known_hosts: null}", "defaults.known_hosts", "expected a path, got None"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: srv/x}", "defaults.app_dir", "an absolute path"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: '/srv/$(x)'}", "defaults.app_dir", "an absolute path"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: /srv/../etc}", "defaults.app_dir", "an absolute path"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: /}", "defaults.app_dir", "got '/'"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {address: a}", "defaults.address", "unknown key"),
+    ("app: {name: e}\nhosts: {w: a}\ndefaults: {group: nope}", "defaults.group", "'nope' is neither a group nor a host (groups: none; hosts: w)"),
+    # hosts
+    ("app: {name: e}", "hosts", "required (at least one host)"),
+    ("app: {name: e}\nhosts: {}", "hosts", "required (at least one host)"),
+    ("app: {name: e}\nhosts: [a]", "hosts", "expected a mapping, got list"),
+    ("app: {name: e}\nhosts: {w: {user: u}}", "hosts.w.address", "required"),
+    ("app: {name: e}\nhosts: {w: null}", "hosts.w.address", "required"),
+    ("app: {name: e}\nhosts: {w: 5}", "hosts.w", "expected a mapping, got int"),
+    ("app: {name: e}\nhosts: {w: 'a; rm -rf /'}", "hosts.w.address", "a hostname or IP address"),
+    ("app: {name: e}\nhosts: {w: -oProxyCommand=x}", "hosts.w.address", "a hostname or IP address"),
+    ("app: {name: e}\nhosts: {w: {address: a, prot: 22}}", "hosts.w.prot", "unknown key (did you mean 'port'?)"),
+    ("app: {name: e}\nhosts: {w: {address: a, group: g}}", "hosts.w.group", "unknown key"),
+    ("app: {name: e}\nhosts: {w: {address: a, env: {A-B: x}}}", "hosts.w.env", "'A-B' is not a valid variable name"),
+    ("app: {name: e}\nhosts: {web 1: a}", "hosts.web 1", "'web 1' is not a valid name"),
+    ("app: {name: e}\nhosts: {1: a}", "hosts.1", "1 is not a valid name"),
+    ("app: {name: e}\nhosts: {w1: a, w2: {address: a, port: 22}}", "hosts.w2.address", "same address and port as hosts.w1 (a:22)"),
+    ("app: {name: e}\ndefaults: {port: 2}\nhosts: {w1: a, w2: {address: a, port: 2}}", "hosts.w2.address", "(a:2)"),
+    # groups
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {'-g': [w]}", "groups.-g", "'-g' is not a valid name"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {w: [w]}", "groups.w", "'w' is also a host name"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: w}", "groups.g", "expected a non-empty list"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: []}", "groups.g", "expected a non-empty list"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: ['w x']}", "groups.g", "'w x' is not a valid name"),
+    ("app: {name: e}\nhosts: {w1: a, w2: b}\ngroups: {g: [w1, w9]}", "groups.g", "'w9' is neither a group nor a host (groups: g; hosts: w1, w2)"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {a: [a]}", "groups.a", "includes itself: a -> a"),
+    ("app: {name: e}\nhosts: {w: a}\ngroups: {a: [w, b], b: [c], c: [a]}", "groups.a", "includes itself: a -> b -> c -> a"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), BAD)
+def test_bad_file_names_file_key_and_problem(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
+    message = load_error(write(tmp_path, text + "\n"))
+
+    assert message.startswith(f"{tmp_path / 'hosts.yml'}: {key}: ")
+    assert problem in message
+
+
+def test_env_values_never_appear_in_messages(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}\n"))
+
+    assert "s3cr3t" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "hosts.yml: empty file"),
+        ("# nothing\n", "hosts.yml: empty file"),
+        ("- a\n- b\n", "hosts.yml: expected a mapping at the top level, got list"),
+        ("app: {name: e}\nhosts:\n  w: a\n    b: c\n", "hosts.yml:4: YAML syntax error: "),
+        ("app: {name: e}\nhosts:\n  w: [a\n", "hosts.yml:4: YAML syntax error: "),
+        (
+            "app: {name: e}\nhosts:\n  w: a\n  w: b\n",
+            "hosts.yml:4: YAML syntax error: duplicate key 'w'",
+        ),
+    ],
+)
+def test_bad_yaml_names_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in load_error(write(tmp_path, text))
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: e}
+        hosts:
+          w1: &base {address: a, user: ubuntu}
+          w2: {<<: *base, address: b}
+        """,
+    )
+
+    assert load(path).hosts["w2"].user == "ubuntu"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    message = load_error(tmp_path / "nope.yml")
+
+    assert message == f"{tmp_path / 'nope.yml'}: file not found ({tmp_path / 'nope.yml'})"
+
+
+# --- env and env_file ----------------------------------------------------------------------
+
+
+def test_env_for_layers_env_file_then_app_then_host(tmp_path: Path) -> None:
+    env_file(tmp_path, "# comment\n\nA=file\nB=file\nC=file=with=equals\nD=\n")
+    path = write(
+        tmp_path,
+        """
+        app: {name: e, env_file: .env, env: {B: app, E: app}}
+        hosts:
+          w1: {address: a, env: {E: host}}
+          w2: b
+        """,
+    )
+    inventory = load(path)
+
+    env = inventory.env_for(inventory.hosts["w1"])
+    env["A"] = "changed"
+
+    assert env == {"A": "changed", "B": "app", "C": "file=with=equals", "D": "", "E": "host"}
+    assert inventory.env_for(inventory.hosts["w1"])["A"] == "file"
+    assert inventory.env_for(inventory.hosts["w2"])["E"] == "app"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes")
+def test_env_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    env_file(tmp_path, "A=1\n", mode=0o644)
+
+    message = load_error(write(tmp_path, "app: {name: e, env_file: .env}\nhosts: {w: a}\n"))
+
+    assert f"hosts.yml: app.env_file: {tmp_path / '.env'}" in message
+    assert "mode 0644" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("A=1\nthis line has s3cr3t\n", ".env:2: expected NAME=value"),
+        ("A=1\n\nBAD NAME=s3cr3t\n", ".env:3: expected NAME=value"),
+    ],
+)
+def test_env_file_bad_line_names_line_not_value(tmp_path: Path, content: str, problem: str) -> None:
+    env_file(tmp_path, content)
+
+    message = load_error(write(tmp_path, "app: {name: e, env_file: .env}\nhosts: {w: a}\n"))
+
+    assert "app.env_file: " in message
+    assert problem in message
+    assert "s3cr3t" not in message
+
+
+def test_missing_env_file(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "app: {name: e, env_file: .env}\nhosts: {w: a}\n"))
+
+    assert f"app.env_file: {tmp_path / '.env'}: file not found" in message
+
+
+# --- select --------------------------------------------------------------------------------
+
+FLEET = """
+app: {name: e}
+defaults: {group: all}
+groups:
+  prod: [web1, web2]
+  eu: [web3, web1]
+  all: [prod, eu]
+hosts: {web1: a, web2: b, web3: c, lab: d}
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["web2"], ["web2"]),
+        (["prod"], ["web1", "web2"]),
+        (["eu"], ["web3", "web1"]),
+        (["all"], ["web1", "web2", "web3"]),
+        (["prod", "web1", "eu"], ["web1", "web2", "web3"]),
+        (["web3,prod"], ["web3", "web1", "web2"]),
+        (["lab, prod", "web2"], ["lab", "web1", "web2"]),
+        (None, ["web1", "web2", "web3"]),
+        ([], ["web1", "web2", "web3"]),
+        ([""], ["web1", "web2", "web3"]),
+    ],
+)
+def test_select_expands_groups_in_order_without_duplicates(
+    tmp_path: Path, names: list[str] | None, expected: list[str]
+) -> None:
+    inventory = load(write(tmp_path, FLEET))
+
+    assert [host.name for host in inventory.select(names)] == expected
+
+
+def test_select_returns_the_hosts_themselves(tmp_path: Path) -> None:
+    inventory = load(write(tmp_path, FLEET))
+
+    assert inventory.select(["web2"]) == [inventory.hosts["web2"]]
+
+
+def test_select_unknown_name_lists_what_exists(tmp_path: Path) -> None:
+    inventory = load(write(tmp_path, FLEET))
+
+    with pytest.raises(InventoryError) as error:
+        inventory.select(["prod,web9"])
+
+    assert str(error.value) == (
+        "hosts.yml: unknown host or group 'web9'; "
+        "groups: prod, eu, all; hosts: web1, web2, web3, lab"
+    )
+
+
+def test_select_without_names_or_default_group(tmp_path: Path) -> None:
+    inventory = load(write(tmp_path, MINIMAL))
+
+    with pytest.raises(InventoryError, match="no -H given and hosts.yml has no defaults.group"):
+        inventory.select(None)
+
+
+def test_default_group_may_name_a_host(tmp_path: Path) -> None:
+    inventory = load(write(tmp_path, MINIMAL + "defaults: {group: web1}\n"))
+
+    assert [host.name for host in inventory.select(None)] == ["web1"]

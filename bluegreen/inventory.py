@@ -83,12 +83,13 @@ class Inventory:
     groups: Mapping[str, tuple[str, ...]]  # members may be hosts or other groups
     default_group: str | None = None
 
-    def select(self, names: Sequence[str] | None) -> list[Host]:
+    def select(self, names: Sequence[str] | str | None) -> list[Host]:
         """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
 
-        An element may hold several comma-separated names, as ``fab -H a,b`` passes them.
+        A string may hold several comma-separated names, as ``fab -H a,b`` passes them.
         """
-        wanted = [n.strip() for item in names or () for n in item.split(",") if n.strip()]
+        items = [names] if isinstance(names, str) else names or ()
+        wanted = [n.strip() for item in items for n in item.split(",") if n.strip()]
         if not wanted:
             if self.default_group is None:
                 raise InventoryError(f"no -H given and {self.path.name} has no defaults.group")
@@ -143,8 +144,8 @@ class _YamlLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # complex keys are rare and rejected later as bad names
             if (key_node.tag, key_node.value) in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
@@ -183,10 +184,7 @@ def _parse(data: dict, path: Path) -> Inventory:
     _check_keys(data, "", _TOP_KEYS)
     base = path.parent
     app = _app(data.get("app"), base)
-    ports = _record(Ports, {f.name: _int(1, 65535) for f in fields(Ports)})(
-        data.get("ports"), "ports"
-    )
-    _distinct(ports)
+    ports = _ports(data.get("ports"))
     hosts, default_group = _hosts(data.get("defaults"), data.get("hosts"), base, app.name)
     groups = _groups(data.get("groups"), hosts)
     if default_group is not None and default_group not in groups and default_group not in hosts:
@@ -197,7 +195,7 @@ def _parse(data: dict, path: Path) -> Inventory:
 def _app(value: Any, base: Path) -> App:
     """The app section; relative local paths resolve against the inventory's directory."""
     checks: dict[str, Check] = {
-        "name": _match(_APP_NAME, "a-z, 0-9, '_', '-', starting with a letter, at most 40"),
+        "name": _match(_APP_NAME, "a name of a-z 0-9 _ - starting with a letter, at most 40 long"),
         "source": _choice("upload", "git"),
         "repo": _expect(lambda v: isinstance(v, str) and v, "a path or git URL"),
         "path": _relative,
@@ -287,13 +285,16 @@ def _no_cycle(groups: Mapping[str, tuple[str, ...]], trail: list[str]) -> None:
         _no_cycle(groups, [*trail, member])
 
 
-def _distinct(ports: Ports) -> None:
+def _ports(value: Any) -> Ports:
+    """The three ports; nginx and both colors cannot share one."""
+    ports = _record(Ports, dict.fromkeys(_names(Ports), _int(1, 65535)))(value, "ports")
     roles: dict[int, str] = {}
     for role in _names(Ports):
         number = getattr(ports, role)
         if number in roles:
             raise _Invalid(f"ports.{role}", f"{number} is also ports.{roles[number]}")
         roles[number] = role
+    return ports
 
 
 def _read_env_file(path: Path, key: str) -> dict[str, str]:
@@ -335,7 +336,7 @@ def _mapping(value: Any, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _Invalid(key or "top level", f"expected a mapping, got {_kind(value)}")
+        raise _Invalid(key, f"expected a mapping, got {_kind(value)}")
     return value
 
 
@@ -372,6 +373,8 @@ def _record(cls: type, checks: Mapping[str, Check]) -> Check:
 
 
 def _expect(ok: Callable[[Any], Any], what: str, convert: Callable[[Any], Any] = str) -> Check:
+    """A checker: ``convert(value)`` if ``ok(value)``, else "expected <what>, got <value>"."""
+
     def check(value: Any, key: str) -> Any:
         if not ok(value):
             raise _Invalid(key, f"expected {what}, got {value!r}")
@@ -383,7 +386,7 @@ def _expect(ok: Callable[[Any], Any], what: str, convert: Callable[[Any], Any] =
 def _int(low: int, high: int | None = None) -> Check:
     # bool is an int in Python, and "22" is a string in YAML: both are mistakes here.
     what = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-    return _expect(lambda v: type(v) is int and low <= v <= (high or v), what, int)
+    return _expect(lambda v: type(v) is int and low <= v and (high is None or v <= high), what, int)
 
 
 def _number(low: float, inclusive: bool = False) -> Check:
@@ -461,6 +464,8 @@ def _env(value: Any, key: str) -> dict[str, str]:
             raise _Invalid(
                 f"{key}.{name}", f"expected a string, number or boolean, got {_kind(item)}"
             )
+        if "\n" in str(item) or "\r" in str(item):
+            raise _Invalid(f"{key}.{name}", "contains a line break (env files hold one line each)")
         env[name] = str(item)
     return env
 

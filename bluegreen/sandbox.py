@@ -16,6 +16,7 @@ Command line: ``python -m bluegreen.sandbox up [COUNT] | down | status``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -211,6 +212,20 @@ def _sandbox_netns() -> list[str]:
     return sorted(p.name for p in netns_dir.iterdir() if p.name.startswith(NETNS_PREFIX))
 
 
+def _remove_container_cgroups(root: Path = Path("/sys/fs/cgroup"), depth: int = 4) -> None:
+    """Removes the hosts' empty cgroups (--cgroup-parent bg-sandboxN), which outlive a SIGKILL."""
+    found = []
+    for top, dirs, _ in os.walk(root):
+        if len(Path(top).relative_to(root).parts) >= depth:
+            dirs.clear()
+        found += [Path(top) / d for d in dirs if d.startswith(NETNS_PREFIX)]
+        dirs[:] = [d for d in dirs if not d.startswith(NETNS_PREFIX)]
+    for parent in found:
+        for top, _, _ in os.walk(parent, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(top)
+
+
 def down(state: Path = DEFAULT_STATE) -> None:
     """Ends every sandbox host and removes its network and files; keeps the client key.
 
@@ -228,6 +243,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     for link in sorted(os.listdir("/sys/class/net")):
         if link.startswith(VETH_PREFIX) or link == BRIDGE:
             _run("ip", "link", "del", link, check=False)
+    _remove_container_cgroups()
     shutil.rmtree(state / "hosts", ignore_errors=True)
     (state / "known_hosts").unlink(missing_ok=True)
 

@@ -1,4 +1,4 @@
-"""hosts.yml parsing: a good file lands in the dataclasses, a bad one names file, key and problem."""
+"""hosts.yml: a good file lands in the dataclasses; a bad one names file, key and problem."""
 
 import os
 import textwrap
@@ -159,85 +159,99 @@ def test_empty_sections_count_as_absent(tmp_path: Path) -> None:
 
 # --- bad files -----------------------------------------------------------------------------
 
-BAD = [
-    # app
-    ("app: {source: git}\nhosts: {w: a}", "app.name", "required"),
-    ("hosts: {w: a}", "app.name", "required"),
-    ("app: {name: My App}\nhosts: {w: a}", "app.name", "got 'My App'"),
-    ("app: {name: {}}\nhosts: {w: a}".format("x" * 41), "app.name", "at most 40"),
-    ("app: {name: e, helth: {}}\nhosts: {w: a}", "app.helth", "unknown key (did you mean 'health'?)"),
-    ("app: {name: e, zzz: 1}\nhosts: {w: a}", "app.zzz", "unknown key (expected one of: name, source"),
-    ("app: {name: e, source: svn}\nhosts: {w: a}", "app.source", "expected 'upload' or 'git', got 'svn'"),
-    ("app: {name: e, source: git}\nhosts: {w: a}", "app.repo", "required with source: git"),
-    ("app: {name: e, source: git, repo: -oX}\nhosts: {w: a}", "app.repo", "expected a git URL"),
-    ("app: {name: e, repo: ''}\nhosts: {w: a}", "app.repo", "expected a path or git URL"),
-    ("app: {name: e, path: ../x}\nhosts: {w: a}", "app.path", "expected a relative path"),
-    ("app: {name: e, path: /abs}\nhosts: {w: a}", "app.path", "expected a relative path"),
-    ("app: {name: e, dockerfile: a/../../D}\nhosts: {w: a}", "app.dockerfile", "a relative path"),
-    ("app: {name: e, container_port: 0}\nhosts: {w: a}", "app.container_port", "from 1 to 65535, got 0"),
-    ("app: {name: e, env: {1X: a}}\nhosts: {w: a}", "app.env", "'1X' is not a valid variable name"),
-    ("app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}", "app.env.A", "string, number or boolean, got list"),
-    ("app: {name: e, env: [A=1]}\nhosts: {w: a}", "app.env", "expected a mapping of NAME: value, got list"),
-    ("app: {name: e, drain: -1}\nhosts: {w: a}", "app.drain", "expected a number >= 0, got -1"),
-    ("app: {name: e, health: {attempts: ten}}\nhosts: {w: a}", "app.health.attempts", "expected an integer >= 1, got 'ten'"),
-    ("app: {name: e, health: {attempts: 0}}\nhosts: {w: a}", "app.health.attempts", "got 0"),
-    ("app: {name: e, health: {attempts: true}}\nhosts: {w: a}", "app.health.attempts", "got True"),
-    ("app: {name: e, health: {attempts: 2.5}}\nhosts: {w: a}", "app.health.attempts", "got 2.5"),
-    ("app: {name: e, health: {path: health}}\nhosts: {w: a}", "app.health.path", "starting with '/'"),
-    ("app: {name: e, health: {interval: 0}}\nhosts: {w: a}", "app.health.interval", "a number > 0, got 0"),
-    ("app: {name: e, health: {timeout: .inf}}\nhosts: {w: a}", "app.health.timeout", "a number > 0, got inf"),
-    ("app: {name: e, health: {timeout: '2'}}\nhosts: {w: a}", "app.health.timeout", "got '2'"),
-    ("app: {name: e, health: {tries: 2}}\nhosts: {w: a}", "app.health.tries", "unknown key"),
-    ("app: {name: e, health: 5}\nhosts: {w: a}", "app.health", "expected a mapping, got int"),
-    # top level and ports
-    ("app: {name: e}\nhost: {w: a}", "host", "unknown key (did you mean 'hosts'?)"),
-    ("app: {name: e}\nhosts: {w: a}\nports: [1, 2]", "ports", "expected a mapping, got list"),
-    ("app: {name: e}\nhosts: {w: a}\nports: {public: 70000}", "ports.public", "from 1 to 65535, got 70000"),
-    ("app: {name: e}\nhosts: {w: a}\nports: {public: '4000'}", "ports.public", "got '4000'"),
-    ("app: {name: e}\nhosts: {w: a}\nports: {green: 4001}", "ports.green", "4001 is also ports.blue"),
-    ("app: {name: e}\nhosts: {w: a}\nports: {red: 4003}", "ports.red", "unknown key"),
+BAD_APP = [  # the app: mapping, in a file that is otherwise valid
+    ("null", "app.name", "required"),
+    ("{source: git}", "app.name", "required"),
+    ("{name: My App}", "app.name", "got 'My App'"),
+    ("{name: %s}" % ("x" * 41), "app.name", "at most 40"),
+    ("{name: e, helth: {}}", "app.helth", "unknown key (did you mean 'health'?)"),
+    ("{name: e, zzz: 1}", "app.zzz", "unknown key (expected one of: name, source"),
+    ("{name: e, source: svn}", "app.source", "expected 'upload' or 'git', got 'svn'"),
+    ("{name: e, source: git}", "app.repo", "required with source: git"),
+    ("{name: e, source: git, repo: -oX}", "app.repo", "expected a git URL"),
+    ("{name: e, repo: ''}", "app.repo", "expected a path or git URL"),
+    ("{name: e, path: ../x}", "app.path", "expected a relative path"),
+    ("{name: e, path: /abs}", "app.path", "expected a relative path"),
+    ("{name: e, dockerfile: a/../../D}", "app.dockerfile", "a relative path"),
+    ("{name: e, container_port: 0}", "app.container_port", "from 1 to 65535, got 0"),
+    ("{name: e, env: {1X: a}}", "app.env", "'1X' is not a valid variable name"),
+    ("{name: e, env: {A: [s3cr3t]}}", "app.env.A", "string, number or boolean, got list"),
+    ("{name: e, env: [A=1]}", "app.env", "expected a mapping of NAME: value, got list"),
+    ("{name: e, drain: -1}", "app.drain", "expected a number >= 0, got -1"),
+    ("{name: e, health: {attempts: ten}}", "app.health.attempts", "an integer >= 1, got 'ten'"),
+    ("{name: e, health: {attempts: 0}}", "app.health.attempts", "got 0"),
+    ("{name: e, health: {attempts: true}}", "app.health.attempts", "got True"),
+    ("{name: e, health: {attempts: 2.5}}", "app.health.attempts", "got 2.5"),
+    ("{name: e, health: {path: health}}", "app.health.path", "starting with '/'"),
+    ("{name: e, health: {interval: 0}}", "app.health.interval", "a number > 0, got 0"),
+    ("{name: e, health: {timeout: .inf}}", "app.health.timeout", "a number > 0, got inf"),
+    ("{name: e, health: {timeout: '2'}}", "app.health.timeout", "got '2'"),
+    ("{name: e, health: {tries: 2}}", "app.health.tries", "unknown key"),
+    ("{name: e, health: 5}", "app.health", "expected a mapping, got int"),
+]
+
+BAD_REST = [  # everything after a valid app: line
+    ("host: {w: a}", "host", "unknown key (did you mean 'hosts'?)"),
+    # ports
+    ("hosts: {w: a}\nports: [1, 2]", "ports", "expected a mapping, got list"),
+    ("hosts: {w: a}\nports: {public: 70000}", "ports.public", "from 1 to 65535, got 70000"),
+    ("hosts: {w: a}\nports: {public: '4000'}", "ports.public", "got '4000'"),
+    ("hosts: {w: a}\nports: {green: 4001}", "ports.green", "4001 is also ports.blue"),
+    ("hosts: {w: a}\nports: {red: 4003}", "ports.red", "unknown key"),
     # defaults
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {user: Bad User}", "defaults.user", "a user name"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {port: '22'}", "defaults.port", "from 1 to 65535, got '22'"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {port: true}", "defaults.port", "got True"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {host_keys: yes}", "defaults.host_keys", "'accept-new' or 'strict', got True"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {profile: centos}", "defaults.profile", "got 'centos'"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {network: overlay}", "defaults.network", "'bridge' or 'host'"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {connect_timeout: 0}", "defaults.connect_timeout", "a number > 0"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {key: ''}", "defaults.key", "expected a path"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {known_hosts: null}", "defaults.known_hosts", "expected a path, got None"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: srv/x}", "defaults.app_dir", "an absolute path"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: '/srv/$(x)'}", "defaults.app_dir", "an absolute path"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: /srv/../etc}", "defaults.app_dir", "an absolute path"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {app_dir: /}", "defaults.app_dir", "got '/'"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {address: a}", "defaults.address", "unknown key"),
-    ("app: {name: e}\nhosts: {w: a}\ndefaults: {group: nope}", "defaults.group", "'nope' is neither a group nor a host (groups: none; hosts: w)"),
+    ("hosts: {w: a}\ndefaults: {user: Bad User}", "defaults.user", "a user name"),
+    ("hosts: {w: a}\ndefaults: {port: '22'}", "defaults.port", "65535, got '22'"),
+    ("hosts: {w: a}\ndefaults: {port: true}", "defaults.port", "got True"),
+    ("hosts: {w: a}\ndefaults: {host_keys: yes}", "defaults.host_keys", "'strict', got True"),
+    ("hosts: {w: a}\ndefaults: {profile: centos}", "defaults.profile", "got 'centos'"),
+    ("hosts: {w: a}\ndefaults: {network: overlay}", "defaults.network", "'bridge' or 'host'"),
+    ("hosts: {w: a}\ndefaults: {connect_timeout: 0}", "defaults.connect_timeout", "a number > 0"),
+    ("hosts: {w: a}\ndefaults: {key: ''}", "defaults.key", "expected a path"),
+    ("hosts: {w: a}\ndefaults: {known_hosts: null}", "defaults.known_hosts", "a path, got None"),
+    ("hosts: {w: a}\ndefaults: {app_dir: srv/x}", "defaults.app_dir", "an absolute path"),
+    ("hosts: {w: a}\ndefaults: {app_dir: '/srv/$(x)'}", "defaults.app_dir", "an absolute path"),
+    ("hosts: {w: a}\ndefaults: {app_dir: /srv/../etc}", "defaults.app_dir", "an absolute path"),
+    ("hosts: {w: a}\ndefaults: {app_dir: /}", "defaults.app_dir", "got '/'"),
+    ("hosts: {w: a}\ndefaults: {address: a}", "defaults.address", "unknown key"),
+    (
+        "hosts: {w: a}\ndefaults: {group: nope}",
+        "defaults.group",
+        "'nope' is neither a group nor a host (groups: none; hosts: w)",
+    ),
     # hosts
-    ("app: {name: e}", "hosts", "required (at least one host)"),
-    ("app: {name: e}\nhosts: {}", "hosts", "required (at least one host)"),
-    ("app: {name: e}\nhosts: [a]", "hosts", "expected a mapping, got list"),
-    ("app: {name: e}\nhosts: {w: {user: u}}", "hosts.w.address", "required"),
-    ("app: {name: e}\nhosts: {w: null}", "hosts.w.address", "required"),
-    ("app: {name: e}\nhosts: {w: 5}", "hosts.w", "expected a mapping, got int"),
-    ("app: {name: e}\nhosts: {w: 'a; rm -rf /'}", "hosts.w.address", "a hostname or IP address"),
-    ("app: {name: e}\nhosts: {w: -oProxyCommand=x}", "hosts.w.address", "a hostname or IP address"),
-    ("app: {name: e}\nhosts: {w: {address: a, prot: 22}}", "hosts.w.prot", "unknown key (did you mean 'port'?)"),
-    ("app: {name: e}\nhosts: {w: {address: a, group: g}}", "hosts.w.group", "unknown key"),
-    ("app: {name: e}\nhosts: {w: {address: a, env: {A-B: x}}}", "hosts.w.env", "'A-B' is not a valid variable name"),
-    ("app: {name: e}\nhosts: {web 1: a}", "hosts.web 1", "'web 1' is not a valid name"),
-    ("app: {name: e}\nhosts: {1: a}", "hosts.1", "1 is not a valid name"),
-    ("app: {name: e}\nhosts: {w1: a, w2: {address: a, port: 22}}", "hosts.w2.address", "same address and port as hosts.w1 (a:22)"),
-    ("app: {name: e}\ndefaults: {port: 2}\nhosts: {w1: a, w2: {address: a, port: 2}}", "hosts.w2.address", "(a:2)"),
+    ("", "hosts", "required (at least one host)"),
+    ("hosts: {}", "hosts", "required (at least one host)"),
+    ("hosts: [a]", "hosts", "expected a mapping, got list"),
+    ("hosts: {w: {user: u}}", "hosts.w.address", "required"),
+    ("hosts: {w: null}", "hosts.w.address", "required"),
+    ("hosts: {w: 5}", "hosts.w", "expected a mapping, got int"),
+    ("hosts: {w: 'a; rm -rf /'}", "hosts.w.address", "a hostname or IP address"),
+    ("hosts: {w: -oProxyCommand=x}", "hosts.w.address", "a hostname or IP address"),
+    ("hosts: {w: {address: a, prot: 22}}", "hosts.w.prot", "unknown key (did you mean 'port'?)"),
+    ("hosts: {w: {address: a, group: g}}", "hosts.w.group", "unknown key"),
+    ("hosts: {w: {address: a, env: {A-B: x}}}", "hosts.w.env", "'A-B' is not a valid variable"),
+    ("hosts: {web 1: a}", "hosts.web 1", "'web 1' is not a valid name"),
+    ("hosts: {1: a}", "hosts.1", "1 is not a valid name"),
+    ("hosts: {w1: a, w2: {address: a}}", "hosts.w2.address", "same address and port as hosts.w1"),
+    ("defaults: {port: 2}\nhosts: {w1: a, w2: {address: a, port: 2}}", "hosts.w2.address", "(a:2)"),
     # groups
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {'-g': [w]}", "groups.-g", "'-g' is not a valid name"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {w: [w]}", "groups.w", "'w' is also a host name"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: w}", "groups.g", "expected a non-empty list"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: []}", "groups.g", "expected a non-empty list"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {g: ['w x']}", "groups.g", "'w x' is not a valid name"),
-    ("app: {name: e}\nhosts: {w1: a, w2: b}\ngroups: {g: [w1, w9]}", "groups.g", "'w9' is neither a group nor a host (groups: g; hosts: w1, w2)"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {a: [a]}", "groups.a", "includes itself: a -> a"),
-    ("app: {name: e}\nhosts: {w: a}\ngroups: {a: [w, b], b: [c], c: [a]}", "groups.a", "includes itself: a -> b -> c -> a"),
-]  # fmt: skip
+    ("hosts: {w: a}\ngroups: {'-g': [w]}", "groups.-g", "'-g' is not a valid name"),
+    ("hosts: {w: a}\ngroups: {w: [w]}", "groups.w", "'w' is also a host name"),
+    ("hosts: {w: a}\ngroups: {g: w}", "groups.g", "expected a non-empty list"),
+    ("hosts: {w: a}\ngroups: {g: []}", "groups.g", "expected a non-empty list"),
+    ("hosts: {w: a}\ngroups: {g: ['w x']}", "groups.g", "'w x' is not a valid name"),
+    (
+        "hosts: {w1: a, w2: b}\ngroups: {g: [w1, w9]}",
+        "groups.g",
+        "'w9' is neither a group nor a host (groups: g; hosts: w1, w2)",
+    ),
+    ("hosts: {w: a}\ngroups: {a: [a]}", "groups.a", "includes itself: a -> a"),
+    ("hosts: {w: a}\ngroups: {a: [w, b], b: [c], c: [a]}", "groups.a", "a -> b -> c -> a"),
+]
+
+BAD = [(f"app: {app}\nhosts: {{w: a}}", key, problem) for app, key, problem in BAD_APP] + [
+    (f"app: {{name: e}}\n{rest}", key, problem) for rest, key, problem in BAD_REST
+]
 
 
 @pytest.mark.parametrize(("text", "key", "problem"), BAD)
@@ -253,6 +267,15 @@ def test_bad_file_names_file_key_and_problem(
 def test_env_values_never_appear_in_messages(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, "app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}\n"))
 
+    assert "s3cr3t" not in message
+
+
+def test_env_value_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    """A line break would smuggle another variable into the env file on the host."""
+    text = 'app: {name: e, env: {A: "s3cr3t\\nB=1"}}\nhosts: {w: a}\n'
+    message = load_error(write(tmp_path, text))
+
+    assert "app.env.A: contains a line break" in message
     assert "s3cr3t" not in message
 
 
@@ -374,13 +397,14 @@ hosts: {web1: a, web2: b, web3: c, lab: d}
         (["prod", "web1", "eu"], ["web1", "web2", "web3"]),
         (["web3,prod"], ["web3", "web1", "web2"]),
         (["lab, prod", "web2"], ["lab", "web1", "web2"]),
+        ("prod,lab", ["web1", "web2", "lab"]),
         (None, ["web1", "web2", "web3"]),
         ([], ["web1", "web2", "web3"]),
         ([""], ["web1", "web2", "web3"]),
     ],
 )
 def test_select_expands_groups_in_order_without_duplicates(
-    tmp_path: Path, names: list[str] | None, expected: list[str]
+    tmp_path: Path, names: list[str] | str | None, expected: list[str]
 ) -> None:
     inventory = load(write(tmp_path, FLEET))
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what bluegreen, its sandbox fleet and its tests need on Debian/Ubuntu (run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2 util-linux
+          procps docker.io git python3 python3-venv curl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Package scripts may start system-wide daemons; the sandbox runs its own per host.
+
+if [ ! -x .venv/bin/fab ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'

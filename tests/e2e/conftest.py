@@ -1,0 +1,29 @@
+"""Fixtures of the end-to-end tests: a real fleet of sandbox hosts (needs root)."""
+
+import os
+import shutil
+
+import pytest
+
+from bluegreen import sandbox as sandbox_module
+
+FLEET_SIZE = 3
+NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", "docker")
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> list[sandbox_module.SandboxHost]:
+    """Three fresh hosts (sandbox1..3, 10.210.0.11..13) for the whole session, down at the end.
+
+    State is under the project's .sandbox: key .sandbox/id_ed25519, known hosts
+    .sandbox/known_hosts, login user root. A test that rebuilds the fleet must
+    update this list in place (fleet[:] = sandbox.up(...)).
+    """
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox needs root")
+    missing = [tool for tool in NEEDED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the sandbox needs: {', '.join(missing)}")
+    fleet = sandbox_module.up(FLEET_SIZE)
+    yield fleet
+    sandbox_module.down()

@@ -1,0 +1,67 @@
+import subprocess
+
+from bluegreen.commands import nginx
+
+
+def test_paths_live_outside_conf_d_except_the_site():
+    assert nginx.site_path("shop") == "/etc/nginx/conf.d/bluegreen-shop.conf"
+    assert nginx.live_path("shop") == "/etc/nginx/bluegreen/shop.live.conf"
+
+
+def test_install_writes_next_to_target_tests_then_reloads():
+    script = nginx.install([("/etc/nginx/a.conf", "x;")])
+    assert script.splitlines() == [
+        "set -e",
+        "mkdir -p /etc/nginx",
+        "printf '%s' 'x;' > /etc/nginx/a.conf.new",
+        "if [ -f /etc/nginx/a.conf ]; then cp -p /etc/nginx/a.conf /etc/nginx/a.conf.prev;"
+        " else rm -f /etc/nginx/a.conf.prev; fi",
+        "mv -f /etc/nginx/a.conf.new /etc/nginx/a.conf",
+        "if ! out=$(nginx -t 2>&1); then if [ -f /etc/nginx/a.conf.prev ];"
+        " then mv -f /etc/nginx/a.conf.prev /etc/nginx/a.conf; else rm -f /etc/nginx/a.conf; fi;"
+        ' printf "%s\\n" "$out" >&2; exit 3; fi',
+        "nginx -s reload",
+    ]
+
+
+def test_wait_old_workers_is_bounded():
+    assert nginx.wait_old_workers(2.5) == (
+        "i=0; while pgrep -f 'nginx: worker process is shutting down' >/dev/null && [ $i -lt 25 ];"
+        " do sleep 0.1; i=$((i+1)); done"
+    )
+
+
+def _run_with_fake_nginx(tmp_path, script: str, nginx_ok: bool) -> subprocess.CompletedProcess:
+    """Run the install script for real in a temp dir, with a stub `nginx` on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "nginx"
+    stub.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = -t ] && {{ {"exit 0" if nginx_ok else "echo emerg: bad >&2; exit 1"}; }}\n'
+        f"echo reloaded >> {tmp_path}/reloads\n"
+    )
+    stub.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
+
+
+def test_a_failed_test_restores_every_file_and_never_reloads(tmp_path):
+    live, site = tmp_path / "live.conf", tmp_path / "site.conf"
+    live.write_text("old live")
+    script = nginx.install([(str(site), "new site"), (str(live), "new live; $(rm -rf /) '\"")])
+    result = _run_with_fake_nginx(tmp_path, script, nginx_ok=False)
+    assert result.returncode == 3
+    assert "emerg: bad" in result.stderr
+    assert live.read_text() == "old live"
+    assert not site.exists()
+    assert not (tmp_path / "reloads").exists()
+
+
+def test_a_passing_test_installs_content_byte_for_byte_and_reloads_once(tmp_path):
+    live = tmp_path / "sub" / "live.conf"
+    content = "upstream x { server 127.0.0.1:4001; }\n# it's $HOME `id` \\n\n"
+    result = _run_with_fake_nginx(tmp_path, nginx.install([(str(live), content)]), nginx_ok=True)
+    assert result.returncode == 0, result.stderr
+    assert live.read_text() == content
+    assert (tmp_path / "reloads").read_text() == "reloaded\n"

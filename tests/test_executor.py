@@ -1,0 +1,59 @@
+import socket
+
+import paramiko
+import pytest
+
+from bluegreen.executor import AcceptNewPolicy, Remote, _connect_error, parse_http
+from bluegreen.inventory import Host
+
+
+def test_parse_http_reads_status_headers_and_body():
+    reply = parse_http(
+        b"HTTP/1.1 200 OK\r\nX-Bluegreen-Color: green\r\nContent-Length: 2\r\n\r\nv2"
+    )
+    assert reply.status == 200
+    assert reply.headers["x-bluegreen-color"] == "green"
+    assert reply.body == "v2"
+
+
+def test_parse_http_rejects_garbage():
+    with pytest.raises(ConnectionError, match="not an HTTP response"):
+        parse_http(b"SSH-2.0-OpenSSH\r\n")
+
+
+def test_accept_new_records_unknown_keys(tmp_path):
+    known = tmp_path / "ssh" / "known_hosts"
+    key = paramiko.ECDSAKey.generate()
+    client = paramiko.SSHClient()
+    AcceptNewPolicy(known).missing_host_key(client, "10.0.0.5", key)
+    assert known.read_text() == f"10.0.0.5 {key.get_name()} {key.get_base64()}\n"
+    assert client.get_host_keys().lookup("10.0.0.5")[key.get_name()] == key
+
+
+def test_connect_errors_are_one_clear_line():
+    host = Host(name="web1", address="203.0.113.10", user="deploy", connect_timeout=3)
+    old, new = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+    changed = _connect_error(host, paramiko.BadHostKeyException("203.0.113.10", new, old))
+    assert "host key CHANGED for deploy@203.0.113.10:22" in changed
+    assert old.fingerprint in changed and new.fingerprint in changed
+    assert "timed out after 3 s" in _connect_error(host, TimeoutError())
+    assert "refused" in _connect_error(
+        host, paramiko.ssh_exception.NoValidConnectionsError({("203.0.113.10", 22): OSError()})
+    )
+    assert "cannot resolve" in _connect_error(host, socket.gaierror(-2, "Name unknown"))
+    assert "authentication failed" in _connect_error(host, paramiko.AuthenticationException())
+    strict = paramiko.SSHException("Server '203.0.113.10' not found in known_hosts")
+    assert "unknown host key" in _connect_error(host, strict)
+
+
+def test_commands_run_under_sudo_unless_root_and_are_bounded():
+    root = Remote(Host(name="a", address="127.0.0.1"))
+    user = Remote(Host(name="b", address="127.0.0.1", user="ubuntu"))
+    assert root.wrap("cd /srv && ls", 30) == "timeout 30 sh -c 'cd /srv && ls'"
+    assert user.wrap("cd /srv && ls", 30) == "sudo -n timeout 30 sh -c 'cd /srv && ls'"
+
+
+def test_strict_hosts_reject_unknown_keys(tmp_path):
+    host = Host(name="a", address="127.0.0.1", host_keys="strict", known_hosts=tmp_path / "k")
+    policy = Remote(host).connection.client._policy
+    assert isinstance(policy, paramiko.RejectPolicy)

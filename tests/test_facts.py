@@ -1,0 +1,52 @@
+import subprocess
+
+from bluegreen import facts
+
+OUTPUT = """os_ID=ubuntu
+os_VERSION_ID="24.04"
+os_ID_LIKE=debian
+live=# bluegreen live=green release=0123456789ab
+site=d41d8cd98f00b204e9800998ecf8427e  /etc/nginx/conf.d/bluegreen-shop.conf
+container_blue=exited 111111111111
+container_green=running 0123456789ab
+image=present
+"""
+
+
+def test_parse_reads_live_color_containers_and_image():
+    f = facts.parse(OUTPUT)
+    assert f.os_release == {"ID": "ubuntu", "VERSION_ID": "24.04", "ID_LIKE": "debian"}
+    assert (f.live_color, f.live_release) == ("green", "0123456789ab")
+    assert f.containers == {
+        "blue": facts.Container("exited", "111111111111"),
+        "green": facts.Container("running", "0123456789ab"),
+    }
+    assert f.containers["green"].running and not f.containers["blue"].running
+    assert f.site_md5 == "d41d8cd98f00b204e9800998ecf8427e"
+    assert f.image_present
+    assert f.idle_color == "blue"
+
+
+def test_a_fresh_host_has_nothing_live_and_stages_into_blue():
+    f = facts.parse("live=\nsite=\ncontainer_blue=\ncontainer_green=\nimage=\n")
+    assert f.live_color is None and f.containers == {} and f.site_md5 is None
+    assert not f.image_present
+    assert f.idle_color == "blue"
+
+
+def test_a_tampered_live_color_is_not_trusted():
+    assert facts.parse("live=# bluegreen live=purple release=x\n").live_color is None
+
+
+def test_probe_runs_in_a_plain_shell_on_a_host_without_the_app(tmp_path):
+    """The probe must not fail when nothing is deployed yet (no files, no docker)."""
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    (tmp_path / "docker").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    out = subprocess.run(
+        ["sh", "-c", facts.probe("shop", "abc")], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stderr == ""
+    f = facts.parse(out.stdout)
+    assert f.live_color is None and f.containers == {} and not f.image_present
+    assert f.os_release.get("ID")  # this machine's /etc/os-release was read

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -40,6 +41,7 @@ PREFIX_LENGTH = 24
 NETNS_PREFIX = "bg-sandbox"
 VETH_PREFIX = "bg-veth"
 BASE_IMAGE = "bluegreen-base:busybox"
+BASE_TAR = "base-busybox.tar"
 MAX_HOSTS = 50
 
 # The environment of everything started inside a host: what a root login
@@ -194,10 +196,8 @@ def _is_our_init(pid: int, directory: Path) -> bool:
 
 def _kill_and_wait(pids: set[int], timeout: float = 10.0) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while any(_pid_alive(pid) for pid in pids):
         if time.monotonic() > deadline:
@@ -232,6 +232,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     Also cleans up after a crashed run: a namespace without a recorded pid is
     ended through the processes inside it (never by process name).
     """
+    state = Path(state)
     pids = {pid for _, directory, pid in _recorded_hosts(state) if _is_our_init(pid, directory)}
     for netns in _sandbox_netns():
         pids.update(pid for pid in _netns_pids(netns) if _pid_namespace_init(pid))
@@ -245,7 +246,8 @@ def down(state: Path = DEFAULT_STATE) -> None:
             _run("ip", "link", "del", link, check=False)
     _remove_container_cgroups()
     shutil.rmtree(state / "hosts", ignore_errors=True)
-    (state / "known_hosts").unlink(missing_ok=True)
+    for leftover in ("known_hosts", BASE_TAR):
+        (state / leftover).unlink(missing_ok=True)
 
 
 # --- bring-up --------------------------------------------------------------
@@ -261,31 +263,31 @@ def _ensure_client_key(state: Path) -> str:
     return Path(f"{key}.pub").read_text().strip()
 
 
+def _tar_entry(
+    name: str, kind: bytes, mode: int, target: str = "", size: int = 0
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.linkname, info.size = kind, mode, target, size
+    return info
+
+
 def _busybox_rootfs_tar(path: Path) -> Path:
     """A rootfs with Debian's static busybox and a link per applet, for `docker import`."""
-
-    def add(tar: tarfile.TarFile, name: str, kind: bytes, mode: int, target: str = "") -> None:
-        info = tarfile.TarInfo(name)
-        info.type, info.mode, info.linkname = kind, mode, target
-        tar.addfile(info)
-
     applets = _run("/bin/busybox", "--list-full").stdout.split()
+    files = {
+        "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+        "etc/group": b"root:x:0:\nnogroup:x:65534:\n",
+    }
     with tarfile.open(path, "w") as tar:
         for directory in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root"):
-            add(tar, directory, tarfile.DIRTYPE, 0o755)
-        add(tar, "tmp", tarfile.DIRTYPE, 0o1777)
+            tar.addfile(_tar_entry(directory, tarfile.DIRTYPE, 0o755))
+        tar.addfile(_tar_entry("tmp", tarfile.DIRTYPE, 0o1777))
         tar.add("/bin/busybox", "bin/busybox")
         for applet in applets:
             if applet != "bin/busybox":
-                add(tar, applet, tarfile.SYMTYPE, 0o777, "/bin/busybox")
-        for name, text in (
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
-            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
-        ):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
+                tar.addfile(_tar_entry(applet, tarfile.SYMTYPE, 0o777, "/bin/busybox"))
+        for name, data in files.items():
+            tar.addfile(_tar_entry(name, tarfile.REGTYPE, 0o644, size=len(data)), io.BytesIO(data))
     return path
 
 
@@ -410,7 +412,7 @@ def _make_ready(host: SandboxHost, state: Path, base_tar: Path) -> str:
     script = (
         f"timeout {READY_TIMEOUT:.0f} sh -c "
         "'until docker version >/dev/null 2>&1; do sleep 0.05; done' && "
-        f"docker import -c 'CMD [\"sh\"]' {base_tar} {BASE_IMAGE} >/dev/null && "
+        f"docker import -c 'CMD [\"sh\"]' {shlex.quote(str(base_tar))} {BASE_IMAGE} >/dev/null && "
         "docker version --format '{{.Server.Version}}'"
     )
     result = run_in(host, script, check=False)
@@ -434,7 +436,7 @@ def up(count: int = 2, state: Path = DEFAULT_STATE) -> list[SandboxHost]:
     down(state)
     state.mkdir(parents=True, exist_ok=True)
     client_public_key = _ensure_client_key(state)
-    base_tar = _busybox_rootfs_tar(state / "base-busybox.tar")
+    base_tar = _busybox_rootfs_tar(state / BASE_TAR)
     _create_bridge()
     started = [_start_host(index, state, client_public_key) for index in range(1, count + 1)]
     lines = [known_hosts_line(host.address, key) for host, key in started]
@@ -442,9 +444,9 @@ def up(count: int = 2, state: Path = DEFAULT_STATE) -> list[SandboxHost]:
     fleet = [host for host, _ in started]
     with ThreadPoolExecutor(max_workers=count) as pool:
         versions = list(pool.map(lambda host: _make_ready(host, state, base_tar), fleet))
-    for host, version in zip(fleet, versions):
+    for host, version in zip(fleet, versions, strict=True):
         print(
-            f"{host.name}  {host.address}  up: sshd, nginx, dockerd {version}  (init pid {host.init_pid})"
+            f"{host.name}  {host.address}  up: sshd, nginx, dockerd {version}  pid {host.init_pid}"
         )
     return fleet
 

@@ -145,7 +145,8 @@ def test_new_opens_a_connection_per_request_keepalive_reuses_one(
     with Load([a.target], kinds=("new",)) as new, Load([b.target], kinds=("keepalive",)) as ka:
         time.sleep(0.3)
     assert new.stats().sent > 10 and ka.stats().sent > 10
-    assert a.state.connections == a.state.requests
+    # stop() may cut one connection before its request was read.
+    assert a.state.requests <= a.state.connections <= a.state.requests + 1
     assert b.state.connections == 1
 
 

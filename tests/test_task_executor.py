@@ -13,8 +13,7 @@ def _fab(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         "    print('hosts:', list(c.config.bluegreen.hosts), type(c).__name__)\n"
     )
     (tmp_path / "fabric.yaml").write_text(
-        "tasks:\n  executor_class: bluegreen.task_executor.FleetExecutor\n"
-        "bluegreen:\n  hosts: []\n"
+        "tasks:\n  executor_class: bluegreen.task_executor.FleetExecutor\nbluegreen:\n  hosts: []\n"
     )
     return subprocess.run(
         [str(FAB), *args], cwd=tmp_path, capture_output=True, text=True, timeout=60

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from shlex import quote
 
 CONF_DIR = "/etc/nginx"
-SHUTTING_DOWN = "nginx: worker process is shutting down"
+# The bracket keeps the pattern from matching the shell that runs pgrep itself.
+SHUTTING_DOWN = "[n]ginx: worker process is shutting down"
 
 
 def site_path(app: str) -> str:

@@ -1,0 +1,146 @@
+"""Deploy, rollback, switch and status on two sandbox hosts under continuous HTTP load.
+
+The tests run in file order and build on each other (v1, then v2, rollback, ...); each
+one asserts the state it starts from. Failed requests are counted for three client kinds:
+a new connection per request and keep-alive with one retry must see 0 failures; a
+keep-alive client that never retries hits nginx's reload race (printed, not asserted).
+"""
+
+import time
+
+import pytest
+
+from bluegreen import sandbox as sb
+from tests.e2e.conftest import fab, served, write_inventory
+from tests.e2e.load import Load, first_and_last
+
+pytestmark = pytest.mark.e2e
+
+HOSTS = ["sandbox1", "sandbox2"]
+GUARDED = ("new", "keepalive-retry")  # must see zero failures in reload mode
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox, app_repo, tmp_path_factory):
+    inventory = write_inventory(tmp_path_factory.mktemp("inv") / "hosts.yml", app_repo.path, HOSTS)
+    hosts = [h for h in sandbox if h.name in HOSTS]
+    return inventory, hosts, app_repo.releases
+
+
+def _targets(hosts):
+    return [(h.address, 4000) for h in hosts]
+
+
+def _assert_serves(hosts, color, release, version):
+    for host in hosts:
+        assert served(host.address) == (color, release, version), host.name
+
+
+def _under_load(hosts, *fab_args, inventory):
+    """Run fab while every host is under load; return (result, load, time fab ended)."""
+    with Load(_targets(hosts), max_seconds=120) as load:
+        result = fab(inventory, *fab_args)
+        ended = load.mark()
+    print(f"\nfab {' '.join(fab_args)}: {result.seconds:.2f} s\n{load.report()}")
+    return result, load, ended
+
+
+def _assert_no_failures(load):
+    for kind in GUARDED:
+        stats = load.stats(kind)
+        assert stats.sent > 50, load.report()
+        assert stats.failed == 0, load.report()
+
+
+def test_first_deploy_to_empty_hosts(fleet):
+    inventory, hosts, releases = fleet
+    result = fab(inventory, "deploy", "--ref", "v1")
+    assert result.returncode == 0, result.output
+    _assert_serves(hosts, "blue", releases["v1"], "1.0.0")
+    assert f"sandbox1 serves blue ({releases['v1']})" in result.stdout
+    assert "s3cr3t-token-value" not in result.output
+
+
+def test_deploy_v2_under_load_drops_nothing(fleet):
+    inventory, hosts, releases = fleet
+    result, load, ended = _under_load(hosts, "deploy", "--ref", "v2", inventory=inventory)
+    assert result.returncode == 0, result.output
+    _assert_no_failures(load)
+    _assert_serves(hosts, "green", releases["v2"], "2.0.0")
+    # verification waited out nginx's overlap: nothing old answered after fab returned
+    first_blue_after, _ = first_and_last(load.samples(), "blue", after=ended)
+    assert first_blue_after is None
+    for host in hosts:  # the old color is stopped but kept, for instant rollback
+        state = sb.run_in(host, "docker inspect -f '{{.State.Status}}' example-blue").stdout
+        assert state.strip() == "exited"
+
+
+def test_rollback_under_load_returns_to_v1(fleet):
+    inventory, hosts, releases = fleet
+    result, load, _ = _under_load(hosts, "rollback", inventory=inventory)
+    assert result.returncode == 0, result.output
+    _assert_no_failures(load)
+    _assert_serves(hosts, "blue", releases["v1"], "1.0.0")
+
+
+def test_switch_to_a_color_under_load(fleet):
+    inventory, hosts, releases = fleet
+    result, load, _ = _under_load(hosts, "switch", "--to", "green", inventory=inventory)
+    assert result.returncode == 0, result.output
+    _assert_no_failures(load)
+    _assert_serves(hosts, "green", releases["v2"], "2.0.0")
+    again = fab(inventory, "switch", "--to", "green")
+    assert again.returncode == 0 and "green is already live" in again.stdout
+
+
+def test_status_shows_live_color_and_both_releases(fleet):
+    inventory, hosts, releases = fleet
+    result = fab(inventory, "status")
+    assert result.returncode == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["host", "live", "blue", "green"]
+    for host in hosts:
+        row = next(line for line in lines if line.startswith(host.name)).split()
+        assert row == [
+            host.name,
+            "green",
+            *(releases["v1"], "exited", "-"),
+            *(releases["v2"], "running", "healthy"),
+        ]
+
+
+def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):
+    inventory, hosts, releases = fleet
+    result, load, _ = _under_load(hosts, "deploy", "--ref", "broken", inventory=inventory)
+    assert result.returncode == 1, result.output
+    assert "not healthy after 10 attempt(s); last: HTTP 404" in result.stdout
+    assert "failed: every host is back on what it served before" in result.stdout
+    for kind in ("new", "keepalive-retry", "keepalive"):  # nothing switched: no reload race
+        assert load.stats(kind).failed == 0, load.report()
+    _assert_serves(hosts, "green", releases["v2"], "2.0.0")
+    for host in hosts:  # the broken container is gone
+        assert sb.run_in(host, "docker ps -aq --filter name=^example-blue$").stdout == ""
+
+
+def test_unknown_ref_is_refused_before_touching_hosts(fleet):
+    inventory, hosts, releases = fleet
+    result = fab(inventory, "deploy", "--ref", "no-such-ref")
+    assert result.returncode == 2
+    assert "ref 'no-such-ref' does not exist" in result.stderr
+    _assert_serves(hosts, "green", releases["v2"], "2.0.0")
+
+
+def test_negative_control_the_load_sees_real_downtime(fleet):
+    """Stopping the serving container by hand must show up as failed requests."""
+    inventory, hosts, releases = fleet
+    with Load(_targets(hosts[:1]), max_seconds=30) as load:
+        sb.run_in(hosts[0], "docker stop -t 1 example-green >/dev/null")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+            load.stats(kind).failed for kind in ("new", "keepalive-retry", "keepalive")
+        ):
+            time.sleep(0.05)
+    sb.run_in(hosts[0], "docker start example-green >/dev/null")
+    for kind in ("new", "keepalive-retry", "keepalive"):
+        assert load.stats(kind).failed > 0, load.report()
+    assert "HTTP 502" in load.stats("new").errors

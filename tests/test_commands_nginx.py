@@ -26,8 +26,8 @@ def test_install_writes_next_to_target_tests_then_reloads():
 
 def test_wait_old_workers_is_bounded():
     assert nginx.wait_old_workers(2.5) == (
-        "i=0; while pgrep -f '[n]ginx: worker process is shutting down' >/dev/null && [ $i -lt 25 ];"
-        " do sleep 0.1; i=$((i+1)); done"
+        "i=0; while pgrep -f '[n]ginx: worker process is shutting down' >/dev/null"
+        " && [ $i -lt 25 ]; do sleep 0.1; i=$((i+1)); done"
     )
 
 

@@ -67,9 +67,11 @@ class Host:
     host_keys: str = "accept-new"  # accept-new | strict
     profile: str = "auto"  # auto | ubuntu | debian | amazon-linux
     app_dir: str = "/srv/app"  # "{app}" in the configured value is replaced by the app name
-    network: str = (
-        "bridge"  # bridge (publish on 127.0.0.1) | host (the app listens on the color port)
-    )
+    # bridge (publish on 127.0.0.1) | host (the app listens on the color port)
+    network: str = "bridge"
+    # how nginx changes color: reload (nginx -s reload) | file (njs reads the color per request,
+    # no reload) | auto (file where the njs module is installed, else reload)
+    switch_mode: str = "auto"
     connect_timeout: float = 10.0
     env: Mapping[str, str] = field(default_factory=dict)  # per-host env, over the app's
 
@@ -230,6 +232,7 @@ def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, H
         "profile": _choice("auto", "ubuntu", "debian", "amazon-linux"),
         "app_dir": _app_dir(app),
         "network": _choice("bridge", "host"),
+        "switch_mode": _choice("auto", "reload", "file"),
         "connect_timeout": _number(0),
         "env": _env,
         "group": _match(_NAME, "a group or host name"),

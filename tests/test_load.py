@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.load import KINDS, Load, first_and_last
+from bluegreen.load import KINDS, Load, first_and_last
 
 
 class _State:

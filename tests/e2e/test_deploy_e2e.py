@@ -7,12 +7,13 @@ keep-alive client that never retries hits nginx's reload race (printed, not asse
 """
 
 import time
+import urllib.request
 
 import pytest
 
 from bluegreen import sandbox as sb
-from tests.e2e.conftest import fab, served, write_inventory
-from tests.e2e.load import Load, first_and_last
+from bluegreen.demo import fab, write_inventory
+from bluegreen.load import Load, first_and_last
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +26,16 @@ def fleet(sandbox, app_repo, tmp_path_factory):
     inventory = write_inventory(tmp_path_factory.mktemp("inv") / "hosts.yml", app_repo.path, HOSTS)
     hosts = [h for h in sandbox if h.name in HOSTS]
     return inventory, hosts, app_repo.releases
+
+
+def served(address: str) -> tuple[str | None, str | None, str]:
+    """(color, release, body) that the public port answers right now."""
+    with urllib.request.urlopen(f"http://{address}:4000/version", timeout=5) as response:
+        return (
+            response.headers.get("X-Bluegreen-Color"),
+            response.headers.get("X-Bluegreen-Release"),
+            response.read().decode(),
+        )
 
 
 def _targets(hosts):

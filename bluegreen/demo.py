@@ -1,0 +1,159 @@
+"""The sandbox demo: deploy the example app, deploy a second version under load, roll back.
+
+Also the pieces the end-to-end tests and the benchmark share: a scratch git repository of
+the example app with one commit per release, an inventory for sandbox hosts, and a runner
+for the real ``fab`` command line.
+
+    python -m bluegreen.demo [--hosts N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bluegreen import sandbox
+from bluegreen.load import Load
+
+PROJECT = sandbox.PROJECT_ROOT
+FAB = Path(sys.executable).parent / "fab"
+# tag, version, Dockerfile lines appended (a broken release's health never passes)
+RELEASES = (("v1", "1.0.0", ""), ("v2", "2.0.0", ""), ("broken", "3.0.0", "ENV HEALTH=fail\n"))
+
+
+@dataclass
+class AppRepo:
+    """A scratch git repository of the example app with one tagged commit per release."""
+
+    path: Path
+    releases: dict[str, str]  # tag -> release id (12-hex commit)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def make_app_repo(path: Path, releases=RELEASES) -> AppRepo:
+    """Copy example/ into a fresh repository at ``path`` and commit each release."""
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(PROJECT / "example", path)
+    _git(path, "init", "-q")
+    _git(path, "config", "user.email", "demo@example.invalid")
+    _git(path, "config", "user.name", "bluegreen demo")
+    dockerfile = (path / "Dockerfile").read_text()
+    ids = {}
+    for tag, version, extra in releases:
+        (path / "VERSION").write_text(version)
+        (path / "Dockerfile").write_text(dockerfile + extra)
+        _git(path, "add", "-A")
+        _git(path, "commit", "-qm", version)
+        _git(path, "tag", tag)
+        ids[tag] = _git(path, "rev-parse", "--short=12", "HEAD")
+    return AppRepo(path, ids)
+
+
+def write_inventory(
+    path: Path, repo: Path, hosts: list[str], app_extra: str = "", defaults_extra: str = ""
+) -> Path:
+    """An inventory for the named sandbox hosts, in a default group ``fleet``."""
+    state = sandbox.DEFAULT_STATE
+    host_lines = "".join(
+        f"  {name}: {{address: {sandbox.host_address(sandbox.host_index(name))}}}\n"
+        for name in hosts
+    )
+    path.write_text(
+        textwrap.dedent("""\
+            app:
+              name: example
+              repo: {repo}
+              path: .
+              env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value}}
+              health: {{attempts: 10, interval: 0.3, timeout: 2}}
+              drain: 0.5
+            {app_extra}
+            defaults:
+              group: fleet
+              key: {state}/id_ed25519
+              known_hosts: {state}/known_hosts
+              host_keys: strict
+              network: host
+            {defaults_extra}
+            groups:
+              fleet: [{hosts}]
+            hosts:
+            """).format(
+            repo=repo,
+            state=state,
+            hosts=", ".join(hosts),
+            app_extra=textwrap.indent(app_extra, "  "),
+            defaults_extra=textwrap.indent(defaults_extra, "  "),
+        )
+        + host_lines
+    )
+    return path
+
+
+@dataclass
+class FabResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def fab(inventory: Path, *args: str, echo: bool = False, timeout: float = 600) -> FabResult:
+    """Run the real ``fab`` command line of this project against ``inventory``."""
+    env = {**os.environ, "FABRIC_BLUEGREEN_INVENTORY": str(inventory)}
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(FAB), *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    result = FabResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    if echo:
+        print(f"$ fab {' '.join(args)}\n{result.output.rstrip()}\n({result.seconds:.2f} s)\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=2, help="sandbox hosts (default 2)")
+    args = parser.parse_args(argv)
+    fleet = sandbox.up(args.hosts)
+    work = sandbox.DEFAULT_STATE / "demo"
+    repo = make_app_repo(work / "app")
+    inventory = write_inventory(work / "hosts.yml", repo.path, [h.name for h in fleet])
+    print(f"\nexample app releases: {repo.releases}\ninventory: {inventory}\n")
+    if fab(inventory, "deploy", "--ref", "v1", echo=True).returncode:
+        return 1
+    targets = [(h.address, 4000) for h in fleet]
+    with Load(targets, kinds=("new", "keepalive-retry"), max_seconds=300) as load:
+        steps = [("deploy", "--ref", "v2"), ("rollback",)]
+        codes = [fab(inventory, *step, echo=True).returncode for step in steps]
+    fab(inventory, "status", echo=True)
+    failed = load.stats().failed
+    print(f"load during deploy v2 + rollback:\n{load.report()}")
+    print(f"\n{'✅' if failed == 0 and not any(codes) else '❌'} {failed} failed requests")
+    return 1 if failed or any(codes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,9 @@ class HostFacts:
     live_release: str | None = None
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
+    script_md5: str | None = None  # file mode's njs module
+    site_mode: str | None = None  # how the installed site switches: reload | file
+    njs: bool = False  # nginx loads the njs module, so file mode is possible
     image_present: bool = False
 
     @property
@@ -44,7 +47,11 @@ def probe(app: str, release: str | None = None) -> str:
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
         f"printf 'live=%s\\n' \"$(head -n 1 {quote(nginx.live_path(app))} 2>/dev/null)\"",
+        f"printf 'state=%s\\n' \"$(head -n 1 {quote(nginx.state_path(app))} 2>/dev/null)\"",
         f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
+        f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
+        f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
+        nginx.njs_probe(),
     ]
     for color in COLORS:
         name = quote(docker.container(app, color))
@@ -61,23 +68,35 @@ def probe(app: str, release: str | None = None) -> str:
 
 def parse(output: str) -> HostFacts:
     values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
-    live = dict(
-        item.split("=", 1)
-        for item in values.get("live", "").removeprefix("# bluegreen ").split()
-        if "=" in item
-    )
+    site_mode = _words(values.get("site_head", "")).get("mode")
+    if site_mode == "file":
+        live_color, _, live_release = values.get("state", "").strip().partition(" ")
+    else:
+        live = _words(values.get("live", ""))
+        live_color, live_release = live.get("live", ""), live.get("release", "")
     containers = {}
     for color in COLORS:
         status, _, release = values.get(f"container_{color}", "").partition(" ")
         if status:
             containers[color] = Container(status=status, release=release.strip())
-    live_color = live.get("live")
-    site = values.get("site", "").split()
+    valid = live_color in COLORS
     return HostFacts(
         os_release={k[3:]: v.strip('"') for k, v in values.items() if k.startswith("os_")},
-        live_color=live_color if live_color in COLORS else None,
-        live_release=live.get("release"),
+        live_color=live_color if valid else None,
+        live_release=live_release if valid and live_release else None,
         containers=containers,
-        site_md5=site[0] if site else None,
+        site_md5=_md5(values.get("site", "")),
+        script_md5=_md5(values.get("script", "")),
+        site_mode=site_mode if site_mode in ("reload", "file") else None,
+        njs=values.get("njs") == "yes",
         image_present=values.get("image") == "present",
     )
+
+
+def _md5(md5sum_line: str) -> str | None:
+    return md5sum_line.split()[0] if md5sum_line.strip() else None
+
+
+def _words(line: str) -> dict[str, str]:
+    """``# bluegreen a=1 b=2`` -> {"a": "1", "b": "2"}: the header lines bluegreen writes."""
+    return dict(word.split("=", 1) for word in line.split() if "=" in word)

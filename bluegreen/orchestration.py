@@ -23,6 +23,8 @@ from bluegreen.executor import Remote
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
 
+# After a reload both colors answer for ~100 ms (old workers still accept): verify longer.
+RELOAD_OVERLAP = 0.3
 OLD_WORKERS_LIMIT = 30.0  # seconds to wait for nginx workers of the old config to finish
 BUILD_TIMEOUT = 1800.0
 
@@ -40,6 +42,8 @@ class HostRun:
     facts: facts.HostFacts = field(default_factory=facts.HostFacts)
     color: str = ""  # target color
     release: str = ""  # target release
+    mode: str = "reload"  # how this host's nginx switches: reload | file
+    installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     started: bool = False  # we started (or replaced) the target color's container
     touched: bool = False  # nginx was (possibly) pointed at the target
     done: bool = False  # nothing to change: the target is already live
@@ -85,6 +89,11 @@ class Fleet:
     def connect(self, run: HostRun, release: str | None = None) -> None:
         run.remote.open()
         run.facts = facts.parse(run.remote.run(facts.probe(self.app, release), what="facts"))
+        run.mode = switch_mode(run.host, run.facts)
+        run.installed = {
+            nginx.site_path(self.app): run.facts.site_md5,
+            nginx.script_path(self.app): run.facts.script_md5,
+        }
 
     def health(self, run: HostRun) -> None:
         port = self.inventory.ports.of(run.color)
@@ -96,26 +105,35 @@ class Fleet:
             raise checks.CheckFailed(f"health: {run.color} {error}{tail}") from error
         self.log.ok(run.name, f"health: {run.color} {detail}")
 
-    def point(self, run: HostRun, color: str, release: str) -> None:
-        """Make ``color`` live: site (if it changed) and live include, nginx -t, reload."""
-        site = templates.site(self.jinja, self.inventory)
-        files = [
-            (nginx.live_path(self.app), templates.live(self.jinja, self.inventory, color, release))
-        ]
-        if hashlib.md5(site.encode()).hexdigest() != run.facts.site_md5:
-            files.insert(0, (nginx.site_path(self.app), site))
-        run.remote.run(nginx.install(files), what="nginx switch")
+    def point(self, run: HostRun, color: str, release: str) -> str:
+        """Make ``color`` live; say how (state file renamed, or nginx tested and reloaded).
+
+        The site (and in file mode the njs module) is installed only when it changed, so a
+        file-mode switch is one atomic rename and nginx is never reloaded.
+        """
+        jinja, inv, app = self.jinja, self.inventory, self.app
+        config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
+        if run.mode == "file":
+            config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
+            live = (nginx.state_path(app), templates.state(color, release))
+        else:
+            live = (nginx.live_path(app), templates.live(jinja, inv, color, release))
+        changed = [(path, text) for path, text in config if run.installed.get(path) != _md5(text)]
+        reload = run.mode == "reload" or bool(changed)
+        run.remote.run(nginx.install([*changed, live], reload=reload), what="nginx switch")
+        run.installed.update((path, _md5(text)) for path, text in changed)
+        return "nginx tested and reloaded" if reload else "state file renamed, no reload"
 
     def switch(self, run: HostRun) -> None:
         run.touched = True
-        self.point(run, run.color, run.release)
-        self.log.ok(run.name, f"switch: nginx tested and reloaded, live = {run.color}")
+        how = self.point(run, run.color, run.release)
+        self.log.ok(run.name, f"switch: {how}, live = {run.color}")
 
     def verify(self, run: HostRun, color: str, release: str) -> str:
-        app = self.inventory.app
-        return checks.wait_serving(
-            run.remote, self.inventory.ports.public, app.health.path, color, release
-        )
+        """The public port serves ``release``; after a reload, for longer than nginx's overlap."""
+        window = RELOAD_OVERLAP if run.mode == "reload" else 0.0
+        path, port = self.inventory.app.health.path, self.inventory.ports.public
+        return checks.wait_serving(run.remote, port, path, color, release, window=window)
 
     def verify_target(self, run: HostRun) -> None:
         self.log.ok(run.name, f"verify: {self.verify(run, run.color, run.release)}")
@@ -127,12 +145,7 @@ class Fleet:
             self.point(run, old_color, old_release)
             self.log.ok(run.name, f"revert: {self.verify(run, old_color, old_release)}")
         else:  # the host served nothing before: take our site away again
-            paths = " ".join(
-                quote(p) for p in (nginx.site_path(self.app), nginx.live_path(self.app))
-            )
-            run.remote.run(
-                f"rm -f {paths} && nginx -t 2>/dev/null && nginx -s reload", what="revert"
-            )
+            run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")
 
     def drain(self, run: HostRun) -> None:
@@ -199,6 +212,22 @@ class Fleet:
 
 
 # -- the operations -------------------------------------------------------------------
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def switch_mode(host: Host, found: facts.HostFacts) -> str:
+    """The host's switch mode: as configured, or file where nginx has njs (``auto``)."""
+    if host.switch_mode == "file" and not found.njs:
+        raise Refused(
+            "switch_mode is file but nginx does not load the njs module"
+            " (install libnginx-mod-http-js / nginx-module-njs, or set switch_mode: reload)"
+        )
+    if host.switch_mode != "auto":
+        return host.switch_mode
+    return "file" if found.njs else "reload"
 
 
 def deploy(inventory: Inventory, hosts: list[Host], ref: str, log: Log) -> bool:

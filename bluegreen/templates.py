@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 
 from bluegreen.commands import nginx
-from bluegreen.inventory import Inventory
+from bluegreen.inventory import COLORS, Inventory
 
 BUNDLED = Path(__file__).resolve().parent.parent / "templates"
 
@@ -26,6 +26,8 @@ def environment(inventory: Inventory) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,
     )
 
@@ -45,13 +47,26 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "app": app,
         "app_id": app.replace("-", "_"),
         "live_path": nginx.live_path(app),
+        "state_path": nginx.state_path(app),
+        "script_path": nginx.script_path(app),
         "public_port": inventory.ports.public,
+        "ports": {color: inventory.ports.of(color) for color in COLORS},
     }
 
 
-def site(env: jinja2.Environment, inventory: Inventory) -> str:
-    """The server block on the public port."""
-    return render(env, "site.conf.j2", **_common(inventory))
+def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str:
+    """The server block on the public port, for ``reload`` or ``file`` switching."""
+    return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
+
+
+def script(env: jinja2.Environment, inventory: Inventory) -> str:
+    """File mode: the njs module that reads the live color per request."""
+    return render(env, "state.js.j2", **_common(inventory))
+
+
+def state(color: str, release: str) -> str:
+    """File mode: the state file's one line."""
+    return f"{color} {release}\n"
 
 
 def live(env: jinja2.Environment, inventory: Inventory, color: str, release: str) -> str:

@@ -24,6 +24,36 @@ def test_install_writes_next_to_target_tests_then_reloads():
     ]
 
 
+def test_a_file_mode_switch_only_renames_the_state_file():
+    assert nginx.install([("/etc/nginx/bluegreen/a.state", "blue r1\n")], reload=False) == (
+        "set -e\n"
+        "mkdir -p /etc/nginx/bluegreen\n"
+        "printf '%s' 'blue r1\n' > /etc/nginx/bluegreen/a.state.new\n"
+        "if [ -f /etc/nginx/bluegreen/a.state ]; then cp -p /etc/nginx/bluegreen/a.state"
+        " /etc/nginx/bluegreen/a.state.prev; else rm -f /etc/nginx/bluegreen/a.state.prev; fi\n"
+        "mv -f /etc/nginx/bluegreen/a.state.new /etc/nginx/bluegreen/a.state"
+    )
+
+
+def test_uninstall_removes_every_file_of_the_app():
+    assert nginx.uninstall("shop") == (
+        "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/bluegreen/shop.live.conf"
+        " /etc/nginx/bluegreen/shop.state /etc/nginx/bluegreen/shop.js"
+        " && nginx -t 2>/dev/null && nginx -s reload"
+    )
+
+
+def test_njs_probe_finds_a_load_module_line_through_symlinks(tmp_path):
+    enabled = tmp_path / "modules-enabled"
+    enabled.mkdir()
+    (tmp_path / "50-mod-http-js.conf").write_text("load_module modules/ngx_http_js_module.so;\n")
+    probe = nginx.njs_probe().replace("/etc/nginx/modules-enabled", str(enabled))
+    assert subprocess.run(["sh", "-c", probe], capture_output=True, text=True).stdout == "njs=\n"
+    (enabled / "50-mod-http-js.conf").symlink_to(tmp_path / "50-mod-http-js.conf")
+    out = subprocess.run(["sh", "-c", probe], capture_output=True, text=True).stdout
+    assert out == "njs=yes\n"
+
+
 def test_wait_old_workers_is_bounded():
     assert nginx.wait_old_workers(2.5) == (
         "i=0; while pgrep -f '[n]ginx: worker process is shutting down' >/dev/null"

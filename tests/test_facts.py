@@ -34,8 +34,25 @@ def test_a_fresh_host_has_nothing_live_and_stages_into_blue():
     assert f.idle_color == "blue"
 
 
+def test_file_mode_reads_the_state_file_not_the_include():
+    f = facts.parse(
+        "live=# bluegreen live=blue release=old\n"
+        "state=green 0123456789ab\n"
+        "site_head=# bluegreen site mode=file\n"
+        "njs=yes\n"
+    )
+    assert (f.site_mode, f.live_color, f.live_release, f.njs) == (
+        "file",
+        "green",
+        "0123456789ab",
+        True,
+    )
+
+
 def test_a_tampered_live_color_is_not_trusted():
     assert facts.parse("live=# bluegreen live=purple release=x\n").live_color is None
+    state = facts.parse("site_head=# bluegreen site mode=file\nstate=purple x\n")
+    assert state.live_color is None and state.live_release is None
 
 
 def test_probe_runs_in_a_plain_shell_on_a_host_without_the_app(tmp_path):

@@ -16,15 +16,35 @@ def site_path(app: str) -> str:
 
 
 def live_path(app: str) -> str:
-    """The include naming the live color; outside conf.d so nginx only reads it via the site."""
+    """Reload mode: the include naming the live color; outside conf.d, read via the site only."""
     return f"{CONF_DIR}/bluegreen/{app}.live.conf"
 
 
-def install(files: Sequence[tuple[str, str]]) -> str:
-    """Write ``files`` (path, content), ``nginx -t``, reload; on a failed test put every file back.
+def state_path(app: str) -> str:
+    """File mode: one line, ``<color> <release>``, read by njs on every request."""
+    return f"{CONF_DIR}/bluegreen/{app}.state"
+
+
+def script_path(app: str) -> str:
+    """File mode: the njs module that reads the state file and whitelists its values."""
+    return f"{CONF_DIR}/bluegreen/{app}.js"
+
+
+def njs_probe() -> str:
+    """Prints ``njs=yes`` when nginx loads the njs module (apt: modules-enabled; dnf: modules)."""
+    places = "/etc/nginx/nginx.conf /etc/nginx/modules-enabled /usr/share/nginx/modules"
+    return (
+        f"grep -Rqs '^[^#]*load_module.*ngx_http_js_module' {places} && echo njs=yes || echo njs="
+    )
+
+
+def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
+    """Write ``files`` (path, content) atomically; with ``reload``, ``nginx -t`` and reload.
 
     Each file is written next to its target and moved into place with ``mv -f`` (atomic);
     the previous version is kept as ``<path>.prev`` for restore and for manual inspection.
+    When the test fails every file is put back and nginx is not reloaded. Without
+    ``reload`` (a file-mode switch: only the state file changes) nginx is not involved.
     """
     steps = ["set -e"]
     for path, content in files:
@@ -35,6 +55,8 @@ def install(files: Sequence[tuple[str, str]]) -> str:
             f"if [ -f {p} ]; then cp -p {p} {p}.prev; else rm -f {p}.prev; fi",
         ]
     steps += [f"mv -f {quote(path)}.new {quote(path)}" for path, _ in files]
+    if not reload:
+        return "\n".join(steps)
     restore = "; ".join(
         f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi"
         for p in (quote(path) for path, _ in files)
@@ -44,6 +66,12 @@ def install(files: Sequence[tuple[str, str]]) -> str:
     )
     steps.append("nginx -s reload")
     return "\n".join(steps)
+
+
+def uninstall(app: str) -> str:
+    """Remove the app's site and switch files (a first deploy that failed), test, reload."""
+    paths = (site_path(app), live_path(app), state_path(app), script_path(app))
+    return f"rm -f {' '.join(quote(p) for p in paths)} && nginx -t 2>/dev/null && nginx -s reload"
 
 
 def wait_old_workers(limit: float) -> str:

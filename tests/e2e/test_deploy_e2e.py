@@ -1,9 +1,11 @@
 """Deploy, rollback, switch and status on two sandbox hosts under continuous HTTP load.
 
-The tests run in file order and build on each other (v1, then v2, rollback, ...); each
-one asserts the state it starts from. Failed requests are counted for three client kinds:
-a new connection per request and keep-alive with one retry must see 0 failures; a
-keep-alive client that never retries hits nginx's reload race (printed, not asserted).
+Everything runs twice: with ``switch_mode: reload`` and ``switch_mode: file``. Within a
+mode the tests run in file order and build on each other (v1, then v2, rollback, ...).
+Failed requests are counted for three client kinds: a new connection per request and
+keep-alive with one retry must see 0 failures in both modes; a keep-alive client that
+never retries must see 0 in file mode, and hits nginx's reload race in reload mode
+(printed, not asserted).
 """
 
 import time
@@ -18,14 +20,28 @@ from bluegreen.load import Load, first_and_last
 pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2"]
-GUARDED = ("new", "keepalive-retry")  # must see zero failures in reload mode
+ALL_KINDS = ("new", "keepalive-retry", "keepalive")
+GUARDED = {"reload": ("new", "keepalive-retry"), "file": ALL_KINDS}  # must see 0 failures
+FRESH_HOST = (
+    "docker rm -f example-blue example-green >/dev/null 2>&1;"
+    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
+)
 
 
-@pytest.fixture(scope="module")
-def fleet(sandbox, app_repo, tmp_path_factory):
-    inventory = write_inventory(tmp_path_factory.mktemp("inv") / "hosts.yml", app_repo.path, HOSTS)
+@pytest.fixture(scope="module", params=["reload", "file"])
+def fleet(request, sandbox, app_repo, tmp_path_factory):
+    """The two hosts, emptied of the app, and an inventory that uses the mode."""
+    mode = request.param
+    inventory = write_inventory(
+        tmp_path_factory.mktemp(mode) / "hosts.yml",
+        app_repo.path,
+        HOSTS,
+        defaults_extra=f"switch_mode: {mode}",
+    )
     hosts = [h for h in sandbox if h.name in HOSTS]
-    return inventory, hosts, app_repo.releases
+    for host in hosts:
+        sb.run_in(host, FRESH_HOST)
+    return inventory, hosts, app_repo.releases, mode
 
 
 def served(address: str) -> tuple[str | None, str | None, str]:
@@ -53,18 +69,19 @@ def _under_load(hosts, *fab_args, inventory):
         result = fab(inventory, *fab_args)
         ended = load.mark()
     print(f"\nfab {' '.join(fab_args)}: {result.seconds:.2f} s\n{load.report()}")
+    print("\n".join(line for line in result.stdout.splitlines() if "switch:" in line))
     return result, load, ended
 
 
-def _assert_no_failures(load):
-    for kind in GUARDED:
+def _assert_no_failures(load, mode):
+    for kind in GUARDED[mode]:
         stats = load.stats(kind)
         assert stats.sent > 50, load.report()
         assert stats.failed == 0, load.report()
 
 
 def test_first_deploy_to_empty_hosts(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result = fab(inventory, "deploy", "--ref", "v1")
     assert result.returncode == 0, result.output
     _assert_serves(hosts, "blue", releases["v1"], "1.0.0")
@@ -73,10 +90,10 @@ def test_first_deploy_to_empty_hosts(fleet):
 
 
 def test_deploy_v2_under_load_drops_nothing(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result, load, ended = _under_load(hosts, "deploy", "--ref", "v2", inventory=inventory)
     assert result.returncode == 0, result.output
-    _assert_no_failures(load)
+    _assert_no_failures(load, mode)
     _assert_serves(hosts, "green", releases["v2"], "2.0.0")
     # verification waited out nginx's overlap: nothing old answered after fab returned
     first_blue_after, _ = first_and_last(load.samples(), "blue", after=ended)
@@ -87,25 +104,25 @@ def test_deploy_v2_under_load_drops_nothing(fleet):
 
 
 def test_rollback_under_load_returns_to_v1(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result, load, _ = _under_load(hosts, "rollback", inventory=inventory)
     assert result.returncode == 0, result.output
-    _assert_no_failures(load)
+    _assert_no_failures(load, mode)
     _assert_serves(hosts, "blue", releases["v1"], "1.0.0")
 
 
 def test_switch_to_a_color_under_load(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result, load, _ = _under_load(hosts, "switch", "--to", "green", inventory=inventory)
     assert result.returncode == 0, result.output
-    _assert_no_failures(load)
+    _assert_no_failures(load, mode)
     _assert_serves(hosts, "green", releases["v2"], "2.0.0")
     again = fab(inventory, "switch", "--to", "green")
     assert again.returncode == 0 and "green is already live" in again.stdout
 
 
 def test_status_shows_live_color_and_both_releases(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result = fab(inventory, "status")
     assert result.returncode == 0, result.output
     lines = result.stdout.splitlines()
@@ -121,12 +138,12 @@ def test_status_shows_live_color_and_both_releases(fleet):
 
 
 def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result, load, _ = _under_load(hosts, "deploy", "--ref", "broken", inventory=inventory)
     assert result.returncode == 1, result.output
     assert "not healthy after 10 attempt(s); last: HTTP 404" in result.stdout
     assert "failed: every host is back on what it served before" in result.stdout
-    for kind in ("new", "keepalive-retry", "keepalive"):  # nothing switched: no reload race
+    for kind in ALL_KINDS:  # nothing switched: no reload race
         assert load.stats(kind).failed == 0, load.report()
     _assert_serves(hosts, "green", releases["v2"], "2.0.0")
     for host in hosts:  # the broken container is gone
@@ -134,7 +151,7 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):
 
 
 def test_unknown_ref_is_refused_before_touching_hosts(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     result = fab(inventory, "deploy", "--ref", "no-such-ref")
     assert result.returncode == 2
     assert "ref 'no-such-ref' does not exist" in result.stderr
@@ -143,15 +160,15 @@ def test_unknown_ref_is_refused_before_touching_hosts(fleet):
 
 def test_negative_control_the_load_sees_real_downtime(fleet):
     """Stopping the serving container by hand must show up as failed requests."""
-    inventory, hosts, releases = fleet
+    inventory, hosts, releases, mode = fleet
     with Load(_targets(hosts[:1]), max_seconds=30) as load:
         sb.run_in(hosts[0], "docker stop -t 1 example-green >/dev/null")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not all(
-            load.stats(kind).failed for kind in ("new", "keepalive-retry", "keepalive")
+            load.stats(kind).failed for kind in ALL_KINDS
         ):
             time.sleep(0.05)
     sb.run_in(hosts[0], "docker start example-green >/dev/null")
-    for kind in ("new", "keepalive-retry", "keepalive"):
+    for kind in ALL_KINDS:
         assert load.stats(kind).failed > 0, load.report()
     assert "HTTP 502" in load.stats("new").errors

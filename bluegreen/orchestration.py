@@ -89,11 +89,14 @@ class Fleet:
     def connect(self, run: HostRun, release: str | None = None) -> None:
         run.remote.open()
         run.facts = facts.parse(run.remote.run(facts.probe(self.app, release), what="facts"))
-        run.mode = switch_mode(run.host, run.facts)
         run.installed = {
             nginx.site_path(self.app): run.facts.site_md5,
             nginx.script_path(self.app): run.facts.script_md5,
         }
+
+    def preflight(self, run: HostRun, release: str | None) -> None:
+        self.connect(run, release)
+        run.mode = switch_mode(run.host, run.facts)
 
     def health(self, run: HostRun) -> None:
         port = self.inventory.ports.of(run.color)
@@ -174,7 +177,7 @@ class Fleet:
         """Run one fleet change; True when every host ends on its target."""
         self.runs = [HostRun(host, Remote(host)) for host in hosts]
         try:
-            if not self.phase(self.runs, lambda run: self.connect(run, release)):
+            if not self.phase(self.runs, lambda run: self.preflight(run, release)):
                 self.log.line("❌ nothing changed: not every host is ready")
                 return False
             if not self.phase(self.runs, choose):

@@ -11,13 +11,21 @@ key ``<state>/id_ed25519`` logs in as root on every host, and
 ``<state>/known_hosts`` holds every host's real key for strict checking.
 ``sandbox/host-init.sh`` is the init that runs inside each host.
 
-Command line: ``python -m bluegreen.sandbox up [COUNT] | down | status``.
+A host can start **bare** (sshd only: no nginx or dockerd running, an empty
+/etc/nginx, no docker state) to exercise ``fab bootstrap``, with its own
+/etc/os-release (to pose as another distribution) and extra private
+directories; ``add_host`` adds such a host to a running fleet.
+
+Command line: ``python -m bluegreen.sandbox up [COUNT] [--bare] | add INDEX [--bare]
+[--os-release FILE] | remove NAME | down | status``.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import json
 import os
 import shlex
 import shutil
@@ -52,10 +60,29 @@ HOST_ENV = {
     "LANG": "C.UTF-8",
 }
 
-# Per-host directories bind-mounted by host-init.sh (name under the host dir).
-HOST_DIRS = ("etc-nginx", "var-log-nginx", "var-lib-nginx", "srv", "var-lib-docker", "root")
+# Per-host directories bind-mounted by host-init.sh, in this order: (name under the host
+# dir, mount point). /var/log is private so a dockerd started by bootstrap logs per host.
+HOST_MOUNTS = (
+    ("var-log", "/var/log"),
+    ("etc-nginx", "/etc/nginx"),
+    ("var-log-nginx", "/var/log/nginx"),
+    ("var-lib-nginx", "/var/lib/nginx"),
+    ("srv", "/srv"),
+    ("var-lib-docker", "/var/lib/docker"),
+    ("etc-docker", "/etc/docker"),
+    ("root", "/root"),
+)
 
 READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """How a host starts: bare (sshd only), posing as another OS, with more private dirs."""
+
+    bare: bool = False
+    os_release: str | None = None  # content bind-mounted over /etc/os-release
+    private: tuple[str, ...] = ()  # absolute paths that get an empty per-host directory
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,30 @@ def render_sshd_config(address: str, host_key: Path, authorized_keys: str) -> st
             "",
         ]
     )
+
+
+def dockerd_settings(name: str) -> dict[str, object]:
+    """The sandbox-only dockerd settings that host-init.sh passes as flags.
+
+    A bare host gets them in /etc/docker/daemon.json instead, so a plain ``dockerd``
+    started by bootstrap works here too (and bootstrap's merge must keep them).
+    """
+    return {
+        "data-root": "/var/lib/docker",
+        "exec-root": "/run/docker-exec",
+        "pidfile": "/run/docker.pid",
+        "hosts": ["unix:///run/docker.sock"],
+        "bridge": "none",
+        "iptables": False,
+        "ip-masq": False,
+        "ip-forward": False,
+        "cgroup-parent": f"bg-{name}",
+    }
+
+
+def private_dir_name(path: str) -> str:
+    """Name under the host dir of an extra private directory: /var/lib/rpm -> p-var-lib-rpm."""
+    return "p" + path.rstrip("/").replace("/", "-")
 
 
 def known_hosts_line(address: str, host_public_key: str) -> str:
@@ -212,14 +263,23 @@ def _sandbox_netns() -> list[str]:
     return sorted(p.name for p in netns_dir.iterdir() if p.name.startswith(NETNS_PREFIX))
 
 
-def _remove_container_cgroups(root: Path = Path("/sys/fs/cgroup"), depth: int = 4) -> None:
-    """Removes the hosts' empty cgroups (--cgroup-parent bg-sandboxN), which outlive a SIGKILL."""
+def _remove_container_cgroups(
+    root: Path = Path("/sys/fs/cgroup"), depth: int = 4, prefix: str = NETNS_PREFIX
+) -> None:
+    """Removes the hosts' empty cgroups (--cgroup-parent bg-sandboxN), which outlive a SIGKILL.
+
+    ``prefix`` names which: every host's (default) or one host's (``bg-sandbox7``).
+    """
+
+    def ours(name: str) -> bool:
+        return name == prefix or (prefix == NETNS_PREFIX and name.startswith(prefix))
+
     found = []
     for top, dirs, _ in os.walk(root):
         if len(Path(top).relative_to(root).parts) >= depth:
             dirs.clear()
-        found += [Path(top) / d for d in dirs if d.startswith(NETNS_PREFIX)]
-        dirs[:] = [d for d in dirs if not d.startswith(NETNS_PREFIX)]
+        found += [Path(top) / d for d in dirs if ours(d)]
+        dirs[:] = [d for d in dirs if not ours(d)]
     for parent in found:
         for top, _, _ in os.walk(parent, topdown=False):
             with contextlib.suppress(OSError):
@@ -307,12 +367,26 @@ def _pristine_nginx_config(target: Path) -> None:
             module.unlink()
 
 
-def _prepare_host_dir(directory: Path, address: str, client_public_key: str) -> str:
-    """Creates the host's private files; returns its public host key."""
-    for sub in HOST_DIRS:
-        if sub != "etc-nginx":
-            (directory / sub).mkdir(parents=True)
-    _pristine_nginx_config(directory / "etc-nginx")
+def _prepare_host_dir(
+    directory: Path, address: str, client_public_key: str, options: HostOptions
+) -> str:
+    """Creates the host's private files and its ``mounts`` list; returns its public host key."""
+    mounts = [(directory / name, target) for name, target in HOST_MOUNTS]
+    mounts += [(directory / private_dir_name(path), path) for path in options.private]
+    for source, _ in mounts:
+        if source.name != "etc-nginx" or options.bare:
+            source.mkdir(parents=True)
+    if not options.bare:
+        _pristine_nginx_config(directory / "etc-nginx")
+    else:
+        (directory / "bare").touch()
+        settings = json.dumps(dockerd_settings(directory.name), indent=2)
+        (directory / "etc-docker" / "daemon.json").write_text(settings + "\n")
+    (directory / "var-log" / "apt").mkdir()
+    if options.os_release is not None:
+        (directory / "os-release").write_text(options.os_release)
+        mounts.append((directory / "os-release", "/etc/os-release"))
+    (directory / "mounts").write_text("".join(f"{s} {t}\n" for s, t in mounts))
     home = directory / "root"
     (home / ".bashrc").write_text(BASHRC)
     (home / ".ssh").mkdir(mode=0o700)
@@ -371,10 +445,12 @@ def _launch_init(index: int, directory: Path) -> int:
     raise RuntimeError(f"{host_name(index)}: init did not start; see {directory / 'init.log'}")
 
 
-def _start_host(index: int, state: Path, client_public_key: str) -> tuple[SandboxHost, str]:
+def _start_host(
+    index: int, state: Path, client_public_key: str, options: HostOptions
+) -> tuple[SandboxHost, str]:
     name, address = host_name(index), host_address(index)
     directory = host_dir(state, name)
-    host_public_key = _prepare_host_dir(directory, address, client_public_key)
+    host_public_key = _prepare_host_dir(directory, address, client_public_key, options)
     _create_netns(index)
     init_pid = _launch_init(index, directory)
     (directory / "init.pid").write_text(f"{init_pid}\n")
@@ -404,10 +480,15 @@ def _wait_port(host: SandboxHost, port: int, directory: Path, deadline: float) -
 
 
 def _make_ready(host: SandboxHost, state: Path, base_tar: Path) -> str:
-    """Waits for sshd, nginx and dockerd, imports the base image; returns dockerd's version."""
+    """Waits for sshd, nginx and dockerd, imports the base image; returns what runs.
+
+    A bare host is ready when sshd answers.
+    """
     directory = host_dir(state, host.name)
     deadline = time.monotonic() + READY_TIMEOUT
     _wait_port(host, 22, directory, deadline)
+    if (directory / "bare").exists():
+        return "sshd only (bare)"
     _wait_port(host, 80, directory, deadline)
     script = (
         f"timeout {READY_TIMEOUT:.0f} sh -c "
@@ -421,34 +502,89 @@ def _make_ready(host: SandboxHost, state: Path, base_tar: Path) -> str:
             f"{host.name}: dockerd not ready or base image import failed: {result.stderr}\n"
             f"{_log_tail(directory / 'dockerd.log')}"
         )
-    return result.stdout.strip()
+    return f"sshd, nginx, dockerd {result.stdout.strip()}"
 
 
-def up(count: int = 2, state: Path = DEFAULT_STATE) -> list[SandboxHost]:
+def import_base_image(host: SandboxHost, state: Path = DEFAULT_STATE) -> None:
+    """Imports the base image into a host's dockerd (for a bare host after bootstrap).
+
+    Sandbox hosts cannot pull images; a real server's ``docker build`` would.
+    """
+    base_tar = state / BASE_TAR
+    run_in(host, f"docker import -c 'CMD [\"sh\"]' {shlex.quote(str(base_tar))} {BASE_IMAGE}")
+
+
+def up(
+    count: int = 2, state: Path = DEFAULT_STATE, options: HostOptions = HostOptions()
+) -> list[SandboxHost]:
     """Starts `count` fresh hosts (after removing any previous ones) and waits until they serve.
 
     Returns when every host's sshd, nginx and dockerd answer and the base
-    image is imported; prints one line per host.
+    image is imported (bare hosts: when sshd answers); prints one line per host.
     """
     if not 1 <= count <= MAX_HOSTS:
         raise ValueError(f"count must be between 1 and {MAX_HOSTS}, got {count}")
     state = Path(state)
     down(state)
     state.mkdir(parents=True, exist_ok=True)
+    (state / "known_hosts").write_text("")
+    return _start(list(range(1, count + 1)), state, options)
+
+
+def add_host(
+    index: int, state: Path = DEFAULT_STATE, options: HostOptions = HostOptions()
+) -> SandboxHost:
+    """Adds host ``index`` to the running fleet (or starts a fleet of one), leaving others alone."""
+    if not 1 <= index <= MAX_HOSTS:
+        raise ValueError(f"index must be between 1 and {MAX_HOSTS}, got {index}")
+    state = Path(state)
+    name = host_name(index)
+    if netns_name(index) in _sandbox_netns() or host_dir(state, name).exists():
+        raise RuntimeError(f"{name} already exists; remove_host({name!r}) first")
+    state.mkdir(parents=True, exist_ok=True)
+    return _start([index], state, options)[0]
+
+
+def remove_host(name: str, state: Path = DEFAULT_STATE) -> None:
+    """Ends one host and removes its network, cgroups, files and known_hosts line."""
+    state = Path(state)
+    index = host_index(name)
+    directory = host_dir(state, name)
+    pids = {pid for n, d, pid in _recorded_hosts(state) if n == name and _is_our_init(pid, d)}
+    _kill_and_wait(pids | set(_netns_pids(netns_name(index))))
+    _run("ip", "netns", "del", netns_name(index), check=False)
+    _run("ip", "link", "del", veth_name(index), check=False)
+    _remove_container_cgroups(prefix=f"bg-{name}")
+    shutil.rmtree(directory, ignore_errors=True)
+    _set_known_host(state, host_address(index), None)
+
+
+def _start(indices: list[int], state: Path, options: HostOptions) -> list[SandboxHost]:
+    """Starts hosts on the bridge (created when missing) and waits until they are ready."""
     client_public_key = _ensure_client_key(state)
-    base_tar = _busybox_rootfs_tar(state / BASE_TAR)
-    _create_bridge()
-    started = [_start_host(index, state, client_public_key) for index in range(1, count + 1)]
-    lines = [known_hosts_line(host.address, key) for host, key in started]
-    (state / "known_hosts").write_text("\n".join(lines) + "\n")
+    base_tar = state / BASE_TAR
+    if not base_tar.exists():
+        _busybox_rootfs_tar(base_tar)
+    if not Path(f"/sys/class/net/{BRIDGE}").exists():
+        _create_bridge()
+    started = [_start_host(index, state, client_public_key, options) for index in indices]
+    for host, key in started:
+        _set_known_host(state, host.address, known_hosts_line(host.address, key))
     fleet = [host for host, _ in started]
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        versions = list(pool.map(lambda host: _make_ready(host, state, base_tar), fleet))
-    for host, version in zip(fleet, versions, strict=True):
-        print(
-            f"{host.name}  {host.address}  up: sshd, nginx, dockerd {version}  pid {host.init_pid}"
-        )
+    with ThreadPoolExecutor(max_workers=len(fleet)) as pool:
+        running = list(pool.map(lambda host: _make_ready(host, state, base_tar), fleet))
+    for host, what in zip(fleet, running, strict=True):
+        print(f"{host.name}  {host.address}  up: {what}  pid {host.init_pid}")
     return fleet
+
+
+def _set_known_host(state: Path, address: str, line: str | None) -> None:
+    """Replace (or with None remove) the known_hosts line of ``address``."""
+    path = state / "known_hosts"
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = [item for item in lines if not item.startswith(f"{address} ")]
+    lines += [line] if line else []
+    path.write_text("".join(f"{item}\n" for item in lines))
 
 
 def hosts(state: Path = DEFAULT_STATE) -> list[SandboxHost]:
@@ -480,16 +616,25 @@ def run_in(
 
 
 def _main(argv: list[str]) -> None:
-    action = argv[0] if argv else "status"
-    if action == "up":
-        up(int(argv[1]) if len(argv) > 1 else 2)
-    elif action == "down":
+    parser = argparse.ArgumentParser(prog="python -m bluegreen.sandbox")
+    parser.add_argument("action", choices=("up", "add", "remove", "down", "status"))
+    parser.add_argument("target", nargs="?", help="up: COUNT (2); add: INDEX; remove: NAME")
+    parser.add_argument("--bare", action="store_true", help="sshd only (for fab bootstrap)")
+    parser.add_argument("--os-release", type=Path, help="file to mount over /etc/os-release")
+    args = parser.parse_args(argv)
+    os_release = args.os_release.read_text() if args.os_release else None
+    options = HostOptions(bare=args.bare, os_release=os_release)
+    if args.action == "up":
+        up(int(args.target or 2), options=options)
+    elif args.action == "add":
+        add_host(int(args.target), options=options)
+    elif args.action == "remove":
+        remove_host(args.target)
+    elif args.action == "down":
         down()
-    elif action == "status":
+    else:
         for host in hosts():
             print(f"{host.name}  {host.address}  init pid {host.init_pid}")
-    else:
-        raise SystemExit("usage: python -m bluegreen.sandbox up [COUNT] | down | status")
 
 
 if __name__ == "__main__":

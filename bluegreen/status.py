@@ -20,7 +20,7 @@ def status(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
 
     def read(run: HostRun) -> None:
         fleet.connect(run)
-        cells = [run.name, run.facts.live_color or "-"]
+        cells = [run.name, run.facts.live_color or "-", run.facts.site_mode or "-"]
         for color in COLORS:
             container = run.facts.containers.get(color)
             if container is None:
@@ -42,7 +42,7 @@ def status(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
     finally:
         for run in runs:
             run.remote.close()
-    header = ["host", "live", "blue", "green"]
+    header = ["host", "live", "switch", "blue", "green"]
     table = [header] + [rows[run.name] for run in runs if run.name in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:

@@ -4,9 +4,10 @@
 # Runs as the only child of tini, which is PID 1 of the host's own pid
 # namespace, inside the host's network namespace and its own uts and mount
 # namespaces. It makes the host look like a small real server: own hostname,
-# private /run, /tmp and /dev/shm, per-host directories over the paths that
-# sshd, nginx and dockerd write to, then starts those three daemons and waits
-# forever (when this script exits, tini exits and the kernel ends the host).
+# private /run, /tmp and /dev/shm, per-host directories (and files, such as
+# /etc/os-release) over the paths listed in HOST_DIR/mounts, then starts sshd
+# and, unless HOST_DIR/bare exists, nginx and dockerd, and waits forever (when
+# this script exits, tini exits and the kernel ends the host).
 #
 # Usage: host-init.sh NAME HOST_DIR
 set -eu
@@ -23,26 +24,25 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /run/sshd /run/lock
 chmod 1777 /run/lock
 
-for pair in \
-    etc-nginx:/etc/nginx \
-    var-log-nginx:/var/log/nginx \
-    var-lib-nginx:/var/lib/nginx \
-    srv:/srv \
-    var-lib-docker:/var/lib/docker \
-    root:/root; do
-    mkdir -p "${pair#*:}"
-    mount --bind "$dir/${pair%%:*}" "${pair#*:}"
-done
+# One "SOURCE TARGET" per line; a directory's mount point is created if missing.
+while read -r source target; do
+    if [ -d "$source" ]; then
+        mkdir -p "$target"
+    fi
+    mount --bind "$source" "$target"
+done <"$dir/mounts"
 
 /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
-nginx
-dockerd \
-    --data-root /var/lib/docker \
-    --exec-root /run/docker-exec \
-    --pidfile /run/docker.pid \
-    -H unix:///run/docker.sock \
-    --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-    --cgroup-parent "bg-$name" \
-    >"$dir/dockerd.log" 2>&1 &
+if [ ! -e "$dir/bare" ]; then
+    nginx
+    dockerd \
+        --data-root /var/lib/docker \
+        --exec-root /run/docker-exec \
+        --pidfile /run/docker.pid \
+        -H unix:///run/docker.sock \
+        --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
+        --cgroup-parent "bg-$name" \
+        >"$dir/dockerd.log" 2>&1 &
+fi
 
 exec sleep infinity

@@ -126,12 +126,13 @@ def test_status_shows_live_color_and_both_releases(fleet):
     result = fab(inventory, "status")
     assert result.returncode == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["host", "live", "blue", "green"]
+    assert lines[0].split() == ["host", "live", "switch", "blue", "green"]
     for host in hosts:
         row = next(line for line in lines if line.startswith(host.name)).split()
         assert row == [
             host.name,
             "green",
+            mode,
             *(releases["v1"], "exited", "-"),
             *(releases["v2"], "running", "healthy"),
         ]

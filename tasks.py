@@ -11,30 +11,33 @@ from collections.abc import Callable
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
+from bluegreen import bootstrap as bootstrap_hosts
 from bluegreen import inventory, orchestration, sandbox
 from bluegreen.executor import RemoteError
+from bluegreen.fleet import Options, Refused
+from bluegreen.history import show_history
+from bluegreen.locks import lock_release, lock_status
 from bluegreen.log import Log
 from bluegreen.source import SourceError
 from bluegreen.status import status as status_of
 from bluegreen.templates import TemplateError
 
-USER_ERRORS = (
-    inventory.InventoryError,
-    SourceError,
-    TemplateError,
-    orchestration.Refused,
-    RemoteError,
-)
+USER_ERRORS = (inventory.InventoryError, SourceError, TemplateError, Refused, RemoteError)
+CHANGE_HELP = {
+    "dry-run": "print each host's command plan (after a read-only probe); change nothing",
+    "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
+    "parallel": "hosts worked on at once within a phase (default 10)",
+}
 
 
-def _run(c: Context, operation: Callable[..., bool], *args: object) -> None:
+def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: object) -> None:
     """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2."""
     settings = c.config.get("bluegreen", {})
     try:
         inv = inventory.load(settings.get("inventory", "hosts.yml"))
         hosts = inv.select(settings.get("hosts"))
         log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
-        ok = operation(inv, hosts, *args, log)
+        ok = operation(inv, hosts, *args, log, **kwargs)
     except USER_ERRORS as error:
         raise Exit(f"❌ {error}", code=2) from error
     if not ok:
@@ -45,28 +48,55 @@ def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
     return {value for host in hosts for value in inv.env_for(host).values()}
 
 
-@task(help={"ref": "git ref to deploy (default HEAD of the app's repository)"})
-def deploy(c, ref="HEAD"):
+@task(help={"ref": "git ref to deploy (default HEAD of the app's repository)", **CHANGE_HELP})
+def deploy(c, ref="HEAD", dry_run=False, batch=None, parallel=10):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
-    _run(c, orchestration.deploy, ref)
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, orchestration.deploy, ref, options=options)
 
 
-@task
-def rollback(c):
+@task(help=CHANGE_HELP)
+def rollback(c, dry_run=False, batch=None, parallel=10):
     """Go back to the previous color and release on every host (instant: it is kept)."""
-    _run(c, orchestration.rollback)
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, orchestration.rollback, options=options)
 
 
-@task(help={"to": "blue or green"})
-def switch(c, to):
+@task(help={"to": "blue or green", **CHANGE_HELP})
+def switch(c, to, dry_run=False, batch=None, parallel=10):
     """Make a color live on every host, with the same health and serving checks as deploy."""
-    _run(c, orchestration.switch, to)
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, orchestration.switch, to, options=options)
+
+
+@task(help={"n": "how many records per host (default 10)"})
+def history(c, n=10):
+    """Show the last changes made on every host (who, what, from → to, result)."""
+    _run(c, show_history, int(n))
+
+
+@task(name="status")
+def lock_status_task(c):
+    """Show who holds the deploy lock on every host."""
+    _run(c, lock_status)
+
+
+@task(name="release")
+def lock_release_task(c):
+    """Break the deploy lock on every host (says whose lock it broke)."""
+    _run(c, lock_release)
 
 
 @task
 def status(c):
     """Show, per host, the live color and each color's release, state and health."""
     _run(c, status_of)
+
+
+@task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})
+def bootstrap(c, dry_run=False):
+    """Prepare fresh Ubuntu/Debian or Amazon Linux 2023 hosts for deploys (idempotent)."""
+    _run(c, bootstrap_hosts.bootstrap, dry_run)
 
 
 @task(name="up", help={"hosts": "how many simulated servers (default 2)"})
@@ -81,5 +111,6 @@ def sandbox_down(c):
     sandbox.down()
 
 
-ns = Collection(deploy, rollback, switch, status)
+ns = Collection(deploy, rollback, switch, status, history, bootstrap)
+ns.add_collection(Collection("lock", lock_status_task, lock_release_task))
 ns.add_collection(Collection("sandbox", sandbox_up, sandbox_down))

@@ -62,12 +62,23 @@ def make_app_repo(path: Path, releases=RELEASES) -> AppRepo:
 
 
 def write_inventory(
-    path: Path, repo: Path, hosts: list[str], app_extra: str = "", defaults_extra: str = ""
+    path: Path,
+    repo: Path,
+    hosts: list[str],
+    app_extra: str = "",
+    defaults_extra: str = "",
+    host_extra: dict[str, str] | None = None,
 ) -> Path:
-    """An inventory for the named sandbox hosts, in a default group ``fleet``."""
+    """An inventory for the named sandbox hosts, in a default group ``fleet``.
+
+    ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"}.
+    """
     state = sandbox.DEFAULT_STATE
+    extra = host_extra or {}
     host_lines = "".join(
-        f"  {name}: {{address: {sandbox.host_address(sandbox.host_index(name))}}}\n"
+        f"  {name}: {{address: {sandbox.host_address(sandbox.host_index(name))}"
+        + (f", {extra[name]}" if name in extra else "")
+        + "}\n"
         for name in hosts
     )
     path.write_text(

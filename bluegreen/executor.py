@@ -120,8 +120,12 @@ class Remote:
         stdin: str | None = None,
         check: bool = True,
         what: str = "command",
+        readonly: bool = False,
     ) -> str:
-        """Run ``command``; return stdout. Raise RemoteError (with stderr) when it fails."""
+        """Run ``command``; return stdout. Raise RemoteError (with stderr) when it fails.
+
+        ``readonly`` marks probes that change nothing (a dry run still runs those).
+        """
         self.round_trips += 1
         try:
             result = self.connection.run(
@@ -189,3 +193,22 @@ def parse_http(data: bytes) -> HttpReply:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return HttpReply(int(parts[1]), headers, body.decode("utf-8", "replace"))
+
+
+class DryRemote(Remote):
+    """A dry run's session: it connects and reads facts, and records every change instead."""
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.plan: list[str] = []
+
+    def run(self, command: str, *, stdin: str | None = None, readonly: bool = False, **kw) -> str:
+        if readonly:
+            return super().run(command, stdin=stdin, readonly=True, **kw)
+        self.plan.append(command)
+        if stdin is not None:
+            self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
+        return ""
+
+    def put(self, data: bytes, remote_path: str) -> None:
+        self.plan.append(f"# upload {len(data)} bytes over SFTP to {remote_path}")

@@ -6,11 +6,14 @@ in a second copy that could drift.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from shlex import quote
 
-from bluegreen.commands import docker, nginx
+from bluegreen.commands import docker, history, nginx
 from bluegreen.inventory import COLORS
+
+HISTORY_LINES = 20  # enough to find the last verified release for a rollback
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class HostFacts:
     site_mode: str | None = None  # how the installed site switches: reload | file
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     image_present: bool = False
+    history: list[dict] = field(default_factory=list)  # the last records, oldest first
 
     @property
     def idle_color(self) -> str:
@@ -41,7 +45,7 @@ class HostFacts:
         return "green" if self.live_color == "blue" else "blue"
 
 
-def probe(app: str, release: str | None = None) -> str:
+def probe(app: str, app_dir: str, release: str | None = None) -> str:
     """One shell script printing ``key=value`` lines about the app on this host."""
     fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}}')
     lines = [
@@ -52,6 +56,7 @@ def probe(app: str, release: str | None = None) -> str:
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
+        f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
     ]
     for color in COLORS:
         name = quote(docker.container(app, color))
@@ -67,7 +72,8 @@ def probe(app: str, release: str | None = None) -> str:
 
 
 def parse(output: str) -> HostFacts:
-    values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    lines = output.splitlines()
+    values = dict(line.split("=", 1) for line in lines if "=" in line)
     site_mode = _words(values.get("site_head", "")).get("mode")
     if site_mode == "file":
         live_color, _, live_release = values.get("state", "").strip().partition(" ")
@@ -90,7 +96,16 @@ def parse(output: str) -> HostFacts:
         site_mode=site_mode if site_mode in ("reload", "file") else None,
         njs=values.get("njs") == "yes",
         image_present=values.get("image") == "present",
+        history=[_json(line[8:]) for line in lines if line.startswith("history=")],
     )
+
+
+def _json(text: str) -> dict:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _md5(md5sum_line: str) -> str | None:

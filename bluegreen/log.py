@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 
@@ -24,6 +24,12 @@ class Log:
             text = text.replace(secret, "***")
         with self._lock:
             print(text, file=self.stream, flush=True)
+
+    def table(self, rows: Sequence[Sequence[str]]) -> None:
+        """Columns aligned to their widest cell; the first row is the header."""
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
     def host(self, host: str, mark: str, text: str) -> None:
         self.line(f"{host:<{self.width}} {mark} {text}")

@@ -286,6 +286,14 @@ def _remove_container_cgroups(
                 os.rmdir(top)
 
 
+def _remove_mount_points(directory: Path) -> None:
+    """Removes the (empty) mount points that starting this host had to create on this machine."""
+    made = directory / "made-mount-points"
+    for path in made.read_text().split() if made.exists() else ():
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
 def down(state: Path = DEFAULT_STATE) -> None:
     """Ends every sandbox host and removes its network and files; keeps the client key.
 
@@ -305,6 +313,8 @@ def down(state: Path = DEFAULT_STATE) -> None:
         if link.startswith(VETH_PREFIX) or link == BRIDGE:
             _run("ip", "link", "del", link, check=False)
     _remove_container_cgroups()
+    for directory in (state / "hosts").glob("sandbox*"):
+        _remove_mount_points(directory)
     shutil.rmtree(state / "hosts", ignore_errors=True)
     for leftover in ("known_hosts", BASE_TAR):
         (state / leftover).unlink(missing_ok=True)
@@ -373,6 +383,11 @@ def _prepare_host_dir(
     """Creates the host's private files and its ``mounts`` list; returns its public host key."""
     mounts = [(directory / name, target) for name, target in HOST_MOUNTS]
     mounts += [(directory / private_dir_name(path), path) for path in options.private]
+    # mount points this machine lacks: made here (empty), removed again with the host
+    missing = [path for path in options.private if not Path(path).exists()]
+    for path in missing:
+        Path(path).mkdir(parents=True)
+    (directory / "made-mount-points").write_text("".join(f"{path}\n" for path in missing))
     for source, _ in mounts:
         if source.name != "etc-nginx" or options.bare:
             source.mkdir(parents=True)
@@ -555,6 +570,7 @@ def remove_host(name: str, state: Path = DEFAULT_STATE) -> None:
     _run("ip", "netns", "del", netns_name(index), check=False)
     _run("ip", "link", "del", veth_name(index), check=False)
     _remove_container_cgroups(prefix=f"bg-{name}")
+    _remove_mount_points(directory)
     shutil.rmtree(directory, ignore_errors=True)
     _set_known_host(state, host_address(index), None)
 

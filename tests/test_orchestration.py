@@ -1,25 +1,34 @@
-import pytest
-
 from bluegreen.facts import HostFacts
+from bluegreen.fleet import HostRun
 from bluegreen.inventory import Host
-from bluegreen.orchestration import Refused, switch_mode
+from bluegreen.orchestration import _build_command, _last_verified
 
 
-@pytest.mark.parametrize(
-    ("configured", "njs", "expected"),
-    [
-        ("auto", True, "file"),
-        ("auto", False, "reload"),
-        ("reload", True, "reload"),
-        ("file", True, "file"),
-    ],
-)
-def test_switch_mode_follows_config_and_the_njs_module(configured, njs, expected):
-    host = Host(name="web1", address="203.0.113.10", switch_mode=configured)
-    assert switch_mode(host, HostFacts(njs=njs)) == expected
+def _run(history, live_release="r3") -> HostRun:
+    facts = HostFacts(live_color="blue", live_release=live_release, history=history)
+    return HostRun(Host(name="h", address="10.0.0.1"), remote=None, facts=facts)
 
 
-def test_file_mode_without_njs_is_refused_before_any_change():
-    host = Host(name="web1", address="203.0.113.10", switch_mode="file")
-    with pytest.raises(Refused, match="does not load the njs module"):
-        switch_mode(host, HostFacts(njs=False))
+def test_rollback_falls_back_to_the_newest_verified_release_that_is_not_live():
+    history = [
+        {"release": "r1", "result": "switched"},
+        {"release": "r2", "result": "switched"},
+        {"release": "r4", "result": "reverted"},
+        {"release": "r3", "result": "switched"},
+    ]
+    assert _last_verified(_run(history)) == "r2"
+    assert _last_verified(_run([{"release": "r3", "result": "switched"}])) is None
+    assert _last_verified(_run([{}, {"result": "switched"}])) is None
+
+
+def test_build_unpacks_into_the_release_dir_then_builds():
+    host = Host(name="h", address="10.0.0.1", user="deploy", app_dir="/srv/shop")
+    assert _build_command(host, "shop", "abc", "Dockerfile").splitlines() == [
+        "set -e; rm -rf /srv/shop/releases/abc.tmp; mkdir -p /srv/shop/releases/abc.tmp"
+        " && tar -xzf /tmp/bluegreen-deploy-abc.tar.gz -C /srv/shop/releases/abc.tmp"
+        " && rm -f /tmp/bluegreen-deploy-abc.tar.gz && rm -rf /srv/shop/releases/abc"
+        " && mv /srv/shop/releases/abc.tmp /srv/shop/releases/abc",
+        "out=$(docker build --label bluegreen.release=abc -t shop:abc"
+        " -f /srv/shop/releases/abc/Dockerfile /srv/shop/releases/abc 2>&1)"
+        ' || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }',
+    ]

@@ -1,0 +1,279 @@
+"""``fab bootstrap``: take a fresh Ubuntu/Debian or Amazon Linux 2023 server to ready-to-deploy.
+
+Every step checks before it acts and reports ``ok`` (already so) or ``changed``, so a
+second run changes nothing. Hosts run in parallel, each through the steps in order; a
+failed step stops that host. Each step is one SSH round trip (daemon.json: two), and
+steps whose state the first probe already knows cost none.
+
+Bootstrap does not install the nginx site on the public port nor the live-color state:
+the first ``fab deploy`` installs them atomically, so a bootstrapped host never proxies
+to a color that does not exist.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bluegreen import docker_config, facts, profiles
+from bluegreen.commands import packages, system
+from bluegreen.executor import Remote
+from bluegreen.inventory import Host, Inventory
+from bluegreen.log import Log
+
+PACKAGES_TIMEOUT = 1800.0
+DAEMON_JSON_PLAN = (
+    f"read {system.DAEMON_JSON}; add log-driver {docker_config.LOG_DRIVER}, log-opts "
+    f"{docker_config.LOG_OPTS} where missing, keeping every other key; write back only if "
+    "changed (and only if nobody changed it meanwhile); restart docker if it runs with no "
+    "containers under systemd"
+)
+
+
+@dataclass
+class Outcome:
+    """What one step's script reported."""
+
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def outcome(output: str) -> Outcome:
+    """Sort a script's output lines into changes, warnings and notes."""
+    result = Outcome()
+    for line in (line.strip() for line in output.splitlines()):
+        if line.startswith("changed: "):
+            result.changes.append(line.removeprefix("changed: "))
+        elif line.startswith("warning: "):
+            result.warnings.append(line.removeprefix("warning: "))
+        elif line:
+            result.notes.append(line)
+    return result
+
+
+@dataclass
+class Target:
+    """One host being bootstrapped: its session and what the probe found."""
+
+    host: Host
+    remote: Remote
+    profile: profiles.Profile
+    systemd: bool
+    cloud_init: bool
+    selinux: str  # getenforce's answer; "" without SELinux
+    deployed: bool  # an app already serves here (then the public port must answer)
+    changed: int = 0
+    ok: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    plan: Callable[[Target], list[str]]  # the commands it would run (dry run); [] = skipped
+    run: Callable[[Target], Outcome]
+    skipped: str = ""  # the note when plan is empty
+
+
+def _script(
+    name: str,
+    command: Callable[[Target], str],
+    timeout: float = 120,
+    when: Callable[[Target], bool] = lambda t: True,
+    skipped: str = "",
+) -> Step:
+    """A step that is one script, run when ``when`` says it is needed."""
+    return Step(
+        name=name,
+        plan=lambda t: [command(t)] if when(t) else [],
+        run=lambda t: outcome(t.remote.run(command(t), timeout=timeout, what=name)),
+        skipped=skipped,
+    )
+
+
+def _docker_config(t: Target) -> Outcome:
+    """Merge log rotation into daemon.json in Python: read, merge, write only if changed."""
+    header, _, text = t.remote.run(system.read_daemon_json(), what="read daemon.json").partition(
+        "---\n"
+    )
+    state = dict(line.split("=", 1) for line in header.splitlines() if "=" in line)
+    merged = docker_config.merge_log_rotation(text)
+    if merged is None:
+        return Outcome(notes=["log rotation already configured"])
+    running, containers = state.get("running") == "yes", int(state.get("containers") or 0)
+    restart = running and containers == 0 and t.systemd
+    result = outcome(
+        t.remote.run(
+            system.write_daemon_json(state.get("md5", ""), restart),
+            stdin=merged,
+            what="write daemon.json",
+        )
+    )
+    result.changes.insert(0, f"log rotation merged into {system.DAEMON_JSON}")
+    if running and not restart:
+        why = f"{containers} containers running" if containers else "no systemd"
+        result.warnings.append(
+            f"docker not restarted ({why}): log rotation applies after dockerd's next restart"
+        )
+    return result
+
+
+def _docker_group(t: Target) -> Outcome:
+    """Add the login user to the docker group, then reconnect so this session has it."""
+    result = outcome(t.remote.run(system.docker_group(t.host.user), what="docker group"))
+    if result.changes:
+        t.remote.close()
+        t.remote.open()
+        result.notes.append("reconnected")
+    return result
+
+
+def _public_port(t: Target, port: int, listening: bool) -> str:
+    """The public port answers (after a deploy it must); before the first deploy it may not."""
+    if not listening and not t.deployed:
+        return f"port {port} not served yet (the first deploy installs the site)"
+    try:
+        reply = t.remote.http_get(port, "/", timeout=5)
+    except (OSError, ConnectionError) as error:
+        raise RuntimeError(f"public port {port} does not answer: {error}") from error
+    return f"port {port} answers (HTTP {reply.status})"
+
+
+def steps(inventory: Inventory) -> list[Step]:
+    """The bootstrap steps, in order."""
+    port = inventory.ports.public
+
+    def checks(t: Target) -> Outcome:
+        result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
+        listening = system.LISTENING in result.notes
+        result.notes = [n for n in result.notes if n != system.LISTENING]
+        result.notes.append(_public_port(t, port, listening))
+        return result
+
+    return [
+        _script(
+            "cloud-init",
+            lambda t: system.wait_cloud_init(),
+            system.CLOUD_INIT_TIMEOUT,
+            when=lambda t: t.cloud_init,
+            skipped="no cloud-init",
+        ),
+        _script("packages", lambda t: packages.install(t.profile), PACKAGES_TIMEOUT),
+        Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
+        _script("nginx main context", lambda t: system.nginx_main(t.profile)),
+        _script("services", lambda t: system.services(t.systemd)),
+        Step(
+            "docker group",
+            lambda t: [system.docker_group(t.host.user)] if t.host.user != "root" else [],
+            _docker_group,
+            skipped="login user is root",
+        ),
+        _script(
+            "SELinux",
+            lambda t: system.selinux_proxy(),
+            when=lambda t: t.selinux == "Enforcing",
+            skipped="SELinux not enforcing",
+        ),
+        _script("app directory", lambda t: system.app_dir(t.host.app_dir, t.host.user)),
+        Step(
+            "checks",
+            lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],
+            checks,
+        ),
+    ]
+
+
+def _connect(inventory: Inventory, host: Host, log: Log) -> Target:
+    """Open the session and probe the host in one round trip; choose its profile."""
+    remote = Remote(host)
+    remote.open()
+    how = "root login" if host.user == "root" else f"user {host.user} with sudo -n"
+    script = f"{facts.probe(inventory.app.name, host.app_dir)}\n{system.probe()}"
+    output = remote.run(script, what=f"probe ({how})")
+    found = facts.parse(output)
+    extra = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    profile, chosen = profiles.resolve(host.profile, found.os_release)
+    target = Target(
+        host=host,
+        remote=remote,
+        profile=profile,
+        systemd=extra.get("systemd") == "yes",
+        cloud_init=extra.get("cloud_init") == "yes",
+        selinux=extra.get("selinux", ""),
+        deployed=found.live_color is not None,
+    )
+    init = "systemd" if target.systemd else "no systemd: services started directly"
+    log.ok(
+        host.name, f"connect: {how}; profile {profile.name} ({chosen}, {profile.manager}); {init}"
+    )
+    return target
+
+
+def _report(log: Log, t: Target, name: str, result: Outcome) -> None:
+    detail = "; ".join(result.changes or result.notes)
+    status = "changed" if result.changes else "ok"
+    log.ok(t.host.name, f"{name}: {status}" + (f" — {detail}" if detail else ""))
+    for warning in result.warnings:
+        log.warn(t.host.name, f"{name}: {warning}")
+    if result.changes:
+        t.changed += 1
+    else:
+        t.ok += 1
+
+
+def _show_plan(log: Log, t: Target, step: Step) -> None:
+    commands = step.plan(t)
+    if not commands:
+        log.step(t.host.name, f"{step.name}: skip ({step.skipped})")
+        return
+    log.step(t.host.name, f"{step.name}:")
+    for command in commands:
+        for line in command.splitlines():
+            log.line(f"{'':<{log.width}}      {line}")
+
+
+def _bootstrap_host(inventory: Inventory, host: Host, dry_run: bool, log: Log) -> bool:
+    started = time.monotonic()
+    step_name = "connect"
+    target = None
+    try:
+        target = _connect(inventory, host, log)
+        for step in steps(inventory):
+            step_name = step.name
+            if dry_run:
+                _show_plan(log, target, step)
+            elif step.plan(target):
+                _report(log, target, step.name, step.run(target))
+            else:
+                _report(log, target, step.name, Outcome(notes=[step.skipped]))
+    except Exception as error:  # every failure ends this host's run with one clear line
+        message = str(error).removeprefix(f"{host.name}: ").removesuffix(" failed")
+        log.fail(host.name, f"{step_name}: {message}")
+        return False
+    finally:
+        if target is not None:
+            target.remote.close()
+    if not dry_run:
+        seconds = time.monotonic() - started
+        log.ok(
+            host.name,
+            f"bootstrap: {target.changed} changed, {target.ok} ok in {seconds:.1f} s "
+            f"({target.remote.round_trips} round trips)",
+        )
+    return True
+
+
+def bootstrap(inventory: Inventory, hosts: list[Host], dry_run: bool, log: Log) -> bool:
+    """Bootstrap every host in parallel (dry run: print each host's plan); True if all made it."""
+    with ThreadPoolExecutor(max_workers=min(10, len(hosts))) as pool:
+        results = list(pool.map(lambda h: _bootstrap_host(inventory, h, dry_run, log), hosts))
+    failed = [host.name for host, ok in zip(hosts, results, strict=True) if not ok]
+    if dry_run:
+        log.line("dry run: nothing was changed")
+    elif failed:
+        log.line(f"❌ bootstrap failed on {', '.join(failed)}")
+    else:
+        log.line("✅ bootstrapped: ready for fab deploy")
+    return not failed

@@ -1,0 +1,41 @@
+"""``fab lock.status`` and ``fab lock.release``: see and break the deploy lock on hosts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bluegreen.commands import lock
+from bluegreen.fleet import Fleet, HostRun
+from bluegreen.inventory import Host, Inventory
+from bluegreen.log import Log
+
+
+def _describe(info: lock.LockInfo | None) -> str:
+    if info is None:
+        return "free"
+    expires = datetime.fromtimestamp(info.expires, timezone.utc).isoformat(timespec="seconds")
+    return f"held by {info.describe()}, expires {expires}"
+
+
+def lock_status(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
+    """Print who holds the lock on each host."""
+    fleet = Fleet(inventory, log, "lock.status")
+
+    def read(run: HostRun) -> None:
+        text = run.remote.run(lock.show(run.host.app_dir), what="lock", readonly=True)
+        log.host(run.name, "🔒" if text.strip() else "  ", _describe(lock.parse(text)))
+
+    return fleet.read_each(hosts, read)
+
+
+def lock_release(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
+    """Break the lock on each host, saying whose lock it was."""
+    fleet = Fleet(inventory, log, "lock.release")
+
+    def release(run: HostRun) -> None:
+        text = run.remote.run(lock.force_release(run.host.app_dir), what="lock release")
+        info = lock.parse(text)
+        what = f"released the lock {_describe(info)}" if info else "no lock to release"
+        log.ok(run.name, what)
+
+    return fleet.read_each(hosts, release)

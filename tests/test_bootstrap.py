@@ -1,0 +1,220 @@
+"""Bootstrap without a server: the daemon.json merge, output parsing, and the step flow."""
+
+import io
+import json
+
+import pytest
+
+from bluegreen import bootstrap, docker_config
+from bluegreen.commands import system
+from bluegreen.inventory import App, Host, Inventory, Ports
+from bluegreen.log import Log
+
+# --- daemon.json merge -------------------------------------------------------------
+
+
+def test_merge_into_no_file_adds_log_rotation():
+    merged = json.loads(docker_config.merge_log_rotation(""))
+    assert merged == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+
+
+def test_merge_keeps_every_other_key_and_the_operators_values():
+    text = json.dumps({"bridge": "none", "iptables": False, "log-opts": {"max-size": "50m"}})
+    merged = json.loads(docker_config.merge_log_rotation(text))
+    assert merged == {
+        "bridge": "none",
+        "iptables": False,
+        "log-opts": {"max-size": "50m", "max-file": "3"},
+        "log-driver": "json-file",
+    }
+
+
+def test_merge_of_a_configured_file_changes_nothing():
+    done = docker_config.merge_log_rotation('{"data-root": "/data"}')
+    assert docker_config.merge_log_rotation(done) is None
+    assert docker_config.merge_log_rotation(json.dumps(json.loads(done))) is None  # any layout
+
+
+def test_merge_leaves_another_log_driver_alone():
+    assert docker_config.merge_log_rotation('{"log-driver": "journald"}') is None
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', "[1, 2]", '{"log-opts": "big"}'])
+def test_merge_refuses_to_overwrite_what_it_cannot_read(text):
+    with pytest.raises(docker_config.DockerConfigError, match="fix it by hand"):
+        docker_config.merge_log_rotation(text)
+
+
+# --- output parsing ------------------------------------------------------------------
+
+
+def test_outcome_sorts_changes_warnings_and_notes():
+    result = bootstrap.outcome("changed: installed git\nstatus: done\nwarning: odd\n\n")
+    assert (result.changes, result.warnings, result.notes) == (
+        ["installed git"],
+        ["odd"],
+        ["status: done"],
+    )
+
+
+# --- the flow, against a scripted fake host --------------------------------------------
+
+DEBIAN = "os_ID=debian\nos_VERSION_ID=\"12\"\n"
+
+
+class FakeHost:
+    """Answers bootstrap's scripts like a host would; records what ran."""
+
+    def __init__(self, probe: str, answers: dict[str, str] | None = None) -> None:
+        self.probe = probe
+        self.answers = answers or {}  # what -> stdout
+        self.ran: list[tuple[str, str, str | None]] = []  # (what, command, stdin)
+        self.opened = 0
+
+    def remote(self, host: Host) -> "FakeRemote":
+        return FakeRemote(self, host)
+
+
+class FakeRemote:
+    def __init__(self, fake: FakeHost, host: Host) -> None:
+        self.fake, self.host, self.round_trips = fake, host, 0
+
+    def open(self) -> None:
+        self.fake.opened += 1
+
+    def close(self) -> None:
+        pass
+
+    def run(self, command, *, timeout=120, stdin=None, check=True, what="command"):
+        self.round_trips += 1
+        self.fake.ran.append((what, command, stdin))
+        if what.startswith("probe"):
+            return self.fake.probe
+        return self.fake.answers.get(what, "")
+
+    def http_get(self, port, path, timeout):
+        raise ConnectionRefusedError(port)
+
+
+def _run(fake: FakeHost, monkeypatch, dry_run=False, **host) -> tuple[bool, str]:
+    monkeypatch.setattr(bootstrap, "Remote", fake.remote)
+    inventory = Inventory(path=None, app=App(name="web"), ports=Ports(), hosts={}, groups={})
+    out = io.StringIO()
+    ok = bootstrap.bootstrap(inventory, [Host("web1", "10.0.0.1", **host)], dry_run, Log(out, 4))
+    return ok, out.getvalue()
+
+
+def test_a_configured_host_reports_ok_for_every_step(monkeypatch):
+    fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": "running=yes\n---\n{}"})
+    fake.answers["read daemon.json"] += "" if False else ""
+    done = docker_config.merge_log_rotation("")
+    fake.answers["read daemon.json"] = f"running=yes\ncontainers=2\nmd5=x\n---\n{done}"
+    ok, out = _run(fake, monkeypatch)
+    assert ok, out
+    assert "profile debian (detected: debian 12, apt); systemd" in out
+    assert "web1 ✅ bootstrap: 0 changed, 9 ok" in out
+    assert "cloud-init: ok — no cloud-init" in out
+    assert "port 4000 not served yet" in out
+    ran = [what for what, _, _ in fake.ran]
+    assert ran == [
+        "probe (root login)",
+        "packages",
+        "read daemon.json",
+        "nginx main context",
+        "services",
+        "app directory",
+        "checks",
+    ]
+
+
+def test_daemon_json_is_merged_and_docker_restarted_only_when_idle(monkeypatch):
+    fake = FakeHost(
+        DEBIAN + "systemd=yes\n",
+        {"read daemon.json": 'running=yes\ncontainers=0\nmd5=abc\n---\n{"bridge": "none"}\n'},
+    )
+    ok, out = _run(fake, monkeypatch)
+    assert ok, out
+    (what, command, stdin), = [r for r in fake.ran if r[0] == "write daemon.json"]
+    assert 'if [ "$now" != abc ]' in command and "systemctl restart docker" in command
+    assert json.loads(stdin)["bridge"] == "none"
+    assert "docker log rotation: changed — log rotation merged into /etc/docker/daemon.json" in out
+
+
+def test_daemon_json_change_never_restarts_docker_with_running_containers(monkeypatch):
+    fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": "running=yes\ncontainers=3\n"})
+    ok, out = _run(fake, monkeypatch)
+    (_, command, _), = [r for r in fake.ran if r[0] == "write daemon.json"]
+    assert "restart" not in command
+    assert "⚠️  docker log rotation: docker not restarted (3 containers running)" in out
+
+
+def test_sudo_user_joins_docker_group_then_reconnects(monkeypatch):
+    fake = FakeHost(DEBIAN, {"docker group": "changed: added ubuntu to group docker\n"})
+    ok, out = _run(fake, monkeypatch, user="ubuntu")
+    assert ok, out
+    assert "connect: user ubuntu with sudo -n" in out
+    assert "docker group: changed — added ubuntu to group docker; reconnected" not in out
+    assert "docker group: changed — added ubuntu to group docker" in out
+    assert fake.opened == 2
+
+
+def test_selinux_step_runs_only_when_enforcing(monkeypatch):
+    fake = FakeHost(DEBIAN + "selinux=Enforcing\ncloud_init=yes\n")
+    _run(fake, monkeypatch)
+    assert [w for w, _, _ in fake.ran][1:3] == ["cloud-init", "packages"]
+    assert "SELinux" in [w for w, _, _ in fake.ran]
+
+
+def test_dry_run_only_probes_and_prints_every_step(monkeypatch):
+    fake = FakeHost("os_ID=amzn\nos_VERSION_ID=2023\nos_ID_LIKE=fedora\n")
+    ok, out = _run(fake, monkeypatch, dry_run=True)
+    assert ok, out
+    assert [what for what, _, _ in fake.ran] == ["probe (root login)"]
+    assert "profile amazon-linux (detected: amzn 2023, dnf)" in out
+    assert "dnf -q -y install $missing" in out
+    assert "/usr/share/nginx/modules/90-bluegreen.conf" in out
+    assert "docker group: skip (login user is root)" in out
+    assert out.rstrip().endswith("dry run: nothing was changed")
+
+
+def test_unsupported_system_fails_that_host_with_what_was_found(monkeypatch):
+    fake = FakeHost("os_ID=rocky\nos_VERSION_ID=9.3\n")
+    ok, out = _run(fake, monkeypatch)
+    assert not ok
+    assert "web1 ❌ connect: unsupported system (ID='rocky' VERSION_ID='9.3')" in out
+    assert out.rstrip().endswith("❌ bootstrap failed on web1")
+
+
+def test_a_failing_step_stops_that_host(monkeypatch):
+    fake = FakeHost(DEBIAN)
+
+    def run(self, command, **kw):
+        if kw.get("what") == "packages":
+            raise RuntimeError("web1: packages failed (exit 1): E: Unable to locate package")
+        return FakeRemote.run(self, command, **kw)
+
+    monkeypatch.setattr(FakeRemote, "run", run)
+    ok, out = _run(fake, monkeypatch)
+    assert not ok
+    assert "web1 ❌ packages: packages failed (exit 1): E: Unable to locate package" in out
+    assert "services" not in out
+
+
+def test_steps_are_in_dependency_order():
+    names = [step.name for step in bootstrap.steps(None.__class__ and _inventory())]
+    assert names == [
+        "cloud-init",
+        "packages",
+        "docker log rotation",
+        "nginx main context",
+        "services",
+        "docker group",
+        "SELinux",
+        "app directory",
+        "checks",
+    ]
+    assert system.MAIN_CONF_TEXT.endswith("worker_shutdown_timeout 30s;\n")
+
+
+def _inventory() -> Inventory:
+    return Inventory(path=None, app=App(name="web"), ports=Ports(), hosts={}, groups={})

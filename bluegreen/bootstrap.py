@@ -249,7 +249,7 @@ def _bootstrap_host(inventory: Inventory, host: Host, dry_run: bool, log: Log) -
             else:
                 _report(log, target, step.name, Outcome(notes=[step.skipped]))
     except Exception as error:  # every failure ends this host's run with one clear line
-        message = str(error).removeprefix(f"{host.name}: ").removesuffix(" failed")
+        message = str(error).removeprefix(f"{host.name}: ").removeprefix(f"{step_name} ")
         log.fail(host.name, f"{step_name}: {message}")
         return False
     finally:

@@ -113,6 +113,7 @@ class Fleet:
         self.jinja = templates.environment(inventory)
         self.runs: list[HostRun] = []
         self.interrupted = False
+        self.timings: dict[str, float] = {}  # phase -> seconds (all batches together)
         now = time.time()
         self.lock = lock.LockInfo(
             holder=f"{getpass.getuser()}@{socket.gethostname()}",
@@ -135,8 +136,11 @@ class Fleet:
         """Run ``step`` on every host in parallel; log each failure; True when all succeeded."""
         if not runs:
             return True
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(self.options.parallel, len(runs))) as pool:
             futures = [(run, pool.submit(step, run)) for run in runs]
+        name = step.__name__.removesuffix("_target")
+        self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
         ok = True
         for run, future in futures:
             error = future.exception()
@@ -328,9 +332,13 @@ class Fleet:
     ) -> bool:
         """Run one fleet change; True when every host ends on its target."""
         self.runs = [HostRun(host, self.remote(host)) for host in hosts]
+
+        def preflight(run: HostRun) -> None:
+            self.preflight(run, release)
+
         with self.deferred_interrupts():
             try:
-                ready = self.phases(self.runs, lambda run: self.preflight(run, release), choose)
+                ready = self.phases(self.runs, preflight, choose)
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
@@ -386,6 +394,8 @@ class Fleet:
             serves = f"{color} {release}" if color else "nothing"
             rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
         self.log.table(rows)
+        phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings.items())
+        self.log.line(f"phases: {phases}")
         if all(run.outcome in ("switched", "already live") for run in self.runs):
             self.log.line("✅ done")
         elif self.interrupted:

@@ -179,9 +179,10 @@ class _Client:
         try:
             while load._may_continue() and load._take():
                 t, result, retry_reason = self._request()
+                duration = time.monotonic() - t
                 if load.stopping:
                     break  # interrupted by stop(): the outcome means nothing
-                load._record(self, t, result, retry_reason)
+                load._record(self, t, result, retry_reason, duration)
                 if load._stop_event.wait(load.pause):
                     break
         finally:
@@ -309,7 +310,14 @@ class Load:
             self._issued += 1
             return True
 
-    def _record(self, client: _Client, t: float, result: _Result, retry_reason: str | None) -> None:
+    def _record(
+        self,
+        client: _Client,
+        t: float,
+        result: _Result,
+        retry_reason: str | None,
+        duration: float = 0.0,
+    ) -> None:
         with self._lock:
             s = client.stats
             s.sent += 1
@@ -325,7 +333,7 @@ class Load:
                 _bump(s.releases, result.release)
             if result.body is not None:
                 _bump(s.bodies, result.body)
-            self._samples.append((t, client.kind, result.color, result.ok, client.target))
+            self._samples.append((t, client.kind, result.color, result.ok, client.target, duration))
         if result.ok:
             client.got_ok.set()
 
@@ -348,7 +356,19 @@ class Load:
         """
         with self._lock:
             rows = list(self._samples)
-        return [(t, k, c, ok) for t, k, c, ok, tg in rows if target is None or tg == target]
+        return [(t, k, c, ok) for t, k, c, ok, tg, _ in rows if target is None or tg == target]
+
+    def latencies(
+        self, kind: str | None = None, after: float = float("-inf"), before: float = float("inf")
+    ) -> list[float]:
+        """Seconds each successful request (final attempt) took, started in [after, before)."""
+        with self._lock:
+            rows = list(self._samples)
+        return [
+            d
+            for t, k, _c, ok, _tg, d in rows
+            if ok and after <= t < before and (kind is None or k == kind)
+        ]
 
     def mark(self) -> float:
         """time.monotonic(), on the same clock as samples()."""

@@ -383,6 +383,7 @@ def _prepare_host_dir(
     """Creates the host's private files and its ``mounts`` list; returns its public host key."""
     mounts = [(directory / name, target) for name, target in HOST_MOUNTS]
     mounts += [(directory / private_dir_name(path), path) for path in options.private]
+    directory.mkdir(parents=True)
     # mount points this machine lacks: made here (empty), removed again with the host
     missing = [path for path in options.private if not Path(path).exists()]
     for path in missing:
@@ -390,7 +391,7 @@ def _prepare_host_dir(
     (directory / "made-mount-points").write_text("".join(f"{path}\n" for path in missing))
     for source, _ in mounts:
         if source.name != "etc-nginx" or options.bare:
-            source.mkdir(parents=True)
+            source.mkdir()
     if not options.bare:
         _pristine_nginx_config(directory / "etc-nginx")
     else:

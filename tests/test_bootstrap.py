@@ -59,7 +59,7 @@ def test_outcome_sorts_changes_warnings_and_notes():
 
 # --- the flow, against a scripted fake host --------------------------------------------
 
-DEBIAN = "os_ID=debian\nos_VERSION_ID=\"12\"\n"
+DEBIAN = 'os_ID=debian\nos_VERSION_ID="12"\n'
 
 
 class FakeHost:
@@ -98,17 +98,14 @@ class FakeRemote:
 
 def _run(fake: FakeHost, monkeypatch, dry_run=False, **host) -> tuple[bool, str]:
     monkeypatch.setattr(bootstrap, "Remote", fake.remote)
-    inventory = Inventory(path=None, app=App(name="web"), ports=Ports(), hosts={}, groups={})
     out = io.StringIO()
-    ok = bootstrap.bootstrap(inventory, [Host("web1", "10.0.0.1", **host)], dry_run, Log(out, 4))
+    ok = bootstrap.bootstrap(_inventory(), [Host("web1", "10.0.0.1", **host)], dry_run, Log(out, 4))
     return ok, out.getvalue()
 
 
 def test_a_configured_host_reports_ok_for_every_step(monkeypatch):
-    fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": "running=yes\n---\n{}"})
-    fake.answers["read daemon.json"] += "" if False else ""
     done = docker_config.merge_log_rotation("")
-    fake.answers["read daemon.json"] = f"running=yes\ncontainers=2\nmd5=x\n---\n{done}"
+    fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": f"running=yes\n---\n{done}"})
     ok, out = _run(fake, monkeypatch)
     assert ok, out
     assert "profile debian (detected: debian 12, apt); systemd" in out
@@ -134,7 +131,7 @@ def test_daemon_json_is_merged_and_docker_restarted_only_when_idle(monkeypatch):
     )
     ok, out = _run(fake, monkeypatch)
     assert ok, out
-    (what, command, stdin), = [r for r in fake.ran if r[0] == "write daemon.json"]
+    ((what, command, stdin),) = [r for r in fake.ran if r[0] == "write daemon.json"]
     assert 'if [ "$now" != abc ]' in command and "systemctl restart docker" in command
     assert json.loads(stdin)["bridge"] == "none"
     assert "docker log rotation: changed — log rotation merged into /etc/docker/daemon.json" in out
@@ -143,7 +140,7 @@ def test_daemon_json_is_merged_and_docker_restarted_only_when_idle(monkeypatch):
 def test_daemon_json_change_never_restarts_docker_with_running_containers(monkeypatch):
     fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": "running=yes\ncontainers=3\n"})
     ok, out = _run(fake, monkeypatch)
-    (_, command, _), = [r for r in fake.ran if r[0] == "write daemon.json"]
+    ((_, command, _),) = [r for r in fake.ran if r[0] == "write daemon.json"]
     assert "restart" not in command
     assert "⚠️  docker log rotation: docker not restarted (3 containers running)" in out
 
@@ -153,7 +150,6 @@ def test_sudo_user_joins_docker_group_then_reconnects(monkeypatch):
     ok, out = _run(fake, monkeypatch, user="ubuntu")
     assert ok, out
     assert "connect: user ubuntu with sudo -n" in out
-    assert "docker group: changed — added ubuntu to group docker; reconnected" not in out
     assert "docker group: changed — added ubuntu to group docker" in out
     assert fake.opened == 2
 
@@ -187,21 +183,22 @@ def test_unsupported_system_fails_that_host_with_what_was_found(monkeypatch):
 
 def test_a_failing_step_stops_that_host(monkeypatch):
     fake = FakeHost(DEBIAN)
+    answer = FakeRemote.run
 
     def run(self, command, **kw):
         if kw.get("what") == "packages":
             raise RuntimeError("web1: packages failed (exit 1): E: Unable to locate package")
-        return FakeRemote.run(self, command, **kw)
+        return answer(self, command, **kw)
 
     monkeypatch.setattr(FakeRemote, "run", run)
     ok, out = _run(fake, monkeypatch)
     assert not ok
-    assert "web1 ❌ packages: packages failed (exit 1): E: Unable to locate package" in out
-    assert "services" not in out
+    assert "web1 ❌ packages: failed (exit 1): E: Unable to locate package" in out
+    assert "services:" not in out
 
 
 def test_steps_are_in_dependency_order():
-    names = [step.name for step in bootstrap.steps(None.__class__ and _inventory())]
+    names = [step.name for step in bootstrap.steps(_inventory())]
     assert names == [
         "cloud-init",
         "packages",

@@ -223,6 +223,20 @@ def test_timeout_counts_as_failure(backends: list[Backend]) -> None:
         assert s.failed > 0 and "TimeoutError" in s.errors, load.report()
 
 
+def test_latencies_are_recorded_per_successful_request(backends: list[Backend]) -> None:
+    b = _backend(backends)
+    with Load([b.target], kinds=("keepalive",)) as load:
+        time.sleep(0.3)
+        slow_from = load.mark()
+        b.state.hang = 0.15
+        time.sleep(0.5)
+    fast = load.latencies(before=slow_from)
+    slow = load.latencies(after=slow_from + 0.2)
+    assert len(fast) > 10 and max(fast) < 0.1
+    assert slow and min(slow) >= 0.15
+    assert len(load.latencies()) == load.stats().sent
+
+
 def test_stop_is_prompt_while_requests_hang(backends: list[Backend]) -> None:
     b = _backend(backends)
     load = Load([b.target], timeout=5.0).__enter__()

@@ -1,0 +1,383 @@
+"""bluegreen's benchmark: dropped requests, switch latency, rollback, deploy scaling, load held.
+
+    .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
+
+Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
+command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
+from one run are compared with each other (ratios), because the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from bluegreen import demo, sandbox, templates  # noqa: E402
+from bluegreen.executor import Remote  # noqa: E402
+from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
+from bluegreen.inventory import load as load_inventory  # noqa: E402
+from bluegreen.load import KINDS, Load, first_and_last  # noqa: E402
+
+WORK = sandbox.DEFAULT_STATE / "bench"
+RESET = (
+    "docker rm -f example-blue example-green >/dev/null 2>&1;"
+    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
+)
+OTHER = {"blue": "green", "green": "blue"}
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def round_trips(output: str) -> list[int]:
+    """SSH round trips per host, from fab's summary table."""
+    return [int(m) for m in re.findall(r"^\S+ +\S+ +.*? (\d+)$", output, re.M)]
+
+
+def phases(output: str) -> dict[str, float]:
+    line = next((ln for ln in output.splitlines() if ln.startswith("phases: ")), "")
+    return {n: float(s) for n, s in re.findall(r"(\w+) ([\d.]+) s", line)}
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.fleet = sandbox.up(max(args.scaling))
+        self.repo = demo.make_app_repo(WORK / "app")
+        self.results: dict[str, object] = {}
+        self.next_version = 10
+
+    def hosts(self, count: int) -> list[sandbox.SandboxHost]:
+        return self.fleet[:count]
+
+    def inventory(self, count: int, mode: str) -> Path:
+        names = [h.name for h in self.hosts(count)]
+        return demo.write_inventory(
+            WORK / f"hosts-{count}-{mode}.yml",
+            self.repo.path,
+            names,
+            defaults_extra=f"switch_mode: {mode}",
+        )
+
+    def fresh(self, count: int, mode: str, tags: tuple[str, ...] = ("v1",)) -> Path:
+        """Hosts emptied of the app, then the given releases deployed in turn."""
+        for host in self.hosts(count):
+            sandbox.run_in(host, RESET)
+        inventory = self.inventory(count, mode)
+        for tag in tags:
+            self.fab(inventory, "deploy", "--ref", tag)
+        return inventory
+
+    def fab(self, inventory: Path, *args: str) -> demo.FabResult:
+        result = demo.fab(inventory, *args)
+        if result.returncode != 0:
+            raise SystemExit(f"fab {' '.join(args)} failed:\n{result.output}")
+        return result
+
+    def new_release(self) -> str:
+        """A new commit of the example app (so its image must be built)."""
+        self.next_version += 1
+        (self.repo.path / "VERSION").write_text(f"{self.next_version}.0.0")
+        demo._git(self.repo.path, "commit", "-qam", f"v{self.next_version}")
+        return demo._git(self.repo.path, "rev-parse", "HEAD")
+
+    # -- 1 + 2 + 5a: dropped requests, switch latency, load held -------------------------
+
+    def switches(self, mode: str, count: int = 2) -> dict[str, object]:
+        inventory = self.fresh(count, mode, ("v1", "v2"))
+        targets = [(h.address, 4000) for h in self.hosts(count)]
+        color = "green"
+        per_switch, windows = [], []
+        with Load(targets, kinds=KINDS, max_seconds=900) as load:
+            time.sleep(1.0)
+            for _ in range(self.args.switches):
+                color = OTHER[color]
+                t0 = load.mark()
+                result = self.fab(inventory, "switch", "--to", color)
+                t1 = load.mark()
+                time.sleep(0.3)  # let late old-color answers show up in the samples
+                firsts, lasts = [], []
+                for target in targets:
+                    samples = load.samples(target)
+                    firsts.append(first_and_last(samples, color, after=t0)[0])
+                    lasts.append(first_and_last(samples, OTHER[color], after=t0)[1] or t0)
+                per_switch.append(
+                    {
+                        "fab_seconds": t1 - t0,
+                        "first_new": max(f - t0 for f in firsts if f is not None),
+                        "last_old": max(last - t0 for last in lasts),
+                        "old_after_fab_returned": max(last - t1 for last in lasts),
+                        "round_trips": max(round_trips(result.stdout)),
+                        "switch_phase": phases(result.stdout).get("switch", 0.0),
+                    }
+                )
+                windows.append((t0, t1))
+            time.sleep(1.0)
+            idle = load.latencies(after=windows[-1][1] + 0.5)
+        during = [d for t0, t1 in windows for d in load.latencies(after=t0, before=t1)]
+        elapsed = load.elapsed()
+        kinds = {}
+        for kind in KINDS:
+            stats = load.stats(kind)
+            kinds[kind] = {
+                "sent": stats.sent,
+                "failed": stats.failed,
+                "failed_per_switch": stats.failed / self.args.switches,
+                "errors": dict(stats.errors),
+            }
+        return {
+            "mode": mode,
+            "hosts": count,
+            "switches": self.args.switches,
+            "kinds": kinds,
+            "requests_per_second": load.stats().sent / elapsed,
+            "latency_ms": {
+                "idle_p50": 1000 * percentile(idle, 0.5),
+                "idle_p99": 1000 * percentile(idle, 0.99),
+                "switching_p50": 1000 * percentile(during, 0.5),
+                "switching_p99": 1000 * percentile(during, 0.99),
+            },
+            "switch": {
+                key: {
+                    "median": median([s[key] for s in per_switch]),
+                    "worst": max(s[key] for s in per_switch),
+                }
+                for key in per_switch[0]
+            },
+        }
+
+    # -- 3: rollback, warm and cold ---------------------------------------------------------
+
+    def rollbacks(self, count: int = 3) -> dict[str, object]:
+        inventory = self.fresh(count, "file", ("v1", "v2"))
+        hosts = self.hosts(count)
+        times: dict[str, list[float]] = {"warm": [], "cold": []}
+        for _ in range(self.args.rounds):
+            for kind in ("cold", "warm"):
+                live = self.fab(inventory, "status").stdout.splitlines()[1].split()[1]
+                if kind == "warm":  # the previous color still running
+                    for host in hosts:
+                        sandbox.run_in(host, f"docker start example-{OTHER[live]} >/dev/null")
+                times[kind].append(self.fab(inventory, "rollback").seconds)
+        rtt = self.ssh_round_trip(hosts[0])
+        return {
+            "hosts": count,
+            "warm_seconds": median(times["warm"]),
+            "cold_seconds": median(times["cold"]),
+            "ssh_round_trip_ms": 1000 * rtt,
+        }
+
+    def ssh_round_trip(self, host: sandbox.SandboxHost) -> float:
+        """Median time of one command over an open SSH connection."""
+        inv = demo.write_inventory(WORK / "rtt.yml", self.repo.path, [host.name])
+        remote = Remote(load_inventory(inv).hosts[host.name])
+        remote.open()
+        samples = []
+        for _ in range(20):
+            started = time.monotonic()
+            remote.run("true", readonly=True)
+            samples.append(time.monotonic() - started)
+        remote.close()
+        return median(samples)
+
+    # -- 4: deploy time against the number of hosts ----------------------------------------
+
+    def scaling(self) -> list[dict[str, object]]:
+        rows = []
+        for count in self.args.scaling:
+            inventory = self.fresh(count, "file")
+            built, cached, trips, phase_times = [], [], [], []
+            for _ in range(self.args.rounds):
+                release = self.new_release()
+                result = self.fab(inventory, "deploy", "--ref", release)
+                built.append(result.seconds)
+                result = self.fab(inventory, "deploy", "--ref", "v1")  # image present
+                cached.append(result.seconds)
+                trips.append(max(round_trips(result.stdout)))
+                phase_times.append(phases(result.stdout))
+            rows.append(
+                {
+                    "hosts": count,
+                    "deploy_seconds_build_excluded": median(cached),
+                    "deploy_seconds_build_included": median(built),
+                    "round_trips_per_host": median(trips),
+                    "phases_build_excluded": {
+                        name: median([p.get(name, 0.0) for p in phase_times])
+                        for name in phase_times[0]
+                    },
+                }
+            )
+        base = rows[0]["deploy_seconds_build_excluded"]
+        for row in rows:
+            row["ratio_to_1_host"] = row["deploy_seconds_build_excluded"] / base
+        return rows
+
+    # -- 5b: nginx as the bottleneck: file mode's per-request cost ------------------------
+
+    def nginx_cost(self) -> dict[str, object]:
+        """wrk against our real templates, proxying to an nginx backend (nginx-bound)."""
+        host = self.fleet[0]
+        ports = Ports(public=4100, blue=4201, green=4202)
+        files = {}
+        for mode, app, public in (("reload", "plain", 4100), ("file", "njs", 4101)):
+            inv = Inventory(
+                path=WORK / "x.yml",
+                app=App(name=app),
+                ports=Ports(public=public, blue=ports.blue, green=ports.green),
+                hosts={},
+                groups={},
+            )
+            env = templates.environment(inv)
+            files[f"/etc/nginx/conf.d/bluegreen-{app}.conf"] = templates.site(env, inv, mode)
+            if mode == "file":
+                files[f"/etc/nginx/bluegreen/{app}.js"] = templates.script(env, inv)
+                files[f"/etc/nginx/bluegreen/{app}.state"] = templates.state("blue", "bench")
+            else:
+                files[f"/etc/nginx/bluegreen/{app}.live.conf"] = templates.live(
+                    env, inv, "blue", "bench"
+                )
+        files["/etc/nginx/conf.d/bench-backend.conf"] = "".join(
+            f"server {{ listen 127.0.0.1:{p}; access_log off; return 200 'ok'; }}\n"
+            for p in (ports.blue, ports.green)
+        )
+        sandbox.run_in(host, "mkdir -p /etc/nginx/bluegreen")
+        for path, text in files.items():
+            sandbox.run_in(host, f"printf '%s' {shlex.quote(text)} > {path}")
+        sandbox.run_in(host, "nginx -t && nginx -s reload")
+        time.sleep(0.5)
+        rates: dict[str, list[float]] = {"plain": [], "file": []}
+        for _ in range(self.args.rounds):
+            for name, port in (("plain", 4100), ("file", 4101)):
+                rates[name].append(self.wrk(f"http://{host.address}:{port}/"))
+        sandbox.run_in(host, "rm -f " + " ".join(files) + " && nginx -s reload")
+        plain, file = median(rates["plain"]), median(rates["file"])
+        return {
+            "plain_requests_per_second": plain,
+            "file_requests_per_second": file,
+            "file_cost_percent": 100 * (1 - file / plain),
+        }
+
+    @staticmethod
+    def wrk(url: str) -> float:
+        out = subprocess.run(
+            ["wrk", "-t2", "-c32", "-d4s", url], capture_output=True, text=True, check=True
+        ).stdout
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def run(self) -> dict[str, object]:
+        self.results = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+            "switches": [self.switches("reload"), self.switches("file")],
+            "rollback": self.rollbacks(),
+            "scaling": self.scaling(),
+            "nginx_cost": self.nginx_cost(),
+        }
+        return self.results
+
+
+def tables(r: dict) -> str:
+    """The results as the Markdown tables the README shows."""
+    out = [f"Measured {r['date']} on {r['machine']} (sandbox hosts; medians).", ""]
+    out += [
+        "| mode | client | sent | failed | failed per switch |",
+        "|---|---|---|---|---|",
+    ]
+    for s in r["switches"]:
+        for kind, k in s["kinds"].items():
+            out.append(
+                f"| {s['mode']} | {kind} | {k['sent']} | {k['failed']} "
+                f"| {k['failed_per_switch']:.2f} |"
+            )
+    out += [
+        "",
+        "| mode | fab switch | first new answer | last old answer | old after fab "
+        "returned | ssh round trips | p50/p99 idle | p50/p99 switching | req/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in r["switches"]:
+        w, lat = s["switch"], s["latency_ms"]
+        out.append(
+            f"| {s['mode']} | {w['fab_seconds']['median']:.2f} s "
+            f"| {w['first_new']['median']:.2f} s (worst {w['first_new']['worst']:.2f}) "
+            f"| {w['last_old']['median']:.2f} s (worst {w['last_old']['worst']:.2f}) "
+            f"| {w['old_after_fab_returned']['worst']:+.2f} s "
+            f"| {w['round_trips']['median']:.0f} "
+            f"| {lat['idle_p50']:.1f}/{lat['idle_p99']:.1f} ms "
+            f"| {lat['switching_p50']:.1f}/{lat['switching_p99']:.1f} ms "
+            f"| {s['requests_per_second']:.0f} |"
+        )
+    rb = r["rollback"]
+    out += [
+        "",
+        f"Rollback of {rb['hosts']} hosts: warm {rb['warm_seconds']:.2f} s, cold "
+        f"{rb['cold_seconds']:.2f} s (one SSH round trip: {rb['ssh_round_trip_ms']:.0f} ms).",
+        "",
+        "| hosts | deploy, image present | ratio to 1 host | deploy with build "
+        "| ssh round trips per host | phases (image present) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["scaling"]:
+        ph = ", ".join(f"{k} {v:.2f}" for k, v in row["phases_build_excluded"].items())
+        out.append(
+            f"| {row['hosts']} | {row['deploy_seconds_build_excluded']:.2f} s "
+            f"| {row['ratio_to_1_host']:.2f} | {row['deploy_seconds_build_included']:.2f} s "
+            f"| {row['round_trips_per_host']:.0f} | {ph} |"
+        )
+    nc = r["nginx_cost"]
+    out += [
+        "",
+        f"nginx-bound proxying (wrk, 32 connections): plain {nc['plain_requests_per_second']:.0f}"
+        f" req/s, file mode {nc['file_requests_per_second']:.0f} req/s: file mode costs "
+        f"{nc['file_cost_percent']:.1f} %.",
+    ]
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--switches", type=int, default=20, help="switches per mode (default 20)")
+    parser.add_argument(
+        "--scaling",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 3, 6],
+        help="fleet sizes for deploy scaling (default 1,2,3,6)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="repeats per measurement")
+    args = parser.parse_args()
+    bench = Bench(args)
+    try:
+        results = bench.run()
+    finally:
+        sandbox.down()
+    out_dir = PROJECT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=2))
+    print(tables(results))
+    print(f"\nwritten to {out_dir / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

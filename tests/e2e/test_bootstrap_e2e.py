@@ -1,0 +1,157 @@
+"""fab bootstrap on bare sandbox hosts: Debian (apt) then a deploy, and Amazon Linux 2023 (dnf).
+
+Both hosts start bare (sshd only: no nginx or dockerd running, an empty /etc/nginx, no
+docker state) next to the session's fleet, as sandbox7 and sandbox8. The AL2023 host has
+AL2023's /etc/os-release and real dnf, pointed at a local repository of stand-in packages
+(tests/e2e/rpm), with private dnf/rpm state so this machine's stays untouched.
+"""
+
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bluegreen import sandbox as sb
+from bluegreen.demo import fab, write_inventory
+from bluegreen.load import Load
+from tests.e2e import rpm
+
+pytestmark = pytest.mark.e2e
+
+GUARDED = ("new", "keepalive-retry")
+AL2023_OS_RELEASE = """\
+NAME="Amazon Linux"
+VERSION="2023"
+ID="amzn"
+ID_LIKE="fedora"
+VERSION_ID="2023"
+PLATFORM_ID="platform:al2023"
+PRETTY_NAME="Amazon Linux 2023.6.20250115"
+"""
+DNF_STATE = ("/etc/yum.repos.d", "/etc/dnf", "/var/lib/dnf", "/var/cache/dnf")
+
+
+def _bootstrap(inventory: Path, label: str):
+    result = fab(inventory, "bootstrap")
+    print(f"\n{label}: {result.seconds:.2f} s\n{result.stdout}")
+    assert result.returncode == 0, result.output
+    return result
+
+
+def _facts(host) -> dict[str, str]:
+    out = sb.run_in(host, "cat /run/nginx.pid; docker ps -q --no-trunc | sort | tr '\\n' ' '")
+    pid, containers = out.stdout.split("\n", 1)
+    return {"nginx": pid.strip(), "containers": containers.strip()}
+
+
+@pytest.fixture(scope="module")
+def bare_debian(sandbox, tmp_path_factory):
+    host = sb.add_host(
+        7, options=sb.HostOptions(bare=True, os_release=Path("/usr/lib/os-release").read_text())
+    )
+    yield host
+    sb.remove_host(host.name)
+
+
+@pytest.fixture(scope="module")
+def amazon_linux(sandbox):
+    missing = [tool for tool in ("dnf", "rpmbuild", "createrepo_c") if not shutil.which(tool)]
+    if missing:
+        message = f"the dnf test needs: {', '.join(missing)} (scripts/setup.sh installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    repo = rpm.build(sb.DEFAULT_STATE / "rpm-repo")
+    options = sb.HostOptions(
+        bare=True, os_release=AL2023_OS_RELEASE, private=DNF_STATE + rpm.PRIVATE_DIRS
+    )
+    host = sb.add_host(8, options=options)
+    sb.run_in(
+        host,
+        "printf '[main]\\ngpgcheck=0\\nbest=True\\nskip_if_unavailable=False\\n'"
+        " > /etc/dnf/dnf.conf && printf '[bgtest]\\nname=AL2023 stand-ins\\n"
+        f"baseurl=file://{repo}\\nenabled=1\\ngpgcheck=0\\n' > /etc/yum.repos.d/bgtest.repo",
+    )
+    yield host
+    sb.remove_host(host.name)
+    shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_dry_run_changes_nothing(bare_debian, app_repo, tmp_path):
+    inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [bare_debian.name])
+    result = fab(inventory, "bootstrap", "--dry-run")
+    assert result.returncode == 0, result.output
+    assert "profile debian (detected: debian 12, apt)" in result.stdout
+    assert "install --reinstall" in result.stdout
+    assert result.stdout.rstrip().endswith("dry run: nothing was changed")
+    assert sb.run_in(bare_debian, "ls -A /etc/nginx").stdout == ""
+    running = sb.run_in(bare_debian, "ls /run").stdout.split()
+    assert "nginx.pid" not in running and "docker.pid" not in running
+    assert "log-opts" not in sb.run_in(bare_debian, "cat /etc/docker/daemon.json").stdout
+
+
+def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo, tmp_path):
+    inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [bare_debian.name])
+    first = _bootstrap(inventory, "first bootstrap (apt, bare Debian)")
+    for expected in (
+        "packages: changed — restored /etc/nginx/nginx.conf (reinstalled nginx-common)",
+        "docker log rotation: changed",
+        "nginx main context: changed — enabled the njs module",
+        "services: changed — started dockerd",
+        "port 4000 not served yet",
+        "✅ bootstrapped: ready for fab deploy",
+    ):
+        assert expected in first.stdout
+    daemon = sb.run_in(bare_debian, "cat /etc/docker/daemon.json").stdout
+    assert '"bridge": "none"' in daemon and '"max-size": "10m"' in daemon  # merged, not clobbered
+
+    sb.import_base_image(bare_debian)  # sandbox hosts cannot pull; a server's build would
+    deployed = fab(inventory, "deploy", "--ref", "v1")
+    assert deployed.returncode == 0, deployed.output
+    with Load([(bare_debian.address, 4000)], kinds=GUARDED, max_seconds=120) as load:
+        result = fab(inventory, "deploy", "--ref", "v2")
+    print(f"\ndeploy v2 under load:\n{load.report()}")
+    assert result.returncode == 0, result.output
+    for kind in GUARDED:
+        assert load.stats(kind).sent > 50 and load.stats(kind).failed == 0, load.report()
+
+    before = _facts(bare_debian)
+    second = _bootstrap(inventory, "second bootstrap (apt)")
+    assert "bootstrap: 0 changed, 9 ok" in second.stdout
+    assert "port 4000 answers (HTTP 200)" in second.stdout
+    assert _facts(bare_debian) == before  # nginx not restarted, app containers untouched
+    url = f"http://{bare_debian.address}:4000/version"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.read().decode() == "2.0.0"
+
+
+def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
+    inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [amazon_linux.name])
+    first = _bootstrap(inventory, "first bootstrap (dnf, AL2023 os-release)")
+    for expected in (
+        "profile amazon-linux (detected: amzn 2023, dnf); no systemd",
+        "packages: changed — installed docker nginx git",
+        "nginx main context: changed — worker_shutdown_timeout 30s in"
+        " /usr/share/nginx/modules/90-bluegreen.conf",
+        "services: changed — started dockerd (no systemd; log /var/log/dockerd.log);"
+        " started nginx (no systemd)",
+    ):
+        assert expected in first.stdout
+    installed = sb.run_in(amazon_linux, "rpm -q docker nginx git nginx-core").stdout.split()
+    assert installed == [
+        f"{name}-{rpm.VERSIONS[name]}-1.bgtest.noarch"
+        for name in ("docker", "nginx", "git", "nginx-core")
+    ]
+    running = sb.run_in(amazon_linux, "docker info --format '{{.ServerVersion}}' && nginx -T")
+    assert "include /usr/share/nginx/modules/*.conf;" in running.stdout
+    assert "worker_shutdown_timeout 30s;" in running.stdout
+
+    second = _bootstrap(inventory, "second bootstrap (dnf)")
+    assert "bootstrap: 0 changed, 9 ok" in second.stdout
+
+    sb.run_in(amazon_linux, "rm /etc/nginx/nginx.conf")  # someone deleted the config
+    repaired = _bootstrap(inventory, "bootstrap after deleting nginx.conf (dnf)")
+    assert "restored /etc/nginx/nginx.conf (reinstalled nginx-core)" in repaired.stdout
+    assert "bootstrap: 1 changed, 8 ok" in repaired.stdout

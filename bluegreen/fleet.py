@@ -31,6 +31,7 @@ from bluegreen.commands import docker, history, lock, nginx
 from bluegreen.executor import DryRemote, Remote
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
+from bluegreen.notify import Event, Notifier
 
 # After a reload both colors answer for ~100 ms (old workers still accept): verify longer.
 RELOAD_OVERLAP = 0.3
@@ -332,16 +333,19 @@ class Fleet:
     ) -> bool:
         """Run one fleet change; True when every host ends on its target."""
         self.runs = [HostRun(host, self.remote(host)) for host in hosts]
+        ready = False
 
         def preflight(run: HostRun) -> None:
             self.preflight(run, release)
 
+        notifier = Notifier(() if self.options.dry_run else self.inventory.notify, self.log)
         with self.deferred_interrupts():
             try:
                 ready = self.phases(self.runs, preflight, choose)
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
+                notifier.send(self.event("started"))
                 todo = [run for run in self.runs if run.outcome != "already live"]
                 groups = batches(todo, self.options.batch)
                 for number, group in enumerate(groups, 1):
@@ -356,6 +360,26 @@ class Fleet:
                 for run in self.runs:
                     run.remote.close()
                 self.summary()
+                if ready:
+                    notifier.send(self.event(self.verdict()))
+                notifier.close()
+
+    def verdict(self) -> str:
+        outcomes = {run.outcome for run in self.runs}
+        if outcomes <= {"switched", "already live"}:
+            return "succeeded"
+        return "reverted" if "reverted" in outcomes else "failed"
+
+    def event(self, name: str) -> Event:
+        return Event(
+            event=name,
+            operation=self.operation,
+            app=self.app,
+            release=", ".join(sorted({run.release for run in self.runs if run.release})),
+            hosts=tuple(run.name for run in self.runs),
+            operator=self.lock.holder,
+            seconds=round(time.time() - self.started, 2),
+        )
 
     def roll(
         self,
@@ -396,7 +420,7 @@ class Fleet:
         self.log.table(rows)
         phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings.items())
         self.log.line(f"phases: {phases}")
-        if all(run.outcome in ("switched", "already live") for run in self.runs):
+        if self.verdict() == "succeeded":
             self.log.line("✅ done")
         elif self.interrupted:
             self.log.line("❌ interrupted: every host serves what the table says")

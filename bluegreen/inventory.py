@@ -77,6 +77,12 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    url: str
+    format: str = "json"  # json (generic POST) | slack | discord
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     app: App
@@ -84,6 +90,7 @@ class Inventory:
     hosts: Mapping[str, Host]
     groups: Mapping[str, tuple[str, ...]]  # members may be hosts or other groups
     default_group: str | None = None
+    notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
 
     def select(self, names: Sequence[str] | str | None) -> list[Host]:
         """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
@@ -129,8 +136,9 @@ _APP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # becomes container, image and
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # host and group names
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
+_URL = re.compile(r"https?://\S+")
 _GIT_URL = re.compile(r"[^-\s]\S*")  # no option injection, no spaces
-_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts")
+_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify")
 
 
 class _Invalid(Exception):
@@ -191,7 +199,25 @@ def _parse(data: dict, path: Path) -> Inventory:
     groups = _groups(data.get("groups"), hosts)
     if default_group is not None and default_group not in groups and default_group not in hosts:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
-    return Inventory(path, app, ports, hosts, groups, default_group)
+    notify = _notify(data.get("notify"))
+    return Inventory(path, app, ports, hosts, groups, default_group, notify)
+
+
+def _notify(value: Any) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://..., format: json|slack|discord}``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Invalid("notify", f"expected a list of webhooks, got {_kind(value)}")
+    checks: dict[str, Check] = {
+        "url": _match(_URL, "an http:// or https:// URL without spaces"),
+        "format": _choice("json", "slack", "discord"),
+    }
+    parse = _record(Webhook, checks)
+    return tuple(
+        parse({"url": item} if isinstance(item, str) else item, f"notify[{i}]")
+        for i, item in enumerate(value)
+    )
 
 
 def _app(value: Any, base: Path) -> App:

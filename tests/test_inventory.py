@@ -440,3 +440,24 @@ def test_default_group_may_name_a_host(tmp_path: Path) -> None:
     inventory = load(write(tmp_path, MINIMAL + "defaults: {group: web1}\n"))
 
     assert [host.name for host in inventory.select(None)] == ["web1"]
+
+
+def test_notify_webhooks_are_parsed_and_checked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        app: {name: e}
+        hosts: {w: a}
+        notify:
+          - https://hooks.example.invalid/a
+          - {url: "http://127.0.0.1:9/x", format: slack}
+        """,
+    )
+    assert [(w.url, w.format) for w in load(path).notify] == [
+        ("https://hooks.example.invalid/a", "json"),
+        ("http://127.0.0.1:9/x", "slack"),
+    ]
+    bad = write(tmp_path, "app: {name: e}\nhosts: {w: a}\nnotify: [{url: ftp://x}]\n")
+    assert "notify[0].url: expected an http:// or https:// URL" in load_error(bad)
+    bad = write(tmp_path, "app: {name: e}\nhosts: {w: a}\nnotify: [{url: http://x, format: irc}]\n")
+    assert "notify[0].format: expected 'json' or 'slack' or 'discord'" in load_error(bad)

@@ -87,10 +87,10 @@ def lock_release_task(c):
     _run(c, lock_release)
 
 
-@task
-def status(c):
-    """Show, per host, the live color and each color's release, state and health."""
-    _run(c, status_of)
+@task(help={"json": "print JSON (schema in bluegreen/status.py) instead of a table"})
+def status(c, json=False):
+    """Show, per host, the live color, each color's release and health, lock, last change."""
+    _run(c, status_of, json)
 
 
 @task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})

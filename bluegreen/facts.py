@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from shlex import quote
 
-from bluegreen.commands import docker, history, nginx
+from bluegreen.commands import docker, history, lock, nginx
 from bluegreen.inventory import COLORS
 
 HISTORY_LINES = 20  # enough to find the last verified release for a rollback
@@ -38,6 +38,7 @@ class HostFacts:
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     image_present: bool = False
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
+    lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
 
     @property
     def idle_color(self) -> str:
@@ -57,6 +58,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
+        f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
     for color in COLORS:
         name = quote(docker.container(app, color))
@@ -97,6 +99,7 @@ def parse(output: str) -> HostFacts:
         njs=values.get("njs") == "yes",
         image_present=values.get("image") == "present",
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
+        lock=lock.parse(values.get("lock_info", "")),
     )
 
 

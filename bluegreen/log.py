@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 
@@ -25,11 +25,20 @@ class Log:
         with self._lock:
             print(text, file=self.stream, flush=True)
 
-    def table(self, rows: Sequence[Sequence[str]]) -> None:
-        """Columns aligned to their widest cell; the first row is the header."""
+    def table(
+        self, rows: Sequence[Sequence[str]], paint: Callable[[int, str], str] | None = None
+    ) -> None:
+        """Columns aligned to their widest cell; the first row is the header.
+
+        ``paint(column, padded cell)`` may decorate data cells (e.g. terminal colors)
+        after alignment, so escape codes do not shift the columns.
+        """
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        for number, row in enumerate(rows):
+            cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+            if paint and number:
+                cells = [paint(i, cell) for i, cell in enumerate(cells)]
+            self.line("  ".join(cells).rstrip())
 
     def host(self, host: str, mark: str, text: str) -> None:
         self.line(f"{host:<{self.width}} {mark} {text}")

@@ -1,40 +1,107 @@
-"""What serves where: per host, the live color and each color's release, state and health."""
+"""What serves where: per host, the live color, each color's release, state and health,
+the lock and the last change. A table for people (colored on a terminal), or JSON.
+
+JSON schema (``fab status --json``), one object per host in ``hosts``::
+
+    {"host": str, "reachable": bool, "error": str | null,
+     "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | null,
+     "colors": {"blue" | "green": {"release": str, "state": str,
+                                   "health": "healthy" | "unhealthy" | null} | null},
+     "lock": {"holder", "pid", "operation", "started", "expires"} | null,
+     "last_change": {"time", "operator", "operation", "release", "from", "to",
+                     "result", "seconds"} | null}
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from bluegreen import checks
 from bluegreen.fleet import Fleet, HostRun
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
 
+ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 
-def status(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
-    """Print one table row per host; False when a host could not be read."""
+
+def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]:
+    """One record per host (in order), following the schema above."""
     fleet = Fleet(inventory, log, "status")
-    rows: dict[str, list[str]] = {}
+    records = {host.name: _unreachable(host.name) for host in hosts}
     once = dataclasses.replace(inventory.app.health, attempts=1)  # a status probe never waits
 
     def read(run: HostRun) -> None:
         fleet.read_facts(run)
-        cells = [run.name, run.facts.live_color or "-", run.facts.site_mode or "-"]
+        found = run.facts
+        colors: dict[str, dict | None] = {}
         for color in COLORS:
-            container = run.facts.containers.get(color)
-            if container is None:
-                cells.append("-")
-                continue
-            health = "-"
-            if container.running:
+            container = found.containers.get(color)
+            health = None
+            if container is not None and container.running:
                 try:
                     checks.wait_healthy(run.remote, inventory.ports.of(color), once)
                     health = "healthy"
                 except checks.CheckFailed:
                     health = "unhealthy"
-            cells.append(f"{container.release} {container.status} {health}")
-        rows[run.name] = cells
+            colors[color] = container and {
+                "release": container.release,
+                "state": container.status,
+                "health": health,
+            }
+        lock = found.lock and dataclasses.asdict(found.lock)
+        if lock:
+            lock.pop("token")
+        records[run.name] = {
+            "host": run.name,
+            "reachable": True,
+            "error": None,
+            "live": found.live_color,
+            "switch_mode": found.site_mode,
+            "colors": colors,
+            "lock": lock,
+            "last_change": found.history[-1] if found.history else None,
+        }
 
-    ok = fleet.read_each(hosts, read)
-    header = ["host", "live", "switch", "blue", "green"]
-    log.table([header] + [rows[host.name] for host in hosts if host.name in rows])
-    return ok
+    fleet.read_each(hosts, read)
+    return list(records.values())
+
+
+def _unreachable(name: str) -> dict:
+    return {"host": name, "reachable": False, "error": "not read", "live": None,
+            "switch_mode": None, "colors": dict.fromkeys(COLORS), "lock": None,
+            "last_change": None}  # fmt: skip
+
+
+def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
+    """Print the fleet's status; False when a host could not be read."""
+    records = read_status(inventory, hosts, log)
+    if as_json:
+        log.line(json.dumps({"hosts": records}, indent=2))
+    else:
+        log.table(table(records), paint=_paint if log.stream.isatty() else None)
+    return all(record["reachable"] for record in records)
+
+
+def _paint(column: int, cell: str) -> str:
+    """The live color in its color, on a terminal."""
+    name = cell.strip()
+    return f"{ANSI[name]}{cell}{ANSI['reset']}" if column == 1 and name in ANSI else cell
+
+
+def table(records: list[dict]) -> list[list[str]]:
+    rows = [["host", "live", "switch", "blue", "green", "lock", "last change"]]
+    for r in records:
+        cells = [r["host"], r["live"] or "-", r["switch_mode"] or "-"]
+        for name in COLORS:
+            c = r["colors"][name]
+            cells.append(f"{c['release']} {c['state']} {c['health'] or '-'}" if c else "-")
+        cells.append(f"{r['lock']['holder']} ({r['lock']['operation']})" if r["lock"] else "-")
+        last = r["last_change"]
+        cells.append(
+            f"{last.get('time', '?')} {last.get('operation', '?')} {last.get('result', '?')}"
+            if last
+            else "-"
+        )
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 5])
+    return rows

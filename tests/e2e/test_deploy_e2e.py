@@ -8,6 +8,7 @@ never retries must see 0 in file mode, and hits nginx's reload race in reload mo
 (printed, not asserted).
 """
 
+import json
 import re
 import time
 import urllib.request
@@ -125,21 +126,34 @@ def test_switch_to_a_color_under_load(fleet):
     assert again.returncode == 0 and "green is already live" in again.stdout
 
 
-def test_status_shows_live_color_and_both_releases(fleet):
+def test_status_shows_live_color_both_releases_and_last_change(fleet):
     inventory, hosts, releases, mode = fleet
     result = fab(inventory, "status")
     assert result.returncode == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["host", "live", "switch", "blue", "green"]
+    assert lines[0].split() == ["host", "live", "switch", "blue", "green", "lock", "last", "change"]
     for host in hosts:
         row = next(line for line in lines if line.startswith(host.name)).split()
-        assert row == [
+        assert row[:10] == [
             host.name,
             "green",
             mode,
             *(releases["v1"], "exited", "-"),
             *(releases["v2"], "running", "healthy"),
+            "-",
         ]
+        assert row[11:] == ["switch", "switched"]
+    data = json.loads(fab(inventory, "status", "--json").stdout)
+    assert [h["host"] for h in data["hosts"]] == [h.name for h in hosts]
+    first = data["hosts"][0]
+    assert first["live"] == "green" and first["switch_mode"] == mode and first["lock"] is None
+    assert first["colors"]["green"] == {
+        "release": releases["v2"],
+        "state": "running",
+        "health": "healthy",
+    }
+    assert first["last_change"]["operation"] == "switch"
+    assert first["last_change"]["to"] == "green"
 
 
 def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):

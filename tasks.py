@@ -18,6 +18,7 @@ from bluegreen.fleet import Options, Refused
 from bluegreen.history import show_history
 from bluegreen.locks import lock_release, lock_status
 from bluegreen.log import Log
+from bluegreen.logs import logs as app_logs
 from bluegreen.source import SourceError
 from bluegreen.status import status as status_of
 from bluegreen.templates import TemplateError
@@ -69,6 +70,18 @@ def switch(c, to, dry_run=False, batch=None, parallel=10):
     _run(c, orchestration.switch, to, options=options)
 
 
+@task(
+    help={
+        "color": "blue or green (default: the live color of each host)",
+        "n": "lines per host (default 50)",
+        "follow": "keep streaming new lines until Ctrl-C",
+    }
+)
+def logs(c, color=None, n=50, follow=False):
+    """Show the app's container output from every host, prefixed by host."""
+    _run(c, app_logs, color, int(n), follow)
+
+
 @task(help={"n": "how many records per host (default 10)"})
 def history(c, n=10):
     """Show the last changes made on every host (who, what, from → to, result)."""
@@ -111,6 +124,6 @@ def sandbox_down(c):
     sandbox.down()
 
 
-ns = Collection(deploy, rollback, switch, status, history, bootstrap)
+ns = Collection(deploy, rollback, switch, status, logs, history, bootstrap)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))
 ns.add_collection(Collection("sandbox", sandbox_up, sandbox_down))

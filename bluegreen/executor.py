@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
@@ -147,6 +148,20 @@ class Remote:
             raise RemoteError(self.host.name, message, output="\n".join(detail))
         return result.stdout
 
+    def stream(self, command: str, on_line: Callable[[str], None]) -> None:
+        """Run a long command (``docker logs -f``), handing over each output line as it comes."""
+        self.round_trips += 1
+        writer = _LineWriter(on_line)
+        prefix = "" if self.host.user == "root" else "sudo -n "
+        self.connection.run(
+            f"{prefix}sh -c {quote(command)}",
+            out_stream=writer,
+            err_stream=writer,
+            warn=True,
+            in_stream=False,
+        )
+        writer.flush()
+
     def put(self, data: bytes, remote_path: str) -> None:
         """Upload bytes over SFTP (to a path the login user can write)."""
         self.round_trips += 1
@@ -180,6 +195,26 @@ class Remote:
                     break
                 data += chunk
         return parse_http(data)
+
+
+class _LineWriter(io.TextIOBase):
+    """A stream that calls back once per complete line."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self.on_line = on_line
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.on_line(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.on_line(self.pending)
+            self.pending = ""
 
 
 def parse_http(data: bytes) -> HttpReply:

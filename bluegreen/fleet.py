@@ -184,11 +184,11 @@ class Fleet:
 
     def read_each(self, hosts: list[Host], step: Callable[[HostRun], None]) -> bool:
         """Connect to every host (no lock) and run the read-only ``step`` on each."""
-        self.runs = [HostRun(host, Remote(host)) for host in hosts]
+        runs = [HostRun(host, Remote(host)) for host in hosts]
         try:
-            return self.phase(self.runs, lambda run: (run.remote.open(), step(run)))
+            return self.phase(runs, lambda run: (run.remote.open(), step(run)))
         finally:
-            for run in self.runs:
+            for run in runs:
                 run.remote.close()
 
     def read_facts(self, run: HostRun, release: str | None = None, take_lock: bool = False) -> None:

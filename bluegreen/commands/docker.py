@@ -66,5 +66,6 @@ def remove(app: str, color: str) -> str:
     return f"docker rm -f {quote(container(app, color))} >/dev/null 2>&1 || true"
 
 
-def logs(app: str, color: str, lines: int = 20) -> str:
-    return f"docker logs --tail {int(lines)} {quote(container(app, color))} 2>&1"
+def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:
+    follow_flag = " --follow" if follow else ""
+    return f"docker logs --tail {int(lines)}{follow_flag} {quote(container(app, color))} 2>&1"

@@ -1,0 +1,49 @@
+"""``fab logs``: the app's container output from every host, each line prefixed by host."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bluegreen.commands import docker
+from bluegreen.fleet import Fleet, HostRun, Refused
+from bluegreen.inventory import COLORS, Host, Inventory
+from bluegreen.log import Log
+
+
+def logs(
+    inventory: Inventory,
+    hosts: list[Host],
+    color: str | None,
+    lines: int,
+    follow: bool,
+    log: Log,
+) -> bool:
+    """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
+    if color is not None and color not in COLORS:
+        raise Refused(f"--color must be one of {', '.join(COLORS)}, not {color!r}")
+    fleet = Fleet(inventory, log, "logs")
+
+    def read(run: HostRun) -> None:
+        fleet.read_facts(run)
+        which = color or run.facts.live_color
+        if which is None:
+            raise Refused("nothing is live here; name a color with --color")
+        command = docker.logs(fleet.app, which, lines, follow)
+        if follow:
+            run.remote.stream(command, lambda line: log.host(run.name, which, line))
+        else:
+            for line in run.remote.run(command, what="logs", readonly=True).splitlines():
+                log.host(run.name, which, line)
+
+    if not follow:
+        return fleet.read_each(hosts, read)
+    # Following never ends by itself: daemon threads, so Ctrl-C ends fab at once.
+    threads = [
+        threading.Thread(target=fleet.read_each, args=([host], read), daemon=True) for host in hosts
+    ]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(0.2)
+    return True

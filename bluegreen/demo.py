@@ -68,10 +68,12 @@ def write_inventory(
     app_extra: str = "",
     defaults_extra: str = "",
     host_extra: dict[str, str] | None = None,
+    env: str = "",
 ) -> Path:
     """An inventory for the named sandbox hosts, in a default group ``fleet``.
 
-    ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"}.
+    ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"};
+    ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2".
     """
     state = sandbox.DEFAULT_STATE
     extra = host_extra or {}
@@ -87,7 +89,7 @@ def write_inventory(
               name: example
               repo: {repo}
               path: .
-              env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value}}
+              env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
               health: {{attempts: 10, interval: 0.3, timeout: 2}}
               drain: 0.5
             {app_extra}
@@ -106,6 +108,7 @@ def write_inventory(
             state=state,
             hosts=", ".join(hosts),
             app_extra=textwrap.indent(app_extra, "  "),
+            env=f", {env}" if env else "",
             defaults_extra=textwrap.indent(defaults_extra, "  "),
         )
         + host_lines

@@ -142,7 +142,7 @@ def test_status_shows_live_color_both_releases_and_last_change(fleet):
             *(releases["v2"], "running", "healthy"),
             "-",
         ]
-        assert row[11:] == ["switch", "switched"]
+        assert row[11:] == ["switch", "already", "live"]  # the repeated switch, a no-op
     data = json.loads(fab(inventory, "status", "--json").stdout)
     assert [h["host"] for h in data["hosts"]] == [h.name for h in hosts]
     first = data["hosts"][0]

@@ -5,6 +5,7 @@ test starts from the same state: v1 live in blue on all three hosts, nothing els
 """
 
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -39,7 +40,7 @@ def fleet(sandbox, app_repo, tmp_path):
             tmp_path / name,
             app_repo.path,
             HOSTS,
-            app_extra=f"env: {{GREETING: hi, {env}}}" if env else "",
+            env=env,
             defaults_extra=f"switch_mode: {mode}",
             host_extra=host_extra,
         )
@@ -117,10 +118,10 @@ def test_one_unhealthy_host_keeps_the_whole_fleet_on_v1(fleet):
 def test_a_host_failing_verification_returns_every_host_to_v1(fleet):
     """sandbox3's nginx 'reloads' without applying (exit 0): only verification can tell."""
     inventory, _, hosts, releases = fleet
-    fake = '#!/bin/sh\ncase "$*" in *\'-s reload\'*) exit 0;; esac\nexec /tmp/nginx.real "$@"\n'
+    fake = '#!/bin/sh\ncase "$*" in *"-s reload"*) exit 0;; esac\nexec /tmp/nginx.real "$@"\n'
     sb.run_in(
         hosts[2],
-        f"cp /usr/sbin/nginx /tmp/nginx.real && printf '%s' '{fake}' > /tmp/nginx.fake"
+        f"cp /usr/sbin/nginx /tmp/nginx.real && printf '%s' {shlex.quote(fake)} > /tmp/nginx.fake"
         " && chmod +x /tmp/nginx.fake && mount --bind /tmp/nginx.fake /usr/sbin/nginx",
     )
     try:

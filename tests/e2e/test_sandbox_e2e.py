@@ -97,15 +97,15 @@ def test_example_app_builds_serves_its_version_and_stops_fast(sandbox):
             connection.put(str(EXAMPLE / name), f"/srv/example/{name}")
         connection.run("docker build -q -t example:e2e /srv/example", hide=True)
         connection.run(
-            "docker run -d --name example --network host --pull never -e PORT=4001 example:e2e",
+            "docker run -d --name example --network host --pull never -e PORT=4091 example:e2e",
             hide=True,
         )
         try:
-            assert http_get(f"http://{host.address}:4001/version") == (200, version)
-            assert http_get(f"http://{host.address}:4001/health") == (200, "ok")
-            inside = sb.run_in(host, "wget -qO- http://127.0.0.1:4001/version")
+            assert http_get(f"http://{host.address}:4091/version") == (200, version)
+            assert http_get(f"http://{host.address}:4091/health") == (200, "ok")
+            inside = sb.run_in(host, "wget -qO- http://127.0.0.1:4091/version")
             assert inside.stdout == version
-            assert sb.run_in(other, "wget -qO- 127.0.0.1:4001", check=False).returncode != 0
+            assert sb.run_in(other, "wget -qO- 127.0.0.1:4091", check=False).returncode != 0
 
             started = time.monotonic()
             connection.run("docker stop example", hide=True)

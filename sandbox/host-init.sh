@@ -16,11 +16,21 @@ dir=$2
 
 hostname "$name"
 
+# The project (this host's directory and the sandbox's files among it) must stay
+# reachable at its real path even when it lies under /tmp, which is covered below.
+project=$(cd "$dir/../../.." && pwd)
+mount --bind "$project" /mnt
+
 # Private /run: nginx.pid, docker.sock, /run/sshd and containerd's socket are
 # per host, so `nginx -s reload` and `docker ps` work with no flags.
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+if [ ! -d "$dir" ]; then
+    mkdir -p "$project"
+    mount --bind /mnt "$project"
+fi
+umount /mnt
 mkdir -p /run/sshd /run/lock
 chmod 1777 /run/lock
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from shlex import quote
 
 from bluegreen import source
-from bluegreen.commands import docker
+from bluegreen.commands import docker, git
 from bluegreen.fleet import Fleet, HostRun, Options, Refused
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
@@ -48,29 +48,53 @@ def _remove(fleet: Fleet, run: HostRun) -> None:
 def deploy(
     inventory: Inventory, hosts: list[Host], ref: str, log: Log, options: Options = DEFAULT
 ) -> bool:
-    """Build REF into the idle color on every host, then switch the fleet to it."""
+    """Build REF into the idle color on every host, then switch the fleet to it.
+
+    ``source: upload`` resolves REF in the operator's checkout and uploads a ``git
+    archive`` of it; ``source: git`` has every host fetch the repository and resolve REF
+    itself (all hosts must agree on the commit).
+    """
     app = inventory.app
-    repo = Path(app.repo)
-    release = source.resolve(repo, ref)
+    from_git = app.source == "git"
+    release = None if from_git else source.resolve(Path(app.repo), ref)
     fleet = Fleet(inventory, log, "deploy", options)
-    archive = functools.cache(lambda: source.archive(repo, release, app.path))
+    archive = functools.cache(lambda: source.archive(Path(app.repo), release, app.path))
+    built: set[str] = set()  # hosts that already have the release's image
 
     def choose(run: HostRun) -> None:
-        run.color, run.release = run.facts.idle_color, release
+        run.color, run.release = run.facts.idle_color, release or ""
+        if run.facts.image_present:
+            built.add(run.name)
+        if from_git:
+            command = git.fetch_and_resolve(app.name, run.host.app_dir, app.repo, ref)
+            out = run.remote.run(command, timeout=BUILD_TIMEOUT, what="git fetch")
+            found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+            run.release = found.get("release", f"<{ref} on the host>")
+            if found.get("image") == "present":
+                built.add(run.name)
 
     def stage(run: HostRun) -> None:
-        image = docker.image(app.name, release)
-        if run.facts.image_present:
+        releases = {r.release for r in fleet.runs if r.outcome != "already live"}
+        if len(releases) > 1:
+            raise Refused(f"the hosts resolved {ref} to different commits: {sorted(releases)}")
+        image = docker.image(app.name, run.release)
+        if run.name in built:
             log.ok(run.name, f"build: image {image} present, skipped")
         else:
             started = time.monotonic()
-            run.remote.put(archive(), _archive_path(run.host, release))
-            command = _build_command(run.host, app.name, release, app.dockerfile)
-            run.remote.run(command, timeout=BUILD_TIMEOUT, what="build")
+            target = f"{run.host.app_dir}/releases/{run.release}"
+            if from_git:
+                unpack = git.export(run.host.app_dir, run.release, app.path, target)
+            else:
+                run.remote.put(archive(), _archive_path(run.host, run.release))
+                unpack = _unpack(run.host, run.release, target)
+            build = docker.build(app.name, run.release, target, app.dockerfile)
+            run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
             log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
         _start(fleet, run)
 
-    log.line(f"deploy {app.name} {release} ({ref}) to {_names(hosts)}")
+    what = release or f"{ref} (resolved on each host from {app.repo})"
+    log.line(f"deploy {app.name} {what} to {_names(hosts)}")
     return fleet.change(hosts, choose, stage, functools.partial(_remove, fleet), release)
 
 
@@ -78,15 +102,12 @@ def _archive_path(host: Host, release: str) -> str:
     return f"/tmp/bluegreen-{host.user}-{release}.tar.gz"
 
 
-def _build_command(host: Host, app: str, release: str, dockerfile: str) -> str:
-    """Unpack the uploaded source into releases/<release> and build its image."""
-    target = quote(f"{host.app_dir}/releases/{release}")
-    tarball = quote(_archive_path(host, release))
+def _unpack(host: Host, release: str, target: str) -> str:
+    """Unpack the uploaded source into ``target`` (replacing it)."""
+    t, tarball = quote(target), quote(_archive_path(host, release))
     return (
-        f"set -e; rm -rf {target}.tmp; mkdir -p {target}.tmp"
-        f" && tar -xzf {tarball} -C {target}.tmp && rm -f {tarball}"
-        f" && rm -rf {target} && mv {target}.tmp {target}\n"
-        + docker.build(app, release, f"{host.app_dir}/releases/{release}", dockerfile)
+        f"set -e; rm -rf {t}.tmp; mkdir -p {t}.tmp && tar -xzf {tarball} -C {t}.tmp"
+        f" && rm -f {tarball} && rm -rf {t} && mv {t}.tmp {t}"
     )
 
 

@@ -98,6 +98,7 @@ class Bench:
     def new_release(self) -> str:
         """A new commit of the example app (so its image must be built)."""
         self.next_version += 1
+        demo._git(self.repo.path, "checkout", "-q", "v2", "--", "Dockerfile")  # a healthy one
         (self.repo.path / "VERSION").write_text(f"{self.next_version}.0.0")
         demo._git(self.repo.path, "commit", "-qam", f"v{self.next_version}")
         return demo._git(self.repo.path, "rev-parse", "HEAD")

@@ -142,6 +142,8 @@ def fab(inventory: Path, *args: str, echo: bool = False, timeout: float = 600) -
         stdin=subprocess.DEVNULL,
     )
     result = FabResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    if "Traceback (most recent call last)" in result.stderr:  # a crash is never an answer
+        raise RuntimeError(f"fab {' '.join(args)} crashed:\n{result.output}")
     if echo:
         print(f"$ fab {' '.join(args)}\n{result.output.rstrip()}\n({result.seconds:.2f} s)\n")
     return result

@@ -140,7 +140,7 @@ class Fleet:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(self.options.parallel, len(runs))) as pool:
             futures = [(run, pool.submit(step, run)) for run in runs]
-        name = step.__name__.removesuffix("_target")
+        name = getattr(step, "__name__", "step").removesuffix("_target")
         self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
         ok = True
         for run, future in futures:

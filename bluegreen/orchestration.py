@@ -40,11 +40,6 @@ def _start(fleet: Fleet, run: HostRun) -> None:
     fleet.log.ok(run.name, f"start: {docker.container(fleet.app, run.color)} runs {run.release}")
 
 
-def _remove(fleet: Fleet, run: HostRun) -> None:
-    run.remote.run(docker.remove(fleet.app, run.color), what="remove new container")
-    fleet.log.ok(run.name, f"clean up: removed {docker.container(fleet.app, run.color)}")
-
-
 def deploy(
     inventory: Inventory, hosts: list[Host], ref: str, log: Log, options: Options = DEFAULT
 ) -> bool:
@@ -95,7 +90,11 @@ def deploy(
 
     what = release or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {_names(hosts)}")
-    return fleet.change(hosts, choose, stage, functools.partial(_remove, fleet), release)
+    def undo(run: HostRun) -> None:
+        run.remote.run(docker.remove(app.name, run.color), what="remove new container")
+        log.ok(run.name, f"clean up: removed {docker.container(app.name, run.color)}")
+
+    return fleet.change(hosts, choose, stage, undo, release)
 
 
 def _archive_path(host: Host, release: str) -> str:

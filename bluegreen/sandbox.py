@@ -40,14 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STATE = PROJECT_ROOT / ".sandbox"
 INIT_SCRIPT = PROJECT_ROOT / "sandbox" / "host-init.sh"
 
-BRIDGE = "bgbr0"
-BRIDGE_ADDRESS = "10.210.0.1"
+# Sandboxes can run side by side (two test runs, a benchmark): BLUEGREEN_SANDBOX=N (0-9)
+# gives instance N its own bridge, subnet 10.(210+N).0.0/24, names and state directory.
+INSTANCE = int(os.environ.get("BLUEGREEN_SANDBOX") or 0)
+_TAG = str(INSTANCE) if INSTANCE else ""
+DEFAULT_STATE = PROJECT_ROOT / f".sandbox{_TAG}"
+SUBNET = f"10.{210 + INSTANCE}.0"
+BRIDGE = f"bgbr{INSTANCE}"
+BRIDGE_ADDRESS = f"{SUBNET}.1"
 PREFIX_LENGTH = 24
-NETNS_PREFIX = "bg-sandbox"
-VETH_PREFIX = "bg-veth"
+NETNS_PREFIX = f"bg{_TAG}-sandbox"
+VETH_PREFIX = f"bg{_TAG}-veth"
 BASE_IMAGE = "bluegreen-base:busybox"
 BASE_TAR = "base-busybox.tar"
 MAX_HOSTS = 50
@@ -102,7 +107,7 @@ def host_name(index: int) -> str:
 
 
 def host_address(index: int) -> str:
-    return f"10.210.0.{10 + index}"
+    return f"{SUBNET}.{10 + index}"
 
 
 def netns_name(index: int) -> str:
@@ -165,7 +170,7 @@ def dockerd_settings(name: str) -> dict[str, object]:
         "iptables": False,
         "ip-masq": False,
         "ip-forward": False,
-        "cgroup-parent": f"bg-{name}",
+        "cgroup-parent": netns_name(host_index(name)),
     }
 
 
@@ -440,7 +445,7 @@ def _launch_init(index: int, directory: Path) -> int:
         "nsenter", f"--net=/run/netns/{netns}",
         "unshare", "--uts", "--mount", "--propagation", "private", "--pid", "--fork",
         "--mount-proc", "--kill-child",
-        "tini", "-s", "--", "sh", str(INIT_SCRIPT), host_name(index), str(directory),
+        "tini", "-s", "--", "sh", str(INIT_SCRIPT), host_name(index), str(directory), netns,
     ]  # fmt: skip
     with open(directory / "init.log", "wb") as log:
         subprocess.run(
@@ -570,7 +575,7 @@ def remove_host(name: str, state: Path = DEFAULT_STATE) -> None:
     _kill_and_wait(pids | set(_netns_pids(netns_name(index))))
     _run("ip", "netns", "del", netns_name(index), check=False)
     _run("ip", "link", "del", veth_name(index), check=False)
-    _remove_container_cgroups(prefix=f"bg-{name}")
+    _remove_container_cgroups(prefix=netns_name(index))
     _remove_mount_points(directory)
     shutil.rmtree(directory, ignore_errors=True)
     _set_known_host(state, host_address(index), None)

@@ -9,10 +9,11 @@
 # and, unless HOST_DIR/bare exists, nginx and dockerd, and waits forever (when
 # this script exits, tini exits and the kernel ends the host).
 #
-# Usage: host-init.sh NAME HOST_DIR
+# Usage: host-init.sh NAME HOST_DIR NETNS  (NETNS also names the containers' cgroup parent)
 set -eu
 name=$1
 dir=$2
+netns=$3
 
 hostname "$name"
 
@@ -51,7 +52,7 @@ if [ ! -e "$dir/bare" ]; then
         --pidfile /run/docker.pid \
         -H unix:///run/docker.sock \
         --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-        --cgroup-parent "bg-$name" \
+        --cgroup-parent "$netns" \
         >"$dir/dockerd.log" 2>&1 &
 fi
 

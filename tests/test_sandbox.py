@@ -11,10 +11,10 @@ from bluegreen import sandbox
 
 def test_names_and_addresses_follow_the_index():
     assert sandbox.host_name(1) == "sandbox1"
-    assert sandbox.host_address(1) == "10.210.0.11"
-    assert sandbox.host_address(3) == "10.210.0.13"
-    assert sandbox.netns_name(2) == "bg-sandbox2"
-    assert sandbox.veth_name(12) == "bg-veth12"
+    assert sandbox.host_address(1) == f"{sandbox.SUBNET}.11"
+    assert sandbox.host_address(3) == f"{sandbox.SUBNET}.13"
+    assert sandbox.netns_name(2) == f"{sandbox.NETNS_PREFIX}2"
+    assert sandbox.veth_name(12) == f"{sandbox.VETH_PREFIX}12"
     assert len(sandbox.veth_name(sandbox.MAX_HOSTS)) <= 15  # Linux interface name limit
 
 
@@ -29,7 +29,10 @@ def test_host_dir_is_under_state_hosts(tmp_path):
 
 
 def test_default_state_is_in_project_root():
-    assert sandbox.DEFAULT_STATE == sandbox.PROJECT_ROOT / ".sandbox"
+    assert sandbox.DEFAULT_STATE.parent == sandbox.PROJECT_ROOT
+    assert sandbox.DEFAULT_STATE.name == (
+        f".sandbox{sandbox.INSTANCE}" if sandbox.INSTANCE else ".sandbox"
+    )
     assert (sandbox.PROJECT_ROOT / "bluegreen" / "sandbox.py").exists()
     assert sandbox.INIT_SCRIPT.exists()
 
@@ -91,12 +94,12 @@ def test_pristine_nginx_config_keeps_only_the_default_site(tmp_path):
 
 
 def test_remove_container_cgroups_removes_only_sandbox_trees(tmp_path):
-    (tmp_path / "pids" / "bg-sandbox1" / "abc123").mkdir(parents=True)
-    (tmp_path / "memory" / "agent" / "x" / "bg-sandbox2" / "def").mkdir(parents=True)
+    (tmp_path / "pids" / f"{sandbox.NETNS_PREFIX}1" / "abc123").mkdir(parents=True)
+    (tmp_path / "memory" / "agent" / "x" / f"{sandbox.NETNS_PREFIX}2" / "def").mkdir(parents=True)
     (tmp_path / "pids" / "docker" / "keep").mkdir(parents=True)
     sandbox._remove_container_cgroups(tmp_path)
-    assert not (tmp_path / "pids" / "bg-sandbox1").exists()
-    assert not (tmp_path / "memory" / "agent" / "x" / "bg-sandbox2").exists()
+    assert not (tmp_path / "pids" / f"{sandbox.NETNS_PREFIX}1").exists()
+    assert not (tmp_path / "memory" / "agent" / "x" / f"{sandbox.NETNS_PREFIX}2").exists()
     assert (tmp_path / "pids" / "docker" / "keep").is_dir()
 
 

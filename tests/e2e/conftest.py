@@ -14,7 +14,7 @@ NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", 
 
 @pytest.fixture(scope="session")
 def sandbox() -> list[sandbox_module.SandboxHost]:
-    """Three fresh hosts (sandbox1..3, 10.210.0.11..13) for the whole session, down at the end.
+    """Three fresh hosts (sandbox1..3, <subnet>.11..13) for the whole session, down at the end.
 
     State is under the project's .sandbox: key .sandbox/id_ed25519, known hosts
     .sandbox/known_hosts, login user root. A test that rebuilds the fleet must

@@ -150,7 +150,7 @@ def test_an_unreachable_host_stops_everything_before_any_change(fleet):
         sshd_config = sb.host_dir(sb.DEFAULT_STATE, hosts[2].name) / "sshd_config"
         sb.run_in(hosts[2], f"/usr/sbin/sshd -f {sshd_config}")
     assert result.returncode == 1, result.output
-    assert "sandbox3 ❌ connection to root@10.210.0.13:22 refused" in result.stdout
+    assert f"sandbox3 ❌ connection to root@{hosts[2].address}:22 refused" in result.stdout
     assert "❌ nothing changed" in result.stdout
     assert [containers(h) for h in hosts] == before
     assert all(served(h) == ("blue", releases["v1"]) for h in hosts)

@@ -47,7 +47,7 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
 
 def test_hosts_reports_the_running_fleet(sandbox):
     assert sb.hosts() == sandbox
-    assert [h.address for h in sandbox] == ["10.210.0.11", "10.210.0.12", "10.210.0.13"]
+    assert [h.address for h in sandbox] == [f"{sb.SUBNET}.{11 + i}" for i in range(3)]
 
 
 def test_ssh_with_strict_host_keys_reaches_docker_and_nginx(sandbox):
@@ -123,6 +123,6 @@ def test_up_after_an_unclean_teardown(sandbox):
         os.kill(host.init_pid, signal.SIGKILL)  # as if the machine lost the fleet mid-run
     fresh = sb.up(len(sandbox))
     sandbox[:] = fresh  # the session fixture's list now names the new hosts
-    assert [h.address for h in fresh] == [f"10.210.0.{11 + i}" for i in range(len(fresh))]
+    assert [h.address for h in fresh] == [f"{sb.SUBNET}.{11 + i}" for i in range(len(fresh))]
     with connect(fresh[0]) as connection:
         assert connection.run("docker images -q bluegreen-base:busybox", hide=True).stdout.strip()

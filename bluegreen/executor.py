@@ -20,10 +20,11 @@ from bluegreen.inventory import Host
 class RemoteError(RuntimeError):
     """A host could not be reached or a command failed; the message is one readable line."""
 
-    def __init__(self, host: str, message: str, output: str = "") -> None:
+    def __init__(self, host: str, message: str, output: str = "", exited: int | None = None):
         super().__init__(f"{host}: {message}")
         self.host = host
         self.output = output
+        self.exited = exited  # the command's exit status, when it ran and failed
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ class Remote:
             message = f"{what} failed (exit {result.exited})"
             if detail:
                 message += f": {detail[-1]}"
-            raise RemoteError(self.host.name, message, output="\n".join(detail))
+            raise RemoteError(
+                self.host.name, message, output="\n".join(detail), exited=result.exited
+            )
         return result.stdout
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 from bluegreen import checks, facts, templates
 from bluegreen.commands import docker, history, lock, nginx
-from bluegreen.executor import DryRemote, Remote
+from bluegreen.executor import DryRemote, Remote, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
@@ -262,7 +262,16 @@ class Fleet:
 
     def switch(self, run: HostRun) -> None:
         run.touched = True
-        how = self.point(run, run.color, run.release)
+        try:
+            how = self.point(run, run.color, run.release)
+        except RemoteError as error:
+            if error.exited != nginx.TEST_FAILED:
+                raise
+            run.touched = False  # the host put its files back itself: nothing to revert
+            cause = str(error).partition("): ")[2] or "see nginx -t on the host"
+            raise RemoteError(
+                run.name, f"switch: nginx -t failed, previous files restored, not reloaded: {cause}"
+            ) from error
         self.log.ok(run.name, f"switch: {how}, live = {run.color}")
 
     def verify(self, run: HostRun, color: str, release: str) -> str:

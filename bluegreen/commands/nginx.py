@@ -8,6 +8,7 @@ from shlex import quote
 CONF_DIR = "/etc/nginx"
 # The bracket keeps the pattern from matching the shell that runs pgrep itself.
 SHUTTING_DOWN = "[n]ginx: worker process is shutting down"
+TEST_FAILED = 3  # install's exit status when ``nginx -t`` failed (files restored, no reload)
 
 
 def site_path(app: str) -> str:
@@ -61,8 +62,10 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
         f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi"
         for p in (quote(path) for path, _ in files)
     )
+    # nginx -t's last line ("... test failed") says nothing: keep the cause last for the error
     steps.append(
-        f'if ! out=$(nginx -t 2>&1); then {restore}; printf "%s\\n" "$out" >&2; exit 3; fi'
+        f"if ! out=$(nginx -t 2>&1); then {restore};"
+        f' printf "%s\\n" "$out" | grep -v "test failed$" >&2; exit {TEST_FAILED}; fi'
     )
     steps.append("nginx -s reload")
     return "\n".join(steps)

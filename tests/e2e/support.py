@@ -1,0 +1,183 @@
+"""Helpers shared by the fault, SSH and interrupt end-to-end tests (not a test module).
+
+The example app gets extra releases that each carry one fault, and a fab runner that
+streams fab's output so a test can act at an exact point of a deploy (a phase marker).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from bluegreen import sandbox as sb
+from bluegreen.demo import FAB, PROJECT, RELEASES, AppRepo, fab, make_app_repo, write_inventory
+from bluegreen.load import Load
+
+HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
+RETRYING = ("new", "keepalive-retry")  # client kinds that must never see a failure
+SECRET = "s3cr3t-token-value"  # write_inventory's API_TOKEN
+# tag, version, Dockerfile lines appended: each release carries one fault
+FAULTY = (
+    ("slow", "4.0.0", "RUN sleep 3\n"),  # a slow build: stage takes ~3 s
+    ("nobuild", "5.0.0", "RUN echo compiling assets && echo 'error: assets missing' && false\n"),
+    # exits at once and prints its environment (a leaky app): the log must be masked
+    ("crash", "6.0.0", 'ENTRYPOINT ["/bin/sh", "-c", "echo token=$API_TOKEN >&2; exit 1"]\n'),
+)
+RESET = (
+    "docker rm -f example-blue example-green >/dev/null 2>&1;"
+    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
+)
+
+
+def make_fault_repo(path: Path) -> AppRepo:
+    return make_app_repo(path, RELEASES + FAULTY)
+
+
+def reset(hosts, repo: AppRepo) -> None:
+    """Hosts with no app, and no image but v1's (so v2 and the faulty ones build again)."""
+    images = " ".join(f"example:{repo.releases[t]}" for t in repo.releases if t != "v1")
+    for host in hosts:
+        sb.run_in(host, f"{RESET}; docker rmi -f {images} >/dev/null 2>&1; true")
+
+
+def inventory(tmp_path: Path, repo: AppRepo, name="hosts.yml", **kw) -> Path:
+    kw.setdefault("defaults_extra", "switch_mode: reload")
+    return write_inventory(tmp_path / name, repo.path, HOSTS, **kw)
+
+
+def start_fleet(hosts, repo: AppRepo, tmp_path: Path) -> Path:
+    """Every host serves v1 in blue (reload mode); returns the inventory."""
+    reset(hosts, repo)
+    base = inventory(tmp_path, repo)
+    result = fab(base, "deploy", "--ref", "v1")
+    assert result.returncode == 0, result.output
+    return base
+
+
+def served(host) -> tuple[str, str]:
+    with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as response:
+        return response.headers["X-Bluegreen-Color"], response.headers["X-Bluegreen-Release"]
+
+
+def containers(host) -> list[str]:
+    out = sb.run_in(host, "docker ps -a --format '{{.Names}} {{.State}}' | sort").stdout
+    return out.splitlines()
+
+
+def lock_held(host) -> bool:
+    return sb.run_in(host, "test -d /srv/example/.lock", check=False).returncode == 0
+
+
+def load(hosts, seconds: float = 120) -> Load:
+    return Load([(h.address, 4000) for h in hosts], max_seconds=seconds)
+
+
+def failed(load: Load, kinds=RETRYING) -> int:
+    return sum(load.stats(kind).failed for kind in kinds)
+
+
+def assert_no_failures(load: Load, kinds=RETRYING) -> None:
+    for kind in kinds:
+        stats = load.stats(kind)
+        assert stats.sent > 10 and stats.failed == 0, load.report()
+
+
+def snapshot(host) -> str:
+    """Everything a change could touch on a host: nginx and app files, containers, images."""
+    return sb.run_in(
+        host,
+        "find /etc/nginx /srv -type f -exec md5sum {} + | sort;"
+        " docker ps -a --format '{{.ID}} {{.Names}} {{.State}}' | sort; docker images -q | sort",
+    ).stdout
+
+
+def restart_sshd(host) -> None:
+    config = sb.host_dir(sb.DEFAULT_STATE, host.name) / "sshd_config"
+    sb.run_in(host, f"/usr/sbin/sshd -f {shlex.quote(str(config))}")
+
+
+def fake_nginx(host, script: str) -> None:
+    """Bind-mount a wrapper over the host's nginx: ``script`` runs first, then the real one."""
+    fake = f"#!/bin/sh\n{script}\nexec /tmp/nginx.real \"$@\"\n"
+    sb.run_in(
+        host,
+        "cp /usr/sbin/nginx /tmp/nginx.real"
+        f" && printf '%s' {shlex.quote(fake)} > /tmp/nginx.fake && chmod +x /tmp/nginx.fake"
+        " && mount --bind /tmp/nginx.fake /usr/sbin/nginx",
+    )
+
+
+def real_nginx(host) -> None:
+    sb.run_in(host, "umount /usr/sbin/nginx", check=False)
+
+
+SLOW_TEST = 'case "$*" in *-t*) sleep 2;; esac'  # nginx -t takes 2 s (a big configuration)
+# nginx -s reload returns at once and the new configuration applies 2 s later
+SLOW_RELOAD = (
+    'case "$*" in *"-s reload"*) (sleep 2; /tmp/nginx.real -s reload)'
+    " </dev/null >/dev/null 2>&1 & exit 0;; esac"
+)
+
+
+class Fab:
+    """The real ``fab`` in the background, its output read line by line as it comes."""
+
+    def __init__(self, inventory: Path, *args: str) -> None:
+        self.lines: list[str] = []
+        self._new: queue.Queue[str] = queue.Queue()
+        env = {**os.environ, "FABRIC_BLUEGREEN_INVENTORY": str(inventory)}
+        self.process = subprocess.Popen(
+            [str(FAB), *args],
+            cwd=PROJECT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            self._new.put(line)
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float = 30) -> None:
+        """Block until ``predicate(lines so far)`` holds (fab's output is flushed per line)."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.lines):
+            if self.process.poll() is not None and self._new.empty():
+                raise AssertionError(f"fab ended before the marker:\n{self.output}")
+            try:
+                self._new.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"marker not seen in {timeout} s:\n{self.output}") from None
+
+    def count(self, text: str) -> Callable[[list[str]], bool]:
+        """A predicate: ``text`` appeared once per host."""
+        return lambda lines: sum(text in line for line in lines) >= len(HOSTS)
+
+    def finish(self, timeout: float = 120) -> int:
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        assert "Traceback (most recent call last)" not in self.output, self.output
+        return code
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
+        time.sleep(0.05)

@@ -1,0 +1,294 @@
+"""Faults on the hosts, each injected under load on three sandbox hosts (issue 5).
+
+Every test starts from v1 live in blue on every host and counts failed requests: 0 for
+the retrying client kinds, except where the fault itself is the outage (the new app
+dying right after the switch), whose count is printed.
+"""
+
+import re
+import shlex
+import subprocess
+import threading
+import time
+
+import pytest
+
+from bluegreen import sandbox as sb
+from bluegreen.demo import fab
+from bluegreen.templates import BUNDLED
+
+from .support import (
+    HOSTS,
+    RETRYING,
+    SECRET,
+    assert_no_failures,
+    containers,
+    failed,
+    inventory,
+    load,
+    lock_held,
+    make_fault_repo,
+    served,
+    start_fleet,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return make_fault_repo(tmp_path_factory.mktemp("faults") / "repo")
+
+
+@pytest.fixture
+def fleet(sandbox, repo, tmp_path):
+    hosts = [h for h in sandbox if h.name in HOSTS]
+    return start_fleet(hosts, repo, tmp_path), hosts, repo.releases
+
+
+def _nginx_files(host) -> str:
+    return sb.run_in(host, "find /etc/nginx -type f -exec md5sum {} + | sort").stdout
+
+
+def _workers(host) -> str:
+    return sb.run_in(host, "pgrep -f 'nginx: worker' | sort").stdout
+
+
+def _assert_v1_everywhere(hosts, releases):
+    for host in hosts:
+        assert served(host) == ("blue", releases["v1"]), host.name
+        assert containers(host) == ["example-blue running"], host.name
+        assert not lock_held(host), host.name
+
+
+@pytest.mark.parametrize("mode", ["reload", "file"])
+def test_a_user_template_that_fails_nginx_t_restores_the_files_and_does_not_reload(
+    sandbox, repo, tmp_path, mode
+):
+    hosts = [h for h in sandbox if h.name in HOSTS]
+    start_fleet(hosts, repo, tmp_path)
+    if mode == "file":  # the fleet moves to file mode first (no change of release)
+        assert fab(inventory(tmp_path, repo, "file.yml", defaults_extra="switch_mode: file"),
+                   "deploy", "--ref", "v1").returncode == 0  # fmt: skip
+    (tmp_path / "templates").mkdir()
+    bundled = (BUNDLED / "site.conf.j2").read_text()
+    broken = bundled.replace("server_name _;", "server_name _;\n    bogus_directive on;")
+    assert broken != bundled
+    (tmp_path / "templates" / "site.conf.j2").write_text(broken)
+    user = inventory(tmp_path, repo, "user.yml", defaults_extra=f"switch_mode: {mode}")
+    before = [(_nginx_files(h), _workers(h), served(h)) for h in hosts]
+    with load(hosts) as traffic:
+        result = fab(user, "deploy", "--ref", "v2")
+    print(f"\n{traffic.report()}")
+    assert result.returncode == 1, result.output
+    for host in hosts:
+        assert re.search(
+            rf"^{host.name} +❌ switch: nginx -t failed, previous files restored, not reloaded:"
+            r'.*unknown directive "bogus_directive" in /etc/nginx/conf.d/bluegreen-example.conf',
+            result.stdout,
+            re.M,
+        ), result.stdout
+    assert "revert" not in result.stdout  # nothing was switched, nothing to revert
+    assert_no_failures(traffic, RETRYING if mode == "reload" else ("new", "keepalive-retry",
+                                                                    "keepalive"))  # fmt: skip
+    assert [(_nginx_files(h), _workers(h), served(h)) for h in hosts] == before
+    for host in hosts:
+        assert containers(host) == ["example-blue running"]
+        assert not lock_held(host)
+
+
+def test_a_failing_docker_build_shows_its_last_lines_and_changes_nothing(fleet):
+    inventory_path, hosts, releases = fleet
+    with load(hosts) as traffic:
+        result = fab(inventory_path, "deploy", "--ref", "nobuild")
+    assert result.returncode == 1, result.output
+    for host in hosts:
+        assert f"{host.name} ❌ build failed (exit 1)" in result.stdout
+    assert "| error: assets missing" in result.stdout
+    assert "returned a non-zero code: 1" in result.stdout
+    assert_no_failures(traffic)
+    _assert_v1_everywhere(hosts, releases)
+
+
+def test_a_container_that_exits_at_once_fails_health_and_its_log_is_masked(fleet):
+    """The crashing release prints its environment: the log tail is shown, the token is not."""
+    inventory_path, hosts, releases = fleet
+    with load(hosts) as traffic:
+        result = fab(inventory_path, "deploy", "--ref", "crash")
+    assert result.returncode == 1, result.output
+    for host in hosts:
+        assert f"{host.name} ❌ health: green port 4002 not healthy" in result.stdout
+    assert "| token=***" in result.stdout
+    assert SECRET not in result.output
+    assert_no_failures(traffic)
+    _assert_v1_everywhere(hosts, releases)
+
+
+def test_the_new_app_dying_right_after_the_switch_is_caught_by_verification(fleet):
+    """sandbox3's new container is killed the moment nginx points at it: verify, revert."""
+    inventory_path, hosts, releases = fleet
+    killer = (
+        "for i in $(seq 600); do"
+        "  pid=$(docker inspect -f '{{.State.Pid}}' example-green 2>/dev/null);"
+        "  [ -n \"$pid\" ] && [ \"$pid\" != 0 ] &&"
+        "  grep -qs 'live=green' /etc/nginx/bluegreen/example.live.conf && break;"
+        "  sleep 0.01; done;"
+        " docker update --restart=no example-green >/dev/null; kill -9 $pid; echo killed"
+    )
+    with load(hosts) as traffic:
+        kill = threading.Thread(target=lambda: sb.run_in(hosts[2], killer, timeout=60))
+        kill.start()
+        time.sleep(0.2)  # the watcher runs before the deploy starts
+        result = fab(inventory_path, "deploy", "--ref", "v2")
+        kill.join(timeout=60)
+    print(f"\n{traffic.report()}")
+    assert result.returncode == 1, result.output
+    assert "sandbox3 ❌ port 4000 does not serve green" in result.stdout
+    for host in hosts:
+        assert re.search(rf"^{host.name} +✅ revert: port 4000 serves blue", result.stdout, re.M)
+        assert served(host) == ("blue", releases["v1"])
+        assert not lock_held(host)
+    down = failed(traffic)
+    on_victim = sum(traffic.stats(k, (hosts[2].address, 4000)).failed for k in RETRYING)
+    print(f"failed requests while sandbox3's new app was dead: {down} (all on sandbox3)")
+    assert down == on_victim  # the two healthy hosts dropped nothing
+    assert 0 < down  # the fault is an outage until the revert; its length is printed
+    duration = next(
+        float(m) for m in re.findall(r"sandbox3 ❌ port 4000 does not serve .* after (\S+) s", result.stdout)
+    )
+    assert duration <= 3, result.stdout
+
+
+def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verification(
+    fleet, repo
+):
+    """A new host whose public port another program holds: nginx -t passes, reload exits 0
+    and logs a bind error; only verification through the port can tell."""
+    inventory_path, hosts, releases = fleet
+    new = hosts[2]
+    sb.run_in(new, "docker rm -f example-blue example-green >/dev/null 2>&1;"
+                   " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example;"
+                   " nginx -s reload; mkdir -p /tmp/other && echo other > /tmp/other/version"
+                   " && busybox httpd -p 4000 -h /tmp/other")  # fmt: skip
+    before = _nginx_files(new)
+    try:
+        with load(hosts[:2]) as traffic:
+            result = fab(inventory_path, "deploy", "--ref", "v2")
+        errors = sb.run_in(new, "cat /var/log/nginx/error.log").stdout
+    finally:
+        sb.run_in(new, "pkill -f 'busybox httpd -p 4000'", check=False)
+    assert result.returncode == 1, result.output
+    assert "sandbox3 ✅ switch: nginx tested and reloaded" in result.stdout
+    assert "sandbox3 ❌ port 4000 does not serve green" in result.stdout
+    assert "from color=None" in result.stdout
+    assert "bind() to 0.0.0.0:4000 failed" in errors
+    assert "sandbox3 ✅ revert: site removed (nothing served before)" in result.stdout
+    assert_no_failures(traffic)
+    for host in hosts[:2]:
+        assert served(host) == ("blue", releases["v1"])
+    assert _nginx_files(new) == before
+    assert containers(new) == [] and not lock_held(new)
+
+
+def test_a_full_disk_during_the_upload_fails_the_stage_and_changes_nothing(fleet):
+    inventory_path, hosts, releases = fleet
+    victim = hosts[1]
+    sb.run_in(
+        victim,
+        "mount -t tmpfs -o size=64k tmpfs /tmp && dd if=/dev/zero of=/tmp/fill bs=4k"
+        " >/dev/null 2>&1; df /tmp | tail -n 1",
+    )
+    try:
+        with load(hosts) as traffic:
+            result = fab(inventory_path, "deploy", "--ref", "v2")
+    finally:
+        sb.run_in(victim, "umount /tmp")
+    assert result.returncode == 1, result.output
+    assert re.search(
+        rf"^sandbox2 +❌ upload to /tmp/bluegreen-root-{releases['v2']}.tar.gz failed: .*no space",
+        result.stdout,
+        re.M | re.I,
+    ), result.stdout
+    assert_no_failures(traffic)
+    _assert_v1_everywhere(hosts, releases)
+
+
+def test_rollback_when_the_old_color_was_removed_by_hand_runs_its_image_again(fleet):
+    inventory_path, hosts, releases = fleet
+    assert fab(inventory_path, "deploy", "--ref", "v2").returncode == 0
+    for host in hosts:
+        sb.run_in(host, "docker rm -f example-blue >/dev/null")
+    with load(hosts) as traffic:
+        result = fab(inventory_path, "rollback")
+    assert result.returncode == 0, result.output
+    for host in hosts:
+        assert (
+            f"{host.name} ⚠️  rollback: example-blue is gone; running {releases['v1']}"
+            " (the last verified release in this host's history) from its image again"
+        ) in result.stdout
+        assert served(host) == ("blue", releases["v1"])
+    assert_no_failures(traffic)
+
+
+def test_rollback_when_the_old_color_and_its_image_are_gone_explains_and_changes_nothing(
+    fleet,
+):
+    inventory_path, hosts, releases = fleet
+    assert fab(inventory_path, "deploy", "--ref", "v2").returncode == 0
+    sb.run_in(hosts[1], f"docker rm -f example-blue >/dev/null; docker rmi example:{releases['v1']}")
+    before = [containers(h) for h in hosts]
+    with load(hosts) as traffic:
+        result = fab(inventory_path, "rollback")
+    assert result.returncode == 1, result.output
+    assert (
+        f"sandbox2 ❌ cannot roll back: example-blue is gone and image example:{releases['v1']}"
+        " (the last verified release) is not on this host either;"
+        f" deploy it again: fab deploy --ref {releases['v1']}"
+    ) in result.stdout
+    assert "❌ nothing changed" in result.stdout
+    assert_no_failures(traffic)
+    assert [containers(h) for h in hosts] == before
+    assert all(served(h) == ("green", releases["v2"]) for h in hosts)
+    assert not any(lock_held(h) for h in hosts)
+
+
+def test_secrets_never_reach_output_plans_or_process_arguments(fleet, repo, tmp_path):
+    """API_TOKEN: not in fab's output, not in a dry-run plan, not in any `ps` on the hosts
+    during the deploy; the env files are 0600 and owned by the login user."""
+    inventory_path, hosts, releases = fleet
+    sampler = (
+        "end=$(($(date +%s) + 30)); : > /tmp/ps.log;"
+        " while [ $(date +%s) -lt $end ] && [ ! -e /tmp/ps.stop ]; do"
+        " ps -eo args >> /tmp/ps.log; done"
+    )
+    for host in hosts:
+        sb.run_in(host, "rm -f /tmp/ps.stop /tmp/ps.log")
+    samplers = [
+        subprocess.Popen(["nsenter", "-t", str(h.init_pid), "-a", "sh", "-c", sampler])
+        for h in hosts
+    ]
+    time.sleep(0.2)
+    try:
+        plan = fab(inventory_path, "deploy", "--ref", "v2", "--dry-run")
+        result = fab(inventory_path, "deploy", "--ref", "v2")
+        status = fab(inventory_path, "status", "--json")
+    finally:
+        for host in hosts:
+            sb.run_in(host, "touch /tmp/ps.stop")
+        for process in samplers:
+            process.wait(timeout=10)
+    assert plan.returncode == 0 and result.returncode == 0, plan.output + result.output
+    assert "docker run -d --pull never" in plan.stdout and "on stdin (not shown)" in plan.stdout
+    for output in (plan.output, result.output, status.output):
+        assert SECRET not in output
+    for host in hosts:
+        samples = sb.run_in(host, "cat /tmp/ps.log").stdout
+        assert samples.count("\nps -eo args\n") > 20  # it really sampled during the deploy
+        assert "docker" in samples or "timeout" in samples  # and saw the deploy's commands
+        assert SECRET not in samples, host.name
+        for color in ("blue", "green"):
+            mode = sb.run_in(host, f"stat -c '%a %U' /srv/example/{color}.env").stdout
+            assert mode.strip() == "600 root", (host.name, color)
+        env = sb.run_in(host, "cat /srv/example/green.env").stdout
+        assert f"API_TOKEN={SECRET}" in env.splitlines()
+    assert all(served(h) == ("green", releases["v2"]) for h in hosts)

@@ -17,7 +17,7 @@ class Log:
         self.stream = stream or sys.stdout
         self.width = width
         self.secrets = sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may print while the main thread does
 
     def line(self, text: str) -> None:
         for secret in self.secrets:

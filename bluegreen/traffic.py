@@ -1,0 +1,84 @@
+"""Where nginx sends requests: the live color, and optionally a share for the other color.
+
+One value, written to the host (file mode: the state file's one line; reload mode: the
+live include's header and weighted upstream) and read back from it by ``facts``: the
+host's files are the only copy. The state line is whitelisted as strictly here as in the
+njs module that reads it per request (``templates/state.js.j2``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# "<live> <release>" or "<live> <release> <other> <other release> <percent>[ sticky]"
+STATE = re.compile(
+    r"(blue|green) ([A-Za-z0-9._-]{1,64})"
+    r"(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?"
+)
+
+
+@dataclass(frozen=True)
+class Split:
+    """``percent`` of the requests go to ``color`` (not the live one); the rest stay live."""
+
+    color: str
+    release: str
+    percent: int  # 1..99
+    sticky: bool = False  # by client address: one client always gets the same color
+
+
+@dataclass(frozen=True)
+class Traffic:
+    color: str  # the live color: all traffic, or what a split does not take
+    release: str
+    split: Split | None = None
+
+    @property
+    def releases(self) -> dict[str, str]:
+        """color -> release, for every color that gets requests."""
+        split = {self.split.color: self.split.release} if self.split else {}
+        return {self.color: self.release, **split}
+
+    def line(self) -> str:
+        """The state file's line (file mode), parsed back by ``parse``."""
+        if self.split is None:
+            return f"{self.color} {self.release}"
+        s = self.split
+        return f"{self.color} {self.release} {s.color} {s.release} {s.percent}" + (
+            " sticky" if s.sticky else ""
+        )
+
+    def describe(self) -> str:
+        """For people: ``blue r1`` or ``blue r1 90 % + green r2 10 % (sticky)``."""
+        if self.split is None:
+            return f"{self.color} {self.release}"
+        s = self.split
+        sticky = " (sticky)" if s.sticky else ""
+        return (
+            f"{self.color} {self.release} {100 - s.percent} % + {s.color} {s.release}"
+            f" {s.percent} %{sticky}"
+        )
+
+
+def parse(line: str) -> Traffic | None:
+    """A state line, or None when it is not exactly one of the two whitelisted forms."""
+    match = STATE.fullmatch(line.strip())
+    if match is None:
+        return None
+    color, release, other, other_release, percent, sticky = match.groups()
+    if other is None:
+        return Traffic(color, release)
+    if other == color:
+        return None
+    return Traffic(color, release, Split(other, other_release, int(percent), bool(sticky)))
+
+
+def from_header(words: dict[str, str]) -> Traffic | None:
+    """Reload mode: the live include's header words (``live= release= other= ...``)."""
+    parts = [words.get("live", ""), words.get("release", "")]
+    if "other" in words:
+        parts += [words["other"], words.get("other_release", ""), words.get("percent", "")]
+        if words.get("sticky") == "yes":
+            parts.append("sticky")
+    return parse(" ".join(parts))

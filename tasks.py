@@ -13,6 +13,7 @@ from invoke.exceptions import Exit
 
 from bluegreen import bootstrap as bootstrap_hosts
 from bluegreen import inventory, orchestration, sandbox
+from bluegreen import split as traffic_split
 from bluegreen.executor import RemoteError
 from bluegreen.fleet import Options, Refused
 from bluegreen.history import show_history
@@ -49,11 +50,18 @@ def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
     return {value for host in hosts for value in inv.env_for(host).values()}
 
 
-@task(help={"ref": "git ref to deploy (default HEAD of the app's repository)", **CHANGE_HELP})
-def deploy(c, ref="HEAD", dry_run=False, batch=None, parallel=10):
+@task(
+    help={
+        "ref": "git ref to deploy (default HEAD of the app's repository)",
+        "canary": "move traffic in steps, e.g. 10,50 (percent), then 100; abort on errors",
+        "hold": "seconds each canary step is held and watched (default 30)",
+        **CHANGE_HELP,
+    }
+)
+def deploy(c, ref="HEAD", canary=None, hold=30.0, dry_run=False, batch=None, parallel=10):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
     options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
-    _run(c, orchestration.deploy, ref, options=options)
+    _run(c, orchestration.deploy, ref, options=options, canary=canary, hold=float(hold))
 
 
 @task(help=CHANGE_HELP)
@@ -68,6 +76,39 @@ def switch(c, to, dry_run=False, batch=None, parallel=10):
     """Make a color live on every host, with the same health and serving checks as deploy."""
     options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
     _run(c, orchestration.switch, to, options=options)
+
+
+@task(
+    help={
+        "green": "percent of the requests for green (1-99), when blue is live",
+        "blue": "percent of the requests for blue (1-99), when green is live",
+        "sticky": "by client address: one client always gets the same color",
+        **CHANGE_HELP,
+    }
+)
+def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, parallel=10):
+    """Send a share of the requests to the color that is not live (both colors serve)."""
+    if (green is None) == (blue is None):
+        raise Exit("❌ give exactly one of --green N or --blue N", code=2)
+    color, percent = ("green", green) if green is not None else ("blue", blue)
+    if not str(percent).isdigit():
+        raise Exit(f"❌ --{color} takes a whole percent from 1 to 99, not {percent!r}", code=2)
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, traffic_split.split, color, int(percent), sticky, options=options)
+
+
+@task(help=CHANGE_HELP)
+def promote(c, dry_run=False, batch=None, parallel=10):
+    """Send all requests to the split's new color; drain and stop the old one."""
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, traffic_split.promote, options=options)
+
+
+@task(help=CHANGE_HELP)
+def abort(c, dry_run=False, batch=None, parallel=10):
+    """End a split: all requests back to the live color; stop the other one."""
+    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    _run(c, traffic_split.abort, options=options)
 
 
 @task(
@@ -124,6 +165,6 @@ def sandbox_down(c):
     sandbox.down()
 
 
-ns = Collection(deploy, rollback, switch, status, logs, history, bootstrap)
+ns = Collection(deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))
 ns.add_collection(Collection("sandbox", sandbox_up, sandbox_down))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from bluegreen.executor import Remote
 from bluegreen.inventory import Health
 
 COLOR_HEADER = "x-bluegreen-color"
 RELEASE_HEADER = "x-bluegreen-release"
+# The new color itself answering 5xx this long (nginx reaches it no more) fails verification
+# at once instead of at the deadline: every second of waiting is a second of outage.
+DEAD_LIMIT = 1.0
 
 
 class CheckFailed(RuntimeError):
@@ -35,35 +39,49 @@ def wait_serving(
     remote: Remote,
     port: int,
     path: str,
-    color: str,
-    release: str,
+    expected: Mapping[str, str],
     window: float = 0.3,
     deadline: float = 10.0,
+    see_all: bool = True,
 ) -> str:
-    """Wait until every answer on the public port comes from ``color``/``release`` for ``window`` s.
+    """Wait until every answer on the public port comes from ``expected`` (color -> release).
 
     Right after a reload the old nginx workers still accept for ~100 ms, so one good answer
-    is not enough: the window must pass with no answer from anything else.
+    is not enough: ``window`` s must pass with no answer from anything else. In a split both
+    colors must have answered (``see_all``) — except a sticky one, where this client only
+    ever gets one of them.
     """
     started = time.monotonic()
     first_good: float | None = None
+    first_dead: float | None = None  # since when a target color answers only 5xx
+    seen: set[str] = set()
     last = "no answer"
+    serving = " and ".join(f"{color} {release}" for color, release in expected.items())
     while time.monotonic() - started < deadline:
         try:
             reply = remote.http_get(port, path, timeout=2.0)
-            seen = (reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER))
-            if reply.status < 400 and seen == (color, release):
+            color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
+            if reply.status < 400 and color in expected and expected[color] == release:
+                first_dead = None
                 now = time.monotonic()
                 first_good = first_good or now
-                if now - first_good >= window:
-                    return f"port {port} serves {color} {release} ({now - started:.2f} s)"
+                seen.add(color)
+                if now - first_good >= window and (not see_all or seen == set(expected)):
+                    return f"port {port} serves {serving} ({now - started:.2f} s)"
             else:
-                first_good = None
-                last = f"HTTP {reply.status} from color={seen[0]} release={seen[1]}"
+                first_good, seen = None, set()
+                last = f"HTTP {reply.status} from color={color} release={release}"
+                dead = reply.status >= 500 and color in expected
+                first_dead = (first_dead or time.monotonic()) if dead else None
+                if first_dead and time.monotonic() - first_dead >= DEAD_LIMIT:
+                    raise CheckFailed(
+                        f"port {port} does not serve {serving}: {color} answers only"
+                        f" HTTP {reply.status} for {DEAD_LIMIT:g} s (its app is down)"
+                    )
         except (OSError, ConnectionError) as error:
-            first_good = None
+            first_good, seen = None, set()
             last = str(error) or type(error).__name__
         time.sleep(0.02)
-    raise CheckFailed(
-        f"port {port} does not serve {color} {release} after {deadline:g} s; last: {last}"
-    )
+    if last == "no answer" and seen:  # every answer was right, but a color never answered
+        last = f"only {', '.join(sorted(seen))} answered"
+    raise CheckFailed(f"port {port} does not serve {serving} after {deadline:g} s; last: {last}")

@@ -141,6 +141,8 @@ class Remote:
             raise RemoteError(self.host.name, f"{what} timed out after {timeout:g} s") from error
         except (OSError, paramiko.SSHException) as error:
             raise RemoteError(self.host.name, f"{what}: connection lost ({error})") from error
+        if result.exited == -1:  # no exit status: the session ended under the command
+            raise RemoteError(self.host.name, f"{what}: connection lost (no exit status)")
         if check and result.exited != 0:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
             message = f"{what} failed (exit {result.exited})"
@@ -171,7 +173,22 @@ class Remote:
         try:
             self.connection.put(io.BytesIO(data), remote_path)
         except (OSError, paramiko.SSHException) as error:
-            raise RemoteError(self.host.name, f"upload to {remote_path} failed: {error}") from error
+            # SFTP reports a full disk as a bare "Failure" or a size mismatch: say how much room
+            # there was, and remove the partial file
+            folder = quote(remote_path.rsplit("/", 1)[0] or "/")
+            try:
+                free = self.run(
+                    f"rm -f {quote(remote_path)}; df -Pk {folder} | awk 'NR==2 {{print $4}}'",
+                    timeout=30,
+                    what="free space",
+                ).strip()
+            except RemoteError:
+                free = ""
+            room = f"; {free} KiB free there (disk full?)" if free.isdigit() else ""
+            raise RemoteError(
+                self.host.name,
+                f"upload of {len(data)} bytes to {remote_path} failed: {error}{room}",
+            ) from error
 
     def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
         """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl)."""

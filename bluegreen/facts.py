@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass, field
 from shlex import quote
 
+from bluegreen import traffic
 from bluegreen.commands import docker, history, lock, nginx
 from bluegreen.inventory import COLORS
+from bluegreen.traffic import Split, Traffic
 
 HISTORY_LINES = 20  # enough to find the last verified release for a rollback
 
@@ -31,6 +33,7 @@ class HostFacts:
     os_release: dict[str, str] = field(default_factory=dict)
     live_color: str | None = None
     live_release: str | None = None
+    split: Split | None = None  # a share of the traffic going to the other color
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
@@ -39,6 +42,13 @@ class HostFacts:
     image_present: bool = False
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
+
+    @property
+    def traffic(self) -> Traffic | None:
+        """What nginx serves now (None: nothing, or files we do not trust)."""
+        if self.live_color is None or self.live_release is None:
+            return None
+        return Traffic(self.live_color, self.live_release, self.split)
 
     @property
     def idle_color(self) -> str:
@@ -78,20 +88,19 @@ def parse(output: str) -> HostFacts:
     values = dict(line.split("=", 1) for line in lines if "=" in line)
     site_mode = _words(values.get("site_head", "")).get("mode")
     if site_mode == "file":
-        live_color, _, live_release = values.get("state", "").strip().partition(" ")
+        serving = traffic.parse(values.get("state", ""))
     else:
-        live = _words(values.get("live", ""))
-        live_color, live_release = live.get("live", ""), live.get("release", "")
+        serving = traffic.from_header(_words(values.get("live", "")))
     containers = {}
     for color in COLORS:
         status, _, release = values.get(f"container_{color}", "").partition(" ")
         if status:
             containers[color] = Container(status=status, release=release.strip())
-    valid = live_color in COLORS
     return HostFacts(
         os_release={k[3:]: v.strip('"') for k, v in values.items() if k.startswith("os_")},
-        live_color=live_color if valid else None,
-        live_release=live_release if valid and live_release else None,
+        live_color=serving and serving.color,
+        live_release=serving and serving.release,
+        split=serving and serving.split,
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),

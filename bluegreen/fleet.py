@@ -1,7 +1,8 @@
 """The engine of every change: ONE orchestration over all selected hosts, in phases.
 
-preflight (connect, facts, lock — every host) → per batch: stage → health → switch →
-verify → drain. A failure before a batch's switch leaves its hosts on their old color
+preflight (connect, facts, lock — every host) → per batch: stage → health → for each step
+(a canary has several traffic shares, anything else one): switch → verify → watch; then
+drain. A failure before a batch's switch leaves its hosts on their old color
 (new containers undone); a failure during or after it points every touched host back
 and verifies that. Later batches are not started. Locks are released and history is
 written on every host at the end, also after a failure or SIGINT/SIGTERM (which are
@@ -26,12 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from bluegreen import checks, facts, templates
+from bluegreen import checks, facts, templates, watch
 from bluegreen.commands import docker, history, lock, nginx
 from bluegreen.executor import DryRemote, Remote, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
+from bluegreen.traffic import Split, Traffic
 
 # After a reload both colors answer for ~100 ms (old workers still accept): verify longer.
 RELOAD_OVERLAP = 0.3
@@ -50,6 +52,15 @@ class Options:
     parallel: int = 10  # hosts worked on at once within a phase
 
 
+@dataclass(frozen=True)
+class Step:
+    """One traffic move of a change: the target color's share, then watching it."""
+
+    share: int = 100  # percent of the requests for the target color; the rest stay live
+    watch: float = 0.0  # seconds to watch the target color afterwards (0: not watched)
+    sticky: bool = False  # split by client address instead of per request
+
+
 @dataclass
 class HostRun:
     """One host's part of an orchestration: its session, what it had, what it is given."""
@@ -65,10 +76,26 @@ class HostRun:
     started: bool = False  # we started (or replaced) the target color's container
     touched: bool = False  # nginx was (possibly) pointed at the target
     outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
+    share: int = 100  # the current step's share for the target color
+    sticky: bool = False
 
     @property
     def name(self) -> str:
         return self.host.name
+
+    @property
+    def target(self) -> Traffic:
+        """What nginx is to serve: the target color alone, or a share of it beside the live one."""
+        base = self.facts.traffic
+        if self.share == 100 or base is None:
+            return Traffic(self.color, self.release)
+        split = Split(self.color, self.release, self.share, self.sticky)
+        return Traffic(base.color, base.release, split)
+
+    @property
+    def watched(self) -> bool:
+        """The target color gets traffic it did not have (not a return to the live color)."""
+        return self.share < 100 or self.color != self.facts.live_color
 
 
 def batches(runs: list[HostRun], size: str | None) -> list[list[HostRun]]:
@@ -87,6 +114,22 @@ def batches(runs: list[HostRun], size: str | None) -> list[list[HostRun]]:
 
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return True
+
+
+def stale(info: lock.LockInfo, me: str, running: Callable[[int], bool] = _running) -> bool:
+    """A lock taken from this same user@machine by a process that no longer runs (killed, or
+    its connection lost): nobody will give it back. Other machines' locks wait to expire."""
+    return info.holder == me and info.pid != os.getpid() and not running(info.pid)
 
 
 def switch_mode(host: Host, found: facts.HostFacts) -> str:
@@ -114,6 +157,8 @@ class Fleet:
         self.jinja = templates.environment(inventory)
         self.runs: list[HostRun] = []
         self.interrupted = False
+        self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
+        self.step = Step()  # the traffic move being made
         self.timings: dict[str, float] = {}  # phase -> seconds (all batches together)
         now = time.time()
         self.lock = lock.LockInfo(
@@ -171,6 +216,7 @@ class Fleet:
                     " host, then putting everything back"
                 )
             self.interrupted = True
+            self.halt.set()
 
         for sig in signals:
             signal.signal(sig, handler)
@@ -215,12 +261,14 @@ class Fleet:
             return
         holder = lock.parse(state.removeprefix("held").strip())
         now = int(values.get("lock_now", "0") or 0)
-        if holder is not None and holder.expires > now:
+        dead = holder is not None and stale(holder, self.lock.holder)
+        if holder is not None and holder.expires > now and not dead:
             raise Refused(f"locked by {holder.describe()}; try again later or `fab lock.release`")
         run.remote.run(lock.take_over(run.host.app_dir, self.lock), what="take over lock")
         run.locked = True
         was = holder.describe() if holder else "an unreadable lock"
-        self.log.warn(run.name, f"lock: took over the expired lock of {was}")
+        why = "the stale lock (its process no longer runs here)" if dead else "the expired lock"
+        self.log.warn(run.name, f"lock: took over {why} of {was}")
 
     def preflight(self, run: HostRun, release: str | None) -> None:
         run.remote.open()
@@ -241,8 +289,8 @@ class Fleet:
             raise checks.CheckFailed(f"health: {run.color} {error}{tail}") from error
         self.log.ok(run.name, f"health: {run.color} {detail}")
 
-    def point(self, run: HostRun, color: str, release: str) -> str:
-        """Make ``color`` live; say how (state file renamed, or nginx tested and reloaded).
+    def point(self, run: HostRun, traffic: Traffic) -> str:
+        """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded).
 
         The site (and in file mode the njs module) is installed only when it changed, so a
         file-mode switch is one atomic rename and nginx is never reloaded.
@@ -251,9 +299,9 @@ class Fleet:
         config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
         if run.mode == "file":
             config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
-            live = (nginx.state_path(app), templates.state(color, release))
+            live = (nginx.state_path(app), templates.state(traffic))
         else:
-            live = (nginx.live_path(app), templates.live(jinja, inv, color, release))
+            live = (nginx.live_path(app), templates.live(jinja, inv, traffic))
         changed = [(path, text) for path, text in config if run.installed.get(path) != _md5(text)]
         reload = run.mode == "reload" or bool(changed)
         run.remote.run(nginx.install([*changed, live], reload=reload), what="nginx switch")
@@ -263,7 +311,7 @@ class Fleet:
     def switch(self, run: HostRun) -> None:
         run.touched = True
         try:
-            how = self.point(run, run.color, run.release)
+            how = self.point(run, run.target)
         except RemoteError as error:
             if error.exited != nginx.TEST_FAILED:
                 raise
@@ -272,41 +320,69 @@ class Fleet:
             raise RemoteError(
                 run.name, f"switch: nginx -t failed, previous files restored, not reloaded: {cause}"
             ) from error
-        self.log.ok(run.name, f"switch: {how}, live = {run.color}")
+        target = run.target
+        live = f"live = {target.color}" if target.split is None else target.describe()
+        self.log.ok(run.name, f"switch: {how}, {live}")
 
-    def verify(self, run: HostRun, color: str, release: str) -> str:
-        """The public port serves ``release``; after a reload, for longer than nginx's overlap."""
+    def verify(self, run: HostRun, traffic: Traffic) -> str:
+        """The public port serves ``traffic``; after a reload, for longer than nginx's overlap."""
         window = RELOAD_OVERLAP if run.mode == "reload" else 0.0
         path, port = self.inventory.app.health.path, self.inventory.ports.public
         if self.options.dry_run:
-            return f"would check that port {port} serves {color} {release}"
-        return checks.wait_serving(run.remote, port, path, color, release, window=window)
+            return f"would check that port {port} serves {traffic.describe()}"
+        sticky = traffic.split is not None and traffic.split.sticky
+        return checks.wait_serving(
+            run.remote, port, path, traffic.releases, window=window, see_all=not sticky
+        )
 
     def verify_target(self, run: HostRun) -> None:
-        self.log.ok(run.name, f"verify: {self.verify(run, run.color, run.release)}")
+        self.log.ok(run.name, f"verify: {self.verify(run, run.target)}")
+
+    def watch_target(self, run: HostRun) -> None:
+        """Judge the color that got traffic by the access log, for the step's watch time."""
+        seconds = self.step.watch
+        if seconds <= 0 or not run.watched:
+            return
+        if self.options.dry_run:
+            self.log.step(run.name, f"would watch {run.color} for {seconds:g} s")
+            return
+        try:
+            report = watch.watch(run.remote, self.inventory, run.color, seconds, self.halt)
+        except watch.WatchFailed:
+            self.halt.set()  # the other hosts stop watching: the batch goes back now
+            raise
+        self.log.ok(run.name, f"watch: {report}")
 
     def revert(self, run: HostRun) -> None:
         """Point nginx back at what served before, and check it does."""
-        old_color, old_release = run.facts.live_color, run.facts.live_release
-        if old_color and old_release:
-            self.point(run, old_color, old_release)
-            self.log.ok(run.name, f"revert: {self.verify(run, old_color, old_release)}")
+        old = run.facts.traffic
+        if old is not None:
+            self.point(run, old)
+            self.log.ok(run.name, f"revert: {self.verify(run, old)}")
         else:  # the host served nothing before: take our site away again
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")
         run.outcome = "reverted"
 
     def drain(self, run: HostRun) -> None:
-        """Let in-flight requests finish, then stop (keep) the old color for instant rollback."""
-        old = run.facts.live_color
-        container = run.facts.containers.get(old) if old else None
-        if not container or old == run.color or not container.running:
+        """Let in-flight requests finish, then stop (keep) each color that no longer serves."""
+        before = run.facts.traffic.releases if run.facts.traffic else {}
+        after = run.target.releases
+        old = [
+            color
+            for color in before
+            if color not in after
+            and (container := run.facts.containers.get(color)) is not None
+            and container.running
+        ]
+        if not old:
             return
         drain = self.inventory.app.drain
         wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
-        command = f"sleep {drain:g}; {wait}; {docker.stop(self.app, old)}"
+        stop = "; ".join(docker.stop(self.app, color) for color in old)
+        command = f"sleep {drain:g}; {wait}; {stop}"
         run.remote.run(command, timeout=drain + OLD_WORKERS_LIMIT + 30, what="drain")
-        self.log.ok(run.name, f"drain: waited {drain:g} s, stopped {old} (kept)")
+        self.log.ok(run.name, f"drain: waited {drain:g} s, stopped {' and '.join(old)} (kept)")
 
     def finish(self, run: HostRun) -> None:
         """Write the host's history line and give its lock back, in one round trip."""
@@ -318,6 +394,7 @@ class Fleet:
             "from": run.facts.live_color,
             "from_release": run.facts.live_release,
             "to": run.color,
+            **({"share": run.share} if run.share < 100 else {}),
             "result": run.outcome,
             "seconds": round(time.time() - self.started, 2),
         }
@@ -339,18 +416,31 @@ class Fleet:
         stage: Callable[[HostRun], None],
         undo: Callable[[HostRun], None],
         release: str | None = None,
+        steps: tuple[Step, ...] = (),
     ) -> bool:
-        """Run one fleet change; True when every host ends on its target."""
+        """Run one fleet change; True when every host ends on its target.
+
+        ``steps`` move traffic to the target color (default: all of it at once, watched
+        for the inventory's ``app.watch.seconds``); the last one is where the hosts end.
+        """
+        steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
         self.runs = [HostRun(host, self.remote(host)) for host in hosts]
         ready = False
 
         def preflight(run: HostRun) -> None:
             self.preflight(run, release)
+            run.share, run.sticky = steps[-1].share, steps[-1].sticky
+
+        def choose_target(run: HostRun) -> None:
+            choose(run)
+            splits = min(step.share for step in steps) < 100
+            if splits and run.outcome != "already live" and run.facts.traffic is None:
+                raise Refused("nothing serves here yet, so there is nothing to split with")
 
         notifier = Notifier(() if self.options.dry_run else self.inventory.notify, self.log)
         with self.deferred_interrupts():
             try:
-                ready = self.phases(self.runs, preflight, choose)
+                ready = self.phases(self.runs, preflight, choose_target)
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
@@ -358,10 +448,12 @@ class Fleet:
                 todo = [run for run in self.runs if run.outcome != "already live"]
                 groups = batches(todo, self.options.batch)
                 for number, group in enumerate(groups, 1):
+                    if self.interrupted:  # the batches switched so far stay; no more start
+                        return False
                     if len(groups) > 1:
                         names = ", ".join(run.name for run in group)
                         self.log.line(f"batch {number}/{len(groups)}: {names}")
-                    if not self.roll(group, stage, undo):
+                    if not self.roll(group, stage, undo, steps):
                         return False
                 return True
             finally:
@@ -395,15 +487,22 @@ class Fleet:
         group: list[HostRun],
         stage: Callable[[HostRun], None],
         undo: Callable[[HostRun], None],
+        steps: tuple[Step, ...],
     ) -> bool:
-        """One batch, all or nothing."""
+        """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         if not self.phases(group, stage, self.health):
             self.phase([run for run in group if run.started], undo)
             return False
-        if not self.phases(group, self.switch, self.verify_target):
-            self.phase([run for run in group if run.touched], self.revert)
-            self.phase([run for run in group if run.started], undo)
-            return False
+        for number, step in enumerate(steps, 1):
+            self.step = step
+            for run in group:
+                run.share, run.sticky = step.share, step.sticky
+            if len(steps) > 1:
+                self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
+            if not self.phases(group, self.switch, self.verify_target, self.watch_target):
+                self.phase([run for run in group if run.touched], self.revert)
+                self.phase([run for run in group if run.started], undo)
+                return False
         for run in group:
             run.outcome = "switched"
         self.phase(group, self.drain)
@@ -422,15 +521,17 @@ class Fleet:
         rows = [("host", "result", "serves", "ssh round trips")]
         for run in self.runs:
             switched = run.outcome in ("switched", "already live")
-            color = run.color if switched else run.facts.live_color
-            release = run.release if switched else run.facts.live_release
-            serves = f"{color} {release}" if color else "nothing"
+            traffic = run.target if switched else run.facts.traffic
+            serves = traffic.describe() if traffic else "nothing"
+            if run.touched and run.outcome == "failed":  # switched, and not put back for sure
+                serves = "unknown (see fab status)"
             rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
         self.log.table(rows)
         phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings.items())
         self.log.line(f"phases: {phases}")
         if self.verdict() == "succeeded":
-            self.log.line("✅ done")
+            late = " (interrupted after every switch was verified: nothing to put back)"
+            self.log.line(f"✅ done{late if self.interrupted else ''}")
         elif self.interrupted:
             self.log.line("❌ interrupted: every host serves what the table says")
         else:

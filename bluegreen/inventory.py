@@ -33,6 +33,17 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """After a verified switch, judge the new color by nginx's access log; too bad → roll back."""
+
+    seconds: float = 0.0  # how long to watch; 0: off
+    max_error_rate: float = 0.01  # share of 5xx answers from the new color
+    max_p99_ms: float | None = None  # 99th percentile of nginx's request time; None: not judged
+    min_requests: int = 20  # fewer requests than this are too few to judge
+    probe: str | None = None  # a path also requested through the public port once per second
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -44,6 +55,7 @@ class App:
     env_file: Path | None = None  # local file of KEY=VALUE lines
     health: Health = field(default_factory=Health)
     drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    watch: Watch = field(default_factory=Watch)
 
 
 @dataclass(frozen=True)
@@ -233,6 +245,7 @@ def _app(value: Any, base: Path) -> App:
         "env_file": _path(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
+        "watch": _record(Watch, _WATCH),
     }
     kw = _fields(value, "app", _names(App), checks, required=("name",))
     if kw.get("source") == "git":
@@ -456,11 +469,21 @@ def _is_relative(v: Any) -> bool:
 
 
 _relative = _expect(_is_relative, "a relative path inside the repository")
+_URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
 _HEALTH: dict[str, Check] = {
-    "path": _match(re.compile(r"/\S*"), "a URL path starting with '/'"),
+    "path": _URL_PATH,
     "attempts": _int(1),
     "interval": _number(0),
     "timeout": _number(0),
+}
+_WATCH: dict[str, Check] = {
+    "seconds": _number(0, inclusive=True),
+    "max_error_rate": _expect(
+        lambda v: type(v) in (int, float) and 0 <= v <= 1, "a share from 0 to 1", float
+    ),
+    "max_p99_ms": _or_none(_number(0)),
+    "min_requests": _int(1),
+    "probe": _or_none(_URL_PATH),
 }
 
 

@@ -1,8 +1,9 @@
 """The operations: deploy, rollback and switch, each one fleet change (see ``fleet``).
 
 They differ only in what they make live and how they stage it: deploy builds REF into the
-idle color; rollback and switch start a color that is already there (rollback falls back
-to the last verified release in the host's history when that color's container is gone).
+idle color (a canary deploy moves traffic to it in steps); rollback and switch start a
+color that is already there (rollback falls back to the last verified release in the
+host's history when that color's container is gone). ``split`` builds on ``serve_color``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from shlex import quote
 
 from bluegreen import source
 from bluegreen.commands import docker, git
-from bluegreen.fleet import Fleet, HostRun, Options, Refused
+from bluegreen.executor import RemoteError
+from bluegreen.fleet import Fleet, HostRun, Options, Refused, Step
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
 
@@ -25,6 +27,32 @@ DEFAULT = Options()
 
 def _names(hosts: list[Host]) -> str:
     return ", ".join(h.name for h in hosts)
+
+
+def no_split(run: HostRun) -> None:
+    """Refuse a change that would replace or drop a color while a split still sends it traffic."""
+    if run.facts.split is not None and run.facts.traffic is not None:
+        raise Refused(
+            f"traffic is split ({run.facts.traffic.describe()}): `fab promote` or `fab abort` first"
+        )
+
+
+def canary_steps(shares: str, hold: float, watch: float) -> tuple[Step, ...]:
+    """``--canary 10,50``: each share held and watched for ``hold`` s, then 100 % (watched as
+    any switch is)."""
+    try:
+        percents = [int(part) for part in shares.split(",")]
+    except ValueError:
+        percents = []
+    if (
+        not percents
+        or percents != sorted(set(percents))
+        or not 0 < percents[0] <= percents[-1] < 100
+    ):
+        raise Refused(f"--canary must be rising percents from 1 to 99 (10,50), not {shares!r}")
+    if hold <= 0:
+        raise Refused(f"--hold must be a number of seconds > 0, not {hold:g}")
+    return (*(Step(share, hold) for share in percents), Step(100, watch))
 
 
 def _start(fleet: Fleet, run: HostRun) -> None:
@@ -41,15 +69,23 @@ def _start(fleet: Fleet, run: HostRun) -> None:
 
 
 def deploy(
-    inventory: Inventory, hosts: list[Host], ref: str, log: Log, options: Options = DEFAULT
+    inventory: Inventory,
+    hosts: list[Host],
+    ref: str,
+    log: Log,
+    options: Options = DEFAULT,
+    canary: str | None = None,
+    hold: float = 30.0,
 ) -> bool:
     """Build REF into the idle color on every host, then switch the fleet to it.
 
     ``source: upload`` resolves REF in the operator's checkout and uploads a ``git
     archive`` of it; ``source: git`` has every host fetch the repository and resolve REF
-    itself (all hosts must agree on the commit).
+    itself (all hosts must agree on the commit). ``canary`` ("10,50") moves that share of
+    the traffic first, holding and watching each step for ``hold`` s.
     """
     app = inventory.app
+    steps = canary_steps(canary, hold, app.watch.seconds) if canary else ()
     from_git = app.source == "git"
     release = None if from_git else source.resolve(Path(app.repo), ref)
     fleet = Fleet(inventory, log, "deploy", options)
@@ -57,6 +93,7 @@ def deploy(
     built: set[str] = set()  # hosts that already have the release's image
 
     def choose(run: HostRun) -> None:
+        no_split(run)
         run.color, run.release = run.facts.idle_color, release or ""
         if run.facts.image_present:
             built.add(run.name)
@@ -84,17 +121,25 @@ def deploy(
                 run.remote.put(archive(), _archive_path(run.host, run.release))
                 unpack = _unpack(run.host, run.release, target)
             build = docker.build(app.name, run.release, target, app.dockerfile)
-            run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
+            try:
+                run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
+            except RemoteError as error:  # one line says little: show the build's last lines
+                if not error.output:
+                    raise
+                tail = "".join(f"\n      | {line}" for line in error.output.splitlines()[-10:])
+                message = str(error).removeprefix(f"{run.name}: ")
+                raise RemoteError(run.name, f"{message}{tail}") from error
             log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
         _start(fleet, run)
 
     what = release or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {_names(hosts)}")
+
     def undo(run: HostRun) -> None:
         run.remote.run(docker.remove(app.name, run.color), what="remove new container")
         log.ok(run.name, f"clean up: removed {docker.container(app.name, run.color)}")
 
-    return fleet.change(hosts, choose, stage, undo, release)
+    return fleet.change(hosts, choose, stage, undo, release, steps)
 
 
 def _archive_path(host: Host, release: str) -> str:
@@ -114,20 +159,23 @@ def _last_verified(run: HostRun) -> str | None:
     """The newest release this host's history says was switched to and verified, not live."""
     for record in reversed(run.facts.history):
         release = record.get("release")
-        if record.get("result") == "switched" and release and release != run.facts.live_release:
+        switched = record.get("result") == "switched" and "share" not in record  # not a split
+        if switched and release and release != run.facts.live_release:
             return release
     return None
 
 
-def _switch_to(
+def serve_color(
     inventory: Inventory,
     hosts: list[Host],
     log: Log,
     operation: str,
     pick: Callable[[HostRun], str],
     options: Options,
+    steps: tuple[Step, ...] = (),
 ) -> bool:
-    """Make a color that is already there live again: start it if stopped, check, switch."""
+    """Send traffic to a color that is already there (all of it, or the steps' share):
+    start it if stopped, check, switch."""
     app = inventory.app.name
     fleet = Fleet(inventory, log, operation, options)
     cold: set[str] = set()  # hosts whose container is gone: run the release's image again
@@ -137,20 +185,44 @@ def _switch_to(
         container = run.facts.containers.get(color)
         run.color = color
         if color == run.facts.live_color:
-            run.release, run.outcome = run.facts.live_release or "", "already live"
-            log.ok(run.name, f"{color} is already live")
+            run.release = run.facts.live_release or ""
         elif container is not None and container.release:
             run.release = container.release
         elif operation == "rollback" and (release := _last_verified(run)):
+            name, image = docker.container(app, color), docker.image(app, release)
+            found = run.remote.run(
+                f"docker image inspect {quote(image)} >/dev/null 2>&1 && echo present || true",
+                what="image",
+                readonly=True,
+            )
+            if found.strip() != "present":
+                raise Refused(
+                    f"cannot roll back: {name} is gone and image {image} (the last verified"
+                    " release) is not on this host either;"
+                    f" deploy it again: fab deploy --ref {release}"
+                )
+            log.warn(
+                run.name,
+                f"rollback: {name} is gone; running {release} (the last verified release in"
+                " this host's history) from its image again",
+            )
             run.release = release
             cold.add(run.name)
         else:
             raise Refused(f"no {color} container ({docker.container(app, color)}) to switch to")
+        if run.target == run.facts.traffic:
+            run.outcome = "already live"
+            split = run.share < 100
+            log.ok(
+                run.name,
+                f"already serves {run.target.describe()}" if split else f"{color} is already live",
+            )
 
     def stage(run: HostRun) -> None:
+        container = run.facts.containers.get(run.color)
         if run.name in cold:
             _start(fleet, run)
-        elif not run.facts.containers[run.color].running:
+        elif container is not None and not container.running:
             run.started = True
             run.remote.run(docker.start(app, run.color), what=f"start {run.color}")
             log.ok(run.name, f"start: {docker.container(app, run.color)} ({run.release})")
@@ -158,7 +230,7 @@ def _switch_to(
     def undo(run: HostRun) -> None:
         run.remote.run(docker.stop(app, run.color), what=f"stop {run.color}")
 
-    return fleet.change(hosts, choose, stage, undo)
+    return fleet.change(hosts, choose, stage, undo, steps=steps)
 
 
 def rollback(inventory: Inventory, hosts: list[Host], log: Log, options: Options = DEFAULT) -> bool:
@@ -168,9 +240,10 @@ def rollback(inventory: Inventory, hosts: list[Host], log: Log, options: Options
     def previous(run: HostRun) -> str:
         if run.facts.live_color is None:
             raise Refused("nothing is live here, so there is nothing to roll back from")
+        no_split(run)
         return "green" if run.facts.live_color == "blue" else "blue"
 
-    return _switch_to(inventory, hosts, log, "rollback", previous, options)
+    return serve_color(inventory, hosts, log, "rollback", previous, options)
 
 
 def switch(
@@ -180,4 +253,4 @@ def switch(
     if color not in COLORS:
         raise Refused(f"--to must be one of {', '.join(COLORS)}, not {color!r}")
     log.line(f"switch {inventory.app.name} to {color} on {_names(hosts)}")
-    return _switch_to(inventory, hosts, log, "switch", lambda run: color, options)
+    return serve_color(inventory, hosts, log, "switch", lambda run: color, options)

@@ -1,10 +1,15 @@
-"""What serves where: per host, the live color, each color's release, state and health,
-the lock and the last change. A table for people (colored on a terminal), or JSON.
+"""What serves where: per host, the live color and any split of the traffic, each color's
+release, state and health, the lock and the last change. A table for people (colored on a
+terminal), or JSON.
 
-JSON schema (``fab status --json``), one object per host in ``hosts``::
+JSON schema (``fab status --json``), one object per host in ``hosts``. ``split`` is set
+while ``percent`` % of the requests go to ``color`` (the one that is not ``live``; the
+rest go to ``live``), as read from nginx's files on the host::
 
     {"host": str, "reachable": bool, "error": str | null,
      "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | null,
+     "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
+               "sticky": bool} | null,
      "colors": {"blue" | "green": {"release": str, "state": str,
                                    "health": "healthy" | "unhealthy" | null} | null},
      "lock": {"holder", "pid", "operation", "started", "expires"} | null,
@@ -58,6 +63,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "error": None,
             "live": found.live_color,
             "switch_mode": found.site_mode,
+            "split": found.split and dataclasses.asdict(found.split),
             "colors": colors,
             "lock": lock,
             "last_change": found.history[-1] if found.history else None,
@@ -69,7 +75,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
 
 def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
-            "switch_mode": None, "colors": dict.fromkeys(COLORS), "lock": None,
+            "switch_mode": None, "split": None, "colors": dict.fromkeys(COLORS), "lock": None,
             "last_change": None}  # fmt: skip
 
 
@@ -90,9 +96,11 @@ def _paint(column: int, cell: str) -> str:
 
 
 def table(records: list[dict]) -> list[list[str]]:
-    rows = [["host", "live", "switch", "blue", "green", "lock", "last change"]]
+    rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change"]]
     for r in records:
-        cells = [r["host"], r["live"] or "-", r["switch_mode"] or "-"]
+        split = r["split"]
+        share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
+        cells = [r["host"], r["live"] or "-", share or "-", r["switch_mode"] or "-"]
         for name in COLORS:
             c = r["colors"][name]
             cells.append(f"{c['release']} {c['state']} {c['health'] or '-'}" if c else "-")
@@ -103,5 +111,5 @@ def table(records: list[dict]) -> list[list[str]]:
             if last
             else "-"
         )
-        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 5])
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 6])
     return rows

@@ -11,6 +11,7 @@ import jinja2
 
 from bluegreen.commands import nginx
 from bluegreen.inventory import COLORS, Inventory
+from bluegreen.traffic import Traffic
 
 BUNDLED = Path(__file__).resolve().parent.parent / "templates"
 
@@ -49,6 +50,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "live_path": nginx.live_path(app),
         "state_path": nginx.state_path(app),
         "script_path": nginx.script_path(app),
+        "access_log": nginx.access_log_path(app),
         "public_port": inventory.ports.public,
         "ports": {color: inventory.ports.of(color) for color in COLORS},
     }
@@ -64,18 +66,19 @@ def script(env: jinja2.Environment, inventory: Inventory) -> str:
     return render(env, "state.js.j2", **_common(inventory))
 
 
-def state(color: str, release: str) -> str:
+def state(traffic: Traffic) -> str:
     """File mode: the state file's one line."""
-    return f"{color} {release}\n"
+    return traffic.line() + "\n"
 
 
-def live(env: jinja2.Environment, inventory: Inventory, color: str, release: str) -> str:
-    """The include that makes ``color`` (running ``release``) the live one."""
+def live(env: jinja2.Environment, inventory: Inventory, traffic: Traffic) -> str:
+    """Reload mode: the include that sends the traffic (one upstream, weighted when split)."""
     return render(
         env,
         "live.conf.j2",
         **_common(inventory),
-        color=color,
-        release=release,
-        port=inventory.ports.of(color),
+        color=traffic.color,
+        release=traffic.release,
+        split=traffic.split,
+        port=inventory.ports.of(traffic.color),
     )

@@ -21,11 +21,23 @@ crash() {
     exit 1
 }
 
+fail() {
+    kill "$httpd_pid" 2>/dev/null || true
+    wait "$httpd_pid" 2>/dev/null || true
+    echo "failing as asked (FAIL_AFTER=$FAIL_AFTER): 500 on all but /health" >&2
+    nc -ll -p "$port" -e /bin/sh /app/fail.sh &
+    httpd_pid=$!
+}
+
 trap stop TERM INT
 trap crash USR1
+trap fail USR2
 
 if [ -n "${CRASH_AFTER:-}" ]; then
     (sleep "$CRASH_AFTER" && kill -USR1 $$) &
+fi
+if [ -n "${FAIL_AFTER:-}" ]; then
+    (sleep "$FAIL_AFTER" && kill -USR2 $$) &
 fi
 
 mkdir -p "$www"
@@ -44,6 +56,8 @@ fi
 httpd -f -p "0.0.0.0:$port" -h "$www" &
 httpd_pid=$!
 echo "listening on 0.0.0.0:$port, version $version" >&2
-wait "$httpd_pid" || true
+while kill -0 "$httpd_pid" 2>/dev/null; do
+    wait "$httpd_pid" || true  # also returns when a signal came (FAIL_AFTER swaps the server)
+done
 echo "httpd exited by itself" >&2
 exit 1

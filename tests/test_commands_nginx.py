@@ -35,6 +35,18 @@ def test_a_file_mode_switch_only_renames_the_state_file():
     )
 
 
+def test_a_state_file_takes_effect_only_after_the_new_configuration_passed_nginx_t():
+    """njs reads the state file per request: renamed ahead of a failing test, it would send
+    traffic to the new color under a configuration that is then put back."""
+    lines = nginx.install([("/e/a.conf", "x;"), ("/e/a.state", "green r2\n")]).splitlines()
+    test = next(i for i, line in enumerate(lines) if "nginx -t" in line)
+    assert lines.index("mv -f /e/a.conf.new /e/a.conf") < test
+    assert lines.index("mv -f /e/a.state.new /e/a.state") == test + 1
+    assert "rm -f /e/a.state.new; printf" in lines[test]  # a failed test leaves no state
+    assert "/e/a.state.prev /e/a.state" not in lines[test]
+    assert lines[-1] == "nginx -s reload"
+
+
 def test_uninstall_removes_every_file_of_the_app():
     assert nginx.uninstall("shop") == (
         "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/bluegreen/shop.live.conf"
@@ -95,3 +107,35 @@ def test_a_passing_test_installs_content_byte_for_byte_and_reloads_once(tmp_path
     assert result.returncode == 0, result.stderr
     assert live.read_text() == content
     assert (tmp_path / "reloads").read_text() == "reloaded\n"
+
+
+def test_the_access_log_is_read_from_an_offset_in_one_command():
+    assert nginx.access_log_path("shop") == "/var/log/nginx/bluegreen-shop.access.log"
+    path = "/var/log/nginx/my log"
+    assert nginx.read_log(path, None) == (
+        "size=$(stat -c %s '/var/log/nginx/my log' 2>/dev/null || echo 0); echo size=$size"
+    )
+    assert nginx.read_log(path, 120, limit=1000) == (
+        "size=$(stat -c %s '/var/log/nginx/my log' 2>/dev/null || echo 0); echo size=$size;"
+        " start=120; [ $size -ge $start ] || start=0; echo start=$start;"
+        " [ $size -gt $start ] && tail -c +$((start + 1)) '/var/log/nginx/my log'"
+        " | head -c 1000; true"
+    )
+
+
+def test_reading_the_log_returns_new_bytes_and_starts_over_after_a_rotation(tmp_path):
+    log = tmp_path / "access.log"
+
+    def read(offset):
+        command = nginx.read_log(str(log), offset, limit=8)
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout
+
+    assert read(None) == "size=0\n"
+    assert read(0) == "size=0\nstart=0\n"
+    log.write_text("aaaa\nbbbb\n")
+    assert read(None) == "size=10\n"
+    assert read(5) == "size=10\nstart=5\nbbbb\n"
+    assert read(10) == "size=10\nstart=10\n"
+    assert read(0) == "size=10\nstart=0\naaaa\nbbb"  # at most ``limit`` bytes
+    log.write_text("cc\n")  # rotated: smaller than the offset
+    assert read(10) == "size=3\nstart=0\ncc\n"

@@ -1,6 +1,7 @@
 import subprocess
 
 from bluegreen import facts
+from bluegreen.traffic import Split, Traffic
 
 OUTPUT = """os_ID=ubuntu
 os_VERSION_ID="24.04"
@@ -67,3 +68,23 @@ def test_probe_runs_in_a_plain_shell_on_a_host_without_the_app(tmp_path):
     f = facts.parse(out.stdout)
     assert f.live_color is None and f.containers == {} and not f.image_present
     assert f.os_release.get("ID")  # this machine's /etc/os-release was read
+
+
+def test_a_split_is_read_from_the_state_file_in_file_mode():
+    f = facts.parse("site_head=# bluegreen site mode=file\nstate=blue r1 green r2 10 sticky\n")
+    assert (f.live_color, f.live_release) == ("blue", "r1")
+    assert f.split == Split("green", "r2", 10, sticky=True)
+    assert f.traffic == Traffic("blue", "r1", Split("green", "r2", 10, sticky=True))
+
+
+def test_a_split_is_read_from_the_live_include_header_in_reload_mode():
+    f = facts.parse(
+        "site_head=# bluegreen site mode=reload\n"
+        "live=# bluegreen live=green release=r2 other=blue other_release=r1 percent=25 sticky=no\n"
+    )
+    assert f.traffic == Traffic("green", "r2", Split("blue", "r1", 25))
+
+
+def test_a_tampered_split_is_not_trusted():
+    f = facts.parse("site_head=# bluegreen site mode=file\nstate=blue r1 blue r2 10\n")
+    assert f.live_color is None and f.split is None and f.traffic is None

@@ -1,8 +1,13 @@
+import os
+import subprocess
+
 import pytest
 
+from bluegreen.commands.lock import LockInfo
 from bluegreen.facts import HostFacts
-from bluegreen.fleet import HostRun, Refused, batches, switch_mode
+from bluegreen.fleet import HostRun, Refused, batches, stale, switch_mode
 from bluegreen.inventory import Host
+from bluegreen.traffic import Split, Traffic
 
 
 @pytest.mark.parametrize(
@@ -44,3 +49,45 @@ def test_batches_split_hosts_in_order(size, expected):
 def test_a_bad_batch_is_refused(size):
     with pytest.raises(Refused, match="--batch must be"):
         batches(_runs(3), size)
+
+
+def _split_run(**kw) -> HostRun:
+    facts = HostFacts(live_color="blue", live_release="r1")
+    return HostRun(Host(name="h", address="10.0.0.1"), remote=None, facts=facts, **kw)
+
+
+def test_the_target_is_the_color_alone_or_its_share_beside_the_live_one():
+    run = _split_run(color="green", release="r2")
+    assert run.target == Traffic("green", "r2") and run.watched
+    run.share, run.sticky = 10, True
+    assert run.target == Traffic("blue", "r1", Split("green", "r2", 10, sticky=True))
+    assert run.watched
+
+
+def test_going_back_to_the_live_color_is_not_watched():
+    run = _split_run(color="blue", release="r1")  # an abort
+    assert run.target == Traffic("blue", "r1") and not run.watched
+
+
+def _lock(holder: str, pid: int) -> LockInfo:
+    return LockInfo(holder, pid, "deploy", "2026-01-01T00:00:00+00:00", 2**40, "t")
+
+
+@pytest.mark.parametrize(
+    ("holder", "running", "expected"),
+    [
+        ("me@here", False, True),  # our machine, the process is gone: nobody will release it
+        ("me@here", True, False),  # still running here: a real concurrent run
+        ("me@there", False, False),  # another machine: we cannot know, wait for the expiry
+        ("you@here", False, False),  # another user on this machine: same
+    ],
+)
+def test_a_lock_is_stale_only_when_its_process_on_this_machine_is_gone(holder, running, expected):
+    assert stale(_lock(holder, 4242), "me@here", lambda pid: running) is expected
+
+
+def test_a_dead_pid_is_found_dead_and_a_live_one_alive():
+    child = subprocess.Popen(["true"])
+    child.wait()  # reaped: no such process any more
+    assert stale(_lock("me@here", child.pid), "me@here")
+    assert not stale(_lock("me@here", os.getppid()), "me@here")

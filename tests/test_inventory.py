@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.inventory import App, Health, Host, InventoryError, Ports, load
+from bluegreen.inventory import App, Health, Host, InventoryError, Ports, Watch, load
 
 MINIMAL = "app: {name: example}\nhosts: {web1: 203.0.113.10}\n"
 
@@ -64,6 +64,7 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
           env_file: .env
           health: {path: /healthz, attempts: 5, interval: 1, timeout: 0.5}
           drain: 0
+          watch: {seconds: 30, max_error_rate: 0.05, max_p99_ms: 250, min_requests: 50, probe: /}
         ports: {public: 8000, blue: 8001, green: 8002}
         defaults:
           user: deploy
@@ -108,6 +109,9 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
         env_file=deploy / ".env",
         health=Health(path="/healthz", attempts=5, interval=1.0, timeout=0.5),
         drain=0.0,
+        watch=Watch(
+            seconds=30.0, max_error_rate=0.05, max_p99_ms=250.0, min_requests=50, probe="/"
+        ),
     )
     assert inventory.ports == Ports(public=8000, blue=8001, green=8002)
     assert inventory.default_group == "prod"
@@ -188,6 +192,14 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
     ("{name: e, health: {timeout: '2'}}", "app.health.timeout", "got '2'"),
     ("{name: e, health: {tries: 2}}", "app.health.tries", "unknown key"),
     ("{name: e, health: 5}", "app.health", "expected a mapping, got int"),
+    ("{name: e, watch: {seconds: -1}}", "app.watch.seconds", "a number >= 0, got -1"),
+    ("{name: e, watch: {max_error_rate: 5}}", "app.watch.max_error_rate", "from 0 to 1, got 5"),
+    ("{name: e, watch: {max_error_rate: '1%'}}", "app.watch.max_error_rate", "got '1%'"),
+    ("{name: e, watch: {max_p99_ms: 0}}", "app.watch.max_p99_ms", "a number > 0, got 0"),
+    ("{name: e, watch: {min_requests: 0}}", "app.watch.min_requests", "an integer >= 1, got 0"),
+    ("{name: e, watch: {probe: health}}", "app.watch.probe", "starting with '/'"),
+    ("{name: e, watch: {second: 5}}", "app.watch.second", "did you mean 'seconds'?"),
+    ("{name: e, watch: 30}", "app.watch", "expected a mapping, got int"),
 ]
 
 BAD_REST = [  # everything after a valid app: line

@@ -4,6 +4,7 @@ import pytest
 
 from bluegreen import templates
 from bluegreen.inventory import App, Inventory, Ports
+from bluegreen.traffic import Split, Traffic
 
 
 def _inventory(tmp_path: Path, name: str = "my-shop") -> Inventory:
@@ -14,7 +15,7 @@ def _inventory(tmp_path: Path, name: str = "my-shop") -> Inventory:
 
 def test_live_include_names_color_release_and_port(tmp_path):
     inv = _inventory(tmp_path)
-    text = templates.live(templates.environment(inv), inv, "green", "0123456789ab")
+    text = templates.live(templates.environment(inv), inv, Traffic("green", "0123456789ab"))
     assert text.splitlines()[0] == "# bluegreen live=green release=0123456789ab"
     assert "upstream bluegreen_my_shop {\n    server 127.0.0.1:4002;" in text
     assert 'map $host $bluegreen_my_shop_color { default "green"; }' in text
@@ -49,8 +50,70 @@ def test_file_mode_script_whitelists_the_state_file(tmp_path):
     inv = _inventory(tmp_path)
     text = templates.script(templates.environment(inv), inv)
     assert "fs.readFileSync('/etc/nginx/bluegreen/my-shop.state', 'utf8')" in text
-    assert "/^(blue|green) [A-Za-z0-9._-]{1,64}$/.test(text)" in text
-    assert templates.state("green", "0123456789ab") == "green 0123456789ab\n"
+    assert (
+        "var STATE = /^(blue|green) ([A-Za-z0-9._-]{1,64})"
+        "(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?$/;"
+    ) in text
+    assert "if (!m || m[3] === m[1]) {\n        return '';" in text
+    assert "var roll = m[6] ? bucket(r.remoteAddress) : Math.floor(Math.random() * 100);" in text
+    assert templates.state(Traffic("green", "0123456789ab")) == "green 0123456789ab\n"
+
+
+def test_the_state_line_of_a_split_names_both_colors_and_the_share():
+    split = Traffic("blue", "r1", Split("green", "r2", 10))
+    assert templates.state(split) == "blue r1 green r2 10\n"
+    sticky = Traffic("blue", "r1", Split("green", "r2", 10, sticky=True))
+    assert templates.state(sticky) == "blue r1 green r2 10 sticky\n"
+
+
+def test_reload_mode_split_weights_one_upstream_and_names_the_color_that_answered(tmp_path):
+    inv = _inventory(tmp_path)
+    traffic = Traffic("blue", "r1", Split("green", "r2", 10))
+    assert templates.live(templates.environment(inv), inv, traffic) == (
+        "# bluegreen live=blue release=r1 other=green other_release=r2 percent=10 sticky=no\n"
+        "# Managed by bluegreen: my-shop is split, 90 % to blue and 10 % to green.\n"
+        "upstream bluegreen_my_shop {\n"
+        "    server 127.0.0.1:4001 weight=90;\n"
+        "    server 127.0.0.1:4002 weight=10;\n"
+        "    keepalive 16;\n"
+        "}\n"
+        "# The headers name the color that answered (the last address nginx tried).\n"
+        "map $upstream_addr $bluegreen_my_shop_color {\n"
+        '    "~127\\.0\\.0\\.1:4002$" "green";\n'
+        '    default "blue";\n'
+        "}\n"
+        "map $upstream_addr $bluegreen_my_shop_release {\n"
+        '    "~127\\.0\\.0\\.1:4002$" "r2";\n'
+        '    default "r1";\n'
+        "}\n"
+    )
+
+
+def test_reload_mode_sticky_split_hashes_the_client_address(tmp_path):
+    inv = _inventory(tmp_path)
+    traffic = Traffic("green", "r2", Split("blue", "r1", 25, sticky=True))
+    text = templates.live(templates.environment(inv), inv, traffic)
+    assert text.splitlines()[0] == (
+        "# bluegreen live=green release=r2 other=blue other_release=r1 percent=25 sticky=yes"
+    )
+    assert (
+        "upstream bluegreen_my_shop {\n"
+        "    hash $remote_addr consistent;\n"
+        "    server 127.0.0.1:4002 weight=75;\n"
+        "    server 127.0.0.1:4001 weight=25;\n"
+    ) in text
+
+
+def test_the_site_logs_status_time_and_upstream_for_the_watch(tmp_path):
+    inv = _inventory(tmp_path)
+    for mode in ("reload", "file"):
+        text = templates.site(templates.environment(inv), inv, mode)
+        assert (
+            "log_format bluegreen_my_shop '$msec $status $request_time $upstream_addr';\n"
+        ) in text
+        assert (
+            "    access_log /var/log/nginx/bluegreen-my-shop.access.log bluegreen_my_shop;\n"
+        ) in text
 
 
 def test_a_user_template_overrides_the_bundled_one(tmp_path):

@@ -24,7 +24,9 @@ def env_file(app_dir: str, color: str) -> str:
 def build(app: str, release: str, context: str, dockerfile: str) -> str:
     """Build the release image; the last lines of a failed build reach the operator."""
     build = (
-        f"docker build --label {LABEL}.release={quote(release)} -t {quote(image(app, release))}"
+        # --force-rm: a failed step's container is removed too, so nothing is left behind
+        f"docker build --force-rm --label {LABEL}.release={quote(release)}"
+        f" -t {quote(image(app, release))}"
         f" -f {quote(context + '/' + dockerfile)} {quote(context)}"
     )
     return f'out=$({build} 2>&1) || {{ printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }}'

@@ -46,6 +46,8 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
     the previous version is kept as ``<path>.prev`` for restore and for manual inspection.
     When the test fails every file is put back and nginx is not reloaded. Without
     ``reload`` (a file-mode switch: only the state file changes) nginx is not involved.
+    A state file (``*.state``) is read per request, so it takes effect the moment it is
+    renamed: with ``reload`` it moves only after the test passed (before the reload).
     """
     steps = ["set -e"]
     for path, content in files:
@@ -55,18 +57,22 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
             f"printf '%s' {quote(content)} > {p}.new",
             f"if [ -f {p} ]; then cp -p {p} {p}.prev; else rm -f {p}.prev; fi",
         ]
-    steps += [f"mv -f {quote(path)}.new {quote(path)}" for path, _ in files]
     if not reload:
+        steps += [f"mv -f {quote(path)}.new {quote(path)}" for path, _ in files]
         return "\n".join(steps)
+    later = [quote(path) for path, _ in files if path.endswith(".state")]
+    config = [quote(path) for path, _ in files if not path.endswith(".state")]
+    steps += [f"mv -f {p}.new {p}" for p in config]
     restore = "; ".join(
-        f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi"
-        for p in (quote(path) for path, _ in files)
+        [f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi" for p in config]
+        + [f"rm -f {p}.new" for p in later]
     )
     # nginx -t's last line ("... test failed") says nothing: keep the cause last for the error
     steps.append(
         f"if ! out=$(nginx -t 2>&1); then {restore};"
         f' printf "%s\\n" "$out" | grep -v "test failed$" >&2; exit {TEST_FAILED}; fi'
     )
+    steps += [f"mv -f {p}.new {p}" for p in later]
     steps.append("nginx -s reload")
     return "\n".join(steps)
 
@@ -83,4 +89,25 @@ def wait_old_workers(limit: float) -> str:
     return (
         f"i=0; while pgrep -f {quote(SHUTTING_DOWN)} >/dev/null && [ $i -lt {tenths} ];"
         " do sleep 0.1; i=$((i+1)); done"
+    )
+
+
+def access_log_path(app: str) -> str:
+    """Our server's access log (``$msec $status $request_time $upstream_addr``)."""
+    return f"/var/log/nginx/bluegreen-{app}.access.log"
+
+
+def read_log(path: str, offset: int | None, limit: int = 4_000_000) -> str:
+    """Print ``size=`` and ``start=`` lines, then the log's bytes from ``start`` (<= ``limit``).
+
+    ``start`` is ``offset``, or 0 when the file shrank (rotated); without an offset only
+    the size is printed (where a watch begins).
+    """
+    p = quote(path)
+    size = f"size=$(stat -c %s {p} 2>/dev/null || echo 0); echo size=$size"
+    if offset is None:
+        return size
+    return (
+        f"{size}; start={int(offset)}; [ $size -ge $start ] || start=0; echo start=$start;"
+        f" [ $size -gt $start ] && tail -c +$((start + 1)) {p} | head -c {int(limit)}; true"
     )

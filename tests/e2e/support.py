@@ -90,10 +90,11 @@ def assert_no_failures(load: Load, kinds=RETRYING) -> None:
 
 
 def snapshot(host) -> str:
-    """Everything a change could touch on a host: nginx and app files, containers, images."""
+    """Everything a change could touch on a host: nginx and app files, containers, images
+    (not the history, where a refused attempt is recorded as "unchanged")."""
     return sb.run_in(
         host,
-        "find /etc/nginx /srv -type f -exec md5sum {} + | sort;"
+        "find /etc/nginx /srv -type f ! -name history.jsonl -exec md5sum {} + | sort;"
         " docker ps -a --format '{{.ID}} {{.Names}} {{.State}}' | sort; docker images -q | sort",
     ).stdout
 
@@ -105,7 +106,7 @@ def restart_sshd(host) -> None:
 
 def fake_nginx(host, script: str) -> None:
     """Bind-mount a wrapper over the host's nginx: ``script`` runs first, then the real one."""
-    fake = f"#!/bin/sh\n{script}\nexec /tmp/nginx.real \"$@\"\n"
+    fake = f'#!/bin/sh\n{script}\nexec /tmp/nginx.real "$@"\n'
     sb.run_in(
         host,
         "cp /usr/sbin/nginx /tmp/nginx.real"

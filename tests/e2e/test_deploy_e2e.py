@@ -131,22 +131,25 @@ def test_status_shows_live_color_both_releases_and_last_change(fleet):
     result = fab(inventory, "status")
     assert result.returncode == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["host", "live", "switch", "blue", "green", "lock", "last", "change"]
+    header = ["host", "live", "split", "switch", "blue", "green", "lock", "last", "change"]
+    assert lines[0].split() == header
     for host in hosts:
         row = next(line for line in lines if line.startswith(host.name)).split()
-        assert row[:10] == [
+        assert row[:11] == [
             host.name,
             "green",
+            "-",
             mode,
             *(releases["v1"], "exited", "-"),
             *(releases["v2"], "running", "healthy"),
             "-",
         ]
-        assert row[11:] == ["switch", "already", "live"]  # the repeated switch, a no-op
+        assert row[12:] == ["switch", "already", "live"]  # the repeated switch, a no-op
     data = json.loads(fab(inventory, "status", "--json").stdout)
     assert [h["host"] for h in data["hosts"]] == [h.name for h in hosts]
     first = data["hosts"][0]
     assert first["live"] == "green" and first["switch_mode"] == mode and first["lock"] is None
+    assert first["split"] is None
     assert first["colors"]["green"] == {
         "release": releases["v2"],
         "state": "running",

@@ -6,7 +6,6 @@ dying right after the switch), whose count is printed.
 """
 
 import re
-import shlex
 import subprocess
 import threading
 import time
@@ -47,11 +46,14 @@ def fleet(sandbox, repo, tmp_path):
 
 
 def _nginx_files(host) -> str:
-    return sb.run_in(host, "find /etc/nginx -type f -exec md5sum {} + | sort").stdout
+    """Every file nginx reads (the ``.prev`` backups are the switch's own scratch)."""
+    return sb.run_in(
+        host, "find /etc/nginx -type f ! -name '*.prev' -exec md5sum {} + | sort"
+    ).stdout
 
 
 def _workers(host) -> str:
-    return sb.run_in(host, "pgrep -f 'nginx: worker' | sort").stdout
+    return sb.run_in(host, "pgrep -f '[n]ginx: worker' | sort").stdout
 
 
 def _assert_v1_everywhere(hosts, releases):
@@ -91,10 +93,19 @@ def test_a_user_template_that_fails_nginx_t_restores_the_files_and_does_not_relo
     assert "revert" not in result.stdout  # nothing was switched, nothing to revert
     assert_no_failures(traffic, RETRYING if mode == "reload" else ("new", "keepalive-retry",
                                                                     "keepalive"))  # fmt: skip
-    assert [(_nginx_files(h), _workers(h), served(h)) for h in hosts] == before
+    for host, (files, workers, serves) in zip(hosts, before, strict=True):
+        now = _nginx_files(host)
+        assert now == files, set(now.splitlines()) ^ set(files.splitlines())  # byte for byte
+        assert _workers(host) == workers  # not reloaded
+        assert served(host) == serves
+    live = "example-blue running" if mode == "reload" else "example-green running"
     for host in hosts:
-        assert containers(host) == ["example-blue running"]
+        assert containers(host) == [live]
         assert not lock_held(host)
+    colors = {
+        c for kind in ("new", "keepalive-retry", "keepalive") for c in traffic.stats(kind).colors
+    }
+    assert colors == {served(hosts[0])[0]}  # the new color never answered, not even once
 
 
 def test_a_failing_docker_build_shows_its_last_lines_and_changes_nothing(fleet):
@@ -130,7 +141,7 @@ def test_the_new_app_dying_right_after_the_switch_is_caught_by_verification(flee
     killer = (
         "for i in $(seq 600); do"
         "  pid=$(docker inspect -f '{{.State.Pid}}' example-green 2>/dev/null);"
-        "  [ -n \"$pid\" ] && [ \"$pid\" != 0 ] &&"
+        '  [ -n "$pid" ] && [ "$pid" != 0 ] &&'
         "  grep -qs 'live=green' /etc/nginx/bluegreen/example.live.conf && break;"
         "  sleep 0.01; done;"
         " docker update --restart=no example-green >/dev/null; kill -9 $pid; echo killed"
@@ -152,24 +163,24 @@ def test_the_new_app_dying_right_after_the_switch_is_caught_by_verification(flee
     on_victim = sum(traffic.stats(k, (hosts[2].address, 4000)).failed for k in RETRYING)
     print(f"failed requests while sandbox3's new app was dead: {down} (all on sandbox3)")
     assert down == on_victim  # the two healthy hosts dropped nothing
-    assert 0 < down  # the fault is an outage until the revert; its length is printed
-    duration = next(
-        float(m) for m in re.findall(r"sandbox3 ❌ port 4000 does not serve .* after (\S+) s", result.stdout)
-    )
-    assert duration <= 3, result.stdout
+    assert down > 0  # the fault is an outage until the revert; its length is printed
+    assert "green answers only HTTP 502 for 1 s (its app is down)" in result.stdout
+    assert "verify 1." in result.stdout  # the outage lasted ~1 s, not the 10 s deadline
 
 
-def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verification(
-    fleet, repo
-):
+def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verification(fleet, repo):
     """A new host whose public port another program holds: nginx -t passes, reload exits 0
     and logs a bind error; only verification through the port can tell."""
     inventory_path, hosts, releases = fleet
     new = hosts[2]
-    sb.run_in(new, "docker rm -f example-blue example-green >/dev/null 2>&1;"
-                   " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example;"
-                   " nginx -s reload; mkdir -p /tmp/other && echo other > /tmp/other/version"
-                   " && busybox httpd -p 4000 -h /tmp/other")  # fmt: skip
+    sb.run_in(
+        new,
+        "docker rm -f example-blue example-green >/dev/null 2>&1;"
+        " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example;"
+        " nginx -s reload; mkdir -p /tmp/other && echo other > /tmp/other/version"
+        " && for i in $(seq 50); do busybox httpd -p 4000 -h /tmp/other && break;"
+        " sleep 0.1; done",
+    )  # fmt: skip (nginx lets go of the port after its reload)
     before = _nginx_files(new)
     try:
         with load(hosts[:2]) as traffic:
@@ -178,9 +189,9 @@ def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verificat
     finally:
         sb.run_in(new, "pkill -f 'busybox httpd -p 4000'", check=False)
     assert result.returncode == 1, result.output
-    assert "sandbox3 ✅ switch: nginx tested and reloaded" in result.stdout
-    assert "sandbox3 ❌ port 4000 does not serve green" in result.stdout
-    assert "from color=None" in result.stdout
+    assert "sandbox3 ✅ switch: nginx tested and reloaded, live = blue" in result.stdout
+    assert "sandbox3 ❌ port 4000 does not serve blue" in result.stdout, result.stdout
+    assert "last: HTTP 404 from color=None release=None" in result.stdout
     assert "bind() to 0.0.0.0:4000 failed" in errors
     assert "sandbox3 ✅ revert: site removed (nothing served before)" in result.stdout
     assert_no_failures(traffic)
@@ -205,7 +216,8 @@ def test_a_full_disk_during_the_upload_fails_the_stage_and_changes_nothing(fleet
         sb.run_in(victim, "umount /tmp")
     assert result.returncode == 1, result.output
     assert re.search(
-        rf"^sandbox2 +❌ upload to /tmp/bluegreen-root-{releases['v2']}.tar.gz failed: .*no space",
+        rf"^sandbox2 +❌ upload of \d+ bytes to /tmp/bluegreen-root-{releases['v2']}.tar.gz"
+        r" failed: .*; 0 KiB free there \(disk full\?\)$",
         result.stdout,
         re.M | re.I,
     ), result.stdout
@@ -235,7 +247,9 @@ def test_rollback_when_the_old_color_and_its_image_are_gone_explains_and_changes
 ):
     inventory_path, hosts, releases = fleet
     assert fab(inventory_path, "deploy", "--ref", "v2").returncode == 0
-    sb.run_in(hosts[1], f"docker rm -f example-blue >/dev/null; docker rmi example:{releases['v1']}")
+    sb.run_in(
+        hosts[1], f"docker rm -f example-blue >/dev/null; docker rmi example:{releases['v1']}"
+    )
     before = [containers(h) for h in hosts]
     with load(hosts) as traffic:
         result = fab(inventory_path, "rollback")

@@ -189,7 +189,11 @@ def test_connection_lost_during_stage_then_status_shows_it_and_deploy_repairs_it
     base, hosts, releases = fleet
     with load(hosts) as traffic:
         deploy = Fab(base, "deploy", "--ref", "slow")
-        wait_until(lambda: all(lock_held(h) for h in hosts), what="every lock taken")
+        building = "pgrep -f '[d]ocker build' >/dev/null"
+        wait_until(
+            lambda: sb.run_in(hosts[2], building, check=False).returncode == 0,
+            what="the build running on sandbox3",
+        )
         sb.run_in(hosts[2], "pkill sshd")
         code = deploy.finish()
     out = deploy.output

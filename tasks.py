@@ -50,6 +50,25 @@ def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
     return {value for host in hosts for value in inv.env_for(host).values()}
 
 
+def _number(option: str, value: object, default: float, cast: type = int) -> float:
+    """A numeric option (given as text, so a typo is a clear error, not a traceback)."""
+    if value is None:
+        return default
+    try:
+        number = cast(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        kind = "a whole number" if cast is int else "a number"
+        flag = f"-{option}" if len(option) == 1 else f"--{option}"
+        raise Exit(f"❌ {flag} takes {kind} above 0, not {value!r}", code=2)
+    return number
+
+
+def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
+    return Options(dry_run=dry_run, batch=batch, parallel=_number("parallel", parallel, 10))
+
+
 @task(
     help={
         "ref": "git ref to deploy (default HEAD of the app's repository)",
@@ -58,23 +77,24 @@ def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
         **CHANGE_HELP,
     }
 )
-def deploy(c, ref="HEAD", canary=None, hold=30.0, dry_run=False, batch=None, parallel=10):
+def deploy(c, ref="HEAD", canary=None, hold=None, dry_run=False, batch=None, parallel=None):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
-    _run(c, orchestration.deploy, ref, options=options, canary=canary, hold=float(hold))
+    hold = _number("hold", hold, 30.0, float)
+    options = _options(dry_run, batch, parallel)
+    _run(c, orchestration.deploy, ref, options=options, canary=canary, hold=hold)
 
 
 @task(help=CHANGE_HELP)
-def rollback(c, dry_run=False, batch=None, parallel=10):
+def rollback(c, dry_run=False, batch=None, parallel=None):
     """Go back to the previous color and release on every host (instant: it is kept)."""
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    options = _options(dry_run, batch, parallel)
     _run(c, orchestration.rollback, options=options)
 
 
 @task(help={"to": "blue or green", **CHANGE_HELP})
-def switch(c, to, dry_run=False, batch=None, parallel=10):
+def switch(c, to, dry_run=False, batch=None, parallel=None):
     """Make a color live on every host, with the same health and serving checks as deploy."""
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    options = _options(dry_run, batch, parallel)
     _run(c, orchestration.switch, to, options=options)
 
 
@@ -86,28 +106,28 @@ def switch(c, to, dry_run=False, batch=None, parallel=10):
         **CHANGE_HELP,
     }
 )
-def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, parallel=10):
+def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, parallel=None):
     """Send a share of the requests to the color that is not live (both colors serve)."""
     if (green is None) == (blue is None):
         raise Exit("❌ give exactly one of --green N or --blue N", code=2)
     color, percent = ("green", green) if green is not None else ("blue", blue)
     if not str(percent).isdigit():
         raise Exit(f"❌ --{color} takes a whole percent from 1 to 99, not {percent!r}", code=2)
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    options = _options(dry_run, batch, parallel)
     _run(c, traffic_split.split, color, int(percent), sticky, options=options)
 
 
 @task(help=CHANGE_HELP)
-def promote(c, dry_run=False, batch=None, parallel=10):
+def promote(c, dry_run=False, batch=None, parallel=None):
     """Send all requests to the split's new color; drain and stop the old one."""
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    options = _options(dry_run, batch, parallel)
     _run(c, traffic_split.promote, options=options)
 
 
 @task(help=CHANGE_HELP)
-def abort(c, dry_run=False, batch=None, parallel=10):
+def abort(c, dry_run=False, batch=None, parallel=None):
     """End a split: all requests back to the live color; stop the other one."""
-    options = Options(dry_run=dry_run, batch=batch, parallel=int(parallel))
+    options = _options(dry_run, batch, parallel)
     _run(c, traffic_split.abort, options=options)
 
 
@@ -118,15 +138,15 @@ def abort(c, dry_run=False, batch=None, parallel=10):
         "follow": "keep streaming new lines until Ctrl-C",
     }
 )
-def logs(c, color=None, n=50, follow=False):
+def logs(c, color=None, n=None, follow=False):
     """Show the app's container output from every host, prefixed by host."""
-    _run(c, app_logs, color, int(n), follow)
+    _run(c, app_logs, color, _number("n", n, 50), follow)
 
 
 @task(help={"n": "how many records per host (default 10)"})
-def history(c, n=10):
+def history(c, n=None):
     """Show the last changes made on every host (who, what, from → to, result)."""
-    _run(c, show_history, int(n))
+    _run(c, show_history, _number("n", n, 10))
 
 
 @task(name="status")
@@ -154,9 +174,9 @@ def bootstrap(c, dry_run=False):
 
 
 @task(name="up", help={"hosts": "how many simulated servers (default 2)"})
-def sandbox_up(c, hosts=2):
+def sandbox_up(c, hosts=None):
     """Start the local sandbox fleet (network namespaces, sshd, nginx, dockerd; needs root)."""
-    sandbox.up(int(hosts))
+    sandbox.up(_number("hosts", hosts, 2))
 
 
 @task(name="down")

@@ -93,7 +93,7 @@ def test_example_app_builds_serves_its_version_and_stops_fast(sandbox):
     version = (EXAMPLE / "VERSION").read_text().strip()
     with connect(host) as connection:
         connection.run("rm -rf /srv/example && mkdir -p /srv/example", hide=True)
-        for name in ("Dockerfile", "VERSION", "entrypoint.sh"):
+        for name in ("Dockerfile", "VERSION", "entrypoint.sh", "fail.sh"):
             connection.put(str(EXAMPLE / name), f"/srv/example/{name}")
         connection.run("docker build -q -t example:e2e /srv/example", hide=True)
         connection.run(

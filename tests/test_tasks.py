@@ -1,0 +1,28 @@
+"""The fab command line: bad option values are one clear line and exit code 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+FAB = Path(sys.executable).parent / "fab"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["deploy", "--parallel", "x"], "❌ --parallel takes a whole number above 0, not 'x'"),
+        (["deploy", "--hold", "-3"], "❌ --hold takes a number above 0, not '-3'"),
+        (["history", "-n", "0"], "❌ -n takes a whole number above 0, not '0'"),
+        (["split", "--green", "10", "--blue", "5"], "❌ give exactly one of --green N or --blue N"),
+        (["split", "--green", "ten"], "❌ --green takes a whole percent from 1 to 99, not 'ten'"),
+    ],
+)
+def test_bad_option_values_are_refused_before_anything_runs(args, message):
+    done = subprocess.run(
+        [str(FAB), *args], cwd=PROJECT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == message

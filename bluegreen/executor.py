@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,11 @@ from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
 from bluegreen.inventory import Host
+
+CONNECT_ATTEMPTS = 3
+# We report every SSH problem ourselves, in one line; paramiko's own log would print
+# tracebacks from its transport thread on stderr.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class RemoteError(RuntimeError):
@@ -52,6 +59,15 @@ class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
             with self.known_hosts.open("a") as f:
                 f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _transient(error: BaseException) -> bool:
+    """A connection dropped while the SSH banner was exchanged: worth another try."""
+    if isinstance(error, (paramiko.BadHostKeyException, paramiko.AuthenticationException)):
+        return False
+    return isinstance(error, (ConnectionResetError, EOFError)) or (
+        isinstance(error, paramiko.SSHException) and "banner" in str(error)
+    )
 
 
 def _connect_error(host: Host, error: BaseException) -> str:
@@ -101,10 +117,18 @@ class Remote:
         client.set_missing_host_key_policy(policy)
 
     def open(self) -> None:
-        try:
-            self.connection.open()
-        except Exception as error:  # every cause becomes one clear line
-            raise RemoteError(self.host.name, _connect_error(self.host, error)) from error
+        """Connect; a reset during the SSH handshake (sshd's MaxStartups shedding load) is
+        retried twice, anything else (refused, timeout, keys, auth) is reported at once."""
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                self.connection.open()
+                return
+            except Exception as error:  # every cause becomes one clear line
+                if attempt + 1 < CONNECT_ATTEMPTS and _transient(error):
+                    self.connection.close()
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                raise RemoteError(self.host.name, _connect_error(self.host, error)) from error
 
     def close(self) -> None:
         self.connection.close()

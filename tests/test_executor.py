@@ -3,7 +3,7 @@ import socket
 import paramiko
 import pytest
 
-from bluegreen.executor import AcceptNewPolicy, Remote, _connect_error, parse_http
+from bluegreen.executor import AcceptNewPolicy, Remote, _connect_error, _transient, parse_http
 from bluegreen.inventory import Host
 
 
@@ -57,3 +57,13 @@ def test_strict_hosts_reject_unknown_keys(tmp_path):
     host = Host(name="a", address="127.0.0.1", host_keys="strict", known_hosts=tmp_path / "k")
     policy = Remote(host).connection.client._policy
     assert isinstance(policy, paramiko.RejectPolicy)
+
+
+def test_only_handshake_resets_are_retried():
+    assert _transient(paramiko.SSHException("Error reading SSH protocol banner"))
+    assert _transient(ConnectionResetError())
+    assert not _transient(paramiko.AuthenticationException())
+    assert not _transient(TimeoutError())
+    assert not _transient(
+        paramiko.ssh_exception.NoValidConnectionsError({("10.0.0.1", 22): OSError()})
+    )

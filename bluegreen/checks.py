@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from bluegreen.executor import Remote
+from bluegreen import traffic
+from bluegreen.executor import Remote, RemoteError
 from bluegreen.inventory import Health
+from bluegreen.traffic import Traffic
 
 COLOR_HEADER = "x-bluegreen-color"
 RELEASE_HEADER = "x-bluegreen-release"
@@ -33,6 +35,17 @@ def wait_healthy(remote: Remote, port: int, health: Health) -> str:
         if attempt < health.attempts:
             time.sleep(health.interval)
     raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
+
+
+def serving(remote: Remote, port: int, path: str, timeout: float) -> Traffic | None:
+    """What the public port serves now, by nginx's headers (one probe; None: no answer, or
+    not ours)."""
+    try:
+        reply = remote.http_get(port, path, timeout)
+    except (OSError, ConnectionError, RemoteError):
+        return None
+    color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
+    return traffic.parse(f"{color} {release}")
 
 
 def wait_serving(

@@ -12,6 +12,7 @@ deferred to the end of the current step, then handled like a failure).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import hashlib
 import json
@@ -75,6 +76,7 @@ class HostRun:
     locked: bool = False
     started: bool = False  # we started (or replaced) the target color's container
     touched: bool = False  # nginx was (possibly) pointed at the target
+    unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
     outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
@@ -250,6 +252,24 @@ class Fleet:
         }
         if take_lock:
             self._check_lock(run, output)
+        self._trust_served(run)
+
+    def _trust_served(self, run: HostRun) -> None:
+        """What the public port serves is live, whatever nginx's files say: a switch whose
+        session died between renaming the include and reloading nginx leaves them apart."""
+        found = run.facts
+        if found.split is not None:  # both colors answer: one answer proves nothing
+            return
+        health, port = self.inventory.app.health, self.inventory.ports.public
+        served = checks.serving(run.remote, port, health.path, health.timeout)
+        if served is None or served == found.traffic:
+            return
+        files = found.traffic.describe() if found.traffic else "nothing"
+        run.unfinished = (
+            f"nginx serves {served.describe()}, its files say {files}:"
+            " an earlier switch did not finish"
+        )
+        run.facts = dataclasses.replace(found, live_color=served.color, live_release=served.release)
 
     def _check_lock(self, run: HostRun, output: str) -> None:
         values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
@@ -273,6 +293,8 @@ class Fleet:
     def preflight(self, run: HostRun, release: str | None) -> None:
         run.remote.open()
         self.read_facts(run, release, take_lock=not self.options.dry_run)
+        if run.unfinished:
+            self.log.warn(run.name, run.unfinished)
         run.mode = switch_mode(run.host, run.facts)
 
     def health(self, run: HostRun) -> None:

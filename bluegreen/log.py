@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TextIO
 
 
@@ -51,6 +53,23 @@ class Log:
 
     def step(self, host: str, text: str) -> None:
         self.host(host, "··", text)
+
+    @contextlib.contextmanager
+    def ticking(self, host: str, what: str, every: float = 10.0) -> Iterator[None]:
+        """A long step (upload, build) says it is still running, with its elapsed time."""
+        started = time.monotonic()
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(every):
+                self.step(host, f"{what}: running for {time.monotonic() - started:.0f} s")
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
 
     def warn(self, host: str, text: str) -> None:
         self.host(host, "⚠️ ", text)

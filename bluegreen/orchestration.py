@@ -115,20 +115,21 @@ def deploy(
         else:
             started = time.monotonic()
             target = f"{run.host.app_dir}/releases/{run.release}"
-            if from_git:
-                unpack = git.export(run.host.app_dir, run.release, app.path, target)
-            else:
-                run.remote.put(archive(), _archive_path(run.host, run.release))
-                unpack = _unpack(run.host, run.release, target)
-            build = docker.build(app.name, run.release, target, app.dockerfile)
-            try:
-                run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
-            except RemoteError as error:  # one line says little: show the build's last lines
-                if not error.output:
-                    raise
-                tail = "".join(f"\n      | {line}" for line in error.output.splitlines()[-10:])
-                message = str(error).removeprefix(f"{run.name}: ")
-                raise RemoteError(run.name, f"{message}{tail}") from error
+            with log.ticking(run.name, f"build: {image}"):
+                if from_git:
+                    unpack = git.export(run.host.app_dir, run.release, app.path, target)
+                else:
+                    run.remote.put(archive(), _archive_path(run.host, run.release))
+                    unpack = _unpack(run.host, run.release, target)
+                build = docker.build(app.name, run.release, target, app.dockerfile)
+                try:
+                    run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
+                except RemoteError as error:  # one line says little: show the last build lines
+                    if not error.output:
+                        raise
+                    tail = "".join(f"\n      | {ln}" for ln in error.output.splitlines()[-10:])
+                    message = str(error).removeprefix(f"{run.name}: ")
+                    raise RemoteError(run.name, f"{message}{tail}") from error
             log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
         _start(fleet, run)
 

@@ -4,6 +4,7 @@ import pytest
 
 from bluegreen import checks
 from bluegreen.executor import HttpReply
+from bluegreen.traffic import Traffic
 
 
 class Answers:
@@ -63,3 +64,14 @@ def test_old_workers_answering_the_old_color_are_waited_out():
     remote = Statuses((502, "blue"), (200, "green"))
     with pytest.raises(checks.CheckFailed, match="after 0.3 s"):
         checks.wait_serving(remote, 4000, "/", {"green": "r2"}, window=10, deadline=0.3)
+
+
+class Refusing:
+    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+        raise ConnectionRefusedError("127.0.0.1:4000: Connection refused")
+
+
+def test_serving_reads_nginx_headers_once_and_ignores_what_is_not_ours():
+    assert checks.serving(Answers(("blue", "r1")), 4000, "/", 2) == Traffic("blue", "r1")
+    assert checks.serving(Answers(("green", "bad value")), 4000, "/", 2) is None
+    assert checks.serving(Refusing(), 4000, "/", 2) is None

@@ -1,12 +1,16 @@
+import io
 import os
 import subprocess
 
 import pytest
 
+from bluegreen import checks
 from bluegreen.commands.lock import LockInfo
+from bluegreen.executor import HttpReply
 from bluegreen.facts import HostFacts
-from bluegreen.fleet import HostRun, Refused, batches, stale, switch_mode
-from bluegreen.inventory import Host
+from bluegreen.fleet import Fleet, HostRun, Refused, batches, stale, switch_mode
+from bluegreen.inventory import App, Host, Inventory, Ports
+from bluegreen.log import Log
 from bluegreen.traffic import Split, Traffic
 
 
@@ -91,3 +95,31 @@ def test_a_dead_pid_is_found_dead_and_a_live_one_alive():
     child.wait()  # reaped: no such process any more
     assert stale(_lock("me@here", child.pid), "me@here")
     assert not stale(_lock("me@here", os.getppid()), "me@here")
+
+
+class Public:
+    """A remote whose public port answers one color and release (nginx's headers)."""
+
+    def __init__(self, color: str, release: str) -> None:
+        self.headers = {checks.COLOR_HEADER: color, checks.RELEASE_HEADER: release}
+
+    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+        return HttpReply(200, self.headers, "")
+
+
+def test_what_the_public_port_serves_is_live_when_the_files_say_otherwise(tmp_path):
+    """A switch renamed the include to green but nginx never reloaded: blue still serves, so
+    blue is live and green is the color to stage into."""
+    inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="web"), ports=Ports(), hosts={},
+                    groups={})  # fmt: skip
+    fleet = Fleet(inv, Log(io.StringIO()), "deploy")
+    facts = HostFacts(live_color="green", live_release="r2")
+    run = HostRun(Host(name="h", address="10.0.0.1"), remote=Public("blue", "r1"), facts=facts)
+    fleet._trust_served(run)
+    assert run.facts.traffic == Traffic("blue", "r1") and run.facts.idle_color == "green"
+    assert run.unfinished == (
+        "nginx serves blue r1, its files say green r2: an earlier switch did not finish"
+    )
+    agreeing = HostRun(run.host, remote=Public("green", "r2"), facts=facts)
+    fleet._trust_served(agreeing)
+    assert agreeing.facts is facts and agreeing.unfinished == ""

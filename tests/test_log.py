@@ -1,0 +1,33 @@
+"""Operator output: prefixes, masking, tables, progress of long steps."""
+
+import io
+import time
+
+from bluegreen.log import Log
+
+
+def test_lines_are_prefixed_by_host_and_secrets_are_masked():
+    out = io.StringIO()
+    log = Log(stream=out, width=6, secrets={"s3cr3t", "ab"})
+    log.ok("web1", "env API_TOKEN=s3cr3t set; ab stays (too short to mask)")
+    assert out.getvalue() == "web1   ✅ env API_TOKEN=*** set; ab stays (too short to mask)\n"
+
+
+def test_table_aligns_columns_and_paints_after_alignment():
+    out = io.StringIO()
+    Log(stream=out).table(
+        [["host", "live"], ["web1", "green"], ["w2", "-"]],
+        paint=lambda column, cell: f"<{cell}>" if column == 1 else cell,
+    )
+    assert out.getvalue().splitlines() == ["host  live", "web1  <green>", "w2    <-    >"]
+
+
+def test_a_long_step_reports_that_it_is_still_running():
+    out = io.StringIO()
+    log = Log(stream=out, width=4)
+    with log.ticking("web1", "build: shop:abc", every=0.05):
+        time.sleep(0.18)
+    time.sleep(0.1)  # nothing more after the step ended
+    lines = out.getvalue().splitlines()
+    assert 2 <= len(lines) <= 4
+    assert all(line.startswith("web1 ·· build: shop:abc: running for ") for line in lines)

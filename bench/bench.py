@@ -30,6 +30,7 @@ from bluegreen.executor import Remote  # noqa: E402
 from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
 from bluegreen.load import KINDS, Load, first_and_last  # noqa: E402
+from bluegreen.traffic import Traffic  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "bench"
 RESET = (
@@ -37,6 +38,7 @@ RESET = (
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
 OTHER = {"blue": "green", "green": "blue"}
+BENCH_TRAFFIC = Traffic("blue", "bench")
 CONSTANT_NJS = "function live(r) { return 'blue bench'; }\nexport default {live};\n"
 
 
@@ -260,10 +262,10 @@ class Bench:
                 files[f"/etc/nginx/bluegreen/{app}.js"] = CONSTANT_NJS
             elif mode == "file":
                 files[f"/etc/nginx/bluegreen/{app}.js"] = templates.script(env, inv)
-                files[f"/etc/nginx/bluegreen/{app}.state"] = templates.state("blue", "bench")
+                files[f"/etc/nginx/bluegreen/{app}.state"] = templates.state(BENCH_TRAFFIC)
             else:
                 files[f"/etc/nginx/bluegreen/{app}.live.conf"] = templates.live(
-                    env, inv, "blue", "bench"
+                    env, inv, BENCH_TRAFFIC
                 )
         files["/etc/nginx/conf.d/bench-backend.conf"] = "".join(
             f"server {{ listen 127.0.0.1:{p}; access_log off; return 200 'ok'; }}\n"
@@ -298,10 +300,10 @@ class Bench:
         self.results = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+            "nginx_cost": self.nginx_cost(),
             "switches": [self.switches("reload"), self.switches("file")],
             "rollback": self.rollbacks(),
             "scaling": self.scaling(),
-            "nginx_cost": self.nginx_cost(),
         }
         return self.results
 

@@ -204,16 +204,18 @@ def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verificat
 def test_a_full_disk_during_the_upload_fails_the_stage_and_changes_nothing(fleet):
     inventory_path, hosts, releases = fleet
     victim = hosts[1]
+    # Shrink the host's own /tmp (a tmpfs) and fill it; a new mount over /tmp would also
+    # hide the sandbox's files from sshd when the project itself lives under /tmp (CI).
     sb.run_in(
         victim,
-        "mount -t tmpfs -o size=64k tmpfs /tmp && dd if=/dev/zero of=/tmp/fill bs=4k"
+        "mount -o remount,size=64k /tmp && dd if=/dev/zero of=/tmp/fill bs=4k"
         " >/dev/null 2>&1; df /tmp | tail -n 1",
     )
     try:
         with load(hosts) as traffic:
             result = fab(inventory_path, "deploy", "--ref", "v2")
     finally:
-        sb.run_in(victim, "umount /tmp")
+        sb.run_in(victim, "rm -f /tmp/fill && mount -o remount,size=50% /tmp")
     assert result.returncode == 1, result.output
     assert re.search(
         rf"^sandbox2 +❌ upload of \d+ bytes to /tmp/bluegreen-root-{releases['v2']}.tar.gz"

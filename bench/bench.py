@@ -74,20 +74,23 @@ class Bench:
     def hosts(self, count: int) -> list[sandbox.SandboxHost]:
         return self.fleet[:count]
 
-    def inventory(self, count: int, mode: str) -> Path:
+    def inventory(self, count: int, mode: str, warm: bool = False) -> Path:
         names = [h.name for h in self.hosts(count)]
         return demo.write_inventory(
-            WORK / f"hosts-{count}-{mode}.yml",
+            WORK / f"hosts-{count}-{mode}{'-warm' if warm else ''}.yml",
             self.repo.path,
             names,
+            app_extra="warm_standby: true" if warm else "",
             defaults_extra=f"switch_mode: {mode}",
         )
 
-    def fresh(self, count: int, mode: str, tags: tuple[str, ...] = ("v1",)) -> Path:
+    def fresh(
+        self, count: int, mode: str, tags: tuple[str, ...] = ("v1",), warm: bool = False
+    ) -> Path:
         """Hosts emptied of the app, then the given releases deployed in turn."""
         for host in self.hosts(count):
             sandbox.run_in(host, RESET)
-        inventory = self.inventory(count, mode)
+        inventory = self.inventory(count, mode, warm)
         for tag in tags:
             self.fab(inventory, "deploy", "--ref", tag)
         return inventory
@@ -108,8 +111,8 @@ class Bench:
 
     # -- 1 + 2 + 5a: dropped requests, switch latency, load held -------------------------
 
-    def switches(self, mode: str, count: int = 3) -> dict[str, object]:
-        inventory = self.fresh(count, mode, ("v1", "v2"))
+    def switches(self, mode: str, count: int = 3, warm: bool = False) -> dict[str, object]:
+        inventory = self.fresh(count, mode, ("v1", "v2"), warm)
         targets = [(h.address, 4000) for h in self.hosts(count)]
         color = "green"
         per_switch, windows = [], []
@@ -154,7 +157,7 @@ class Bench:
                 "errors": dict(stats.errors),
             }
         return {
-            "mode": mode,
+            "mode": f"{mode} + warm standby" if warm else mode,
             "hosts": count,
             "switches": self.args.switches,
             "kinds": kinds,
@@ -301,7 +304,11 @@ class Bench:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
             "nginx_cost": self.nginx_cost(),
-            "switches": [self.switches("reload"), self.switches("file")],
+            "switches": [
+                self.switches("reload"),
+                self.switches("file"),
+                self.switches("file", warm=True),
+            ],
             "rollback": self.rollbacks(),
             "scaling": self.scaling(),
         }

@@ -399,6 +399,9 @@ class Fleet:
         ]
         if not old:
             return
+        if self.inventory.app.warm_standby:
+            self.log.ok(run.name, f"drain: {' and '.join(old)} kept running (warm standby)")
+            return
         drain = self.inventory.app.drain
         wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
         stop = "; ".join(docker.stop(self.app, color) for color in old)

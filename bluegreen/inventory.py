@@ -55,6 +55,9 @@ class App:
     env_file: Path | None = None  # local file of KEY=VALUE lines
     health: Health = field(default_factory=Health)
     drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    # keep the previous color running after a switch (rollback and the next switch skip the
+    # container start, at the cost of a second running container)
+    warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
 
 
@@ -245,6 +248,7 @@ def _app(value: Any, base: Path) -> App:
         "env_file": _path(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
+        "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
         "watch": _record(Watch, _WATCH),
     }
     kw = _fields(value, "app", _names(App), checks, required=("name",))

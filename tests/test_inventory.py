@@ -473,3 +473,10 @@ def test_notify_webhooks_are_parsed_and_checked(tmp_path: Path) -> None:
     assert "notify[0].url: expected an http:// or https:// URL" in load_error(bad)
     bad = write(tmp_path, "app: {name: e}\nhosts: {w: a}\nnotify: [{url: http://x, format: irc}]\n")
     assert "notify[0].format: expected 'json' or 'slack' or 'discord'" in load_error(bad)
+
+
+def test_warm_standby_is_a_boolean(tmp_path: Path) -> None:
+    ok = write(tmp_path, "app: {name: e, warm_standby: true}\nhosts: {w: a}\n")
+    assert load(ok).app.warm_standby is True
+    bad = write(tmp_path, "app: {name: e, warm_standby: 'yes'}\nhosts: {w: a}\n")
+    assert "app.warm_standby: expected true or false, got 'yes'" in load_error(bad)

@@ -179,6 +179,25 @@ def test_batches_switch_in_turn_and_a_failed_batch_stops_the_rest(fleet):
     assert re.search(r"^sandbox3 +unchanged +blue", result.stdout, re.M)
 
 
+def test_warm_standby_keeps_the_old_color_running_for_an_instant_rollback(
+    fleet, app_repo, tmp_path
+):
+    _, _, hosts, releases = fleet
+    warm = write_inventory(
+        tmp_path / "warm.yml", app_repo.path, HOSTS, app_extra="warm_standby: true"
+    )
+    with load(hosts) as running:
+        deployed = fab(warm, "deploy", "--ref", "v2")
+        rolled_back = fab(warm, "rollback")
+    assert deployed.returncode == 0 and rolled_back.returncode == 0, rolled_back.output
+    assert "blue kept running (warm standby)" in deployed.stdout
+    assert "start:" not in rolled_back.stdout  # nothing to start: the old color ran all along
+    assert_no_failures(running)
+    assert all(served(h) == ("blue", releases["v1"]) for h in hosts)
+    for host in hosts:
+        assert containers(host) == ["example-blue running", "example-green running"]
+
+
 def test_dry_run_prints_the_plan_and_changes_nothing(fleet):
     inventory, _, hosts, _ = fleet
     before = [snapshot(h) for h in hosts]

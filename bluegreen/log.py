@@ -70,6 +70,7 @@ class Log:
             yield
         finally:
             done.set()
+            ticker.join()  # no tick after the step's own result line
 
     def warn(self, host: str, text: str) -> None:
         self.host(host, "⚠️ ", text)

@@ -26,8 +26,10 @@ def test_a_long_step_reports_that_it_is_still_running():
     out = io.StringIO()
     log = Log(stream=out, width=4)
     with log.ticking("web1", "build: shop:abc", every=0.05):
-        time.sleep(0.18)
-    time.sleep(0.1)  # nothing more after the step ended
-    lines = out.getvalue().splitlines()
-    assert 2 <= len(lines) <= 4
+        time.sleep(0.3)
+    ended = out.getvalue()
+    time.sleep(0.15)
+    assert out.getvalue() == ended  # nothing more after the step ended
+    lines = ended.splitlines()
+    assert lines  # at least one tick while it ran (more on an idle machine)
     assert all(line.startswith("web1 ·· build: shop:abc: running for ") for line in lines)

@@ -7,6 +7,7 @@ import pytest
 
 from bluegreen import demo
 from bluegreen import sandbox as sandbox_module
+from tests.e2e import support
 
 FLEET_SIZE = 3
 NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", "docker")
@@ -33,6 +34,23 @@ def sandbox() -> list[sandbox_module.SandboxHost]:
     fleet = sandbox_module.up(FLEET_SIZE)
     yield fleet
     sandbox_module.down()
+
+
+@pytest.fixture(scope="session")
+def repo(tmp_path_factory) -> demo.AppRepo:
+    """The example app with v1, v2, broken, and one release per injected fault."""
+    return support.make_fault_repo(tmp_path_factory.mktemp("faults") / "repo")
+
+
+@pytest.fixture
+def fleet(sandbox, repo, tmp_path):
+    """(inventory, hosts, releases): three hosts serving v1 (blue, reload mode), for the
+    fault, SSH and interrupt tests; afterwards every host is whole again. Modules with a
+    fleet of their own (deploy, fleet) override this fixture."""
+    hosts = [h for h in sandbox if h.name in support.HOSTS]
+    yield support.start_fleet(hosts, repo, tmp_path), hosts, repo.releases
+    for host in hosts:
+        support.restore(host)
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,19 @@ def real_nginx(host) -> None:
     sb.run_in(host, "umount /usr/sbin/nginx", check=False)
 
 
+def restore(host) -> None:
+    """Undo what a fault test may leave on a host: fake nginx, stopped sshd, slow login."""
+    real_nginx(host)
+    alive = "test -e /run/sshd.pid && kill -0 $(cat /run/sshd.pid)"
+    if sb.run_in(host, alive, check=False).returncode:
+        restart_sshd(host)
+    sb.run_in(
+        host,
+        "rm -f /tmp/slow-login /tmp/login-slowed;"
+        " if [ -f /root/.bashrc.orig ]; then mv -f /root/.bashrc.orig /root/.bashrc; fi",
+    )
+
+
 SLOW_TEST = 'case "$*" in *-t*) sleep 2;; esac'  # nginx -t takes 2 s (a big configuration)
 # nginx -s reload returns at once and the new configuration applies 2 s later
 SLOW_RELOAD = (

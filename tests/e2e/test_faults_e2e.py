@@ -26,23 +26,11 @@ from .support import (
     inventory,
     load,
     lock_held,
-    make_fault_repo,
     served,
     start_fleet,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    return make_fault_repo(tmp_path_factory.mktemp("faults") / "repo")
-
-
-@pytest.fixture
-def fleet(sandbox, repo, tmp_path):
-    hosts = [h for h in sandbox if h.name in HOSTS]
-    return start_fleet(hosts, repo, tmp_path), hosts, repo.releases
 
 
 def _nginx_files(host) -> str:

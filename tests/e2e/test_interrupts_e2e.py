@@ -21,7 +21,6 @@ import pytest
 from bluegreen import sandbox as sb
 
 from .support import (
-    HOSTS,
     RETRYING,
     SLOW_RELOAD,
     SLOW_TEST,
@@ -33,10 +32,7 @@ from .support import (
     inventory,
     load,
     lock_held,
-    make_fault_repo,
-    real_nginx,
     served,
-    start_fleet,
     wait_until,
 )
 
@@ -55,24 +51,6 @@ ENDS = {
 SLOW_LOGIN = (
     "if [ -e /tmp/slow-login ]; then rm -f /tmp/slow-login; touch /tmp/login-slowed; sleep 3; fi\n"
 )
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    return make_fault_repo(tmp_path_factory.mktemp("interrupts") / "repo")
-
-
-@pytest.fixture
-def fleet(sandbox, repo, tmp_path):
-    hosts = [h for h in sandbox if h.name in HOSTS]
-    yield start_fleet(hosts, repo, tmp_path), hosts, repo.releases
-    for host in hosts:  # the next test finds the real nginx and a fast login
-        real_nginx(host)
-        sb.run_in(
-            host,
-            "rm -f /tmp/slow-login /tmp/login-slowed;"
-            " if [ -f /root/.bashrc.orig ]; then mv -f /root/.bashrc.orig /root/.bashrc; fi",
-        )
 
 
 @dataclass

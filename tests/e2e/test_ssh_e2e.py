@@ -19,7 +19,6 @@ from bluegreen import sandbox as sb
 from bluegreen.demo import fab
 
 from .support import (
-    HOSTS,
     SLOW_RELOAD,
     SLOW_TEST,
     Fab,
@@ -29,32 +28,14 @@ from .support import (
     inventory,
     load,
     lock_held,
-    make_fault_repo,
     real_nginx,
     restart_sshd,
     served,
     snapshot,
-    start_fleet,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    return make_fault_repo(tmp_path_factory.mktemp("ssh") / "repo")
-
-
-@pytest.fixture
-def fleet(sandbox, repo, tmp_path):
-    hosts = [h for h in sandbox if h.name in HOSTS]
-    yield start_fleet(hosts, repo, tmp_path), hosts, repo.releases
-    for host in hosts:  # whatever a test did, the next one finds sshd and the real nginx
-        real_nginx(host)
-        if sb.run_in(host, "test -e /run/sshd.pid && kill -0 $(cat /run/sshd.pid)",
-                     check=False).returncode:  # fmt: skip
-            restart_sshd(host)
 
 
 def _host_key(host) -> tuple[str, str]:

@@ -25,11 +25,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bluegreen import demo, sandbox, templates  # noqa: E402
+from bluegreen import render as templates  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
 from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
-from bluegreen.load import KINDS, Load, first_and_last  # noqa: E402
+from bluegreen.testing import demo, sandbox  # noqa: E402
+from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
 from bluegreen.traffic import Traffic  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "bench"

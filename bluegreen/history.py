@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from bluegreen.commands import history
-from bluegreen.fleet import Fleet, HostRun
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun
 
 COLUMNS = ("time", "operator", "operation", "release", "from", "to", "result", "seconds")
 

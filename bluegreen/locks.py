@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from bluegreen.commands import lock
-from bluegreen.fleet import Fleet, HostRun
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun
 
 
 def _describe(info: lock.LockInfo | None) -> str:

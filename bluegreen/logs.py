@@ -6,9 +6,9 @@ import threading
 import time
 
 from bluegreen.commands import docker
-from bluegreen.fleet import Fleet, HostRun, Refused
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun, Refused
 
 
 def logs(

@@ -23,9 +23,9 @@ import dataclasses
 import json
 
 from bluegreen import checks
-from bluegreen.fleet import Fleet, HostRun
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 

@@ -8,9 +8,9 @@ from bluegreen import checks
 from bluegreen.commands.lock import LockInfo
 from bluegreen.executor import HttpReply
 from bluegreen.facts import HostFacts
-from bluegreen.fleet import Fleet, HostRun, Refused, batches, stale, switch_mode
 from bluegreen.inventory import App, Host, Inventory, Ports
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun, Refused, batches, stale, switch_mode
 from bluegreen.traffic import Split, Traffic
 
 

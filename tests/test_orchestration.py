@@ -1,9 +1,9 @@
 import pytest
 
 from bluegreen.facts import HostFacts
-from bluegreen.fleet import HostRun, Refused, Step
 from bluegreen.inventory import Host
-from bluegreen.orchestration import _last_verified, _unpack, canary_steps, no_split
+from bluegreen.orchestration.fleet import HostRun, Refused, Step
+from bluegreen.orchestration.operations import _last_verified, _unpack, canary_steps, no_split
 from bluegreen.traffic import Split
 
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from shlex import quote
 
+from bluegreen.files import nginx_file
 from bluegreen.profiles import Profile
 
 NGINX_PID = "/run/nginx.pid"  # Debian, Ubuntu and AL2023 nginx.conf all say so
 DOCKERD_LOG = "/var/log/dockerd.log"  # where a dockerd started without systemd logs
 DAEMON_JSON = "/etc/docker/daemon.json"
 MAIN_CONF = "90-bluegreen.conf"
-# bounds how long old nginx workers keep long-lived connections open after a reload
-MAIN_CONF_TEXT = (
-    "# Managed by bluegreen (fab bootstrap): old workers close long-lived connections\n"
-    "# at most 30 s after a reload, so a switch's drain has an end.\n"
-    "worker_shutdown_timeout 30s;\n"
-)
+# nginx/90-bluegreen.conf: bounds how long old nginx workers keep long-lived connections
+# open after a reload
+MAIN_CONF_TEXT = nginx_file(MAIN_CONF)
 CLOUD_INIT_TIMEOUT = 900  # seconds bootstrap waits for a first boot's cloud-init
 LISTENING = "public port listening"
 _NGINX_RUNNING = f'[ -s {NGINX_PID} ] && kill -0 "$(cat {NGINX_PID})" 2>/dev/null'

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from bluegreen import demo
-from bluegreen import sandbox as sandbox_module
+from bluegreen.testing import demo
+from bluegreen.testing import sandbox as sandbox_module
 from tests.e2e import support
 
 FLEET_SIZE = 3

@@ -16,9 +16,17 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import FAB, PROJECT, RELEASES, AppRepo, fab, make_app_repo, write_inventory
-from bluegreen.load import Load
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import (
+    FAB,
+    PROJECT,
+    RELEASES,
+    AppRepo,
+    fab,
+    make_app_repo,
+    write_inventory,
+)
+from bluegreen.testing.load import Load
 
 HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
 RETRYING = ("new", "keepalive-retry")  # client kinds that must never see a failure

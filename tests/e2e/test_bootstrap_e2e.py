@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab, write_inventory
-from bluegreen.load import Load
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab, write_inventory
+from bluegreen.testing.load import Load
 from tests.e2e import rpm
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ import urllib.request
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab, write_inventory
-from bluegreen.load import Load, first_and_last
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab, write_inventory
+from bluegreen.testing.load import Load, first_and_last
 
 pytestmark = pytest.mark.e2e
 

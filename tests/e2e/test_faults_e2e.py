@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab
-from bluegreen.templates import BUNDLED
+from bluegreen.render import BUNDLED
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab
 
 from .support import (
     HOSTS,

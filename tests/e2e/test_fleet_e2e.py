@@ -9,9 +9,9 @@ import signal
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab, write_inventory
-from bluegreen.load import first_and_last
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab, write_inventory
+from bluegreen.testing.load import first_and_last
 from tests.e2e.support import (
     HOSTS,
     RESET,

@@ -6,9 +6,9 @@ import urllib.request
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab, write_inventory
-from bluegreen.load import Load
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab, write_inventory
+from bluegreen.testing.load import Load
 
 pytestmark = pytest.mark.e2e
 

@@ -11,11 +11,12 @@ import paramiko
 import pytest
 from fabric import Config, Connection
 
-from bluegreen import sandbox as sb
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import PROJECT
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLE = sb.PROJECT_ROOT / "example"
+EXAMPLE = PROJECT / "example"
 
 
 def connect(host: sb.SandboxHost, state: Path = sb.DEFAULT_STATE) -> Connection:

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import fab
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import fab
 
 from .support import (
     SLOW_RELOAD,

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from bluegreen import sandbox as sb
-from bluegreen.demo import RELEASES, fab, make_app_repo, write_inventory
-from bluegreen.load import KINDS, Load
+from bluegreen.testing import sandbox as sb
+from bluegreen.testing.demo import RELEASES, fab, make_app_repo, write_inventory
+from bluegreen.testing.load import KINDS, Load
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen import sandbox
+from bluegreen.testing import sandbox
 
 
 def test_names_and_addresses_follow_the_index():
@@ -28,12 +28,13 @@ def test_host_dir_is_under_state_hosts(tmp_path):
     assert sandbox.host_dir(tmp_path, "sandbox2") == tmp_path / "hosts" / "sandbox2"
 
 
-def test_default_state_is_in_project_root():
-    assert sandbox.DEFAULT_STATE.parent == sandbox.PROJECT_ROOT
+def test_default_state_is_under_dot_bluegreen_never_in_the_package():
+    assert sandbox.DEFAULT_STATE.parent == sandbox.STATE_ROOT
     assert sandbox.DEFAULT_STATE.name == (
-        f".sandbox{sandbox.INSTANCE}" if sandbox.INSTANCE else ".sandbox"
+        f"sandbox{sandbox.INSTANCE}" if sandbox.INSTANCE else "sandbox"
     )
-    assert (sandbox.PROJECT_ROOT / "bluegreen" / "sandbox.py").exists()
+    package = Path(sandbox.__file__).resolve().parents[1]
+    assert package not in sandbox.DEFAULT_STATE.parents
     assert sandbox.INIT_SCRIPT.exists()
 
 

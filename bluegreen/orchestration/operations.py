@@ -17,9 +17,9 @@ from shlex import quote
 from bluegreen import source
 from bluegreen.commands import docker, git
 from bluegreen.executor import RemoteError
-from bluegreen.fleet import Fleet, HostRun, Options, Refused, Step
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration.fleet import Fleet, HostRun, Options, Refused, Step
 
 BUILD_TIMEOUT = 1800.0
 DEFAULT = Options()

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bluegreen.load import KINDS, Load, first_and_last
+from bluegreen.testing.load import KINDS, Load, first_and_last
 
 
 class _State:

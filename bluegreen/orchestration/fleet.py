@@ -28,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from bluegreen import checks, facts, templates, watch
+from bluegreen import checks, facts, watch
+from bluegreen import render as templates
 from bluegreen.commands import docker, history, lock, nginx
 from bluegreen.executor import DryRemote, Remote, RemoteError
 from bluegreen.inventory import Host, Inventory

@@ -8,10 +8,10 @@ change (lock, history, revert on failure, watch, notifications), made by ``serve
 
 from __future__ import annotations
 
-from bluegreen.fleet import HostRun, Options, Refused, Step
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration import DEFAULT, serve_color
+from bluegreen.orchestration.fleet import HostRun, Options, Refused, Step
+from bluegreen.orchestration.operations import DEFAULT, serve_color
 
 
 def _names(hosts: list[Host]) -> str:

@@ -12,17 +12,17 @@ from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
 from bluegreen import bootstrap as bootstrap_hosts
-from bluegreen import inventory, orchestration, sandbox
-from bluegreen import split as traffic_split
+from bluegreen import inventory, orchestration
 from bluegreen.executor import RemoteError
-from bluegreen.fleet import Options, Refused
 from bluegreen.history import show_history
 from bluegreen.locks import lock_release, lock_status
 from bluegreen.log import Log
 from bluegreen.logs import logs as app_logs
+from bluegreen.orchestration.fleet import Options, Refused
+from bluegreen.render import TemplateError
 from bluegreen.source import SourceError
 from bluegreen.status import status as status_of
-from bluegreen.templates import TemplateError
+from bluegreen.testing import sandbox
 
 USER_ERRORS = (inventory.InventoryError, SourceError, TemplateError, Refused, RemoteError)
 CHANGE_HELP = {
@@ -114,21 +114,21 @@ def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, par
     if not str(percent).isdigit():
         raise Exit(f"❌ --{color} takes a whole percent from 1 to 99, not {percent!r}", code=2)
     options = _options(dry_run, batch, parallel)
-    _run(c, traffic_split.split, color, int(percent), sticky, options=options)
+    _run(c, orchestration.split, color, int(percent), sticky, options=options)
 
 
 @task(help=CHANGE_HELP)
 def promote(c, dry_run=False, batch=None, parallel=None):
     """Send all requests to the split's new color; drain and stop the old one."""
     options = _options(dry_run, batch, parallel)
-    _run(c, traffic_split.promote, options=options)
+    _run(c, orchestration.promote, options=options)
 
 
 @task(help=CHANGE_HELP)
 def abort(c, dry_run=False, batch=None, parallel=None):
     """End a split: all requests back to the live color; stop the other one."""
     options = _options(dry_run, batch, parallel)
-    _run(c, traffic_split.abort, options=options)
+    _run(c, orchestration.abort, options=options)
 
 
 @task(

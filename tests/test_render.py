@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen import templates
+from bluegreen import render
 from bluegreen.inventory import App, Inventory, Ports
 from bluegreen.traffic import Split, Traffic
 
@@ -15,7 +15,7 @@ def _inventory(tmp_path: Path, name: str = "my-shop") -> Inventory:
 
 def test_live_include_names_color_release_and_port(tmp_path):
     inv = _inventory(tmp_path)
-    text = templates.live(templates.environment(inv), inv, Traffic("green", "0123456789ab"))
+    text = render.live(render.environment(inv), inv, Traffic("green", "0123456789ab"))
     assert text.splitlines()[0] == "# bluegreen live=green release=0123456789ab"
     assert "upstream bluegreen_my_shop {\n    server 127.0.0.1:4002;" in text
     assert 'map $host $bluegreen_my_shop_color { default "green"; }' in text
@@ -24,7 +24,7 @@ def test_live_include_names_color_release_and_port(tmp_path):
 
 def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
     inv = _inventory(tmp_path)
-    text = templates.site(templates.environment(inv), inv, "reload")
+    text = render.site(render.environment(inv), inv, "reload")
     assert text.startswith("# bluegreen site mode=reload\n")
     assert "include /etc/nginx/bluegreen/my-shop.live.conf;" in text
     assert "js_" not in text
@@ -35,7 +35,7 @@ def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
 
 def test_file_site_reads_the_color_per_request_and_has_both_upstreams(tmp_path):
     inv = _inventory(tmp_path)
-    text = templates.site(templates.environment(inv), inv, "file")
+    text = render.site(render.environment(inv), inv, "file")
     assert text.startswith("# bluegreen site mode=file\n")
     assert "js_import bluegreen_my_shop from /etc/nginx/bluegreen/my-shop.js;" in text
     assert "js_set $bluegreen_my_shop_live bluegreen_my_shop.live;" in text
@@ -48,7 +48,7 @@ def test_file_site_reads_the_color_per_request_and_has_both_upstreams(tmp_path):
 
 def test_file_mode_script_whitelists_the_state_file(tmp_path):
     inv = _inventory(tmp_path)
-    text = templates.script(templates.environment(inv), inv)
+    text = render.script(render.environment(inv), inv)
     assert "fs.readFileSync('/etc/nginx/bluegreen/my-shop.state', 'utf8')" in text
     assert (
         "var STATE = /^(blue|green) ([A-Za-z0-9._-]{1,64})"
@@ -56,20 +56,20 @@ def test_file_mode_script_whitelists_the_state_file(tmp_path):
     ) in text
     assert "if (!m || m[3] === m[1]) {\n        return '';" in text
     assert "var roll = m[6] ? bucket(r.remoteAddress) : Math.floor(Math.random() * 100);" in text
-    assert templates.state(Traffic("green", "0123456789ab")) == "green 0123456789ab\n"
+    assert render.state(Traffic("green", "0123456789ab")) == "green 0123456789ab\n"
 
 
 def test_the_state_line_of_a_split_names_both_colors_and_the_share():
     split = Traffic("blue", "r1", Split("green", "r2", 10))
-    assert templates.state(split) == "blue r1 green r2 10\n"
+    assert render.state(split) == "blue r1 green r2 10\n"
     sticky = Traffic("blue", "r1", Split("green", "r2", 10, sticky=True))
-    assert templates.state(sticky) == "blue r1 green r2 10 sticky\n"
+    assert render.state(sticky) == "blue r1 green r2 10 sticky\n"
 
 
 def test_reload_mode_split_weights_one_upstream_and_names_the_color_that_answered(tmp_path):
     inv = _inventory(tmp_path)
     traffic = Traffic("blue", "r1", Split("green", "r2", 10))
-    assert templates.live(templates.environment(inv), inv, traffic) == (
+    assert render.live(render.environment(inv), inv, traffic) == (
         "# bluegreen live=blue release=r1 other=green other_release=r2 percent=10 sticky=no\n"
         "# Managed by bluegreen: my-shop is split, 90 % to blue and 10 % to green.\n"
         "upstream bluegreen_my_shop {\n"
@@ -92,7 +92,7 @@ def test_reload_mode_split_weights_one_upstream_and_names_the_color_that_answere
 def test_reload_mode_sticky_split_hashes_the_client_address(tmp_path):
     inv = _inventory(tmp_path)
     traffic = Traffic("green", "r2", Split("blue", "r1", 25, sticky=True))
-    text = templates.live(templates.environment(inv), inv, traffic)
+    text = render.live(render.environment(inv), inv, traffic)
     assert text.splitlines()[0] == (
         "# bluegreen live=green release=r2 other=blue other_release=r1 percent=25 sticky=yes"
     )
@@ -107,7 +107,7 @@ def test_reload_mode_sticky_split_hashes_the_client_address(tmp_path):
 def test_the_site_logs_status_time_and_upstream_for_the_watch(tmp_path):
     inv = _inventory(tmp_path)
     for mode in ("reload", "file"):
-        text = templates.site(templates.environment(inv), inv, mode)
+        text = render.site(render.environment(inv), inv, mode)
         assert (
             "log_format bluegreen_my_shop '$msec $status $request_time $upstream_addr';\n"
         ) in text
@@ -120,15 +120,15 @@ def test_a_user_template_overrides_the_bundled_one(tmp_path):
     inv = _inventory(tmp_path)
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "site.conf.j2").write_text("listen {{ public_port }}; # mine\n")
-    assert templates.site(templates.environment(inv), inv, "reload") == "listen 4000; # mine\n"
+    assert render.site(render.environment(inv), inv, "reload") == "listen 4000; # mine\n"
 
 
 def test_template_errors_name_the_template_and_line(tmp_path):
     inv = _inventory(tmp_path)
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "site.conf.j2").write_text("ok\n{% if %}\n")
-    with pytest.raises(templates.TemplateError, match=r"site\.conf\.j2:2: "):
-        templates.site(templates.environment(inv), inv, "reload")
+    with pytest.raises(render.TemplateError, match=r"site\.conf\.j2:2: "):
+        render.site(render.environment(inv), inv, "reload")
     (tmp_path / "templates" / "site.conf.j2").write_text("{{ no_such_value }}\n")
-    with pytest.raises(templates.TemplateError, match="site.conf.j2: 'no_such_value' is undefined"):
-        templates.site(templates.environment(inv), inv, "reload")
+    with pytest.raises(render.TemplateError, match="site.conf.j2: 'no_such_value' is undefined"):
+        render.site(render.environment(inv), inv, "reload")

@@ -4,7 +4,7 @@ Also the pieces the end-to-end tests and the benchmark share: a scratch git repo
 the example app with one commit per release, an inventory for sandbox hosts, and a runner
 for the real ``fab`` command line.
 
-    python -m bluegreen.demo [--hosts N]
+    python -m bluegreen.testing.demo [--hosts N]
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bluegreen import sandbox
-from bluegreen.load import Load
+from bluegreen.testing import sandbox
+from bluegreen.testing.load import Load
 
-PROJECT = sandbox.PROJECT_ROOT
+PROJECT = Path(__file__).resolve().parents[2]  # the checkout (example/ lives there)
 FAB = Path(sys.executable).parent / "fab"
 # tag, version, Dockerfile lines appended (a broken release's health never passes)
 RELEASES = (("v1", "1.0.0", ""), ("v2", "2.0.0", ""), ("broken", "3.0.0", "ENV HEALTH=fail\n"))

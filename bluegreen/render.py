@@ -1,19 +1,19 @@
 """Render nginx configuration from Jinja templates (StrictUndefined).
 
-A template in ``<inventory dir>/templates/`` overrides the bundled one of the same name.
+A template in ``<inventory dir>/templates/`` overrides the bundled one of the same name
+(the bundled folder itself is never taken for a user's, e.g. in this checkout).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jinja2
 
 from bluegreen.commands import nginx
+from bluegreen.files import bundled
 from bluegreen.inventory import COLORS, Inventory
 from bluegreen.traffic import Traffic
 
-BUNDLED = Path(__file__).resolve().parent.parent / "templates"
+BUNDLED = bundled("templates")
 
 
 class TemplateError(ValueError):
@@ -21,8 +21,9 @@ class TemplateError(ValueError):
 
 
 def environment(inventory: Inventory) -> jinja2.Environment:
-    user_dir = inventory.path.parent / "templates"
-    search = [str(d) for d in (user_dir, BUNDLED) if d.is_dir()]
+    user_dir = inventory.path.parent.resolve() / "templates"
+    mine = [user_dir] if user_dir.is_dir() and user_dir != BUNDLED.resolve() else []
+    search = [str(d) for d in (*mine, BUNDLED)]
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,

@@ -9,14 +9,16 @@ dockerd, so the tool is exercised against the same programs as on a server.
 Everything a host owns lives under ``<state>/hosts/sandboxN/``. The client
 key ``<state>/id_ed25519`` logs in as root on every host, and
 ``<state>/known_hosts`` holds every host's real key for strict checking.
-``sandbox/host-init.sh`` is the init that runs inside each host.
+``host-init.sh`` (beside this module) is the init that runs inside each host. The state
+directory is ``.bluegreen/sandbox`` in the current directory (your app's repository, or
+this checkout), or ``$BLUEGREEN_STATE_DIR/sandbox``: never inside the installed package.
 
 A host can start **bare** (sshd only: no nginx or dockerd running, an empty
 /etc/nginx, no docker state) to exercise ``fab bootstrap``, with its own
 /etc/os-release (to pose as another distribution) and extra private
 directories; ``add_host`` adds such a host to a running fleet.
 
-Command line: ``python -m bluegreen.sandbox up [COUNT] [--bare] | add INDEX [--bare]
+Command line: ``python -m bluegreen.testing.sandbox up [COUNT] [--bare] | add INDEX [--bare]
 [--os-release FILE] | remove NAME | down | status``.
 """
 
@@ -39,14 +41,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INIT_SCRIPT = PROJECT_ROOT / "sandbox" / "host-init.sh"
+INIT_SCRIPT = Path(__file__).resolve().parent / "host-init.sh"
 
 # Sandboxes can run side by side (two test runs, a benchmark): BLUEGREEN_SANDBOX=N (0-9)
 # gives instance N its own bridge, subnet 10.(210+N).0.0/24, names and state directory.
 INSTANCE = int(os.environ.get("BLUEGREEN_SANDBOX") or 0)
 _TAG = str(INSTANCE) if INSTANCE else ""
-DEFAULT_STATE = PROJECT_ROOT / f".sandbox{_TAG}"
+STATE_ROOT = Path(os.environ.get("BLUEGREEN_STATE_DIR") or Path.cwd() / ".bluegreen").absolute()
+DEFAULT_STATE = STATE_ROOT / f"sandbox{_TAG}"
 SUBNET = f"10.{210 + INSTANCE}.0"
 BRIDGE = f"bgbr{INSTANCE}"
 BRIDGE_ADDRESS = f"{SUBNET}.1"
@@ -638,7 +640,7 @@ def run_in(
 
 
 def _main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bluegreen.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m bluegreen.testing.sandbox")
     parser.add_argument("action", choices=("up", "add", "remove", "down", "status"))
     parser.add_argument("target", nargs="?", help="up: COUNT (2); add: INDEX; remove: NAME")
     parser.add_argument("--bare", action="store_true", help="sshd only (for fab bootstrap)")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bluegreen import docker_config, facts, profiles
+from bluegreen import docker_config, executor, facts, profiles
 from bluegreen.commands import packages, system
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host, Inventory
@@ -187,7 +187,7 @@ def steps(inventory: Inventory) -> list[Step]:
 
 def _connect(inventory: Inventory, host: Host, log: Log) -> Target:
     """Open the session and probe the host in one round trip; choose its profile."""
-    remote = Remote(host)
+    remote = executor.connect(host)
     remote.open()
     how = "root login" if host.user == "root" else f"user {host.user} with sudo -n"
     script = f"{facts.probe(inventory.app.name, host.app_dir)}\n{system.probe()}"

@@ -291,3 +291,9 @@ class DryRemote(Remote):
 
     def put(self, data: bytes, remote_path: str) -> None:
         self.plan.append(f"# upload {len(data)} bytes over SFTP to {remote_path}")
+
+
+def connect(host: Host, dry_run: bool = False) -> Remote:
+    """The one place a session is made (not yet opened): unit tests replace it with a
+    scripted one (``bluegreen.testing``)."""
+    return DryRemote(host) if dry_run else Remote(host)

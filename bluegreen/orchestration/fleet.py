@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from bluegreen import checks, facts, watch
+from bluegreen import checks, executor, facts, watch
 from bluegreen import render as templates
 from bluegreen.commands import docker, history, lock, nginx
-from bluegreen.executor import DryRemote, Remote, RemoteError
+from bluegreen.executor import Remote, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
@@ -179,7 +179,7 @@ class Fleet:
         return self.inventory.app.name
 
     def remote(self, host: Host) -> Remote:
-        return DryRemote(host) if self.options.dry_run else Remote(host)
+        return executor.connect(host, self.options.dry_run)
 
     def phase(self, runs: list[HostRun], step: Callable[[HostRun], None]) -> bool:
         """Run ``step`` on every host in parallel; log each failure; True when all succeeded."""
@@ -233,7 +233,7 @@ class Fleet:
 
     def read_each(self, hosts: list[Host], step: Callable[[HostRun], None]) -> bool:
         """Connect to every host (no lock) and run the read-only ``step`` on each."""
-        runs = [HostRun(host, Remote(host)) for host in hosts]
+        runs = [HostRun(host, executor.connect(host)) for host in hosts]
         try:
             return self.phase(runs, lambda run: (run.remote.open(), step(run)))
         finally:

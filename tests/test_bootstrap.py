@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bluegreen import bootstrap, docker_config
+from bluegreen import bootstrap, docker_config, executor
 from bluegreen.commands import system
 from bluegreen.inventory import App, Host, Inventory, Ports
 from bluegreen.log import Log
@@ -97,7 +97,7 @@ class FakeRemote:
 
 
 def _run(fake: FakeHost, monkeypatch, dry_run=False, **host) -> tuple[bool, str]:
-    monkeypatch.setattr(bootstrap, "Remote", fake.remote)
+    monkeypatch.setattr(executor, "connect", lambda host, dry_run=False: fake.remote(host))
     out = io.StringIO()
     ok = bootstrap.bootstrap(_inventory(), [Host("web1", "10.0.0.1", **host)], dry_run, Log(out, 4))
     return ok, out.getvalue()

@@ -98,7 +98,7 @@ def _docker_config(t: Target) -> Outcome:
     header, _, text = t.remote.run(system.read_daemon_json(), what="read daemon.json").partition(
         "---\n"
     )
-    state = dict(line.split("=", 1) for line in header.splitlines() if "=" in line)
+    state = facts.pairs(header)
     merged = docker_config.merge_log_rotation(text)
     if merged is None:
         return Outcome(notes=["log rotation already configured"])
@@ -193,7 +193,7 @@ def _connect(inventory: Inventory, host: Host, log: Log) -> Target:
     script = f"{facts.probe(inventory.app.name, host.app_dir)}\n{system.probe()}"
     output = remote.run(script, what=f"probe ({how})")
     found = facts.parse(output)
-    extra = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    extra = facts.pairs(output)
     profile, chosen = profiles.resolve(host.profile, found.os_release)
     target = Target(
         host=host,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 
 from bluegreen import traffic
+from bluegreen.errors import CheckFailed
 from bluegreen.executor import Remote, RemoteError
 from bluegreen.inventory import Health
 from bluegreen.traffic import Traffic
@@ -15,10 +16,6 @@ RELEASE_HEADER = "x-bluegreen-release"
 # The new color itself answering 5xx this long (nginx reaches it no more) fails verification
 # at once instead of at the deadline: every second of waiting is a second of outage.
 DEAD_LIMIT = 1.0
-
-
-class CheckFailed(RuntimeError):
-    """A color never became healthy, or the public port does not serve what it should."""
 
 
 def wait_healthy(remote: Remote, port: int, health: Health) -> str:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 
+from bluegreen.errors import DockerConfigError
+
 LOG_DRIVER = "json-file"
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
-
-
-class DockerConfigError(ValueError):
-    """daemon.json is not a JSON object; bootstrap will not overwrite it."""
 
 
 def merge_log_rotation(text: str) -> str | None:

@@ -10,28 +10,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from shlex import quote
 
 import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
+from bluegreen.commands import shell
+from bluegreen.errors import RemoteError
 from bluegreen.inventory import Host
 
 CONNECT_ATTEMPTS = 3
 # We report every SSH problem ourselves, in one line; paramiko's own log would print
 # tracebacks from its transport thread on stderr.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-
-class RemoteError(RuntimeError):
-    """A host could not be reached or a command failed; the message is one readable line."""
-
-    def __init__(self, host: str, message: str, output: str = "", exited: int | None = None):
-        super().__init__(f"{host}: {message}")
-        self.host = host
-        self.output = output
-        self.exited = exited  # the command's exit status, when it ran and failed
 
 
 @dataclass(frozen=True)
@@ -133,11 +124,6 @@ class Remote:
     def close(self) -> None:
         self.connection.close()
 
-    def wrap(self, command: str, timeout: float) -> str:
-        """Bound the command on the server too, and keep all of it under sudo when not root."""
-        prefix = "" if self.host.user == "root" else "sudo -n "
-        return f"{prefix}timeout {int(timeout)} sh -c {quote(command)}"
-
     def run(
         self,
         command: str,
@@ -155,7 +141,7 @@ class Remote:
         self.round_trips += 1
         try:
             result = self.connection.run(
-                self.wrap(command, timeout),
+                shell.as_root(command, self.host.user, timeout),
                 hide=True,
                 warn=True,
                 timeout=timeout + 5,
@@ -181,9 +167,8 @@ class Remote:
         """Run a long command (``docker logs -f``), handing over each output line as it comes."""
         self.round_trips += 1
         writer = _LineWriter(on_line)
-        prefix = "" if self.host.user == "root" else "sudo -n "
         self.connection.run(
-            f"{prefix}sh -c {quote(command)}",
+            shell.as_root(command, self.host.user, None),
             out_stream=writer,
             err_stream=writer,
             warn=True,
@@ -199,12 +184,9 @@ class Remote:
         except (OSError, paramiko.SSHException) as error:
             # SFTP reports a full disk as a bare "Failure" or a size mismatch: say how much room
             # there was, and remove the partial file
-            folder = quote(remote_path.rsplit("/", 1)[0] or "/")
             try:
                 free = self.run(
-                    f"rm -f {quote(remote_path)}; df -Pk {folder} | awk 'NR==2 {{print $4}}'",
-                    timeout=30,
-                    what="free space",
+                    shell.free_space(remote_path), timeout=30, what="free space"
                 ).strip()
             except RemoteError:
                 free = ""

@@ -12,7 +12,7 @@ from shlex import quote
 
 from bluegreen import traffic
 from bluegreen.commands import docker, history, lock, nginx
-from bluegreen.inventory import COLORS
+from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
 HISTORY_LINES = 20  # enough to find the last verified release for a rollback
@@ -53,7 +53,7 @@ class HostFacts:
     @property
     def idle_color(self) -> str:
         """The color a deploy stages into: the one not live (blue on a fresh host)."""
-        return "green" if self.live_color == "blue" else "blue"
+        return other(self.live_color) if self.live_color else "blue"
 
 
 def probe(app: str, app_dir: str, release: str | None = None) -> str:
@@ -76,16 +76,18 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
             f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
         )
     if release:
-        image = quote(docker.image(app, release))
-        lines.append(
-            f"docker image inspect {image} >/dev/null 2>&1 && echo image=present || echo image="
-        )
+        lines.append(docker.image_present(app, release))
     return "\n".join(lines)
+
+
+def pairs(output: str) -> dict[str, str]:
+    """The ``key=value`` lines of a probe's output (other lines are ignored)."""
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
 
 
 def parse(output: str) -> HostFacts:
     lines = output.splitlines()
-    values = dict(line.split("=", 1) for line in lines if "=" in line)
+    values = pairs(output)
     site_mode = _words(values.get("site_head", "")).get("mode")
     if site_mode == "file":
         serving = traffic.parse(values.get("state", ""))

@@ -17,11 +17,14 @@ from typing import Any
 
 import yaml
 
+from bluegreen.errors import InventoryError
+
 COLORS = ("blue", "green")
 
 
-class InventoryError(ValueError):
-    """A bad inventory or host selection; the message names file, key and problem."""
+def other(color: str) -> str:
+    """The color that is not ``color``."""
+    return "green" if color == "blue" else "blue"
 
 
 @dataclass(frozen=True)

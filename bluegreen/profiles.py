@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-class UnsupportedSystem(ValueError):
-    """No profile fits the host's /etc/os-release; the message says what was found."""
+from bluegreen.errors import UnsupportedSystem
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,12 @@ from __future__ import annotations
 import jinja2
 
 from bluegreen.commands import nginx
+from bluegreen.errors import TemplateError
 from bluegreen.files import bundled
 from bluegreen.inventory import COLORS, Inventory
 from bluegreen.traffic import Traffic
 
 BUNDLED = bundled("templates")
-
-
-class TemplateError(ValueError):
-    """A template that does not render; names the template and the line."""
 
 
 def environment(inventory: Inventory) -> jinja2.Environment:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-
-class SourceError(ValueError):
-    """REF or the repository is not usable; names both."""
+from bluegreen.errors import SourceError
 
 
 def _git(repo: Path, *args: str) -> bytes:

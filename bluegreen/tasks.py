@@ -13,18 +13,15 @@ from invoke.exceptions import Exit
 
 from bluegreen import bootstrap as bootstrap_hosts
 from bluegreen import inventory, orchestration
-from bluegreen.executor import RemoteError
+from bluegreen.errors import BluegreenError
 from bluegreen.history import show_history
 from bluegreen.locks import lock_release, lock_status
 from bluegreen.log import Log
 from bluegreen.logs import logs as app_logs
-from bluegreen.orchestration.fleet import Options, Refused
-from bluegreen.render import TemplateError
-from bluegreen.source import SourceError
+from bluegreen.orchestration.fleet import Options
 from bluegreen.status import status as status_of
 from bluegreen.testing import sandbox
 
-USER_ERRORS = (inventory.InventoryError, SourceError, TemplateError, Refused, RemoteError)
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
@@ -40,7 +37,7 @@ def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: ob
         hosts = inv.select(settings.get("hosts"))
         log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
         ok = operation(inv, hosts, *args, log, **kwargs)
-    except USER_ERRORS as error:
+    except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
     if not ok:
         raise Exit(code=1)

@@ -16,15 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 from bluegreen.commands import nginx
+from bluegreen.errors import WatchFailed
 from bluegreen.executor import Remote
 from bluegreen.inventory import COLORS, Inventory, Watch
 
 POLL = 1.0  # seconds between two reads of the access log
 OTHER = "nginx"  # answers no upstream gave (nginx's own 503, ...)
-
-
-class WatchFailed(RuntimeError):
-    """The watched color answered too many errors or too slowly; the message is the evidence."""
 
 
 @dataclass

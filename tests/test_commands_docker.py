@@ -36,8 +36,8 @@ def test_paths_with_spaces_and_quotes_are_quoted():
 def test_build_shows_only_the_last_lines_when_it_fails():
     command = docker.build("shop", "abc", "/srv/shop/releases/abc", "Dockerfile")
     assert command == (
-        "out=$(docker build --force-rm --label bluegreen.release=abc -t shop:abc"
-        " -f /srv/shop/releases/abc/Dockerfile /srv/shop/releases/abc 2>&1)"
+        "out=$({ docker build --force-rm --label bluegreen.release=abc -t shop:abc"
+        " -f /srv/shop/releases/abc/Dockerfile /srv/shop/releases/abc; } 2>&1)"
         ' || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }'
     )
 

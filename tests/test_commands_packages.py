@@ -12,13 +12,13 @@ for p in docker.io nginx git libnginx-mod-http-js; do \
 if [ -n "$missing" ]; then
   out=$({ apt-get -o DPkg::Lock::Timeout=600 -q -y update && \
 apt-get -o DPkg::Lock::Timeout=600 -q -y install $missing; } 2>&1) \
-|| { printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }
+|| { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }
   echo "changed: installed$missing"
 fi
 if [ ! -f /etc/nginx/nginx.conf ]; then
   owner=$(dpkg-query -S /etc/nginx/nginx.conf | cut -d: -f1)
   out=$({ apt-get -o DPkg::Lock::Timeout=600 -q -y -o Dpkg::Options::=--force-confmiss \
-install --reinstall "$owner"; } 2>&1) || { printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }
+install --reinstall "$owner"; } 2>&1) || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }
   [ -f /etc/nginx/nginx.conf ] || { echo "still missing after reinstalling $owner" >&2; exit 1; }
   echo "changed: restored /etc/nginx/nginx.conf (reinstalled $owner)"
 fi"""
@@ -27,13 +27,13 @@ DNF_INSTALL = """\
 missing=
 for p in docker nginx git; do rpm -q "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
-  out=$({ dnf -q -y install $missing; } 2>&1) || { printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }
+  out=$({ dnf -q -y install $missing; } 2>&1) || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }
   echo "changed: installed$missing"
 fi
 if [ ! -f /etc/nginx/nginx.conf ]; then
   owner=$(rpm -qf --qf '%{NAME}\\n' /etc/nginx/nginx.conf)
   out=$({ dnf -q -y reinstall "$owner"; } 2>&1) \
-|| { printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }
+|| { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }
   [ -f /etc/nginx/nginx.conf ] || { echo "still missing after reinstalling $owner" >&2; exit 1; }
   echo "changed: restored /etc/nginx/nginx.conf (reinstalled $owner)"
 fi"""

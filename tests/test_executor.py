@@ -46,13 +46,6 @@ def test_connect_errors_are_one_clear_line():
     assert "unknown host key" in _connect_error(host, strict)
 
 
-def test_commands_run_under_sudo_unless_root_and_are_bounded():
-    root = Remote(Host(name="a", address="127.0.0.1"))
-    user = Remote(Host(name="b", address="127.0.0.1", user="ubuntu"))
-    assert root.wrap("cd /srv && ls", 30) == "timeout 30 sh -c 'cd /srv && ls'"
-    assert user.wrap("cd /srv && ls", 30) == "sudo -n timeout 30 sh -c 'cd /srv && ls'"
-
-
 def test_strict_hosts_reject_unknown_keys(tmp_path):
     host = Host(name="a", address="127.0.0.1", host_keys="strict", known_hosts=tmp_path / "k")
     policy = Remote(host).connection.client._policy

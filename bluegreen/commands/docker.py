@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shlex import quote
 
+from bluegreen.commands.shell import quiet
 from bluegreen.inventory import Host, Ports
 
 LABEL = "bluegreen"
@@ -29,7 +30,7 @@ def build(app: str, release: str, context: str, dockerfile: str) -> str:
         f" -t {quote(image(app, release))}"
         f" -f {quote(context + '/' + dockerfile)} {quote(context)}"
     )
-    return f'out=$({build} 2>&1) || {{ printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }}'
+    return quiet(build)
 
 
 def run(app: str, color: str, release: str, host: Host, ports: Ports, container_port: int) -> str:
@@ -55,6 +56,12 @@ def run(app: str, color: str, release: str, host: Host, ports: Ports, container_
     )
 
 
+def image_present(app: str, release: str) -> str:
+    """Prints ``image=present`` when the release's image is on the host, else ``image=``."""
+    image_name = quote(image(app, release))
+    return f"docker image inspect {image_name} >/dev/null 2>&1 && echo image=present || echo image="
+
+
 def start(app: str, color: str) -> str:
     return f"docker start {quote(container(app, color))} >/dev/null"
 
@@ -66,6 +73,13 @@ def stop(app: str, color: str, timeout: int = 10) -> str:
 
 def remove(app: str, color: str) -> str:
     return f"docker rm -f {quote(container(app, color))} >/dev/null 2>&1 || true"
+
+
+def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:
+    """Let in-flight requests finish (``seconds``, then nginx's old workers), then stop
+    (keep) the colors that no longer serve."""
+    stops = "; ".join(stop(app, color) for color in colors)
+    return f"sleep {seconds:g}; {wait_old_workers}; {stops}"
 
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:

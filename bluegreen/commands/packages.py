@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from shlex import quote
 
+from bluegreen.commands.shell import quiet
 from bluegreen.profiles import Profile
 
 NGINX_CONF = "/etc/nginx/nginx.conf"
@@ -18,11 +19,6 @@ APT_ENV = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"
 APT = "apt-get -o DPkg::Lock::Timeout=600 -q -y"
 # never --allowerasing: dnf must fail rather than replace curl-minimal or anything else
 DNF = "dnf -q -y"
-
-
-def _quiet(command: str) -> str:
-    """Run ``command`` with its output kept; on failure show the last lines and fail."""
-    return f'out=$({{ {command}; }} 2>&1) || {{ printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }}'
 
 
 def _installed(profile: Profile, package: str) -> str:
@@ -63,7 +59,7 @@ def install(profile: Profile) -> str:
     packages = " ".join(quote(p) for p in profile.all_packages)
     conf = quote(NGINX_CONF)
     installed = _installed(profile, '"$p"')
-    reinstall = _quiet(_reinstall(profile, '"$owner"'))
+    reinstall = quiet(_reinstall(profile, '"$owner"'))
     lines = [APT_ENV] if profile.manager == "apt" else []
     return "\n".join(
         [
@@ -71,7 +67,7 @@ def install(profile: Profile) -> str:
             "missing=",
             f'for p in {packages}; do {installed} || missing="$missing $p"; done',
             'if [ -n "$missing" ]; then',
-            f"  {_quiet(_install(profile, '$missing'))}",
+            f"  {quiet(_install(profile, '$missing'))}",
             '  echo "changed: installed$missing"',
             "fi",
             f"if [ ! -f {conf} ]; then",

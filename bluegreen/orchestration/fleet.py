@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from bluegreen import checks, executor, facts, watch
 from bluegreen import render as templates
 from bluegreen.commands import docker, history, lock, nginx
+from bluegreen.errors import Refused
 from bluegreen.executor import Remote, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -41,10 +42,6 @@ from bluegreen.traffic import Split, Traffic
 RELOAD_OVERLAP = 0.3
 OLD_WORKERS_LIMIT = 30.0  # seconds to wait for nginx workers of the old config to finish
 LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over
-
-
-class Refused(RuntimeError):
-    """The requested change cannot be made on a host (e.g. no previous release to go back to)."""
 
 
 @dataclass(frozen=True)

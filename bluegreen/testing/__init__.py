@@ -1,5 +1,6 @@
 """Test and demo rigs: a local fleet of simulated servers, HTTP load, the demo.
 
-Kept apart from the engine (as Fabric keeps ``fabric.testing``): nothing in bluegreen
-imports it. The sandbox needs root and the Debian packages scripts/setup.sh installs.
+Kept apart from the engine (as Fabric keeps ``fabric.testing``): no engine module
+imports it (only the ``sandbox.*`` tasks do). The sandbox needs root and the Debian
+packages that scripts/setup.sh installs.
 """

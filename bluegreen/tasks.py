@@ -11,15 +11,15 @@ from collections.abc import Callable
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from bluegreen import bootstrap as bootstrap_hosts
 from bluegreen import inventory, orchestration
 from bluegreen.errors import BluegreenError
-from bluegreen.history import show_history
-from bluegreen.locks import lock_release, lock_status
 from bluegreen.log import Log
-from bluegreen.logs import logs as app_logs
-from bluegreen.orchestration.fleet import Options
-from bluegreen.status import status as status_of
+from bluegreen.orchestration import bootstrap as bootstrap_hosts
+from bluegreen.orchestration.history import show_history
+from bluegreen.orchestration.locks import lock_release, lock_status
+from bluegreen.orchestration.logs import logs as app_logs
+from bluegreen.orchestration.state import Options
+from bluegreen.orchestration.status import status as status_of
 from bluegreen.testing import sandbox
 
 CHANGE_HELP = {
@@ -158,7 +158,7 @@ def lock_release_task(c):
     _run(c, lock_release)
 
 
-@task(help={"json": "print JSON (schema in bluegreen/status.py) instead of a table"})
+@task(help={"json": "print JSON (schema in bluegreen/orchestration/status.py) instead of a table"})
 def status(c, json=False):
     """Show, per host, the live color, each color's release and health, lock, last change."""
     _run(c, status_of, json)

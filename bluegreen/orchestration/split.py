@@ -8,14 +8,12 @@ change (lock, history, revert on failure, watch, notifications), made by ``serve
 
 from __future__ import annotations
 
-from bluegreen.inventory import COLORS, Host, Inventory
+from bluegreen.errors import Refused
+from bluegreen.inventory import COLORS, Host, Inventory, other
 from bluegreen.log import Log
-from bluegreen.orchestration.fleet import HostRun, Options, Refused, Step
-from bluegreen.orchestration.operations import DEFAULT, serve_color
-
-
-def _names(hosts: list[Host]) -> str:
-    return ", ".join(h.name for h in hosts)
+from bluegreen.orchestration.deploy import names
+from bluegreen.orchestration.serve import serve_color
+from bluegreen.orchestration.state import HostRun, Options, Step
 
 
 def split(
@@ -25,7 +23,7 @@ def split(
     percent: int,
     sticky: bool,
     log: Log,
-    options: Options = DEFAULT,
+    options: Options | None = None,
 ) -> bool:
     """Send ``percent`` % of the requests to ``color`` (not the live one) on every host."""
     if color not in COLORS:
@@ -33,16 +31,15 @@ def split(
     if not 0 < percent < 100:
         raise Refused(f"a split share is 1 to 99 %, not {percent} (for 100: promote or switch)")
     how = "sticky by client address" if sticky else "per request"
-    log.line(f"split {inventory.app.name}: {percent} % to {color} ({how}) on {_names(hosts)}")
+    log.line(f"split {inventory.app.name}: {percent} % to {color} ({how}) on {names(hosts)}")
 
     def pick(run: HostRun) -> str:
         if run.facts.live_color is None:
             raise Refused("nothing is live here, so there is nothing to split")
         if run.facts.live_color == color:
-            other = "green" if color == "blue" else "blue"
             raise Refused(
                 f"{color} is live here; a split gives a share to the color that is not live"
-                f" (--{other} {100 - percent} leaves {percent} % on {color})"
+                f" (--{other(color)} {100 - percent} leaves {percent} % on {color})"
             )
         return color
 
@@ -56,15 +53,19 @@ def _split_color(run: HostRun) -> str:
     return run.facts.split.color
 
 
-def promote(inventory: Inventory, hosts: list[Host], log: Log, options: Options = DEFAULT) -> bool:
+def promote(
+    inventory: Inventory, hosts: list[Host], log: Log, options: Options | None = None
+) -> bool:
     """Send all requests to the split's other color; drain and stop the old live one."""
-    log.line(f"promote {inventory.app.name} on {_names(hosts)}")
+    log.line(f"promote {inventory.app.name} on {names(hosts)}")
     return serve_color(inventory, hosts, log, "promote", _split_color, options)
 
 
-def abort(inventory: Inventory, hosts: list[Host], log: Log, options: Options = DEFAULT) -> bool:
+def abort(
+    inventory: Inventory, hosts: list[Host], log: Log, options: Options | None = None
+) -> bool:
     """Send all requests back to the live color; drain and stop the split's other color."""
-    log.line(f"abort the split of {inventory.app.name} on {_names(hosts)}")
+    log.line(f"abort the split of {inventory.app.name} on {names(hosts)}")
 
     def live(run: HostRun) -> str:
         _split_color(run)

@@ -6,9 +6,11 @@ import threading
 import time
 
 from bluegreen.commands import docker
+from bluegreen.errors import Refused
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration.fleet import Fleet, HostRun, Refused
+from bluegreen.orchestration import probe
+from bluegreen.orchestration.runner import Session, read_each
 
 
 def logs(
@@ -22,14 +24,13 @@ def logs(
     """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
     if color is not None and color not in COLORS:
         raise Refused(f"--color must be one of {', '.join(COLORS)}, not {color!r}")
-    fleet = Fleet(inventory, log, "logs")
+    app = inventory.app.name
 
-    def read(run: HostRun) -> None:
-        fleet.read_facts(run)
-        which = color or run.facts.live_color
+    def read(run: Session) -> None:
+        which = color or probe.read(run.remote, inventory, run.host).facts.live_color
         if which is None:
             raise Refused("nothing is live here; name a color with --color")
-        command = docker.logs(fleet.app, which, lines, follow)
+        command = docker.logs(app, which, lines, follow)
         if follow:
             run.remote.stream(command, lambda line: log.host(run.name, which, line))
         else:
@@ -37,10 +38,10 @@ def logs(
                 log.host(run.name, which, line)
 
     if not follow:
-        return fleet.read_each(hosts, read)
+        return read_each(hosts, read, log).ok
     # Following never ends by itself: daemon threads, so Ctrl-C ends fab at once.
     threads = [
-        threading.Thread(target=fleet.read_each, args=([host], read), daemon=True) for host in hosts
+        threading.Thread(target=read_each, args=([host], read, log), daemon=True) for host in hosts
     ]
     for thread in threads:
         thread.start()

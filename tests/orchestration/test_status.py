@@ -1,4 +1,4 @@
-from bluegreen.status import table
+from bluegreen.orchestration.status import table
 
 RECORD = {
     "host": "web1",

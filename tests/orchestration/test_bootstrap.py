@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from bluegreen import bootstrap, docker_config, executor
+from bluegreen import docker_config, executor
 from bluegreen.commands import system
 from bluegreen.inventory import App, Host, Inventory, Ports
 from bluegreen.log import Log
+from bluegreen.orchestration import bootstrap
 
 # --- daemon.json merge -------------------------------------------------------------
 

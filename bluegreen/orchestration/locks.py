@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from bluegreen.commands import lock
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration.fleet import Fleet, HostRun
+from bluegreen.orchestration.runner import Session, read_each
 
 
 def _describe(info: lock.LockInfo | None) -> str:
@@ -19,23 +19,21 @@ def _describe(info: lock.LockInfo | None) -> str:
 
 def lock_status(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
     """Print who holds the lock on each host."""
-    fleet = Fleet(inventory, log, "lock.status")
 
-    def read(run: HostRun) -> None:
+    def read(run: Session) -> None:
         text = run.remote.run(lock.show(run.host.app_dir), what="lock", readonly=True)
         log.host(run.name, "🔒" if text.strip() else "  ", _describe(lock.parse(text)))
 
-    return fleet.read_each(hosts, read)
+    return read_each(hosts, read, log).ok
 
 
 def lock_release(inventory: Inventory, hosts: list[Host], log: Log) -> bool:
     """Break the lock on each host, saying whose lock it was."""
-    fleet = Fleet(inventory, log, "lock.release")
 
-    def release(run: HostRun) -> None:
+    def release(run: Session) -> None:
         text = run.remote.run(lock.force_release(run.host.app_dir), what="lock release")
         info = lock.parse(text)
         what = f"released the lock {_describe(info)}" if info else "no lock to release"
         log.ok(run.name, what)
 
-    return fleet.read_each(hosts, release)
+    return read_each(hosts, release, log).ok

@@ -7,17 +7,16 @@ import json
 from bluegreen.commands import history
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration.fleet import Fleet, HostRun
+from bluegreen.orchestration.runner import Session, read_each
 
 COLUMNS = ("time", "operator", "operation", "release", "from", "to", "result", "seconds")
 
 
 def show_history(inventory: Inventory, hosts: list[Host], lines: int, log: Log) -> bool:
     """Print the last ``lines`` records of every host, newest last."""
-    fleet = Fleet(inventory, log, "history")
     rows: dict[str, list[list[str]]] = {}
 
-    def read(run: HostRun) -> None:
+    def read(run: Session) -> None:
         text = run.remote.run(history.tail(run.host.app_dir, lines), what="history", readonly=True)
         records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         rows[run.name] = [
@@ -25,7 +24,7 @@ def show_history(inventory: Inventory, hosts: list[Host], lines: int, log: Log) 
             for r in records
         ]
 
-    ok = fleet.read_each(hosts, read)
+    ok = read_each(hosts, read, log).ok
     table = [row for host in hosts for row in rows.get(host.name, [])]
     log.table([["host", *COLUMNS], *table])
     return ok

@@ -25,20 +25,19 @@ import json
 from bluegreen import checks
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration.fleet import Fleet, HostRun
+from bluegreen.orchestration import probe
+from bluegreen.orchestration.runner import Session, read_each
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 
 
 def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]:
     """One record per host (in order), following the schema above."""
-    fleet = Fleet(inventory, log, "status")
     records = {host.name: _unreachable(host.name) for host in hosts}
     once = dataclasses.replace(inventory.app.health, attempts=1)  # a status probe never waits
 
-    def read(run: HostRun) -> None:
-        fleet.read_facts(run)
-        found = run.facts
+    def read(run: Session) -> None:
+        found = probe.read(run.remote, inventory, run.host).facts
         colors: dict[str, dict | None] = {}
         for color in COLORS:
             container = found.containers.get(color)
@@ -69,7 +68,9 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "last_change": found.history[-1] if found.history else None,
         }
 
-    fleet.read_each(hosts, read)
+    result = read_each(hosts, read, log)
+    for name, error in result.failed.items():
+        records[name]["error"] = str(error).removeprefix(f"{name}: ")
     return list(records.values())
 
 

@@ -1,0 +1,23 @@
+"""Release directories on a host: where an uploaded source lands and is unpacked."""
+
+from __future__ import annotations
+
+from shlex import quote
+
+
+def directory(app_dir: str, release: str) -> str:
+    return f"{app_dir}/releases/{release}"
+
+
+def archive_path(user: str, release: str) -> str:
+    """Where the uploaded ``git archive`` lands (a path the login user can write)."""
+    return f"/tmp/bluegreen-{user}-{release}.tar.gz"
+
+
+def unpack(archive: str, target: str) -> str:
+    """Unpack the uploaded source into ``target`` (replacing it), then remove the archive."""
+    t, tarball = quote(target), quote(archive)
+    return (
+        f"set -e; rm -rf {t}.tmp; mkdir -p {t}.tmp && tar -xzf {tarball} -C {t}.tmp"
+        f" && rm -f {tarball} && rm -rf {t} && mv {t}.tmp {t}"
+    )

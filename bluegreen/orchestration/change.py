@@ -1,0 +1,246 @@
+"""The engine of every change: ONE orchestration over all selected hosts, in phases.
+
+preflight (connect, facts, lock — every host) → choose (each host's target) → per batch:
+stage → health → for each step (a canary has several traffic shares, anything else one):
+switch → verify → watch; then drain. A failure before a batch's switch leaves its hosts
+on their old color (new containers undone); a failure during or after it points every
+touched host back and verifies that. Later batches are not started. Locks are released and
+history is written on every host at the end, also after a failure or SIGINT/SIGTERM (which
+are deferred to the end of the current step, then handled like a failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from bluegreen import checks, executor, watch
+from bluegreen.commands import docker, history, lock
+from bluegreen.errors import CheckFailed, Refused, WatchFailed
+from bluegreen.inventory import Host, Inventory
+from bluegreen.log import Log
+from bluegreen.notify import Event, Notifier
+from bluegreen.orchestration import locking, probe, report
+from bluegreen.orchestration.runner import Runner
+from bluegreen.orchestration.state import HostRun, Options, Step, batches
+from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
+
+HostStep = Callable[[HostRun], None]
+
+
+class Change:
+    """One fleet change: the hosts' runs, the phases, the lock, the report."""
+
+    def __init__(
+        self, inventory: Inventory, log: Log, operation: str, options: Options | None = None
+    ) -> None:
+        self.inventory = inventory
+        self.log = log
+        self.operation = operation
+        self.options = options or Options()
+        self.runner = Runner(log, self.options.parallel)
+        self.switcher = Switcher(inventory, log, self.options.dry_run)
+        self.runs: list[HostRun] = []
+        self.interrupted = False
+        self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
+        self.step = Step()  # the traffic move being made
+        self.started = time.time()
+        self.lock = locking.new(operation, self.started)
+
+    @property
+    def app(self) -> str:
+        return self.inventory.app.name
+
+    def phase(self, name: str, runs: list[HostRun], step: HostStep) -> bool:
+        """``step`` on every host in parallel; a host it failed on is marked failed."""
+        result = self.runner.phase(name, runs, step)
+        for run in runs:
+            if run.name in result.failed:
+                run.outcome = "failed"
+        return result.ok
+
+    def phases(self, runs: list[HostRun], *steps: tuple[str, HostStep]) -> bool:
+        """Run phases in order while they succeed and no interrupt came."""
+        return all(self.phase(name, runs, step) and not self.interrupted for name, step in steps)
+
+    @contextlib.contextmanager
+    def deferred_interrupts(self) -> Iterator[None]:
+        """SIGINT/SIGTERM set a flag: the current step ends, then everything is put back."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.getsignal(sig) for sig in signals}
+
+        def handler(signum: int, frame: object) -> None:
+            if not self.interrupted:
+                self.log.line(
+                    f"⚠️  {signal.Signals(signum).name}: finishing the current step on every"
+                    " host, then putting everything back"
+                )
+            self.interrupted = True
+            self.halt.set()
+
+        for sig in signals:
+            signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # -- per-host steps -----------------------------------------------------------------
+
+    def preflight(self, run: HostRun, release: str | None) -> None:
+        """Connect, read facts and take the lock, in one round trip."""
+        run.remote.open()
+        take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
+        run.facts, run.unfinished = seen.facts, seen.unfinished
+        run.installed = installed(self.app, seen.facts)
+        if take:
+            run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+        if run.unfinished:
+            self.log.warn(run.name, run.unfinished)
+        run.mode = switch_mode(run.host, run.facts)
+
+    def health(self, run: HostRun) -> None:
+        port = self.inventory.ports.of(run.color)
+        health = self.inventory.app.health
+        if self.options.dry_run:
+            self.log.step(run.name, f"would check http://127.0.0.1:{port}{health.path}")
+            return
+        try:
+            detail = checks.wait_healthy(run.remote, port, health)
+        except CheckFailed as error:
+            logs = run.remote.run(docker.logs(self.app, run.color), check=False, what="logs")
+            raise CheckFailed(f"health: {run.color} {error}{tail(logs)}") from error
+        self.log.ok(run.name, f"health: {run.color} {detail}")
+
+    def watch(self, run: HostRun) -> None:
+        """Judge the color that got traffic by the access log, for the step's watch time."""
+        seconds = self.step.watch
+        if seconds <= 0 or not run.watched:
+            return
+        if self.options.dry_run:
+            self.log.step(run.name, f"would watch {run.color} for {seconds:g} s")
+            return
+        try:
+            result = watch.watch(run.remote, self.inventory, run.color, seconds, self.halt)
+        except WatchFailed:
+            self.halt.set()  # the other hosts stop watching: the batch goes back now
+            raise
+        self.log.ok(run.name, f"watch: {result}")
+
+    def finish(self, run: HostRun) -> None:
+        """Write the host's history line and give its lock back, in one round trip."""
+        line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
+        app_dir = run.host.app_dir
+        command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        run.remote.run(command, what="history and unlock")
+        run.locked = False
+
+    # -- the state machine ----------------------------------------------------------------
+
+    def run(
+        self,
+        hosts: list[Host],
+        choose: HostStep,
+        stage: HostStep,
+        undo: HostStep,
+        release: str | None = None,
+        steps: tuple[Step, ...] = (),
+    ) -> bool:
+        """Run the change; True when every host ends on its target.
+
+        ``steps`` move traffic to the target color (default: all of it at once, watched
+        for the inventory's ``app.watch.seconds``); the last one is where the hosts end.
+        """
+        steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
+        dry = self.options.dry_run
+        self.runs = [HostRun(host, executor.connect(host, dry)) for host in hosts]
+        ready = False
+
+        def preflight(run: HostRun) -> None:
+            self.preflight(run, release)
+            run.share, run.sticky = steps[-1].share, steps[-1].sticky
+
+        def choose_target(run: HostRun) -> None:
+            choose(run)
+            splits = min(step.share for step in steps) < 100
+            if splits and run.outcome != "already live" and run.facts.traffic is None:
+                raise Refused("nothing serves here yet, so there is nothing to split with")
+
+        notifier = Notifier(() if dry else self.inventory.notify, self.log)
+        with self.deferred_interrupts():
+            try:
+                ready = self.phases(self.runs, ("preflight", preflight), ("choose", choose_target))
+                if not ready:
+                    self.log.line("❌ nothing changed")
+                    return False
+                notifier.send(self.event("started"))
+                todo = [run for run in self.runs if run.outcome != "already live"]
+                groups = batches(todo, self.options.batch)
+                for number, group in enumerate(groups, 1):
+                    if self.interrupted:  # the batches switched so far stay; no more start
+                        return False
+                    if len(groups) > 1:
+                        names = ", ".join(run.name for run in group)
+                        self.log.line(f"batch {number}/{len(groups)}: {names}")
+                    if not self.roll(group, stage, undo, steps):
+                        return False
+                return True
+            finally:
+                self.phase("finish", [run for run in self.runs if run.locked], self.finish)
+                for run in self.runs:
+                    run.remote.close()
+                if dry:
+                    report.plans(self.log, self.runs)
+                else:
+                    report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
+                if ready:
+                    notifier.send(self.event(report.verdict(self.runs)))
+                notifier.close()
+
+    def event(self, name: str) -> Event:
+        return report.event(
+            name, self.operation, self.app, self.runs, self.lock.holder, self.started
+        )
+
+    def roll(
+        self, group: list[HostRun], stage: HostStep, undo: HostStep, steps: tuple[Step, ...]
+    ) -> bool:
+        """One batch, all or nothing: any failure up to the last step's watch puts it back."""
+        switcher = self.switcher
+        if not self.phases(group, ("stage", stage), ("health", self.health)):
+            self.phase("undo", [run for run in group if run.started], undo)
+            return False
+        for number, step in enumerate(steps, 1):
+            self.step = step
+            for run in group:
+                run.share, run.sticky = step.share, step.sticky
+            if len(steps) > 1:
+                self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
+            moved = self.phases(
+                group,
+                ("switch", switcher.switch),
+                ("verify", switcher.verify_target),
+                ("watch", self.watch),
+            )
+            if not moved:
+                self.phase("revert", [run for run in group if run.touched], switcher.revert)
+                self.phase("undo", [run for run in group if run.started], undo)
+                return False
+        for run in group:
+            run.outcome = "switched"
+        self.phase("drain", group, switcher.drain)
+        return True
+
+
+def tail(output: str, lines: int = 10) -> str:
+    """The last lines of a command's output, indented under the step's error line."""
+    return "".join(f"\n      | {line}" for line in output.splitlines()[-lines:])

@@ -1,0 +1,161 @@
+"""``fab deploy``: build REF into the idle color on every host, then switch the fleet to it.
+
+A deploy reads as its steps: choose (the idle color; with ``source: git`` each host fetches
+and resolves REF itself) → stage (upload or export the source, build unless the image is
+there, start the new color) → the change's health, switch, verify, watch, drain. A canary
+deploy moves traffic in steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+from bluegreen import source
+from bluegreen.commands import docker, git, release
+from bluegreen.errors import Refused, RemoteError
+from bluegreen.facts import pairs
+from bluegreen.inventory import Host, Inventory
+from bluegreen.log import Log
+from bluegreen.orchestration.change import Change, tail
+from bluegreen.orchestration.state import HostRun, Options, Step
+
+BUILD_TIMEOUT = 1800.0
+
+
+def names(hosts: list[Host]) -> str:
+    return ", ".join(h.name for h in hosts)
+
+
+def no_split(run: HostRun) -> None:
+    """Refuse a change that would replace or drop a color while a split still sends it traffic."""
+    if run.facts.split is not None and run.facts.traffic is not None:
+        raise Refused(
+            f"traffic is split ({run.facts.traffic.describe()}): `fab promote` or `fab abort` first"
+        )
+
+
+def canary_steps(shares: str, hold: float, watch: float) -> tuple[Step, ...]:
+    """``--canary 10,50``: each share held and watched for ``hold`` s, then 100 % (watched as
+    any switch is)."""
+    try:
+        percents = [int(part) for part in shares.split(",")]
+    except ValueError:
+        percents = []
+    if (
+        not percents
+        or percents != sorted(set(percents))
+        or not 0 < percents[0] <= percents[-1] < 100
+    ):
+        raise Refused(f"--canary must be rising percents from 1 to 99 (10,50), not {shares!r}")
+    if hold <= 0:
+        raise Refused(f"--hold must be a number of seconds > 0, not {hold:g}")
+    return (*(Step(share, hold) for share in percents), Step(100, watch))
+
+
+def start(change: Change, run: HostRun) -> None:
+    """Run the target release's image as the target color, env from a 0600 file."""
+    inv = change.inventory
+    run.started = True
+    env = inv.env_for(run.host)
+    command = docker.run(
+        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port
+    )
+    stdin = "".join(f"{k}={v}\n" for k, v in env.items())
+    run.remote.run(command, stdin=stdin, what=f"start {run.color}")
+    change.log.ok(run.name, f"start: {docker.container(change.app, run.color)} runs {run.release}")
+
+
+class Deploy:
+    """One deploy's per-host steps (choose, stage, undo) over its ``Change``."""
+
+    def __init__(self, change: Change, ref: str, commit: str | None) -> None:
+        self.change = change
+        self.app = change.inventory.app
+        self.ref = ref
+        self.commit = commit  # resolved here (upload), or None: each host resolves REF (git)
+        self.built: set[str] = set()  # hosts that already have the release's image
+        repo = Path(self.app.repo)
+        self.archive = functools.cache(lambda: source.archive(repo, commit, self.app.path))
+
+    def choose(self, run: HostRun) -> None:
+        no_split(run)
+        run.color, run.release = run.facts.idle_color, self.commit or ""
+        if run.facts.image_present:
+            self.built.add(run.name)
+        if self.commit is None:
+            command = git.fetch_and_resolve(
+                self.app.name, run.host.app_dir, self.app.repo, self.ref
+            )
+            found = pairs(run.remote.run(command, timeout=BUILD_TIMEOUT, what="git fetch"))
+            run.release = found.get("release", f"<{self.ref} on the host>")
+            if found.get("image") == "present":
+                self.built.add(run.name)
+
+    def stage(self, run: HostRun) -> None:
+        runs = self.change.runs
+        releases = {r.release for r in runs if r.outcome != "already live"}
+        if len(releases) > 1:
+            raise Refused(f"the hosts resolved {self.ref} to different commits: {sorted(releases)}")
+        image = docker.image(self.app.name, run.release)
+        if run.name in self.built:
+            self.change.log.ok(run.name, f"build: image {image} present, skipped")
+        else:
+            self.build(run, image)
+        start(self.change, run)
+
+    def build(self, run: HostRun, image: str) -> None:
+        """Put the release's source on the host and build its image; a failed build shows
+        its last lines."""
+        log, app_dir = self.change.log, run.host.app_dir
+        started = time.monotonic()
+        target = release.directory(app_dir, run.release)
+        with log.ticking(run.name, f"build: {image}"):
+            if self.commit is None:
+                unpack = git.export(app_dir, run.release, self.app.path, target)
+            else:
+                archive = release.archive_path(run.host.user, run.release)
+                run.remote.put(self.archive(), archive)
+                unpack = release.unpack(archive, target)
+            build = docker.build(self.app.name, run.release, target, self.app.dockerfile)
+            try:
+                run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
+            except RemoteError as error:
+                if not error.output:
+                    raise
+                message = str(error).removeprefix(f"{run.name}: ")
+                raise RemoteError(run.name, f"{message}{tail(error.output)}") from error
+        log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
+
+    def undo(self, run: HostRun) -> None:
+        run.remote.run(docker.remove(self.app.name, run.color), what="remove new container")
+        self.change.log.ok(
+            run.name, f"clean up: removed {docker.container(self.app.name, run.color)}"
+        )
+
+
+def deploy(
+    inventory: Inventory,
+    hosts: list[Host],
+    ref: str,
+    log: Log,
+    options: Options | None = None,
+    canary: str | None = None,
+    hold: float = 30.0,
+) -> bool:
+    """Build REF into the idle color on every host, then switch the fleet to it.
+
+    ``source: upload`` resolves REF in the operator's checkout and uploads a ``git
+    archive`` of it; ``source: git`` has every host fetch the repository and resolve REF
+    itself (all hosts must agree on the commit). ``canary`` ("10,50") moves that share of
+    the traffic first, holding and watching each step for ``hold`` s.
+    """
+    app = inventory.app
+    steps = canary_steps(canary, hold, app.watch.seconds) if canary else ()
+    commit = None if app.source == "git" else source.resolve(Path(app.repo), ref)
+    what = commit or f"{ref} (resolved on each host from {app.repo})"
+    log.line(f"deploy {app.name} {what} to {names(hosts)}")
+    change = Change(inventory, log, "deploy", options)
+    plan = Deploy(change, ref, commit)
+    return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)

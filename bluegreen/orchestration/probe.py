@@ -1,0 +1,45 @@
+"""Read a host: its facts in one round trip, corrected by what its public port really serves.
+
+A switch whose session died between renaming nginx's include and reloading nginx leaves
+the files and the served color apart; what the public port serves is what is live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from bluegreen import checks, facts
+from bluegreen.executor import Remote
+from bluegreen.inventory import Host, Inventory
+
+
+@dataclass(frozen=True)
+class Observed:
+    facts: facts.HostFacts
+    output: str  # the probe's whole output (a lock answer, when one was asked for)
+    unfinished: str = ""  # why the files and the served color disagree, if they do
+
+
+def read(
+    remote: Remote, inventory: Inventory, host: Host, release: str | None = None, extra: str = ""
+) -> Observed:
+    """Facts (and the image of ``release``), plus ``extra`` commands in the same round trip
+    (e.g. taking the lock: then the probe is not read-only)."""
+    command = facts.probe(inventory.app.name, host.app_dir, release)
+    output = remote.run(
+        f"{command}\n{extra}" if extra else command, what="facts", readonly=not extra
+    )
+    found = facts.parse(output)
+    if found.split is not None:  # both colors answer: one answer proves nothing
+        return Observed(found, output)
+    health, port = inventory.app.health, inventory.ports.public
+    served = checks.serving(remote, port, health.path, health.timeout)
+    if served is None or served == found.traffic:
+        return Observed(found, output)
+    files = found.traffic.describe() if found.traffic else "nothing"
+    why = (
+        f"nginx serves {served.describe()}, its files say {files}: an earlier switch did not finish"
+    )
+    live = dataclasses.replace(found, live_color=served.color, live_release=served.release)
+    return Observed(live, output, why)

@@ -1,0 +1,80 @@
+"""What one change works with: its options, its traffic steps, and each host's part."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bluegreen import facts
+from bluegreen.errors import Refused
+from bluegreen.executor import Remote
+from bluegreen.inventory import Host
+from bluegreen.traffic import Split, Traffic
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False  # read facts, print the commands, change nothing
+    batch: str | None = None  # switch N hosts ("2") or a share ("25%") at a time
+    parallel: int = 10  # hosts worked on at once within a phase
+
+
+@dataclass(frozen=True)
+class Step:
+    """One traffic move of a change: the target color's share, then watching it."""
+
+    share: int = 100  # percent of the requests for the target color; the rest stay live
+    watch: float = 0.0  # seconds to watch the target color afterwards (0: not watched)
+    sticky: bool = False  # split by client address instead of per request
+
+
+@dataclass
+class HostRun:
+    """One host's part of a change: its session, what it had, what it is given."""
+
+    host: Host
+    remote: Remote
+    facts: facts.HostFacts = field(default_factory=facts.HostFacts)
+    color: str = ""  # target color
+    release: str = ""  # target release
+    mode: str = "reload"  # how this host's nginx switches: reload | file
+    installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
+    locked: bool = False
+    started: bool = False  # we started (or replaced) the target color's container
+    touched: bool = False  # nginx was (possibly) pointed at the target
+    unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
+    outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
+    share: int = 100  # the current step's share for the target color
+    sticky: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def target(self) -> Traffic:
+        """What nginx is to serve: the target color alone, or a share of it beside the live one."""
+        base = self.facts.traffic
+        if self.share == 100 or base is None:
+            return Traffic(self.color, self.release)
+        split = Split(self.color, self.release, self.share, self.sticky)
+        return Traffic(base.color, base.release, split)
+
+    @property
+    def watched(self) -> bool:
+        """The target color gets traffic it did not have (not a return to the live color)."""
+        return self.share < 100 or self.color != self.facts.live_color
+
+
+def batches(runs: list[HostRun], size: str | None) -> list[list[HostRun]]:
+    """Split hosts into batches: all at once, N at a time ("2"), or a share ("25%")."""
+    if not runs or not size:
+        return [runs] if runs else []
+    text = size.strip()
+    try:
+        count = math.ceil(len(runs) * float(text[:-1]) / 100) if text.endswith("%") else int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise Refused(f"--batch must be a number of hosts (2) or a share (25%), not {size!r}")
+    return [runs[i : i + count] for i in range(0, len(runs), count)]

@@ -1,0 +1,136 @@
+"""Point nginx at a color (or a split), check through the public port that it serves it,
+point it back, and drain: the nginx half of a change, per host.
+
+The site (and in file mode the njs module) is installed only when it changed, so a
+file-mode switch is one atomic rename of the state file and nginx is never reloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from bluegreen import checks
+from bluegreen import render as templates
+from bluegreen.commands import docker, nginx
+from bluegreen.errors import Refused, RemoteError
+from bluegreen.facts import HostFacts
+from bluegreen.inventory import Host, Inventory
+from bluegreen.log import Log
+from bluegreen.orchestration.state import HostRun
+from bluegreen.traffic import Traffic
+
+# After a reload both colors answer for ~100 ms (old workers still accept): verify longer.
+RELOAD_OVERLAP = 0.3
+OLD_WORKERS_LIMIT = 30.0  # seconds to wait for nginx workers of the old config to finish
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def switch_mode(host: Host, found: HostFacts) -> str:
+    """The host's switch mode: as configured, or file where nginx has njs (``auto``)."""
+    if host.switch_mode == "file" and not found.njs:
+        raise Refused(
+            "switch_mode is file but nginx does not load the njs module"
+            " (install libnginx-mod-http-js / nginx-module-njs, or set switch_mode: reload)"
+        )
+    if host.switch_mode != "auto":
+        return host.switch_mode
+    return "file" if found.njs else "reload"
+
+
+def installed(app: str, found: HostFacts) -> dict[str, str | None]:
+    """The md5 of each configuration file we install, as the host has it now."""
+    return {nginx.site_path(app): found.site_md5, nginx.script_path(app): found.script_md5}
+
+
+class Switcher:
+    def __init__(self, inventory: Inventory, log: Log, dry_run: bool) -> None:
+        self.inventory = inventory
+        self.log = log
+        self.dry_run = dry_run
+        self.jinja = templates.environment(inventory)
+
+    @property
+    def app(self) -> str:
+        return self.inventory.app.name
+
+    def point(self, run: HostRun, traffic: Traffic) -> str:
+        """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded)."""
+        jinja, inv, app = self.jinja, self.inventory, self.app
+        config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
+        if run.mode == "file":
+            config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
+            live = (nginx.state_path(app), templates.state(traffic))
+        else:
+            live = (nginx.live_path(app), templates.live(jinja, inv, traffic))
+        changed = [(path, text) for path, text in config if run.installed.get(path) != _md5(text)]
+        reload = run.mode == "reload" or bool(changed)
+        run.remote.run(nginx.install([*changed, live], reload=reload), what="nginx switch")
+        run.installed.update((path, _md5(text)) for path, text in changed)
+        return "nginx tested and reloaded" if reload else "state file renamed, no reload"
+
+    def switch(self, run: HostRun) -> None:
+        run.touched = True
+        try:
+            how = self.point(run, run.target)
+        except RemoteError as error:
+            if error.exited != nginx.TEST_FAILED:
+                raise
+            run.touched = False  # the host put its files back itself: nothing to revert
+            cause = str(error).partition("): ")[2] or "see nginx -t on the host"
+            raise RemoteError(
+                run.name, f"switch: nginx -t failed, previous files restored, not reloaded: {cause}"
+            ) from error
+        target = run.target
+        live = f"live = {target.color}" if target.split is None else target.describe()
+        self.log.ok(run.name, f"switch: {how}, {live}")
+
+    def verify(self, run: HostRun, traffic: Traffic) -> str:
+        """The public port serves ``traffic``; after a reload, for longer than nginx's overlap."""
+        window = RELOAD_OVERLAP if run.mode == "reload" else 0.0
+        path, port = self.inventory.app.health.path, self.inventory.ports.public
+        if self.dry_run:
+            return f"would check that port {port} serves {traffic.describe()}"
+        sticky = traffic.split is not None and traffic.split.sticky
+        return checks.wait_serving(
+            run.remote, port, path, traffic.releases, window=window, see_all=not sticky
+        )
+
+    def verify_target(self, run: HostRun) -> None:
+        self.log.ok(run.name, f"verify: {self.verify(run, run.target)}")
+
+    def revert(self, run: HostRun) -> None:
+        """Point nginx back at what served before, and check it does."""
+        old = run.facts.traffic
+        if old is not None:
+            self.point(run, old)
+            self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+        else:  # the host served nothing before: take our site away again
+            run.remote.run(nginx.uninstall(self.app), what="revert")
+            self.log.ok(run.name, "revert: site removed (nothing served before)")
+        run.outcome = "reverted"
+
+    def drain(self, run: HostRun) -> None:
+        """Let in-flight requests finish, then stop (keep) each color that no longer serves."""
+        before = run.facts.traffic.releases if run.facts.traffic else {}
+        after = run.target.releases
+        old = [
+            color
+            for color in before
+            if color not in after
+            and (container := run.facts.containers.get(color)) is not None
+            and container.running
+        ]
+        if not old:
+            return
+        colors = " and ".join(old)
+        if self.inventory.app.warm_standby:
+            self.log.ok(run.name, f"drain: {colors} kept running (warm standby)")
+            return
+        seconds = self.inventory.app.drain
+        wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
+        command = docker.drain(self.app, old, seconds, wait)
+        run.remote.run(command, timeout=seconds + OLD_WORKERS_LIMIT + 30, what="drain")
+        self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")

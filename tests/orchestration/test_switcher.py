@@ -1,0 +1,26 @@
+import pytest
+
+from bluegreen.errors import Refused
+from bluegreen.facts import HostFacts
+from bluegreen.inventory import Host
+from bluegreen.orchestration.switcher import switch_mode
+
+
+@pytest.mark.parametrize(
+    ("configured", "njs", "expected"),
+    [
+        ("auto", True, "file"),
+        ("auto", False, "reload"),
+        ("reload", True, "reload"),
+        ("file", True, "file"),
+    ],
+)
+def test_switch_mode_follows_config_and_the_njs_module(configured, njs, expected):
+    host = Host(name="web1", address="203.0.113.10", switch_mode=configured)
+    assert switch_mode(host, HostFacts(njs=njs)) == expected
+
+
+def test_file_mode_without_njs_is_refused_before_any_change():
+    host = Host(name="web1", address="203.0.113.10", switch_mode="file")
+    with pytest.raises(Refused, match="does not load the njs module"):
+        switch_mode(host, HostFacts(njs=False))

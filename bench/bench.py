@@ -29,6 +29,7 @@ from bluegreen import render as templates  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
 from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
+from bluegreen.orchestration.state import Phase  # noqa: E402
 from bluegreen.testing import demo, sandbox  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
 from bluegreen.traffic import Traffic  # noqa: E402
@@ -60,8 +61,12 @@ def round_trips(output: str) -> list[int]:
 
 
 def phases(output: str) -> dict[str, float]:
+    """The closing ``phases: stage 1.20 s, ...`` line of a change, by phase name."""
     line = next((ln for ln in output.splitlines() if ln.startswith("phases: ")), "")
-    return {n: float(s) for n, s in re.findall(r"(\w+) ([\d.]+) s", line)}
+    times = dict(
+        part.rsplit(" ", 2)[:2] for part in line.removeprefix("phases: ").split(", ") if part
+    )
+    return {phase.value: float(times[phase.value]) for phase in Phase if phase.value in times}
 
 
 class Bench:

@@ -11,12 +11,10 @@ are deferred to the end of the current step, then handled like a failure).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from bluegreen import checks, executor, watch
 from bluegreen.commands import docker, history, lock
@@ -24,9 +22,9 @@ from bluegreen.errors import CheckFailed, Refused, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
-from bluegreen.orchestration import locking, probe, report
+from bluegreen.orchestration import interrupts, locking, probe, report
 from bluegreen.orchestration.runner import Runner
-from bluegreen.orchestration.state import HostRun, Options, Step, batches
+from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
 
 HostStep = Callable[[HostRun], None]
@@ -55,43 +53,27 @@ class Change:
     def app(self) -> str:
         return self.inventory.app.name
 
-    def phase(self, name: str, runs: list[HostRun], step: HostStep) -> bool:
+    def phase(self, phase: Phase, runs: list[HostRun], step: HostStep) -> bool:
         """``step`` on every host in parallel; a host it failed on is marked failed."""
-        result = self.runner.phase(name, runs, step)
+        result = self.runner.phase(phase.value, runs, step)
         for run in runs:
             if run.name in result.failed:
                 run.outcome = "failed"
         return result.ok
 
-    def phases(self, runs: list[HostRun], *steps: tuple[str, HostStep]) -> bool:
+    def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
         """Run phases in order while they succeed and no interrupt came."""
-        return all(self.phase(name, runs, step) and not self.interrupted for name, step in steps)
+        return all(self.phase(phase, runs, step) and not self.interrupted for phase, step in steps)
 
-    @contextlib.contextmanager
-    def deferred_interrupts(self) -> Iterator[None]:
-        """SIGINT/SIGTERM set a flag: the current step ends, then everything is put back."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.getsignal(sig) for sig in signals}
-
-        def handler(signum: int, frame: object) -> None:
-            if not self.interrupted:
-                self.log.line(
-                    f"⚠️  {signal.Signals(signum).name}: finishing the current step on every"
-                    " host, then putting everything back"
-                )
-            self.interrupted = True
-            self.halt.set()
-
-        for sig in signals:
-            signal.signal(sig, handler)
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+    def interrupt(self, signal_name: str) -> None:
+        """A signal came: finish the current step everywhere, then put everything back."""
+        if not self.interrupted:
+            self.log.line(
+                f"⚠️  {signal_name}: finishing the current step on every host,"
+                " then putting everything back"
+            )
+        self.interrupted = True
+        self.halt.set()
 
     # -- per-host steps -----------------------------------------------------------------
 
@@ -176,9 +158,11 @@ class Change:
                 raise Refused("nothing serves here yet, so there is nothing to split with")
 
         notifier = Notifier(() if dry else self.inventory.notify, self.log)
-        with self.deferred_interrupts():
+        with interrupts.deferred(self.interrupt):
             try:
-                ready = self.phases(self.runs, ("preflight", preflight), ("choose", choose_target))
+                ready = self.phases(
+                    self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
+                )
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
@@ -195,7 +179,7 @@ class Change:
                         return False
                 return True
             finally:
-                self.phase("finish", [run for run in self.runs if run.locked], self.finish)
+                self.phase(Phase.FINISH, [run for run in self.runs if run.locked], self.finish)
                 for run in self.runs:
                     run.remote.close()
                 if dry:
@@ -216,8 +200,8 @@ class Change:
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher = self.switcher
-        if not self.phases(group, ("stage", stage), ("health", self.health)):
-            self.phase("undo", [run for run in group if run.started], undo)
+        if not self.phases(group, (Phase.STAGE, stage), (Phase.HEALTH, self.health)):
+            self.phase(Phase.UNDO, [run for run in group if run.started], undo)
             return False
         for number, step in enumerate(steps, 1):
             self.step = step
@@ -227,17 +211,17 @@ class Change:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
                 group,
-                ("switch", switcher.switch),
-                ("verify", switcher.verify_target),
-                ("watch", self.watch),
+                (Phase.SWITCH, switcher.switch),
+                (Phase.VERIFY, switcher.verify_target),
+                (Phase.WATCH, self.watch),
             )
             if not moved:
-                self.phase("revert", [run for run in group if run.touched], switcher.revert)
-                self.phase("undo", [run for run in group if run.started], undo)
+                self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
+                self.phase(Phase.UNDO, [run for run in group if run.started], undo)
                 return False
         for run in group:
             run.outcome = "switched"
-        self.phase("drain", group, switcher.drain)
+        self.phase(Phase.DRAIN, group, switcher.drain)
         return True
 
 

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 
 from bluegreen import facts
 from bluegreen.errors import Refused
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host
 from bluegreen.traffic import Split, Traffic
+
+
+class Phase(Enum):
+    """The phases of a change, in order; the closing summary times each by this name."""
+
+    PREFLIGHT = "preflight"  # connect, facts, lock
+    CHOOSE = "choose"  # each host's target color and release
+    STAGE = "stage"  # source, build, start the target color
+    HEALTH = "health"
+    SWITCH = "switch"
+    VERIFY = "verify"  # through the public port, by release
+    WATCH = "watch"  # the access log of the color that got traffic
+    REVERT = "revert"  # a failure after a switch: nginx back to what served
+    UNDO = "undo"  # a failure: the containers this change started go again
+    DRAIN = "drain"  # then stop (keep) the old color
+    FINISH = "finish"  # history line and unlock
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-from bluegreen.orchestration.status import table
+import io
+
+from bluegreen import executor
+from bluegreen.errors import RemoteError
+from bluegreen.inventory import App, Host, Inventory, Ports
+from bluegreen.log import Log
+from bluegreen.orchestration.status import read_status, table
 
 RECORD = {
     "host": "web1",
@@ -28,3 +34,26 @@ def test_the_table_shows_the_split_beside_the_live_color():
     assert rows[1][:4] == ["web1", "blue", "green 10% sticky", "file"]
     assert rows[2][:4] == ["web2", "blue", "-", "file"]
     assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-"]
+
+
+class Unreachable:
+    """A session whose connect fails as a real one would (one readable line)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def open(self) -> None:
+        raise RemoteError(self.host.name, "connection to root@203.0.113.9:22 refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unreadable_host_reports_its_real_cause(monkeypatch, tmp_path):
+    monkeypatch.setattr(executor, "connect", lambda host, dry_run=False: Unreachable(host))
+    inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="web"), ports=Ports(), hosts={},
+                    groups={})  # fmt: skip
+    host = Host(name="web9", address="203.0.113.9")
+    [record] = read_status(inv, [host], Log(io.StringIO()))
+    assert record["reachable"] is False
+    assert record["error"] == "connection to root@203.0.113.9:22 refused"

@@ -234,12 +234,13 @@ class FakeHost:
         """What a command is, by the markers of the builders in ``bluegreen.commands``."""
         n = self.nginx
         for kind, found in (
+            # first: the files an install writes may hold any of the other markers
+            ("nginx", lambda c: any(f"{p}.new" in c for p in n.paths)),
             ("probe", lambda c: "/etc/os-release" in c),
+            ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("log", lambda c: nginx.access_log_path(self.app) in c),
             ("build", lambda c: "docker build" in c),
             ("run", lambda c: "docker run" in c),
-            ("nginx", lambda c: any(f"{p}.new" in c for p in n.paths)),
-            ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),

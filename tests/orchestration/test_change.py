@@ -134,106 +134,87 @@ def assert_finished(result: Outcome, name: str, outcome: str) -> None:
 # --- the failure table: deploy over 2 hosts, one fault, all at once or one batch per host -----
 
 SWITCHED, REVERTED, UNCHANGED, FAILED = "switched", "reverted", "unchanged", "failed"
+STAGE = ["probe", "upload", "build", "run"]
+# How a host's part went -> (its result, the commands it was sent, watch reads left out).
+ROLES = {
+    "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "remove", "history"]),
+    "cleaned up": (UNCHANGED, [*STAGE, "remove", "history"]),  # its batch failed before a switch
+    "unhealthy": (FAILED, [*STAGE, "logs", "remove", "history"]),
+    "build failed": (FAILED, ["probe", "upload", "build", "history"]),
+    "nginx -t failed": (FAILED, [*STAGE, "nginx", "remove", "history"]),  # its files kept
+    "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
+    "unreachable": (FAILED, []),
+}
 # The engine's summary says an unreachable host serves "nothing": it never read the host's
 # facts, so it does not know (see test_an_unreachable_host_is_not_said_to_serve_nothing).
 UNREACHED_SERVES = "nothing"
 
 TABLE = [
-    # fault, on host, --batch, outcome per host (web1, web2), returned
-    (None, None, None, (SWITCHED, SWITCHED), True),
-    (None, None, "1", (SWITCHED, SWITCHED), True),
-    ("connect", "web2", None, (UNCHANGED, FAILED), False),
-    ("connect", "web1", "1", (FAILED, UNCHANGED), False),
-    ("build", "web2", None, (UNCHANGED, FAILED), False),
-    ("build", "web1", "1", (FAILED, UNCHANGED), False),
-    ("build", "web2", "1", (SWITCHED, FAILED), False),
-    ("health", "web2", None, (UNCHANGED, FAILED), False),
-    ("health", "web1", "1", (FAILED, UNCHANGED), False),
-    ("health", "web2", "1", (SWITCHED, FAILED), False),
-    ("nginx -t", "web2", None, (REVERTED, FAILED), False),
-    ("nginx -t", "web2", "1", (SWITCHED, FAILED), False),
-    ("verify", "web2", None, (REVERTED, REVERTED), False),
-    ("verify", "web1", "1", (REVERTED, UNCHANGED), False),
-    ("verify", "web2", "1", (SWITCHED, REVERTED), False),
-    ("watch", "web2", None, (REVERTED, REVERTED), False),
-    ("watch", "web2", "1", (SWITCHED, REVERTED), False),
+    # fault, on host, --batch, (web1, web2)
+    (None, None, None, ("switched", "switched")),
+    (None, None, "1", ("switched", "switched")),
+    ("connect", "web2", None, ("not started", "unreachable")),
+    ("connect", "web1", "1", ("unreachable", "not started")),
+    ("build", "web2", None, ("cleaned up", "build failed")),
+    ("build", "web1", "1", ("build failed", "not started")),
+    ("build", "web2", "1", ("switched", "build failed")),
+    ("health", "web2", None, ("cleaned up", "unhealthy")),
+    ("health", "web1", "1", ("unhealthy", "not started")),
+    ("health", "web2", "1", ("switched", "unhealthy")),
+    ("nginx -t", "web2", None, ("reverted", "nginx -t failed")),
+    ("nginx -t", "web2", "1", ("switched", "nginx -t failed")),
+    ("verify", "web2", None, ("reverted", "reverted")),
+    ("verify", "web1", "1", ("reverted", "not started")),
+    ("verify", "web2", "1", ("switched", "reverted")),
+    ("watch", "web2", None, ("reverted", "reverted")),
+    ("watch", "web1", "1", ("reverted", "not started")),
+    ("watch", "web2", "1", ("switched", "reverted")),
 ]
 
 
 @pytest.mark.parametrize("mode", ["file", "reload"])
-@pytest.mark.parametrize(("fault", "where", "batch", "outcomes", "returned"), TABLE)
+@pytest.mark.parametrize(("fault", "where", "batch", "roles"), TABLE)
 def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_served(
-    monkeypatch, tmp_path, repo, mode, fault, where, batch, outcomes, returned
+    monkeypatch, tmp_path, repo, mode, fault, where, batch, roles
 ):
     path, new = repo
     fakes = fleet(mode=mode, faults={where: [fault]} if fault else None)
-    inv = inventory(tmp_path, path, watch_seconds=0.02)
+    inv = inventory(tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") else 0)
     result = run(monkeypatch, fakes, deploy, inv, batch=batch)
 
-    assert result.ok is returned, result.out
-    expected = dict(zip(NAMES, outcomes, strict=True))
-    old, target = Traffic("blue", OLD), Traffic("green", new)
     rows = result.rows()
-    preflight_failed = fault == "connect"
-    batch_of = {n: (i if batch else 0) for i, n in enumerate(NAMES)}
-    failed_batch = batch_of[where] if where else None
-    for name, outcome in expected.items():
-        fake = result.fakes[name]
-        serves = target if outcome == SWITCHED else old
-        # the model: what the public port serves, and that its container runs
+    for name, role in zip(NAMES, roles, strict=True):
+        fake, (outcome, sent) = result.fakes[name], ROLES[role]
+        serves = Traffic("green", new) if role == "switched" else Traffic("blue", OLD)
+        # the model: the public port serves the new release or exactly the old one, and the
+        # container behind it runs; nothing else runs
         assert fake.serving() == serves, name
         assert running(fake) == {serves.color: serves.release}, (name, fake.containers)
-        # the summary table, and its round-trip count is what the host was sent
-        assert rows[name][2] == len(fake.sent), name
-        if name == where and fault == "connect":
-            assert rows[name][:2] == (FAILED, UNREACHED_SERVES), name
-            assert fake.sent == [] and fake.new_history() == [], name
-            continue
-        assert rows[name][:2] == (outcome, serves.describe()), name
-        assert_finished(result, name, outcome)
-        kinds = fake.kinds
-        assert kinds[0] == "probe", name
-        later = failed_batch is not None and batch_of[name] > failed_batch
-        never_staged = preflight_failed or later
-        if never_staged:  # nothing changed here, nor was anything tried
-            assert kinds == ["probe", "history"], name
-            assert fake.containers["green"] == Container(PREV, running=False), name
-            continue
-        built = not (name == where and fault == "build")  # the build failed here: no start
-        staged = ["upload", "build", "run"] if built else ["upload", "build"]
-        assert kinds[1 : 1 + len(staged)] == staged, (name, kinds)
-        if not built:
-            assert kinds == ["probe", "upload", "build", "history"], name
-            assert fake.containers["green"] == Container(PREV, running=False), name
-            continue
-        installs = kinds.count("nginx")
-        if outcome == SWITCHED:
-            assert installs == 1 and "drain" in kinds, (name, kinds)
+        assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
+        if role == "switched":
             assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
-            continue
-        # the batch failed: its new containers are gone (the previous green with them)
-        assert "green" not in fake.containers, (name, fake.containers)
-        assert "drain" not in kinds and "remove" in kinds, (name, kinds)
-        if fault in ("build", "health"):  # before the switch: nginx never touched
-            assert installs == 0, (name, kinds)
-            assert ("logs" in kinds) == (fault == "health" and name == where), (name, kinds)
-        elif outcome == REVERTED:  # switched, then pointed back (and verified)
-            assert installs == 2, (name, kinds)
-            assert "revert: port 4000 serves blue " + OLD in result.out
-        else:  # nginx -t failed here: the host kept its files, nothing to revert
-            assert (fault, installs) == ("nginx -t", 1), (name, kinds)
+        elif role in ("not started", "build failed", "unreachable"):
+            assert fake.containers["green"] == Container(PREV, running=False), name
+        else:  # the new container is gone (and the previous release in green with it)
+            assert "green" not in fake.containers, (name, fake.containers)
+        if role != "unreachable":
+            assert_finished(result, name, outcome)
+        # the summary table; its round trips are what the host was sent
+        described = UNREACHED_SERVES if role == "unreachable" else serves.describe()
+        assert rows[name] == (outcome, described, len(fake.sent)), name
 
-    last = result.out.rstrip().splitlines()[-1]
-    if returned:
-        assert last == "✅ done"
-    else:
-        assert last == "❌ failed: every host serves what the table says"
-    assert ("❌ nothing changed" in result.out) == preflight_failed
-    if batch and not preflight_failed:
-        started = 1 if failed_batch == 0 else 2
-        assert result.out.count("batch ") == started, result.out
+    assert result.ok is (fault is None)
+    verdict = "✅ done" if fault is None else "❌ failed: every host serves what the table says"
+    assert result.out.rstrip().splitlines()[-1] == verdict
+    assert ("❌ nothing changed" in result.out) == (fault == "connect")
     if fault:
         assert re.search(rf"^{where}\s+❌", result.out, re.M), result.out
+    if "reverted" in roles:
+        assert f"✅ revert: port 4000 serves blue {OLD}" in result.out
+    if batch:
+        started = sum(role != "not started" for role in roles) if fault != "connect" else 0
+        assert result.out.count("batch ") == started, result.out
     assert SECRET not in result.out
 
 

@@ -249,6 +249,7 @@ class FakeHost:
             ("image", lambda c: "docker image inspect" in c),
             ("history", lambda c: history.path(self.app_dir) in c),
             ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
+            ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
             if found(command):
                 return kind
@@ -299,6 +300,10 @@ class FakeHost:
         for token in shlex.split(command):
             if token.startswith("{"):
                 self.history.append(json.loads(token))
+        return self._unlock(command, stdin)
+
+    def _unlock(self, command: str, stdin: str | None) -> str:
+        """Give the lock back only when the command names its token (``lock.release``)."""
         if self.lock is not None and self.lock.token in command:
             self.lock = None
         return ""

@@ -23,10 +23,10 @@ from bluegreen import checks, executor, watch
 from bluegreen.commands.lock import LockInfo
 from bluegreen.inventory import App, Health, Host, Inventory, Ports, Watch
 from bluegreen.log import Log
-from bluegreen.orchestration import deploy, rollback, switch
+from bluegreen.orchestration import abort, deploy, promote, rollback, split, switch
 from bluegreen.orchestration.fleet import Options, Refused
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
-from bluegreen.traffic import Traffic
+from bluegreen.traffic import Split, Traffic
 
 CLOCKED = checks  # its polling (health interval, verify window and 10 s deadline) runs on a
 WATCH_POLL = (watch, "POLL")  # virtual clock; the watch polls the access log this often
@@ -448,6 +448,65 @@ def test_a_switch_whose_verification_fails_stops_the_color_it_started(monkeypatc
         assert fake.containers["green"].release == PREV
         assert fake.kinds == ["probe", "start", "nginx", "nginx", "stop", "history"], name
         assert_finished(result, name, REVERTED)
+
+
+def test_an_unfinished_switch_is_trusted_by_what_the_public_port_serves(
+    monkeypatch, tmp_path, repo
+):
+    """A session died between renaming the include and reloading: the files say green, nginx
+    serves blue. Blue is live, so green is the color to deploy into."""
+    path, new = repo
+    fakes = fleet(names=("web1",), mode="reload")
+    nginx_model = fakes["web1"].nginx
+    nginx_model.files[nginx_model.live] = f"# bluegreen live=green release={PREV}\n"  # no reload
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",)))
+
+    assert result.ok, result.out
+    assert f"nginx serves blue {OLD}, its files say green {PREV}" in result.out
+    assert fakes["web1"].serving() == Traffic("green", new)
+    assert running(fakes["web1"]) == {"green": new}
+
+
+@pytest.mark.parametrize("mode", ["file", "reload"])
+def test_split_then_promote_then_a_split_that_is_aborted(monkeypatch, tmp_path, repo, mode):
+    fakes = fleet(mode=mode)
+    inv = inventory(tmp_path, repo[0])
+
+    result = run(monkeypatch, fakes, split, inv, "green", 10, False)
+    assert result.ok, result.out
+    both = Traffic("blue", OLD, Split("green", PREV, 10))
+    for fake in fakes.values():
+        assert fake.serving() == both and running(fake) == {"blue": OLD, "green": PREV}
+        assert fake.kinds == ["probe", "start", "nginx", "history"]  # nothing drained
+    assert result.rows()["web1"][:2] == (SWITCHED, both.describe())
+
+    result = run(monkeypatch, fakes, deploy, inv)
+    assert result.ok is False and "`fab promote` or `fab abort` first" in result.out
+
+    result = run(monkeypatch, fakes, promote, inv)
+    assert result.ok, result.out
+    for fake in fakes.values():
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+    assert run(monkeypatch, fakes, split, inv, "blue", 20, True).ok
+    assert fakes["web1"].serving() == Traffic("green", PREV, Split("blue", OLD, 20, sticky=True))
+    result = run(monkeypatch, fakes, abort, inv)
+    assert result.ok, result.out
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+        results = [record["result"] for record in fake.new_history()]
+        assert results == [SWITCHED, FAILED, SWITCHED, SWITCHED, SWITCHED], name
+
+
+def test_a_split_whose_new_color_is_unhealthy_leaves_it_stopped(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web1": ["health"]})
+    result = run(monkeypatch, fakes, split, inventory(tmp_path, repo[0]), "green", 10, False)
+    assert result.ok is False
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("blue", OLD)
+        assert running(fake) == {"blue": OLD}
+        assert fake.containers["green"].release == PREV  # stopped again, kept
+        assert "nginx" not in fake.kinds and fake.kinds[-2] == "stop", (name, fake.kinds)
 
 
 # --- dry run ----------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ from bluegreen.orchestration.fleet import Options, Refused
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
 from bluegreen.traffic import Split, Traffic
 
-CLOCKED = checks  # its polling (health interval, verify window and 10 s deadline) runs on a
-WATCH_POLL = (watch, "POLL")  # virtual clock; the watch polls the access log this often
+# checks' polling (health interval, the verify window and its fixed 10 s deadline) runs on a
+# virtual clock; the watch's poll interval (a module constant, 1 s) is made short
+CLOCKED = checks
+WATCH_POLL = (watch, "POLL")
 # ------------------------------------------------------------------------------------------
 
 OLD = "0123456789ab"  # live (blue) on every host at the start

@@ -1,0 +1,525 @@
+"""A scripted remote for unit tests of the fleet engine: no SSH, no root, no sleeps.
+
+In the spirit of ``fabric.testing`` and of pyinfra's facts→commands fixtures: a
+``FakeHost`` is a small, stateful model of one server (the app's containers per color,
+its images, nginx's files and what the public port serves, the deploy lock, the history
+file). A ``ScriptedRemote`` is the session ``bluegreen.executor.connect`` would return:
+it recognises each command the engine sends by stable markers of the builders in
+``bluegreen.commands`` (``docker run``, the nginx file paths, the lock directory,
+``history.jsonl``, ...), applies it to the model, records it, and answers ``http_get``
+from the model. So a test states a fleet, injects a fault by name, runs a real
+``deploy``/``rollback``/``switch`` and asserts what was sent and where every host ended.
+
+Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
+
+- ``connect``: ``open()`` fails, as an unreachable host does.
+- ``build``: ``docker build`` exits 1 with a few lines of build output.
+- ``health``: containers started during the test answer 503 on their color's port.
+- ``nginx -t``: an nginx install exits ``nginx.TEST_FAILED``; the files stay as they were.
+- ``verify``: the public port keeps serving what it served at the start (as when a reload
+  "succeeds" but nginx never applies the new configuration).
+- ``watch``: the access log shows only 5xx answers for whatever color serves.
+- ``drain``: the command that stops the old color fails.
+
+Recognising commands by markers rather than whole strings keeps the fake valid while the
+engine's command text changes; a command it does not recognise is recorded in
+``unknown`` and fails like a broken shell script would, so a test notices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from bluegreen import traffic
+from bluegreen.commands import docker, history, nginx
+from bluegreen.commands.lock import LockInfo
+from bluegreen.executor import HttpReply, RemoteError
+from bluegreen.inventory import COLORS, Host, Ports
+from bluegreen.traffic import Traffic
+
+FAULTS = {
+    "connect": "connection refused",
+    "build": "step 2/3: RUN make: exit code 2",
+    "health": "starting",
+    "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
+    "verify": "",
+    "watch": "",
+    "drain": "Error response from daemon: cannot stop container",
+}
+LOG_LINES_PER_READ = 10  # requests the access log gained between two reads of a watch
+DEFAULT_PORTS = Ports()
+
+
+class CommandFailed(Exception):
+    """A command exited non-zero on the fake host (``ScriptedRemote`` turns it into a
+    RemoteError exactly where the real executor would)."""
+
+    def __init__(self, exited: int, stderr: str) -> None:
+        super().__init__(stderr)
+        self.exited, self.stderr = exited, stderr
+
+
+@dataclass
+class Container:
+    """One color's container: the release it runs (its label) and whether it runs."""
+
+    release: str
+    running: bool = True
+    fresh: bool = False  # created or started during the test (the ``health`` fault hits these)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One command as the engine sent it, and what the fake took it for."""
+
+    kind: str  # probe, build, run, start, stop, remove, nginx, uninstall, logs, log, ...
+    what: str
+    command: str
+    stdin: str | None = None
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _head(text: str | None) -> str:
+    return (text or "").split("\n", 1)[0]
+
+
+def _words(line: str) -> dict[str, str]:
+    return dict(word.split("=", 1) for word in line.split() if "=" in word)
+
+
+class Nginx:
+    """nginx on one host: the files on disk and the configuration it loaded at its last reload.
+
+    What the public port serves follows nginx's real rules: in reload mode the include
+    loaded at the last reload; in file mode (njs) the state file as it is now, read per
+    request.
+    """
+
+    def __init__(self, app: str) -> None:
+        self.site, self.live = nginx.site_path(app), nginx.live_path(app)
+        self.state, self.script = nginx.state_path(app), nginx.script_path(app)
+        self.files: dict[str, str] = {}
+        self.loaded: dict[str, str] = {}
+        self.reloads = 0
+
+    def serve(self, what: Traffic, mode: str) -> None:
+        """Install a minimal site serving ``what`` and load it (the host's starting point)."""
+        self.files[self.site] = f"# bluegreen site mode={mode}\n"
+        if mode == "file":
+            self.files[self.state] = what.line() + "\n"
+        else:
+            header = f"live={what.color} release={what.release}"
+            if what.split is not None:
+                s = what.split
+                header += f" other={s.color} other_release={s.release} percent={s.percent}"
+                header += f" sticky={'yes' if s.sticky else 'no'}"
+            self.files[self.live] = f"# bluegreen {header}\n"
+        self.reload()
+
+    def reload(self) -> None:
+        self.loaded = dict(self.files)
+        self.reloads += 1
+
+    def serving(self) -> Traffic | None:
+        site = self.loaded.get(self.site)
+        if site is None:
+            return None
+        if _words(_head(site)).get("mode") == "file":
+            return traffic.parse(_head(self.files.get(self.state)))
+        return traffic.from_header(_words(_head(self.loaded.get(self.live))))
+
+    def written(self, command: str) -> dict[str, str]:
+        """The files an install command writes: ``<content> > <path>.new`` for our paths."""
+        tokens = shlex.split(command)
+        out = {}
+        for i, token in enumerate(tokens):
+            path = token.removesuffix(".new")
+            if token.endswith(".new") and path in self.paths and i >= 2 and tokens[i - 1] == ">":
+                out[path] = tokens[i - 2]
+        return out
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.site, self.live, self.state, self.script)
+
+
+class FakeHost:
+    """One server's state, changed by the commands the engine sends; faults by name.
+
+    ``live`` is what nginx serves at the start (its color's container runs that release and
+    its image exists); ``containers`` adds or overrides containers (e.g. the previous release,
+    stopped); ``mode`` is how the installed site switches (``file`` also means nginx has njs).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        live: Traffic | None = None,
+        *,
+        app: str = "web",
+        app_dir: str = "/srv/app",
+        mode: str = "file",
+        containers: Mapping[str, Container] | None = None,
+        images: Iterable[str] = (),
+        lock: LockInfo | None = None,
+        history: Iterable[dict] = (),
+        fail: Iterable[str] | Mapping[str, str] = (),
+        ports: Ports = DEFAULT_PORTS,
+    ) -> None:
+        unknown = set(fail) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(FAULTS)}")
+        self.name, self.app, self.app_dir, self.ports = name, app, app_dir, ports
+        self.fail = {k: fail[k] for k in fail} if isinstance(fail, Mapping) else {}
+        self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
+        self.njs = mode == "file"
+        self.nginx = Nginx(app)
+        self.containers: dict[str, Container] = {}
+        self.images: set[str] = set(images)
+        if live is not None:
+            self.nginx.serve(live, mode)
+            for color, release in live.releases.items():
+                self.containers[color] = Container(release)
+                self.images.add(release)
+        self.containers.update(containers or {})
+        self.images.update(c.release for c in self.containers.values())
+        self.lock = lock
+        self.history: list[dict] = list(history)
+        self.started_with = len(self.history)
+        self.access_log = ""
+        self.frozen = self.nginx.serving()  # what the public port keeps serving under "verify"
+        self.sent: list[Sent] = []
+        self.unknown: list[str] = []
+        self.opened = 0
+        self.answered = 0  # requests to the public port (alternates colors in a split)
+        self._lock = threading.Lock()
+        self.names = {docker.container(app, color): color for color in COLORS}
+
+    # -- what tests read --------------------------------------------------------------------
+
+    @property
+    def commands(self) -> list[tuple[str, str]]:
+        """(what, command) of every command run, in order."""
+        return [(s.what, s.command) for s in self.sent]
+
+    @property
+    def kinds(self) -> list[str]:
+        """What the fake took each command for, in order."""
+        return [s.kind for s in self.sent]
+
+    def serving(self) -> Traffic | None:
+        """What the public port serves now."""
+        return self.frozen if "verify" in self.fail else self.nginx.serving()
+
+    def new_history(self) -> list[dict]:
+        """The history lines written during the test."""
+        return self.history[self.started_with :]
+
+    def remote(self, host: Host, dry_run: bool = False) -> ScriptedRemote:
+        return ScriptedRemote(self, host, dry_run)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def kind(self, command: str) -> str:
+        """What a command is, by the markers of the builders in ``bluegreen.commands``."""
+        n = self.nginx
+        for kind, found in (
+            # first: the files an install writes may hold any of the other markers
+            ("nginx", lambda c: any(f"{p}.new" in c for p in n.paths)),
+            ("probe", lambda c: "/etc/os-release" in c),
+            ("uninstall", lambda c: n.site in c and "rm -f" in c),
+            ("log", lambda c: nginx.access_log_path(self.app) in c),
+            ("build", lambda c: "docker build" in c),
+            ("run", lambda c: "docker run" in c),
+            ("drain", lambda c: "pgrep" in c and "docker stop" in c),
+            ("stop", lambda c: "docker stop" in c),
+            ("start", lambda c: "docker start" in c),
+            ("remove", lambda c: "docker rm -f" in c),
+            ("logs", lambda c: "docker logs" in c),
+            ("image", lambda c: "docker image inspect" in c),
+            ("history", lambda c: history.path(self.app_dir) in c),
+            ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
+            ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
+        ):
+            if found(command):
+                return kind
+        return "unknown"
+
+    def answer(self, kind: str, command: str, stdin: str | None) -> str:
+        """Apply ``command`` to the model; return its stdout or raise CommandFailed."""
+        handler: Callable[[str, str | None], str] = getattr(self, "_" + kind.replace(" ", "_"))
+        with self._lock:
+            return handler(command, stdin)
+
+    def _probe(self, command: str, stdin: str | None) -> str:
+        n = self.nginx
+        values: list[tuple[str, str]] = [("os_ID", "debian"), ("os_VERSION_ID", '"12"')]
+        values += [
+            ("live", _head(n.files.get(n.live))),
+            ("state", _head(n.files.get(n.state))),
+            ("site", f"{_md5(n.files[n.site])}  {n.site}" if n.site in n.files else ""),
+            ("script", f"{_md5(n.files[n.script])}  {n.script}" if n.script in n.files else ""),
+            ("site_head", _head(n.files.get(n.site))),
+            ("njs", "yes" if self.njs else ""),
+        ]
+        values += [("history", json.dumps(record)) for record in self.history[-20:]]
+        values.append(("lock_info", self.lock.to_json() if self.lock else ""))
+        for color in COLORS:
+            c = self.containers.get(color)
+            status = f"{'running' if c.running else 'exited'} {c.release}" if c else ""
+            values.append((f"container_{color}", status))
+        image = re.search(r"docker image inspect (\S+)", command)
+        if image:
+            present = image.group(1).partition(":")[2] in self.images
+            values.append(("image", "present" if present else ""))
+        if "lock=taken" in command:  # the probe also takes the lock
+            values += self._acquire(command)
+        return "".join(f"{key}={value}\n" for key, value in values)
+
+    def _acquire(self, command: str) -> list[tuple[str, str]]:
+        if self.lock is not None:
+            return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(int(time.time())))]
+        self.lock = _lock_info(command)
+        return [("lock", "taken")]
+
+    def _take_over(self, command: str, stdin: str | None) -> str:
+        self.lock = _lock_info(command)
+        return ""
+
+    def _history(self, command: str, stdin: str | None) -> str:
+        for token in shlex.split(command):
+            if token.startswith("{"):
+                self.history.append(json.loads(token))
+        return self._unlock(command, stdin)
+
+    def _unlock(self, command: str, stdin: str | None) -> str:
+        """Give the lock back only when the command names its token (``lock.release``)."""
+        if self.lock is not None and self.lock.token in command:
+            self.lock = None
+        return ""
+
+    def _build(self, command: str, stdin: str | None) -> str:
+        if "build" in self.fail:
+            raise CommandFailed(1, f"#5 [2/3] RUN make\n#5 ERROR: {self.fail['build']}")
+        self.images.add(re.search(r"bluegreen\.release=(\S+)", command).group(1))
+        return ""
+
+    def _run(self, command: str, stdin: str | None) -> str:
+        color = self.names[re.search(r"--name (\S+)", command).group(1)]
+        release = re.search(r"--label bluegreen\.release=(\S+)", command).group(1)
+        if release not in self.images:
+            raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
+        self.containers[color] = Container(release, running=True, fresh=True)
+        return ""
+
+    def _colors(self, verb: str, command: str) -> list[str]:
+        """The colors whose containers ``docker <verb>`` names in ``command``."""
+        segments = re.findall(rf"docker {verb}\b[^;&|\n]*", command)
+        return [color for name, color in self.names.items() if any(name in s for s in segments)]
+
+    def _drain(self, command: str, stdin: str | None) -> str:
+        """Wait for old nginx workers (none here), then stop the old color."""
+        if "drain" in self.fail:
+            raise CommandFailed(1, self.fail["drain"])
+        return self._stop(command, stdin)
+
+    def _stop(self, command: str, stdin: str | None) -> str:
+        for color in self._colors("stop", command):
+            self.containers[color].running = False
+        return ""
+
+    def _start(self, command: str, stdin: str | None) -> str:
+        for color in self._colors("start", command):
+            if color not in self.containers:
+                raise CommandFailed(1, f"Error: No such container: {self.app}-{color}")
+            self.containers[color].running = self.containers[color].fresh = True
+        return ""
+
+    def _remove(self, command: str, stdin: str | None) -> str:
+        for color in self._colors("rm -f", command):
+            self.containers.pop(color, None)
+        return ""
+
+    def _logs(self, command: str, stdin: str | None) -> str:
+        return "listening on :8080\nGET /health 503\n"
+
+    def _image(self, command: str, stdin: str | None) -> str:
+        image = re.search(r"docker image inspect '?([^\s']+)", command).group(1)
+        present = image.partition(":")[2] in self.images
+        return "image=present\n" if present else "image=\n"
+
+    def _nginx(self, command: str, stdin: str | None) -> str:
+        files = self.nginx.written(command)
+        tested = "nginx -t" in command
+        if tested and "nginx -t" in self.fail:
+            raise CommandFailed(nginx.TEST_FAILED, self.fail["nginx -t"])
+        self.nginx.files.update(files)
+        if "nginx -s reload" in command:
+            self.nginx.reload()
+        return ""
+
+    def _uninstall(self, command: str, stdin: str | None) -> str:
+        for path in self.nginx.paths:
+            self.nginx.files.pop(path, None)
+        self.nginx.reload()
+        return ""
+
+    def _log(self, command: str, stdin: str | None) -> str:
+        start = re.search(r"start=(\d+)", command)
+        if start is None:  # where the watch begins
+            return f"size={len(self.access_log.encode())}\n"
+        served = self.serving()
+        if served is not None:
+            status = 502 if "watch" in self.fail else 200
+            port = self.ports.of(served.color)
+            self.access_log += f"{time.time():.3f} {status} 0.002 127.0.0.1:{port}\n" * (
+                LOG_LINES_PER_READ
+            )
+        data = self.access_log.encode()
+        offset = int(start.group(1))
+        offset = offset if len(data) >= offset else 0
+        return f"size={len(data)}\nstart={offset}\n{data[offset:].decode()}"
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def http(self, port: int, path: str) -> HttpReply:
+        """The color ports answer health for their container; 4000 answers what nginx serves."""
+        with self._lock:
+            for color in COLORS:
+                if port == self.ports.of(color):
+                    return self._health(color)
+            served = self.serving()
+            if served is None:
+                raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
+            self.answered += 1
+            colors = list(served.releases.items())
+            color, release = colors[self.answered % len(colors)]
+            container = self.containers.get(color)
+            up = container is not None and container.running
+            headers = {"x-bluegreen-color": color, "x-bluegreen-release": release}
+            return HttpReply(200 if up else 502, headers, "ok" if up else "Bad Gateway")
+
+    def _health(self, color: str) -> HttpReply:
+        container = self.containers.get(color)
+        if container is None or not container.running:
+            raise ConnectionRefusedError(f"127.0.0.1:{self.ports.of(color)}: connection refused")
+        if container.fresh and "health" in self.fail:
+            return HttpReply(503, {}, self.fail["health"])
+        return HttpReply(200, {}, "ok")
+
+
+def _lock_info(command: str) -> LockInfo:
+    for token in shlex.split(command):
+        if token.startswith("{") and '"token"' in token:
+            return LockInfo(**json.loads(token))
+    raise CommandFailed(1, "no lock info in the command")
+
+
+class ScriptedRemote:
+    """The session ``executor.connect`` returns in tests: same methods as ``Remote``.
+
+    With ``dry_run`` it behaves like ``DryRemote``: read-only commands are answered,
+    everything else only goes into ``plan``.
+    """
+
+    def __init__(self, fake: FakeHost, host: Host, dry_run: bool = False) -> None:
+        self.fake, self.host, self.dry_run = fake, host, dry_run
+        self.round_trips = 0
+        self.plan: list[str] = []
+        self.closed = False
+
+    def open(self) -> None:
+        self.fake.opened += 1
+        if "connect" in self.fake.fail:
+            where = f"{self.host.user}@{self.host.address}:{self.host.port}"
+            raise RemoteError(self.host.name, f"connection to {where} {self.fake.fail['connect']}")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def run(
+        self,
+        command: str,
+        *,
+        timeout: float = 120,
+        stdin: str | None = None,
+        check: bool = True,
+        what: str = "command",
+        readonly: bool = False,
+    ) -> str:
+        if self.dry_run and not readonly:
+            self.plan.append(command)
+            if stdin is not None:
+                self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
+            return ""
+        self.round_trips += 1
+        kind = self.fake.kind(command)
+        self.fake.sent.append(Sent(kind, what, command, stdin))
+        try:
+            if kind == "unknown":
+                self.fake.unknown.append(command)
+                raise CommandFailed(127, f"fake host {self.fake.name}: unrecognised command")
+            return self.fake.answer(kind, command, stdin)
+        except CommandFailed as error:
+            if not check:
+                return ""
+            lines = error.stderr.strip().splitlines()
+            raise RemoteError(
+                self.host.name,
+                f"{what} failed (exit {error.exited}): {lines[-1] if lines else ''}",
+                output="\n".join(lines),
+                exited=error.exited,
+            ) from error
+
+    def put(self, data: bytes, remote_path: str) -> None:
+        if self.dry_run:
+            self.plan.append(f"# upload {len(data)} bytes over SFTP to {remote_path}")
+            return
+        self.round_trips += 1
+        self.fake.sent.append(Sent("upload", "upload", remote_path))
+
+    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+        return self.fake.http(port, path)
+
+    def stream(self, command: str, on_line: Callable[[str], None]) -> None:
+        self.round_trips += 1
+        for line in self.run(command, readonly=True, what="stream").splitlines():
+            on_line(line)
+
+
+class VirtualClock:
+    """``time.monotonic``/``time.sleep`` for a module under test: sleeping advances the clock
+    at once, so deadlines (verification's 10 s) pass without waiting. Shared by threads."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += max(seconds, 0.0)
+        time.sleep(0)  # let the other hosts' threads run
+
+
+def hosts_by_name(fakes: Iterable[FakeHost]) -> Callable[..., ScriptedRemote]:
+    """A replacement for ``executor.connect`` that hands out each fake host's session."""
+    table = {fake.name: fake for fake in fakes}
+
+    def connect(host: Host, dry_run: bool = False) -> ScriptedRemote:
+        return table[host.name].remote(host, dry_run)
+
+    return connect

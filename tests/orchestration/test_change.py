@@ -1,0 +1,536 @@
+"""The fleet state machine against scripted fake hosts: no SSH, no root, no sleeps.
+
+Each case runs a real ``deploy``/``rollback``/``switch`` over 2–3 ``FakeHost`` models with
+one fault injected by name, and asserts the result, the commands each host was sent, where
+every host ended (the fleet invariant: each host serves the new release, or exactly what
+it served before — never something else, never a stopped container), its history line and
+lock, the summary table and the verdict line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# --- the engine surface this module depends on: one place to fix when things move ----------
+from bluegreen import checks, executor, watch
+from bluegreen.commands.lock import LockInfo
+from bluegreen.errors import Refused
+from bluegreen.inventory import App, Health, Host, Inventory, Ports, Watch
+from bluegreen.log import Log
+from bluegreen.orchestration import abort, deploy, promote, rollback, split, switch
+from bluegreen.orchestration.state import Options
+from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
+from bluegreen.traffic import Split, Traffic
+
+# checks' polling (health interval, the verify window and its fixed 10 s deadline) runs on a
+# virtual clock; the watch's poll interval (a module constant, 1 s) is made short
+CLOCKED = checks
+WATCH_POLL = (watch, "POLL")
+# ------------------------------------------------------------------------------------------
+
+OLD = "0123456789ab"  # live (blue) on every host at the start
+PREV = "00000000cafe"  # the release before it, kept stopped in green
+SECRET = "s3cr3t-value"
+NAMES = ("web1", "web2")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> tuple[Path, str]:
+    """A tiny local checkout with a Dockerfile (``source: upload``); its HEAD is the release."""
+    path = tmp_path_factory.mktemp("app")
+    (path / "Dockerfile").write_text("FROM scratch\n")
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "Dockerfile"], check=True)
+    subprocess.run([*git, "commit", "-qm", "v2"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True)
+    return path, head.stdout.decode().strip()
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    monkeypatch.setattr(CLOCKED, "time", VirtualClock())
+    monkeypatch.setattr(*WATCH_POLL, 0.005)
+
+
+def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.0) -> Inventory:
+    app = App(
+        name="web",
+        repo=str(repo),
+        env={"SECRET_KEY": SECRET},
+        health=Health(attempts=3, interval=0.01, timeout=0.1),
+        drain=0,
+        watch=Watch(seconds=watch_seconds, min_requests=5),
+    )
+    hosts = {n: Host(name=n, address=f"10.0.0.{i}") for i, n in enumerate(names, 1)}
+    return Inventory(tmp_path / "hosts.yml", app, Ports(), hosts=hosts, groups={})
+
+
+def fleet(names=NAMES, mode="file", faults=None, **kw) -> dict[str, FakeHost]:
+    """Hosts serving blue OLD with PREV stopped in green; ``faults``: host -> fault names."""
+    faults = faults or {}
+    return {
+        n: FakeHost(
+            n,
+            kw.get("live", Traffic("blue", OLD)),
+            mode=mode,
+            containers=kw.get("containers", {"green": Container(PREV, running=False)}),
+            fail=faults.get(n, ()),
+            **{k: v for k, v in kw.items() if k not in ("live", "containers")},
+        )
+        for n in names
+    }
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    out: str
+    fakes: dict[str, FakeHost]
+
+    def rows(self) -> dict[str, tuple[str, str, int]]:
+        """The summary table: host -> (result, serves, ssh round trips)."""
+        lines = self.out.splitlines()
+        start = next(i for i, line in enumerate(lines) if re.match(r"host\s+result\s+serves", line))
+        rows = {}
+        for line in lines[start + 1 :]:
+            if line.startswith("phases:"):
+                break
+            host, result, serves, trips = re.split(r"\s{2,}", line)
+            rows[host] = (result, serves, int(trips))
+        return rows
+
+
+def run(monkeypatch, fakes, operation, inv, *args, **options) -> Outcome:
+    monkeypatch.setattr(executor, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    log = Log(stream=out, width=6, secrets={SECRET})
+    hosts = [inv.hosts[name] for name in fakes]
+    if operation is deploy:
+        ok = deploy(inv, hosts, "HEAD", log, options=Options(**options))
+    else:
+        ok = operation(inv, hosts, *args, log, Options(**options))
+    for fake in fakes.values():
+        assert fake.unknown == [], f"{fake.name} got commands the fake does not know"
+    return Outcome(ok, out.getvalue(), fakes)
+
+
+def running(fake: FakeHost) -> dict[str, str]:
+    return {c: k.release for c, k in fake.containers.items() if k.running}
+
+
+def assert_finished(result: Outcome, name: str, outcome: str) -> None:
+    """The host's run ended: one history line with its result, its lock given back."""
+    fake = result.fakes[name]
+    assert [r["result"] for r in fake.new_history()] == [outcome], name
+    assert fake.lock is None, name
+    assert fake.kinds[-1] == "history", name
+
+
+# --- the failure table: deploy over 2 hosts, one fault, all at once or one batch per host -----
+
+SWITCHED, REVERTED, UNCHANGED, FAILED = "switched", "reverted", "unchanged", "failed"
+STAGE = ["probe", "upload", "build", "run"]
+# How a host's part went -> (its result, the commands it was sent, watch reads left out).
+ROLES = {
+    "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "remove", "history"]),
+    "cleaned up": (UNCHANGED, [*STAGE, "remove", "history"]),  # its batch failed before a switch
+    "unhealthy": (FAILED, [*STAGE, "logs", "remove", "history"]),
+    "build failed": (FAILED, ["probe", "upload", "build", "history"]),
+    "nginx -t failed": (FAILED, [*STAGE, "nginx", "remove", "history"]),  # its files kept
+    "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
+    "unreachable": (FAILED, []),
+}
+# The engine's summary says an unreachable host serves "nothing": it never read the host's
+# facts, so it does not know (see test_an_unreachable_host_is_not_said_to_serve_nothing).
+UNREACHED_SERVES = "nothing"
+
+TABLE = [
+    # fault, on host, --batch, (web1, web2)
+    (None, None, None, ("switched", "switched")),
+    (None, None, "1", ("switched", "switched")),
+    ("connect", "web2", None, ("not started", "unreachable")),
+    ("connect", "web1", "1", ("unreachable", "not started")),
+    ("build", "web2", None, ("cleaned up", "build failed")),
+    ("build", "web1", "1", ("build failed", "not started")),
+    ("build", "web2", "1", ("switched", "build failed")),
+    ("health", "web2", None, ("cleaned up", "unhealthy")),
+    ("health", "web1", "1", ("unhealthy", "not started")),
+    ("health", "web2", "1", ("switched", "unhealthy")),
+    ("nginx -t", "web2", None, ("reverted", "nginx -t failed")),
+    ("nginx -t", "web2", "1", ("switched", "nginx -t failed")),
+    ("verify", "web2", None, ("reverted", "reverted")),
+    ("verify", "web1", "1", ("reverted", "not started")),
+    ("verify", "web2", "1", ("switched", "reverted")),
+    ("watch", "web2", None, ("reverted", "reverted")),
+    ("watch", "web1", "1", ("reverted", "not started")),
+    ("watch", "web2", "1", ("switched", "reverted")),
+]
+
+
+@pytest.mark.parametrize("mode", ["file", "reload"])
+@pytest.mark.parametrize(("fault", "where", "batch", "roles"), TABLE)
+def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_served(
+    monkeypatch, tmp_path, repo, mode, fault, where, batch, roles
+):
+    path, new = repo
+    fakes = fleet(mode=mode, faults={where: [fault]} if fault else None)
+    inv = inventory(tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") else 0)
+    result = run(monkeypatch, fakes, deploy, inv, batch=batch)
+
+    rows = result.rows()
+    for name, role in zip(NAMES, roles, strict=True):
+        fake, (outcome, sent) = result.fakes[name], ROLES[role]
+        serves = Traffic("green", new) if role == "switched" else Traffic("blue", OLD)
+        # the model: the public port serves the new release or exactly the old one, and the
+        # container behind it runs; nothing else runs
+        assert fake.serving() == serves, name
+        assert running(fake) == {serves.color: serves.release}, (name, fake.containers)
+        assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
+        if role == "switched":
+            assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
+        elif role in ("not started", "build failed", "unreachable"):
+            assert fake.containers["green"] == Container(PREV, running=False), name
+        else:  # the new container is gone (and the previous release in green with it)
+            assert "green" not in fake.containers, (name, fake.containers)
+        if role != "unreachable":
+            assert_finished(result, name, outcome)
+        # the summary table; its round trips are what the host was sent
+        described = UNREACHED_SERVES if role == "unreachable" else serves.describe()
+        assert rows[name] == (outcome, described, len(fake.sent)), name
+
+    assert result.ok is (fault is None)
+    verdict = "✅ done" if fault is None else "❌ failed: every host serves what the table says"
+    assert result.out.rstrip().splitlines()[-1] == verdict
+    assert ("❌ nothing changed" in result.out) == (fault == "connect")
+    if fault:
+        assert re.search(rf"^{where}\s+❌", result.out, re.M), result.out
+    if "reverted" in roles:
+        assert f"✅ revert: port 4000 serves blue {OLD}" in result.out
+    if batch:
+        started = sum(role != "not started" for role in roles) if fault != "connect" else 0
+        assert result.out.count("batch ") == started, result.out
+    assert SECRET not in result.out
+
+
+# --- faults the table does not cover ----------------------------------------------------------
+
+
+def test_a_host_locked_by_someone_else_stops_everything_before_any_change(
+    monkeypatch, tmp_path, repo
+):
+    theirs = LockInfo("alice@laptop", 4242, "deploy", "2026-12-01T10:00:00+00:00",
+                      int(time.time()) + 600, "their-token")  # fmt: skip
+    fakes = fleet()
+    fakes["web2"].lock = theirs
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]))
+
+    assert result.ok is False
+    assert re.search(
+        r"^web2\s+❌ locked by alice@laptop \(pid 4242, deploy since", result.out, re.M
+    )
+    assert "❌ nothing changed" in result.out
+    assert fakes["web2"].lock == theirs and fakes["web2"].kinds == ["probe"]  # theirs, kept
+    assert_finished(result, "web1", UNCHANGED)
+    assert fakes["web1"].kinds == ["probe", "history"]
+    assert result.rows() == {
+        "web1": (UNCHANGED, f"blue {OLD}", 2),
+        "web2": (FAILED, f"blue {OLD}", 1),
+    }
+
+
+def test_an_expired_lock_is_taken_over_with_a_warning(monkeypatch, tmp_path, repo):
+    expired = LockInfo("bob@ci", 1, "deploy", "2026-01-01T00:00:00+00:00", 1, "old-token")
+    fakes = fleet(names=("web1",), lock=expired)
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok, result.out
+    assert "took over the expired lock of bob@ci" in result.out
+    assert fakes["web1"].kinds[:2] == ["probe", "take over"]
+    assert_finished(result, "web1", SWITCHED)
+
+
+def test_a_failed_drain_after_a_verified_switch(monkeypatch, tmp_path, repo):
+    """The switch was verified, so nothing is put back: the host serves the new release and
+    the old color is left running. The engine then reports the run as failed (the host's
+    result is "failed" and the verdict line says so) but deploy returns True (exit 0)."""
+    path, new = repo
+    fakes = fleet(faults={"web2": ["drain"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+
+    for name in NAMES:
+        assert fakes[name].serving() == Traffic("green", new), name
+        assert fakes[name].kinds.count("nginx") == 1, name  # no revert
+    assert running(fakes["web1"]) == {"green": new}
+    assert running(fakes["web2"]) == {"blue": OLD, "green": new}  # old color not stopped
+    assert re.search(r"^web2\s+❌ drain failed \(exit 1\)", result.out, re.M), result.out
+    assert_finished(result, "web1", SWITCHED)
+    assert_finished(result, "web2", FAILED)
+    assert result.rows()["web1"][:2] == (SWITCHED, f"green {new}")
+    # ENGINE QUIRK (reported): the summary calls a verified, switched host "unknown" ...
+    assert result.rows()["web2"][:2] == (FAILED, "unknown (see fab status)")
+    # ... the verdict says failed ...
+    assert result.out.rstrip().endswith("❌ failed: every host serves what the table says")
+    # ... and yet the deploy succeeded as far as the caller (and fab's exit code) knows.
+    assert result.ok is True
+
+
+def test_a_failure_in_the_second_batch_leaves_the_first_switched(monkeypatch, tmp_path, repo):
+    path, new = repo
+    names = ("web1", "web2", "web3")
+    fakes = fleet(names=names, faults={"web3": ["health"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=names), batch="2")
+
+    assert result.ok is False
+    assert "batch 1/2: web1, web2" in result.out and "batch 2/2: web3" in result.out
+    assert {n: fakes[n].serving() for n in names} == {
+        "web1": Traffic("green", new),
+        "web2": Traffic("green", new),
+        "web3": Traffic("blue", OLD),
+    }
+    assert fakes["web3"].kinds == ["probe", "upload", "build", "run", "logs", "remove", "history"]
+    assert [row[0] for row in result.rows().values()] == [SWITCHED, SWITCHED, FAILED]
+    assert "port 4002 not healthy after 3 attempt(s); last: HTTP 503 'starting'" in result.out
+
+
+def test_a_batch_that_is_not_a_number_is_refused_only_after_every_host_was_locked(
+    monkeypatch, tmp_path, repo
+):
+    """ENGINE QUIRK (reported): ``--batch x`` is bad input, yet it is found only after the
+    preflight connected to, probed and locked every host (and a "started" notification
+    went out); the hosts get a history line each. Their locks are given back."""
+    fakes = fleet()
+    with pytest.raises(Refused, match="--batch must be a number of hosts"):
+        run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]), batch="x")
+    for name in NAMES:
+        assert fakes[name].kinds == ["probe", "history"] and fakes[name].lock is None
+        assert [r["result"] for r in fakes[name].new_history()] == [UNCHANGED]
+        assert fakes[name].serving() == Traffic("blue", OLD)
+
+
+# --- what reaches the host ---------------------------------------------------------------------
+
+
+def test_the_env_goes_to_the_container_on_stdin_never_into_a_command_or_the_log(
+    monkeypatch, tmp_path, repo
+):
+    fakes = fleet(names=("web1",))
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+    assert result.ok
+    (start,) = [s for s in fakes["web1"].sent if s.kind == "run"]
+    assert start.stdin == f"SECRET_KEY={SECRET}\n"
+    assert all(SECRET not in command for _, command in fakes["web1"].commands)
+    assert SECRET not in result.out
+
+
+def test_a_present_image_is_not_built_again(monkeypatch, tmp_path, repo):
+    path, new = repo
+    fakes = fleet(names=("web1",), images=[new])
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",)))
+    assert result.ok
+    assert fakes["web1"].kinds == ["probe", "run", "nginx", "drain", "history"]
+    assert f"build: image web:{new} present, skipped" in result.out
+
+
+def test_a_second_switch_in_file_mode_only_renames_the_state_file(monkeypatch, tmp_path, repo):
+    """The first switch installs the site (and reloads); a later one is one rename, no reload."""
+    path, new = repo
+    fakes = fleet(names=("web1",))
+    inv = inventory(tmp_path, path, names=("web1",))
+    assert run(monkeypatch, fakes, deploy, inv).ok
+    reloads = fakes["web1"].nginx.reloads
+    result = run(monkeypatch, fakes, rollback, inv)
+
+    assert result.ok, result.out
+    assert "switch: state file renamed, no reload, live = blue" in result.out
+    assert fakes["web1"].nginx.reloads == reloads
+    (install,) = [c for w, c in fakes["web1"].commands[-4:] if "nginx" in w]
+    assert "nginx -s reload" not in install and "nginx -t" not in install
+
+
+def test_a_first_deploy_installs_the_site_with_its_first_live_color(monkeypatch, tmp_path, repo):
+    path, new = repo
+    fakes = fleet(names=("web1",), live=None, containers={})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",)))
+    assert result.ok, result.out
+    assert fakes["web1"].serving() == Traffic("blue", new)  # blue: the idle color of a new host
+    assert fakes["web1"].kinds == ["probe", "upload", "build", "run", "nginx", "history"]
+
+
+def test_a_failed_first_deploy_takes_its_site_away_again(monkeypatch, tmp_path, repo):
+    path, _ = repo
+    fakes = fleet(names=("web1",), live=None, containers={}, faults={"web1": ["verify"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",)))
+    assert result.ok is False
+    assert "revert: site removed (nothing served before)" in result.out
+    assert fakes["web1"].nginx.files == {} and fakes["web1"].containers == {}
+    assert fakes["web1"].kinds[-3:] == ["uninstall", "remove", "history"]
+    assert result.rows()["web1"][:2] == (REVERTED, "nothing")
+
+
+@pytest.mark.xfail(strict=True, reason="engine: the summary says an unreachable host serves "
+                   "'nothing' (it never read its facts)")  # fmt: skip
+def test_an_unreachable_host_is_not_said_to_serve_nothing(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web2": ["connect"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]))
+    assert result.rows()["web2"][1] != "nothing"
+
+
+# --- rollback and switch ----------------------------------------------------------------------
+
+
+def test_rollback_starts_the_kept_color_switches_and_stops_the_other(monkeypatch, tmp_path, repo):
+    fakes = fleet(live=Traffic("green", OLD), containers={"blue": Container(PREV, running=False)})
+    result = run(monkeypatch, fakes, rollback, inventory(tmp_path, repo[0]))
+
+    assert result.ok, result.out
+    for name in NAMES:
+        fake = fakes[name]
+        assert fake.serving() == Traffic("blue", PREV)
+        assert running(fake) == {"blue": PREV}
+        assert fake.kinds == ["probe", "start", "nginx", "drain", "history"]
+        assert_finished(result, name, SWITCHED)
+    assert result.out.rstrip().endswith("✅ done")
+
+
+def test_rollback_with_nothing_to_go_back_to_is_refused(monkeypatch, tmp_path, repo):
+    fakes = fleet(containers={})
+    result = run(monkeypatch, fakes, rollback, inventory(tmp_path, repo[0]))
+
+    assert result.ok is False
+    for name in NAMES:
+        assert re.search(rf"^{name}\s+❌ no green container \(web-green\)", result.out, re.M)
+        assert fakes[name].kinds == ["probe", "history"]
+        assert_finished(result, name, FAILED)
+    assert "❌ nothing changed" in result.out
+
+
+def test_rollback_runs_the_last_verified_release_again_when_its_container_is_gone(
+    monkeypatch, tmp_path, repo
+):
+    history = [{"release": PREV, "result": "switched"}, {"release": OLD, "result": "switched"}]
+    fakes = fleet(names=("web1",), containers={}, images=[PREV], history=history)
+    result = run(monkeypatch, fakes, rollback, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok, result.out
+    assert "web-green is gone; running 00000000cafe" in result.out
+    assert fakes["web1"].kinds == ["probe", "image", "run", "nginx", "drain", "history"]
+    assert fakes["web1"].serving() == Traffic("green", PREV)
+
+
+def test_a_switch_to_the_live_color_changes_nothing(monkeypatch, tmp_path, repo):
+    fakes = fleet()
+    result = run(monkeypatch, fakes, switch, inventory(tmp_path, repo[0]), "blue")
+
+    assert result.ok, result.out
+    for name in NAMES:
+        assert re.search(rf"^{name}\s+✅ blue is already live", result.out, re.M)
+        assert fakes[name].kinds == ["probe", "history"]
+        assert_finished(result, name, "already live")
+        assert fakes[name].serving() == Traffic("blue", OLD)
+    assert result.out.rstrip().endswith("✅ done")
+
+
+def test_a_switch_whose_verification_fails_stops_the_color_it_started(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web1": ["verify"]})
+    result = run(monkeypatch, fakes, switch, inventory(tmp_path, repo[0]), "green")
+
+    assert result.ok is False
+    for name in NAMES:
+        fake = fakes[name]
+        assert fake.serving() == Traffic("blue", OLD)
+        assert running(fake) == {"blue": OLD}  # green started, checked, stopped again (kept)
+        assert fake.containers["green"].release == PREV
+        assert fake.kinds == ["probe", "start", "nginx", "nginx", "stop", "history"], name
+        assert_finished(result, name, REVERTED)
+
+
+def test_an_unfinished_switch_is_trusted_by_what_the_public_port_serves(
+    monkeypatch, tmp_path, repo
+):
+    """A session died between renaming the include and reloading: the files say green, nginx
+    serves blue. Blue is live, so green is the color to deploy into."""
+    path, new = repo
+    fakes = fleet(names=("web1",), mode="reload")
+    nginx_model = fakes["web1"].nginx
+    nginx_model.files[nginx_model.live] = f"# bluegreen live=green release={PREV}\n"  # no reload
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",)))
+
+    assert result.ok, result.out
+    assert f"nginx serves blue {OLD}, its files say green {PREV}" in result.out
+    assert fakes["web1"].serving() == Traffic("green", new)
+    assert running(fakes["web1"]) == {"green": new}
+
+
+@pytest.mark.parametrize("mode", ["file", "reload"])
+def test_split_then_promote_then_a_split_that_is_aborted(monkeypatch, tmp_path, repo, mode):
+    fakes = fleet(mode=mode)
+    inv = inventory(tmp_path, repo[0])
+
+    result = run(monkeypatch, fakes, split, inv, "green", 10, False)
+    assert result.ok, result.out
+    both = Traffic("blue", OLD, Split("green", PREV, 10))
+    for fake in fakes.values():
+        assert fake.serving() == both and running(fake) == {"blue": OLD, "green": PREV}
+        assert fake.kinds == ["probe", "start", "nginx", "history"]  # nothing drained
+    assert result.rows()["web1"][:2] == (SWITCHED, both.describe())
+
+    result = run(monkeypatch, fakes, deploy, inv)
+    assert result.ok is False and "`fab promote` or `fab abort` first" in result.out
+
+    result = run(monkeypatch, fakes, promote, inv)
+    assert result.ok, result.out
+    for fake in fakes.values():
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+    assert run(monkeypatch, fakes, split, inv, "blue", 20, True).ok
+    assert fakes["web1"].serving() == Traffic("green", PREV, Split("blue", OLD, 20, sticky=True))
+    result = run(monkeypatch, fakes, abort, inv)
+    assert result.ok, result.out
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+        results = [record["result"] for record in fake.new_history()]
+        assert results == [SWITCHED, FAILED, SWITCHED, SWITCHED, SWITCHED], name
+
+
+def test_a_split_whose_new_color_is_unhealthy_leaves_it_stopped(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web1": ["health"]})
+    result = run(monkeypatch, fakes, split, inventory(tmp_path, repo[0]), "green", 10, False)
+    assert result.ok is False
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("blue", OLD)
+        assert running(fake) == {"blue": OLD}
+        assert fake.containers["green"].release == PREV  # stopped again, kept
+        assert "nginx" not in fake.kinds and fake.kinds[-2] == "stop", (name, fake.kinds)
+
+
+# --- dry run ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["file", "reload"])
+def test_a_dry_run_reads_facts_and_prints_the_plan_changing_nothing(
+    monkeypatch, tmp_path, repo, mode
+):
+    fakes = fleet(mode=mode)
+    before = {n: (f.containers.copy(), f.nginx.files.copy(), f.images.copy()) for n, f in
+              fakes.items()}  # fmt: skip
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]), dry_run=True)
+
+    assert result.ok, result.out
+    for name, fake in fakes.items():
+        assert fake.kinds == ["probe"]  # the only command run: read-only, no lock taken
+        assert "lock=taken" not in fake.commands[0][1]
+        assert (fake.containers, fake.nginx.files, fake.images) == before[name]
+        assert fake.lock is None and fake.new_history() == []
+        plan = result.out.split(f"{name}: plan ({mode} mode)\n", 1)[1]
+        for marker in ("# upload", "docker build", "docker run", "nginx -t", "docker stop"):
+            assert marker in plan, (name, marker)
+    assert result.out.rstrip().endswith("dry run: nothing was changed")

@@ -1,0 +1,95 @@
+"""The fake host speaks the engine's formats: its probe answer is what ``facts.parse`` reads,
+and the commands the builders make change its model as they would change a server."""
+
+from bluegreen import facts
+from bluegreen.commands import docker, lock, nginx
+from bluegreen.executor import RemoteError
+from bluegreen.inventory import Host
+from bluegreen.testing.remote import Container, FakeHost
+from bluegreen.traffic import Split, Traffic
+
+HOST = Host(name="web1", address="10.0.0.1")
+LOCK = lock.LockInfo("me@here", 1, "deploy", "2026-12-01T00:00:00+00:00", 2**40, "tok")
+
+
+def _answer(fake: FakeHost, release: str | None = None, take_lock: bool = False) -> str:
+    command = facts.probe("web", "/srv/app", release)
+    if take_lock:
+        command += "\n" + lock.acquire("/srv/app", LOCK)
+    return fake.remote(HOST).run(command, what="facts", readonly=not take_lock)
+
+
+def _probe(fake: FakeHost, release: str | None = None) -> facts.HostFacts:
+    return facts.parse(_answer(fake, release))
+
+
+def test_the_probe_answer_parses_to_the_model():
+    for mode in ("file", "reload"):
+        fake = FakeHost(
+            "web1",
+            Traffic("blue", "r1"),
+            mode=mode,
+            containers={"green": Container("r0", running=False)},
+            history=[{"release": "r0", "result": "switched"}],
+        )
+        found = _probe(fake, release="r0")
+        assert (found.live_color, found.live_release, found.site_mode) == ("blue", "r1", mode)
+        assert found.containers == {
+            "blue": facts.Container("running", "r1"),
+            "green": facts.Container("exited", "r0"),
+        }
+        assert found.njs is (mode == "file") and found.image_present
+        assert found.history == [{"release": "r0", "result": "switched"}] and found.lock is None
+
+
+def test_a_split_is_served_both_ways_and_read_back():
+    fake = FakeHost("web1", Traffic("blue", "r1", Split("green", "r2", 10)))
+    assert _probe(fake).split == Split("green", "r2", 10)
+    answers = {fake.http(4000, "/").headers["x-bluegreen-color"] for _ in range(4)}
+    assert answers == {"blue", "green"}
+
+
+def test_the_lock_is_taken_once():
+    fake = FakeHost("web1")
+    assert "lock=taken" in _answer(fake, take_lock=True).splitlines()
+    assert fake.lock == LOCK and _probe(fake).lock == LOCK
+    again = _answer(fake, take_lock=True)
+    assert f"lock=held {LOCK.to_json()}" in again and "lock_now=" in again
+    fake.remote(HOST).run(lock.release("/srv/app", "not-ours"))
+    assert fake.lock == LOCK
+
+
+def test_docker_commands_change_the_containers():
+    fake = FakeHost("web1", Traffic("blue", "r1"), images=["r2"])
+    remote = fake.remote(HOST)
+    remote.run(docker.run("web", "green", "r2", HOST, fake.ports, 8080), stdin="A=1\n")
+    assert fake.containers["green"] == Container("r2", running=True, fresh=True)
+    assert fake.http(4002, "/health").status == 200
+    remote.run(docker.stop("web", "blue"))
+    remote.run(docker.remove("web", "green"))
+    assert fake.containers == {"blue": Container("r1", running=False)}
+
+
+def test_an_nginx_install_switches_and_a_failed_test_keeps_the_files():
+    fake = FakeHost("web1", Traffic("blue", "r1"), mode="reload", fail={"nginx -t"})
+    files = dict(fake.nginx.files)
+    live = [(nginx.live_path("web"), "# bluegreen live=green release=r2\n")]
+    try:
+        fake.remote(HOST).run(nginx.install(live), what="nginx switch")
+    except RemoteError as error:
+        assert error.exited == nginx.TEST_FAILED
+    else:
+        raise AssertionError("nginx -t should have failed")
+    assert fake.nginx.files == files and fake.serving() == Traffic("blue", "r1")
+    ok = FakeHost("web1", Traffic("blue", "r1"), mode="reload")
+    ok.remote(HOST).run(nginx.install(live))
+    assert ok.serving() == Traffic("green", "r2")
+
+
+def test_an_unknown_command_fails_and_is_recorded():
+    fake = FakeHost("web1")
+    try:
+        fake.remote(HOST).run("rm -rf /", what="oops")
+    except RemoteError as error:
+        assert error.exited == 127
+    assert fake.unknown == ["rm -rf /"]

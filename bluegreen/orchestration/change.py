@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from bluegreen import checks, executor, watch
 from bluegreen.commands import docker, history, lock
-from bluegreen.errors import CheckFailed, Refused, WatchFailed
+from bluegreen.errors import BluegreenError, CheckFailed, Refused, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
@@ -82,7 +82,7 @@ class Change:
         run.remote.open()
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
         seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
-        run.facts, run.unfinished = seen.facts, seen.unfinished
+        run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
@@ -118,6 +118,15 @@ class Change:
             raise
         self.log.ok(run.name, f"watch: {result}")
 
+    def drain(self, run: HostRun) -> None:
+        """After a verified switch nothing is put back: a failed drain leaves the old color
+        running (a warning), the host stays switched."""
+        try:
+            self.switcher.drain(run)
+        except BluegreenError as error:
+            message = str(error).removeprefix(f"{run.name}: ")
+            self.log.warn(run.name, f"{message}; the old color still runs (fab status shows it)")
+
     def finish(self, run: HostRun) -> None:
         """Write the host's history line and give its lock back, in one round trip."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
@@ -143,6 +152,7 @@ class Change:
         for the inventory's ``app.watch.seconds``); the last one is where the hosts end.
         """
         steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
+        batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
         dry = self.options.dry_run
         self.runs = [HostRun(host, executor.connect(host, dry)) for host in hosts]
         ready = False
@@ -221,7 +231,7 @@ class Change:
                 return False
         for run in group:
             run.outcome = "switched"
-        self.phase(Phase.DRAIN, group, switcher.drain)
+        self.phase(Phase.DRAIN, group, self.drain)
         return True
 
 

@@ -124,7 +124,8 @@ class Deploy:
             except RemoteError as error:
                 if not error.output:
                     raise
-                message = str(error).removeprefix(f"{run.name}: ")
+                # the tail ends with the line the one-line message would repeat
+                message = f"build failed (exit {error.exited})"
                 raise RemoteError(run.name, f"{message}{tail(error.output)}") from error
         log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
 

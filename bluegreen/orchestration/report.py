@@ -68,6 +68,8 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
         serves = traffic.describe() if traffic else "nothing"
         if run.touched and run.outcome == "failed":  # switched, and not put back for sure
             serves = "unknown (see fab status)"
+        if not run.reached:
+            serves = "unknown (not reached)"
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
     log.table(rows)
     log.line("phases: " + ", ".join(f"{name} {s:.2f} s" for name, s in timings.items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from bluegreen import facts
 from bluegreen.errors import Refused
@@ -27,6 +28,9 @@ class Phase(Enum):
     UNDO = "undo"  # a failure: the containers this change started go again
     DRAIN = "drain"  # then stop (keep) the old color
     FINISH = "finish"  # history line and unlock
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class HostRun:
     release: str = ""  # target release
     mode: str = "reload"  # how this host's nginx switches: reload | file
     installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
+    reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
     started: bool = False  # we started (or replaced) the target color's container
     touched: bool = False  # nginx was (possibly) pointed at the target
@@ -83,7 +88,7 @@ class HostRun:
         return self.share < 100 or self.color != self.facts.live_color
 
 
-def batches(runs: list[HostRun], size: str | None) -> list[list[HostRun]]:
+def batches(runs: list[T], size: str | None) -> list[list[T]]:
     """Split hosts into batches: all at once, N at a time ("2"), or a share ("25%")."""
     if not runs or not size:
         return [runs] if runs else []

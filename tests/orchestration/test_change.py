@@ -149,9 +149,8 @@ ROLES = {
     "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
     "unreachable": (FAILED, []),
 }
-# The engine's summary says an unreachable host serves "nothing": it never read the host's
-# facts, so it does not know (see test_an_unreachable_host_is_not_said_to_serve_nothing).
-UNREACHED_SERVES = "nothing"
+# The engine never read an unreachable host's facts, so it does not know what it serves.
+UNREACHED_SERVES = "unknown (not reached)"
 
 TABLE = [
     # fault, on host, --batch, (web1, web2)
@@ -258,10 +257,11 @@ def test_an_expired_lock_is_taken_over_with_a_warning(monkeypatch, tmp_path, rep
     assert_finished(result, "web1", SWITCHED)
 
 
-def test_a_failed_drain_after_a_verified_switch(monkeypatch, tmp_path, repo):
-    """The switch was verified, so nothing is put back: the host serves the new release and
-    the old color is left running. The engine then reports the run as failed (the host's
-    result is "failed" and the verdict line says so) but deploy returns True (exit 0)."""
+def test_a_failed_drain_after_a_verified_switch_leaves_the_host_switched(
+    monkeypatch, tmp_path, repo
+):
+    """The switch was verified, so nothing is put back: the host serves the new release, the
+    old color is left running with a warning, and the deploy succeeded."""
     path, new = repo
     fakes = fleet(faults={"web2": ["drain"]})
     result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
@@ -271,15 +271,13 @@ def test_a_failed_drain_after_a_verified_switch(monkeypatch, tmp_path, repo):
         assert fakes[name].kinds.count("nginx") == 1, name  # no revert
     assert running(fakes["web1"]) == {"green": new}
     assert running(fakes["web2"]) == {"blue": OLD, "green": new}  # old color not stopped
-    assert re.search(r"^web2\s+❌ drain failed \(exit 1\)", result.out, re.M), result.out
+    assert re.search(
+        r"^web2\s+⚠️\s+drain failed \(exit 1\).*the old color still runs", result.out, re.M
+    ), result.out
     assert_finished(result, "web1", SWITCHED)
-    assert_finished(result, "web2", FAILED)
-    assert result.rows()["web1"][:2] == (SWITCHED, f"green {new}")
-    # ENGINE QUIRK (reported): the summary calls a verified, switched host "unknown" ...
-    assert result.rows()["web2"][:2] == (FAILED, "unknown (see fab status)")
-    # ... the verdict says failed ...
-    assert result.out.rstrip().endswith("❌ failed: every host serves what the table says")
-    # ... and yet the deploy succeeded as far as the caller (and fab's exit code) knows.
+    assert_finished(result, "web2", SWITCHED)
+    assert result.rows()["web2"][:2] == (SWITCHED, f"green {new}")
+    assert result.out.rstrip().endswith("✅ done")
     assert result.ok is True
 
 
@@ -301,18 +299,15 @@ def test_a_failure_in_the_second_batch_leaves_the_first_switched(monkeypatch, tm
     assert "port 4002 not healthy after 3 attempt(s); last: HTTP 503 'starting'" in result.out
 
 
-def test_a_batch_that_is_not_a_number_is_refused_only_after_every_host_was_locked(
+def test_a_batch_that_is_not_a_number_is_refused_before_any_host_is_touched(
     monkeypatch, tmp_path, repo
 ):
-    """ENGINE QUIRK (reported): ``--batch x`` is bad input, yet it is found only after the
-    preflight connected to, probed and locked every host (and a "started" notification
-    went out); the hosts get a history line each. Their locks are given back."""
     fakes = fleet()
     with pytest.raises(Refused, match="--batch must be a number of hosts"):
         run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]), batch="x")
     for name in NAMES:
-        assert fakes[name].kinds == ["probe", "history"] and fakes[name].lock is None
-        assert [r["result"] for r in fakes[name].new_history()] == [UNCHANGED]
+        assert fakes[name].kinds == [] and fakes[name].lock is None
+        assert fakes[name].new_history() == []
         assert fakes[name].serving() == Traffic("blue", OLD)
 
 
@@ -376,12 +371,10 @@ def test_a_failed_first_deploy_takes_its_site_away_again(monkeypatch, tmp_path, 
     assert result.rows()["web1"][:2] == (REVERTED, "nothing")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the summary says an unreachable host serves "
-                   "'nothing' (it never read its facts)")  # fmt: skip
 def test_an_unreachable_host_is_not_said_to_serve_nothing(monkeypatch, tmp_path, repo):
     fakes = fleet(faults={"web2": ["connect"]})
     result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]))
-    assert result.rows()["web2"][1] != "nothing"
+    assert result.rows()["web2"][:2] == (FAILED, "unknown (not reached)")
 
 
 # --- rollback and switch ----------------------------------------------------------------------

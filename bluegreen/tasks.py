@@ -6,12 +6,15 @@ default group; one call runs one orchestration over all of them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
 from bluegreen import bootstrap as bootstrap_hosts
+from bluegreen import init as app_init
 from bluegreen import inventory, orchestration
 from bluegreen.executor import RemoteError
 from bluegreen.history import show_history
@@ -22,8 +25,11 @@ from bluegreen.orchestration.fleet import Options, Refused
 from bluegreen.render import TemplateError
 from bluegreen.source import SourceError
 from bluegreen.status import status as status_of
-from bluegreen.testing import sandbox
+from bluegreen.testing import demo, sandbox
 
+# The defaults of config.bluegreen, set on the collection so that both `fab` (fabfile.py)
+# and the `bluegreen` program (which loads no project config) have them.
+CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": []}}
 USER_ERRORS = (inventory.InventoryError, SourceError, TemplateError, Refused, RemoteError)
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
@@ -34,10 +40,10 @@ CHANGE_HELP = {
 
 def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: object) -> None:
     """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2."""
-    settings = c.config.get("bluegreen", {})
+    settings = c.config.bluegreen
     try:
-        inv = inventory.load(settings.get("inventory", "hosts.yml"))
-        hosts = inv.select(settings.get("hosts"))
+        inv = inventory.load(settings.inventory)
+        hosts = inv.select(settings.hosts)
         log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
         ok = operation(inv, hosts, *args, log, **kwargs)
     except USER_ERRORS as error:
@@ -173,10 +179,44 @@ def bootstrap(c, dry_run=False):
     _run(c, bootstrap_hosts.bootstrap, dry_run)
 
 
+@task(
+    auto_shortflags=False,  # -h would read as --help, -f as fab's --config
+    help={
+        "health": "URL path that answers 200 when the app is up (default /)",
+        "dockerfile": "the Dockerfile to build, when there are several (default: the one found)",
+        "fabfile": "also write fabfile.py and fabric.yaml, so plain fab works here too",
+    },
+)
+def init(c, health="/", dockerfile=None, fabfile=False):
+    """Write a commented hosts.yml for the app repository in this folder; say what to edit."""
+    name = c.config.bluegreen.inventory
+    try:
+        done = app_init.write(app_init.prepare(Path.cwd(), Path(name), health, dockerfile, fabfile))
+    except app_init.InitError as error:
+        raise Exit(f"❌ {error}", code=2) from error
+    print("\n".join(f"✅ {line}" for line in done))
+    print(app_init.next_steps(name))
+
+
 @task(name="up", help={"hosts": "how many simulated servers (default 2)"})
 def sandbox_up(c, hosts=None):
-    """Start the local sandbox fleet (network namespaces, sshd, nginx, dockerd; needs root)."""
-    sandbox.up(_number("hosts", hosts, 2))
+    """Start the local sandbox fleet (needs root) and an inventory of your app on it."""
+    count = _number("hosts", hosts, 2)
+    source = Path(c.config.bluegreen.inventory)
+    target = sandbox.DEFAULT_STATE / "hosts.yml"
+    if source.exists():  # check it before the fleet starts: a bad file is exit 2, nothing run
+        try:
+            inventory.load(source)
+        except inventory.InventoryError as error:
+            raise Exit(f"❌ {error}", code=2) from error
+    fleet = sandbox.up(count)
+    if not source.exists():
+        print(f"no {source} here to take the app from: `bluegreen init` writes one")
+        return
+    demo.write_sandbox_inventory(source, [host.name for host in fleet], target)
+    shown = os.path.relpath(target)
+    print(f"✅ wrote {shown}: the app of {source} on the sandbox hosts (group sandbox)")
+    print(f"next: bluegreen --inventory {shown} deploy   (fab: FABRIC_BLUEGREEN_INVENTORY={shown})")
 
 
 @task(name="down")
@@ -185,6 +225,9 @@ def sandbox_down(c):
     sandbox.down()
 
 
-ns = Collection(deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap)
+ns = Collection(
+    deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap, init
+)
+ns.configure(CONFIG)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))
 ns.add_collection(Collection("sandbox", sandbox_up, sandbox_down))

@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from bluegreen import inventory
 from bluegreen.testing import sandbox
 from bluegreen.testing.load import Load
 
@@ -70,11 +73,35 @@ def write_inventory(
     host_extra: dict[str, str] | None = None,
     env: str = "",
 ) -> Path:
-    """An inventory for the named sandbox hosts, in a default group ``fleet``.
+    """An inventory of the example app for the named sandbox hosts, in a default group ``fleet``.
 
     ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"};
     ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2".
     """
+    app = textwrap.dedent("""\
+        app:
+          name: example
+          repo: {repo}
+          path: .
+          env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
+          health: {{attempts: 10, interval: 0.3, timeout: 2}}
+          drain: 0.5
+        {app_extra}
+        """).format(
+        repo=repo, env=f", {env}" if env else "", app_extra=textwrap.indent(app_extra, "  ")
+    )
+    path.write_text(app + sandbox_hosts("fleet", hosts, defaults_extra, host_extra))
+    return path
+
+
+def sandbox_hosts(
+    group: str,
+    hosts: list[str],
+    defaults_extra: str = "",
+    host_extra: dict[str, str] | None = None,
+) -> str:
+    """The inventory sections after ``app:`` for sandbox hosts: the sandbox's defaults (its
+    key, its known hosts checked strictly, host network), default group ``group``, hosts."""
     state = sandbox.DEFAULT_STATE
     extra = host_extra or {}
     host_lines = "".join(
@@ -83,36 +110,43 @@ def write_inventory(
         + "}\n"
         for name in hosts
     )
-    path.write_text(
+    return (
         textwrap.dedent("""\
-            app:
-              name: example
-              repo: {repo}
-              path: .
-              env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
-              health: {{attempts: 10, interval: 0.3, timeout: 2}}
-              drain: 0.5
-            {app_extra}
             defaults:
-              group: fleet
+              group: {group}
               key: {state}/id_ed25519
               known_hosts: {state}/known_hosts
               host_keys: strict
               network: host
             {defaults_extra}
             groups:
-              fleet: [{hosts}]
+              {group}: [{hosts}]
             hosts:
             """).format(
-            repo=repo,
+            group=group,
             state=state,
             hosts=", ".join(hosts),
-            app_extra=textwrap.indent(app_extra, "  "),
-            env=f", {env}" if env else "",
             defaults_extra=textwrap.indent(defaults_extra, "  "),
         )
         + host_lines
     )
+
+
+def write_sandbox_inventory(source: Path, hosts: list[str], path: Path) -> Path:
+    """Your inventory's app on the sandbox hosts: its ``app:`` section, made to work from
+    another folder, with the sandbox's defaults and hosts in a default group ``sandbox``.
+
+    Its ports and notify sections stay out (the sandbox uses the standard ports and tells
+    no one). A bad ``source`` raises ``InventoryError``, before anything is written.
+    """
+    yours = inventory.load(source)
+    app = yaml.safe_load(Path(source).read_text(encoding="utf-8"))["app"]
+    if yours.app.source != "git":
+        app["repo"] = yours.app.repo
+    if yours.app.env_file is not None:
+        app["env_file"] = str(yours.app.env_file)
+    section = yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
+    path.write_text(section + sandbox_hosts("sandbox", hosts), encoding="utf-8")
     return path
 
 

@@ -203,17 +203,16 @@ def sandbox_up(c, hosts=None):
     """Start the local sandbox fleet (needs root) and an inventory of your app on it."""
     count = _number("hosts", hosts, 2)
     source = Path(c.config.bluegreen.inventory)
-    target = sandbox.DEFAULT_STATE / "hosts.yml"
-    if source.exists():  # check it before the fleet starts: a bad file is exit 2, nothing run
-        try:
-            inventory.load(source)
-        except inventory.InventoryError as error:
-            raise Exit(f"❌ {error}", code=2) from error
+    try:  # before the fleet starts: a bad inventory is exit 2 with nothing started
+        app = demo.app_section(source) if source.exists() else None
+    except inventory.InventoryError as error:
+        raise Exit(f"❌ {error}", code=2) from error
     fleet = sandbox.up(count)
-    if not source.exists():
+    if app is None:
         print(f"no {source} here to take the app from: `bluegreen init` writes one")
         return
-    demo.write_sandbox_inventory(source, [host.name for host in fleet], target)
+    target = sandbox.DEFAULT_STATE / "hosts.yml"
+    target.write_text(app + demo.sandbox_hosts("sandbox", [host.name for host in fleet]))
     shown = os.path.relpath(target)
     print(f"✅ wrote {shown}: the app of {source} on the sandbox hosts (group sandbox)")
     print(f"next: bluegreen --inventory {shown} deploy   (fab: FABRIC_BLUEGREEN_INVENTORY={shown})")

@@ -254,13 +254,14 @@ def test_bluegreen_list_is_fab_list():
 
 # --- the sandbox's inventory of your app --------------------------------------------------
 
+NAMES = ["sandbox1", "sandbox2"]
+
 
 def test_the_sandbox_inventory_is_your_app_on_the_sandbox_hosts(tmp_path):
     repo = git_repo(tmp_path / "shop", {"web/Dockerfile": ""})
     init.write(init.prepare(repo, Path("hosts.yml"), health="/up"))
-    target = tmp_path / "state" / "hosts.yml"
-    target.parent.mkdir()
-    demo.write_sandbox_inventory(repo / "hosts.yml", ["sandbox1", "sandbox2"], target)
+    target = tmp_path / "sandbox.yml"
+    target.write_text(demo.app_section(repo / "hosts.yml") + demo.sandbox_hosts("sandbox", NAMES))
     loaded = inventory.load(target)
     assert (loaded.app.name, loaded.app.repo, loaded.app.path) == ("shop", str(repo), "web")
     assert loaded.app.health.path == "/up"
@@ -272,3 +273,25 @@ def test_the_sandbox_inventory_is_your_app_on_the_sandbox_hosts(tmp_path):
         (sandbox.DEFAULT_STATE / "id_ed25519", "strict", "host")
     }
     assert loaded.default_group == "sandbox"
+
+
+def test_sandbox_up_refuses_a_bad_inventory_before_starting_anything(tmp_path):
+    (tmp_path / "hosts.yml").write_text("app: {name: Bad}\nhosts: {a: 1.2.3.4}\n")
+    done = run("bluegreen", "sandbox.up", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("❌ hosts.yml: app.name: expected a name"), done.stderr
+    assert not (tmp_path / ".bluegreen").exists()
+
+
+def test_the_sandbox_inventory_keeps_a_git_url_and_finds_the_env_file(tmp_path):
+    (tmp_path / "app.env").write_text("TOKEN=x\n")
+    (tmp_path / "app.env").chmod(0o600)
+    (tmp_path / "hosts.yml").write_text(
+        "app: {name: shop, source: git, repo: 'https://git.example/shop.git', env_file: app.env}\n"
+        "hosts: {web1: 203.0.113.10}\n"
+    )
+    target = tmp_path / "elsewhere" / "hosts.yml"
+    target.parent.mkdir()
+    target.write_text(demo.app_section(tmp_path / "hosts.yml") + demo.sandbox_hosts("sb", NAMES))
+    app = inventory.load(target).app
+    assert (app.repo, app.env["TOKEN"]) == ("https://git.example/shop.git", "x")

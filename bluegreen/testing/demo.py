@@ -132,12 +132,12 @@ def sandbox_hosts(
     )
 
 
-def write_sandbox_inventory(source: Path, hosts: list[str], path: Path) -> Path:
-    """Your inventory's app on the sandbox hosts: its ``app:`` section, made to work from
-    another folder, with the sandbox's defaults and hosts in a default group ``sandbox``.
+def app_section(source: Path) -> str:
+    """The ``app:`` section of your inventory as YAML text that works from another folder
+    (repo and env_file made absolute), for an inventory of the sandbox hosts.
 
     Its ports and notify sections stay out (the sandbox uses the standard ports and tells
-    no one). A bad ``source`` raises ``InventoryError``, before anything is written.
+    no one). A bad ``source`` raises ``InventoryError``.
     """
     yours = inventory.load(source)
     app = yaml.safe_load(Path(source).read_text(encoding="utf-8"))["app"]
@@ -145,9 +145,7 @@ def write_sandbox_inventory(source: Path, hosts: list[str], path: Path) -> Path:
         app["repo"] = yours.app.repo
     if yours.app.env_file is not None:
         app["env_file"] = str(yours.app.env_file)
-    section = yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
-    path.write_text(section + sandbox_hosts("sandbox", hosts), encoding="utf-8")
-    return path
+    return yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
 
 
 @dataclass

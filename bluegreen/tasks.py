@@ -212,7 +212,8 @@ def sandbox_up(c, hosts=None):
         print(f"no {source} here to take the app from: `bluegreen init` writes one")
         return
     target = sandbox.DEFAULT_STATE / "hosts.yml"
-    target.write_text(app + demo.sandbox_hosts("sandbox", [host.name for host in fleet]))
+    header = f"# Written by sandbox.up from {source.resolve()}; rewritten at each sandbox.up.\n"
+    target.write_text(header + app + demo.sandbox_hosts("sandbox", [h.name for h in fleet]))
     shown = os.path.relpath(target)
     print(f"✅ wrote {shown}: the app of {source} on the sandbox hosts (group sandbox)")
     print(f"next: bluegreen --inventory {shown} deploy   (fab: FABRIC_BLUEGREEN_INVENTORY={shown})")

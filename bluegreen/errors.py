@@ -13,6 +13,10 @@ class InventoryError(BluegreenError, ValueError):
     """hosts.yml is missing or invalid; the message names the file, the key and the problem."""
 
 
+class InitError(BluegreenError):
+    """``bluegreen init``: the folder cannot get an inventory; says why and what to do."""
+
+
 class SourceError(BluegreenError):
     """The app's source cannot be read at the requested ref."""
 

@@ -7,10 +7,12 @@ default group; one call runs one orchestration over all of them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
+from bluegreen import init as app_init
 from bluegreen import inventory, orchestration
 from bluegreen.errors import BluegreenError
 from bluegreen.log import Log
@@ -20,8 +22,11 @@ from bluegreen.orchestration.locks import lock_release, lock_status
 from bluegreen.orchestration.logs import logs as app_logs
 from bluegreen.orchestration.state import Options
 from bluegreen.orchestration.status import status as status_of
-from bluegreen.testing import sandbox
+from bluegreen.testing import demo, sandbox
 
+# The defaults of config.bluegreen, set on the collection so that both `fab` (fabfile.py)
+# and the `bluegreen` program (which loads no project config) have them.
+CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": []}}
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
@@ -31,10 +36,10 @@ CHANGE_HELP = {
 
 def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: object) -> None:
     """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2."""
-    settings = c.config.get("bluegreen", {})
+    settings = c.config.bluegreen
     try:
-        inv = inventory.load(settings.get("inventory", "hosts.yml"))
-        hosts = inv.select(settings.get("hosts"))
+        inv = inventory.load(settings.inventory)
+        hosts = inv.select(settings.hosts)
         log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
         ok = operation(inv, hosts, *args, log, **kwargs)
     except BluegreenError as error:
@@ -170,10 +175,33 @@ def bootstrap(c, dry_run=False):
     _run(c, bootstrap_hosts.bootstrap, dry_run)
 
 
+@task(
+    auto_shortflags=False,  # -h would read as --help, -f as fab's --config
+    help={
+        "health": "URL path that answers 200 when the app is up (default /)",
+        "dockerfile": "the Dockerfile to build, when there are several (default: the one found)",
+        "fabfile": "also write fabfile.py and fabric.yaml, so plain fab works here too",
+    },
+)
+def init(c, health="/", dockerfile=None, fabfile=False):
+    """Write a commented hosts.yml for the app repository in this folder; say what to edit."""
+    name = c.config.bluegreen.inventory
+    try:
+        done = app_init.write(app_init.prepare(Path.cwd(), Path(name), health, dockerfile, fabfile))
+    except BluegreenError as error:
+        raise Exit(f"❌ {error}", code=2) from error
+    print("\n".join(f"✅ {line}" for line in done))
+    print(app_init.next_steps(name))
+
+
 @task(name="up", help={"hosts": "how many simulated servers (default 2)"})
 def sandbox_up(c, hosts=None):
-    """Start the local sandbox fleet (network namespaces, sshd, nginx, dockerd; needs root)."""
-    sandbox.up(_number("hosts", hosts, 2))
+    """Start the local sandbox fleet (needs root) and an inventory of your app on it."""
+    count = _number("hosts", hosts, 2)
+    try:
+        print("\n".join(demo.up_for(Path(c.config.bluegreen.inventory), count)))
+    except BluegreenError as error:
+        raise Exit(f"❌ {error}", code=2) from error
 
 
 @task(name="down")
@@ -182,6 +210,9 @@ def sandbox_down(c):
     sandbox.down()
 
 
-ns = Collection(deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap)
+ns = Collection(
+    deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap, init
+)
+ns.configure(CONFIG)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))
 ns.add_collection(Collection("sandbox", sandbox_up, sandbox_down))

@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from bluegreen import inventory
 from bluegreen.testing import sandbox
 from bluegreen.testing.load import Load
 
@@ -70,11 +73,35 @@ def write_inventory(
     host_extra: dict[str, str] | None = None,
     env: str = "",
 ) -> Path:
-    """An inventory for the named sandbox hosts, in a default group ``fleet``.
+    """An inventory of the example app for the named sandbox hosts, in a default group ``fleet``.
 
     ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"};
     ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2".
     """
+    app = textwrap.dedent("""\
+        app:
+          name: example
+          repo: {repo}
+          path: .
+          env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
+          health: {{attempts: 10, interval: 0.3, timeout: 2}}
+          drain: 0.5
+        {app_extra}
+        """).format(
+        repo=repo, env=f", {env}" if env else "", app_extra=textwrap.indent(app_extra, "  ")
+    )
+    path.write_text(app + sandbox_hosts("fleet", hosts, defaults_extra, host_extra))
+    return path
+
+
+def sandbox_hosts(
+    group: str,
+    hosts: list[str],
+    defaults_extra: str = "",
+    host_extra: dict[str, str] | None = None,
+) -> str:
+    """The inventory sections after ``app:`` for sandbox hosts: the sandbox's defaults (its
+    key, its known hosts checked strictly, host network), default group ``group``, hosts."""
     state = sandbox.DEFAULT_STATE
     extra = host_extra or {}
     host_lines = "".join(
@@ -83,37 +110,42 @@ def write_inventory(
         + "}\n"
         for name in hosts
     )
-    path.write_text(
+    return (
         textwrap.dedent("""\
-            app:
-              name: example
-              repo: {repo}
-              path: .
-              env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
-              health: {{attempts: 10, interval: 0.3, timeout: 2}}
-              drain: 0.5
-            {app_extra}
             defaults:
-              group: fleet
+              group: {group}
               key: {state}/id_ed25519
               known_hosts: {state}/known_hosts
               host_keys: strict
               network: host
             {defaults_extra}
             groups:
-              fleet: [{hosts}]
+              {group}: [{hosts}]
             hosts:
             """).format(
-            repo=repo,
+            group=group,
             state=state,
             hosts=", ".join(hosts),
-            app_extra=textwrap.indent(app_extra, "  "),
-            env=f", {env}" if env else "",
             defaults_extra=textwrap.indent(defaults_extra, "  "),
         )
         + host_lines
     )
-    return path
+
+
+def app_section(source: Path) -> str:
+    """The ``app:`` section of your inventory as YAML text that works from another folder
+    (repo and env_file made absolute), for an inventory of the sandbox hosts.
+
+    Its ports and notify sections stay out (the sandbox uses the standard ports and tells
+    no one). A bad ``source`` raises ``InventoryError``.
+    """
+    yours = inventory.load(source)
+    app = yaml.safe_load(Path(source).read_text(encoding="utf-8"))["app"]
+    if yours.app.source != "git":
+        app["repo"] = yours.app.repo
+    if yours.app.env_file is not None:
+        app["env_file"] = str(yours.app.env_file)
+    return yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
 
 
 @dataclass
@@ -126,6 +158,24 @@ class FabResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+def up_for(source: Path, count: int) -> list[str]:
+    """``sandbox.up``: start ``count`` hosts and write an inventory of the app in ``source``
+    on them (``<state>/hosts.yml``); say what was done. A bad ``source`` is refused (an
+    InventoryError) before anything starts."""
+    app = app_section(source) if source.exists() else None
+    fleet = sandbox.up(count)
+    if app is None:
+        return [f"no {source} here to take the app from: `bluegreen init` writes one"]
+    target = sandbox.DEFAULT_STATE / "hosts.yml"
+    header = f"# Written by sandbox.up from {source.resolve()}; rewritten at each sandbox.up.\n"
+    target.write_text(header + app + sandbox_hosts("sandbox", [h.name for h in fleet]))
+    shown = os.path.relpath(target)
+    return [
+        f"✅ wrote {shown}: the app of {source} on the sandbox hosts (group sandbox)",
+        f"next: bluegreen --inventory {shown} deploy   (fab: FABRIC_BLUEGREEN_INVENTORY={shown})",
+    ]
 
 
 def fab(inventory: Path, *args: str, echo: bool = False, timeout: float = 600) -> FabResult:

@@ -17,8 +17,8 @@ NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", 
 def sandbox() -> list[sandbox_module.SandboxHost]:
     """Three fresh hosts (sandbox1..3, <subnet>.11..13) for the whole session, down at the end.
 
-    State is under the project's .sandbox: key .sandbox/id_ed25519, known hosts
-    .sandbox/known_hosts, login user root. A test that rebuilds the fleet must
+    State is under .bluegreen/sandbox (cwd): key id_ed25519, known hosts
+    known_hosts, login user root. A test that rebuilds the fleet must
     update this list in place (fleet[:] = sandbox.up(...)).
     In CI a missing prerequisite fails the run instead of skipping the e2e tests.
     """

@@ -1,8 +1,5 @@
 """Fixtures of the end-to-end tests: a real fleet of sandbox hosts (needs root)."""
 
-import os
-import shutil
-
 import pytest
 
 from bluegreen.testing import demo
@@ -10,7 +7,6 @@ from bluegreen.testing import sandbox as sandbox_module
 from tests.e2e import support
 
 FLEET_SIZE = 3
-NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", "docker")
 
 
 @pytest.fixture(scope="session")
@@ -22,15 +18,7 @@ def sandbox() -> list[sandbox_module.SandboxHost]:
     update this list in place (fleet[:] = sandbox.up(...)).
     In CI a missing prerequisite fails the run instead of skipping the e2e tests.
     """
-    problem = None
-    if os.geteuid() != 0:
-        problem = "the sandbox needs root"
-    elif missing := [tool for tool in NEEDED_TOOLS if shutil.which(tool) is None]:
-        problem = f"the sandbox needs: {', '.join(missing)}"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+    support.require_sandbox_tools()
     fleet = sandbox_module.up(FLEET_SIZE)
     yield fleet
     sandbox_module.down()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import queue
 import shlex
+import shutil
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import (
@@ -29,6 +32,7 @@ from bluegreen.testing.demo import (
 from bluegreen.testing.load import Load
 
 HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
+NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", "docker")
 RETRYING = ("new", "keepalive-retry")  # client kinds that must never see a failure
 SECRET = "s3cr3t-token-value"  # write_inventory's API_TOKEN
 # tag, version, Dockerfile lines appended: each release carries one fault
@@ -42,6 +46,19 @@ RESET = (
     "docker rm -f example-blue example-green >/dev/null 2>&1;"
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
+
+
+def require_sandbox_tools() -> None:
+    """Skip without root or the sandbox's tools; in CI (env CI set) fail instead."""
+    problem = None
+    if os.geteuid() != 0:
+        problem = "the sandbox needs root"
+    elif missing := [tool for tool in NEEDED_TOOLS if shutil.which(tool) is None]:
+        problem = f"the sandbox needs: {', '.join(missing)}"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
 
 
 def make_fault_repo(path: Path) -> AppRepo:

@@ -11,7 +11,6 @@ session fleet of the other e2e tests, and is taken down at the end.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,25 +23,12 @@ from bluegreen import inventory
 from bluegreen.testing import demo
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.load import KINDS, RELEASE_HEADER, Load
-from tests.e2e.conftest import NEEDED_TOOLS
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("BLUEGREEN_WHEEL_SANDBOX", "5")
-
-
-def _needs_root_and_tools() -> None:
-    """As the session sandbox fixture: skip locally, fail in CI, when something is missing."""
-    problem = None
-    if os.geteuid() != 0:
-        problem = "the sandbox needs root"
-    elif missing := [tool for tool in NEEDED_TOOLS if shutil.which(tool) is None]:
-        problem = f"the sandbox needs: {', '.join(missing)}"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
 
 
 def _untracked() -> set[str]:
@@ -90,7 +76,7 @@ class Installed:
 def installed(tmp_path_factory) -> tuple[Installed, dict[str, str]]:
     """The wheel built from this checkout, installed in a fresh venv, and an app repository
     with releases v1 and v2: (bluegreen, releases)."""
-    _needs_root_and_tools()
+    support.require_sandbox_tools()
     assert INSTANCE not in ("0", str(sb.INSTANCE)), "the wheel test needs a sandbox of its own"
     tmp = tmp_path_factory.mktemp("wheel")
     before = _untracked()

@@ -177,28 +177,37 @@ class Change:
                     self.log.line("❌ nothing changed")
                     return False
                 notifier.send(self.event("started"))
-                todo = [run for run in self.runs if run.outcome != "already live"]
-                groups = batches(todo, self.options.batch)
-                for number, group in enumerate(groups, 1):
-                    if self.interrupted:  # the batches switched so far stay; no more start
-                        return False
-                    if len(groups) > 1:
-                        names = ", ".join(run.name for run in group)
-                        self.log.line(f"batch {number}/{len(groups)}: {names}")
-                    if not self.roll(group, stage, undo, steps):
-                        return False
-                return True
+                return self.roll_batches(stage, undo, steps)
             finally:
-                self.phase(Phase.FINISH, [run for run in self.runs if run.locked], self.finish)
-                for run in self.runs:
-                    run.remote.close()
-                if dry:
-                    report.plans(self.log, self.runs)
-                else:
-                    report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
+                self.end()
                 if ready:
                     notifier.send(self.event(report.verdict(self.runs)))
                 notifier.close()
+
+    def roll_batches(self, stage: HostStep, undo: HostStep, steps: tuple[Step, ...]) -> bool:
+        """Batch after batch while each succeeds; an interrupt starts no further batch (the
+        batches switched so far stay)."""
+        todo = [run for run in self.runs if run.outcome != "already live"]
+        groups = batches(todo, self.options.batch)
+        for number, group in enumerate(groups, 1):
+            if self.interrupted:
+                return False
+            if len(groups) > 1:
+                names = ", ".join(run.name for run in group)
+                self.log.line(f"batch {number}/{len(groups)}: {names}")
+            if not self.roll(group, stage, undo, steps):
+                return False
+        return True
+
+    def end(self) -> None:
+        """On every host: history and unlock; sessions closed; then the operator's report."""
+        self.phase(Phase.FINISH, [run for run in self.runs if run.locked], self.finish)
+        for run in self.runs:
+            run.remote.close()
+        if self.options.dry_run:
+            report.plans(self.log, self.runs)
+        else:
+            report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
 
     def event(self, name: str) -> Event:
         return report.event(

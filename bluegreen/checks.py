@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Mapping
 
@@ -32,6 +33,16 @@ def wait_healthy(remote: Remote, port: int, health: Health) -> str:
         if attempt < health.attempts:
             time.sleep(health.interval)
     raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
+
+
+def exposed(address: str, port: int, timeout: float = 0.3) -> bool:
+    """Whether ``address:port`` accepts a TCP connection from this machine (the operator's):
+    a color port that does is open to the world, not only to nginx on the host."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def serving(remote: Remote, port: int, path: str, timeout: float) -> Traffic | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import posixpath
 import socket
 import threading
 import time
@@ -176,25 +177,33 @@ class Remote:
         )
         writer.flush()
 
-    def put(self, data: bytes, remote_path: str) -> None:
-        """Upload bytes over SFTP (to a path the login user can write)."""
+    def put(self, data: bytes, remote_path: str) -> str:
+        """Upload bytes over SFTP; return the file's absolute path.
+
+        A relative path lands under the login user's home (private, unlike /tmp, where any
+        local user could plant a file or a link at a name we would use); missing folders
+        are made 0700.
+        """
         self.round_trips += 1
+        path = remote_path
         try:
-            self.connection.put(io.BytesIO(data), remote_path)
+            sftp = self.connection.sftp()
+            path = posixpath.join(sftp.normalize("."), remote_path)
+            _make_folders(sftp, posixpath.dirname(path))
+            self.connection.put(io.BytesIO(data), path)
         except (OSError, paramiko.SSHException) as error:
             # SFTP reports a full disk as a bare "Failure" or a size mismatch: say how much room
             # there was, and remove the partial file
             try:
-                free = self.run(
-                    shell.free_space(remote_path), timeout=30, what="free space"
-                ).strip()
+                free = self.run(shell.free_space(path), timeout=30, what="free space").strip()
             except RemoteError:
                 free = ""
             room = f"; {free} KiB free there (disk full?)" if free.isdigit() else ""
             raise RemoteError(
                 self.host.name,
-                f"upload of {len(data)} bytes to {remote_path} failed: {error}{room}",
+                f"upload of {len(data)} bytes to {path} failed: {error}{room}",
             ) from error
+        return path
 
     def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
         """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl)."""
@@ -221,6 +230,15 @@ class Remote:
                     break
                 data += chunk
         return parse_http(data)
+
+
+def _make_folders(sftp: paramiko.SFTPClient, folder: str) -> None:
+    """``mkdir -p`` over SFTP, each new folder 0700 (owned by the login user)."""
+    try:
+        sftp.stat(folder)
+    except FileNotFoundError:
+        _make_folders(sftp, posixpath.dirname(folder))
+        sftp.mkdir(folder, 0o700)
 
 
 class _LineWriter(io.TextIOBase):
@@ -271,8 +289,9 @@ class DryRemote(Remote):
             self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
         return ""
 
-    def put(self, data: bytes, remote_path: str) -> None:
-        self.plan.append(f"# upload {len(data)} bytes over SFTP to {remote_path}")
+    def put(self, data: bytes, remote_path: str) -> str:
+        self.plan.append(f"# upload {len(data)} bytes over SFTP to ~/{remote_path}")
+        return f"~/{remote_path}"
 
 
 def connect(host: Host, dry_run: bool = False) -> Remote:

@@ -39,6 +39,7 @@ class HostFacts:
     script_md5: str | None = None  # file mode's njs module
     site_mode: str | None = None  # how the installed site switches: reload | file
     njs: bool = False  # nginx loads the njs module, so file mode is possible
+    docker_bridge: str = ""  # yes | no (dockerd runs without its bridge network) | down
     image_present: bool = False
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
@@ -67,6 +68,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
+        docker.bridge_probe(),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
@@ -108,6 +110,7 @@ def parse(output: str) -> HostFacts:
         script_md5=_md5(values.get("script", "")),
         site_mode=site_mode if site_mode in ("reload", "file") else None,
         njs=values.get("njs") == "yes",
+        docker_bridge=values.get("docker_bridge", ""),
         image_present=values.get("image") == "present",
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),

@@ -5,6 +5,7 @@
 set -eu
 
 port=${PORT:-8080}
+host=${LISTEN:-${HOST:-0.0.0.0}}  # bluegreen passes HOST=127.0.0.1 with network: host
 version=${APP_VERSION:-$(cat /app/VERSION)}
 www=/tmp/www
 httpd_pid=
@@ -25,7 +26,7 @@ fail() {
     kill "$httpd_pid" 2>/dev/null || true
     wait "$httpd_pid" 2>/dev/null || true
     echo "failing as asked (FAIL_AFTER=$FAIL_AFTER): 500 on all but /health" >&2
-    nc -ll -p "$port" -e /bin/sh /app/fail.sh &
+    nc -ll -s "$host" -p "$port" -e /bin/sh /app/fail.sh &
     httpd_pid=$!
 }
 
@@ -53,9 +54,9 @@ if [ -n "${START_DELAY:-}" ]; then
     wait $! || true
 fi
 
-httpd -f -p "0.0.0.0:$port" -h "$www" &
+httpd -f -p "$host:$port" -h "$www" &
 httpd_pid=$!
-echo "listening on 0.0.0.0:$port, version $version" >&2
+echo "listening on $host:$port, version $version" >&2
 while kill -0 "$httpd_pid" 2>/dev/null; do
     wait "$httpd_pid" || true  # also returns when a signal came (FAIL_AFTER swaps the server)
 done

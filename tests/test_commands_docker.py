@@ -23,7 +23,7 @@ def test_run_publishes_on_loopback_only_and_reads_env_from_stdin():
 def test_run_with_host_network_listens_on_the_color_port():
     host = Host(name="s1", address="10.0.0.1", app_dir="/srv/shop", network="host")
     command = docker.run("shop", "blue", "abc", host, Ports(blue=5001), 8080)
-    assert "--network host -e PORT=5001 shop:abc" in command
+    assert "--network host -e HOST=127.0.0.1 -e PORT=5001 shop:abc" in command
     assert "127.0.0.1:" not in command
 
 

@@ -3,6 +3,8 @@
 from bluegreen.commands import system
 from bluegreen.profiles import PROFILES
 
+RUNNING = system.NGINX_RUNNING
+
 
 def test_services_with_systemd_enable_and_start_only_what_is_not():
     assert system.services(systemd=True) == (
@@ -25,7 +27,7 @@ def test_services_without_systemd_start_dockerd_and_nginx_directly():
         "  done\n"
         '  echo "changed: started dockerd (no systemd; log /var/log/dockerd.log)"\n'
         "fi\n"
-        'if ! { [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; }; then\n'
+        f"if ! {{ {RUNNING}; }}; then\n"
         "  nginx\n"
         '  echo "changed: started nginx (no systemd)"\n'
         "fi"
@@ -46,9 +48,20 @@ def test_nginx_main_context_file_per_profile():
         assert "worker_shutdown_timeout 30s;" in command
         assert 'if ! out=$(nginx -t 2>&1); then eval "$undo";' in command
         assert command.endswith(
-            'if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null;'
-            " then nginx -s reload; echo 'changed: nginx reloaded'; fi"
+            f"if {RUNNING}; then nginx -s reload; echo 'changed: nginx reloaded'; fi"
         )
+
+
+def test_nginx_runs_when_the_master_of_its_own_pid_file_does():
+    """The pid file is the one nginx's configuration names, else its built-in path: never
+    an assumed /run/nginx.pid, which would start a second nginx."""
+    assert RUNNING == (
+        'pidf="$({ nginx -T 2>/dev/null'
+        " | sed -n 's/^[[:space:]]*pid[[:space:]]\\{1,\\}\\([^;[:space:]]*\\).*/\\1/p';"
+        " nginx -V 2>&1 | sed -n 's/.*--pid-path=\\([^ ]*\\).*/\\1/p';"
+        ' echo /run/nginx.pid; } | head -n 1)";'
+        ' [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null'
+    )
 
 
 def test_docker_group_is_quoted():

@@ -42,7 +42,8 @@ def run(app: str, color: str, release: str, host: Host, ports: Ports, container_
     envf = quote(env_file(host.app_dir, color))
     color_port = ports.of(color)
     if host.network == "host":
-        network = f"--network host -e PORT={color_port}"
+        # the host's own network: the app must bind loopback, or the color port is public
+        network = f"--network host -e HOST=127.0.0.1 -e PORT={color_port}"
     else:
         network = f"-e PORT={container_port} -p 127.0.0.1:{color_port}:{container_port}"
     return (
@@ -60,6 +61,16 @@ def image_present(app: str, release: str) -> str:
     """Prints ``image=present`` when the release's image is on the host, else ``image=``."""
     image_name = quote(image(app, release))
     return f"docker image inspect {image_name} >/dev/null 2>&1 && echo image=present || echo image="
+
+
+def bridge_probe() -> str:
+    """Prints ``docker_bridge=yes``, ``=no`` (dockerd runs with --bridge=none: ``-p`` is
+    silently ignored) or ``=down`` (docker does not answer)."""
+    return (
+        "if nets=$(docker network ls --format '{{.Name}}' 2>/dev/null); then"
+        " printf '%s\\n' \"$nets\" | grep -qx bridge && echo docker_bridge=yes"
+        " || echo docker_bridge=no; else echo docker_bridge=down; fi"
+    )
 
 
 def start(app: str, color: str) -> str:

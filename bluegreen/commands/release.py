@@ -9,9 +9,10 @@ def directory(app_dir: str, release: str) -> str:
     return f"{app_dir}/releases/{release}"
 
 
-def archive_path(user: str, release: str) -> str:
-    """Where the uploaded ``git archive`` lands (a path the login user can write)."""
-    return f"/tmp/bluegreen-{user}-{release}.tar.gz"
+def upload_path(app: str, release: str) -> str:
+    """Where the uploaded ``git archive`` lands, relative to the login user's home: a folder
+    only that user can write (never a guessable name in a world-writable /tmp)."""
+    return f".bluegreen/uploads/{app}-{release}.tar.gz"
 
 
 def unpack(archive: str, target: str) -> str:

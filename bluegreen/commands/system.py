@@ -21,7 +21,15 @@ MAIN_CONF = "90-bluegreen.conf"
 MAIN_CONF_TEXT = nginx_file(MAIN_CONF)
 CLOUD_INIT_TIMEOUT = 900  # seconds bootstrap waits for a first boot's cloud-init
 LISTENING = "public port listening"
-_NGINX_RUNNING = f'[ -s {NGINX_PID} ] && kill -0 "$(cat {NGINX_PID})" 2>/dev/null'
+# nginx runs when the master named by ITS pid file does: the ``pid`` of its configuration,
+# else the pid path it was built with (never a guess, which could start a second nginx)
+NGINX_PID_FILE = (
+    "$({ nginx -T 2>/dev/null"
+    " | sed -n 's/^[[:space:]]*pid[[:space:]]\\{1,\\}\\([^;[:space:]]*\\).*/\\1/p';"
+    " nginx -V 2>&1 | sed -n 's/.*--pid-path=\\([^ ]*\\).*/\\1/p';"
+    f" echo {NGINX_PID}; }} | head -n 1)"
+)
+NGINX_RUNNING = f'pidf="{NGINX_PID_FILE}"; [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null'
 
 
 def probe() -> str:
@@ -71,7 +79,7 @@ def nginx_main(profile: Profile) -> str:
         "fi",
         '[ -n "$changed" ] || exit 0',
         'if ! out=$(nginx -t 2>&1); then eval "$undo"; printf "%s\\n" "$out" >&2; exit 3; fi',
-        f"if {_NGINX_RUNNING}; then nginx -s reload; echo 'changed: nginx reloaded'; fi",
+        f"if {NGINX_RUNNING}; then nginx -s reload; echo 'changed: nginx reloaded'; fi",
     ]
     return "\n".join(lines)
 
@@ -97,7 +105,7 @@ def services(systemd: bool) -> str:
             "  done",
             f'  echo "changed: started dockerd (no systemd; log {DOCKERD_LOG})"',
             "fi",
-            f"if ! {{ {_NGINX_RUNNING}; }}; then",
+            f"if ! {{ {NGINX_RUNNING}; }}; then",
             "  nginx",
             '  echo "changed: started nginx (no systemd)"',
             "fi",
@@ -181,7 +189,7 @@ def checks(profile: Profile, public_port: int) -> str:
             "v=$(docker info --format '{{.ServerVersion}}' 2>&1)"
             ' || { echo "docker info: $v" >&2; exit 1; }',
             'out=$(nginx -t 2>&1) || { printf "%s\\n" "$out" >&2; exit 1; }',
-            f'{_NGINX_RUNNING} || {{ echo "nginx is not running" >&2; exit 1; }}',
+            f'{NGINX_RUNNING} || {{ echo "nginx is not running" >&2; exit 1; }}',
             "echo \"docker $v, $(nginx -v 2>&1 | sed 's|.*: ||'): nginx -t ok, nginx running\"",
             "nginx -T 2>/dev/null | grep -q '^[[:space:]]*worker_shutdown_timeout'"
             " || echo 'warning: nginx does not read worker_shutdown_timeout"

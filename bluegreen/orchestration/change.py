@@ -89,6 +89,12 @@ class Change:
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
         run.mode = switch_mode(run.host, run.facts)
+        if run.host.network == "bridge" and run.facts.docker_bridge == "no":
+            raise Refused(
+                "network: bridge, but this host's dockerd has no bridge network (started with"
+                " --bridge=none?), so docker would silently ignore -p and the app could not be"
+                f" reached; set hosts.{run.name}.network: host (or defaults.network: host)"
+            )
 
     def health(self, run: HostRun) -> None:
         port = self.inventory.ports.of(run.color)
@@ -102,6 +108,14 @@ class Change:
             logs = run.remote.run(docker.logs(self.app, run.color), check=False, what="logs")
             raise CheckFailed(f"health: {run.color} {error}{tail(logs)}") from error
         self.log.ok(run.name, f"health: {run.color} {detail}")
+        if run.host.network == "host" and checks.exposed(run.host.address, port):
+            self.log.warn(
+                run.name,
+                f"{run.color} answers on {run.host.address}:{port} from outside: with network:"
+                f" host the app must listen on 127.0.0.1 (bluegreen passes HOST=127.0.0.1 and"
+                f" PORT={port}), or a firewall must close ports {self.inventory.ports.of('blue')}"
+                f" and {self.inventory.ports.of('green')}",
+            )
 
     def watch(self, run: HostRun) -> None:
         """Judge the color that got traffic by the access log, for the step's watch time."""

@@ -115,9 +115,8 @@ class Deploy:
             if self.commit is None:
                 unpack = git.export(app_dir, run.release, self.app.path, target)
             else:
-                archive = release.archive_path(run.host.user, run.release)
-                run.remote.put(self.archive(), archive)
-                unpack = release.unpack(archive, target)
+                upload = release.upload_path(self.app.name, run.release)
+                unpack = release.unpack(run.remote.put(self.archive(), upload), target)
             build = docker.build(self.app.name, run.release, target, self.app.dockerfile)
             try:
                 run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")

@@ -57,6 +57,9 @@ LOG_LINES_PER_READ = 10  # requests the access log gained between two reads of a
 DEFAULT_PORTS = Ports()
 
 
+HOME = "/root"  # the login user's home, where relative uploads land
+
+
 class CommandFailed(Exception):
     """A command exited non-zero on the fake host (``ScriptedRemote`` turns it into a
     RemoteError exactly where the real executor would)."""
@@ -175,6 +178,7 @@ class FakeHost:
         history: Iterable[dict] = (),
         fail: Iterable[str] | Mapping[str, str] = (),
         ports: Ports = DEFAULT_PORTS,
+        docker_bridge: str = "yes",
     ) -> None:
         unknown = set(fail) - set(FAULTS)
         if unknown:
@@ -183,6 +187,7 @@ class FakeHost:
         self.fail = {k: fail[k] for k in fail} if isinstance(fail, Mapping) else {}
         self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
         self.njs = mode == "file"
+        self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
         self.images: set[str] = set(images)
@@ -271,6 +276,7 @@ class FakeHost:
             ("script", f"{_md5(n.files[n.script])}  {n.script}" if n.script in n.files else ""),
             ("site_head", _head(n.files.get(n.site))),
             ("njs", "yes" if self.njs else ""),
+            ("docker_bridge", self.docker_bridge),
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]
         values.append(("lock_info", self.lock.to_json() if self.lock else ""))
@@ -481,12 +487,14 @@ class ScriptedRemote:
                 exited=error.exited,
             ) from error
 
-    def put(self, data: bytes, remote_path: str) -> None:
+    def put(self, data: bytes, remote_path: str) -> str:
+        path = f"{HOME}/{remote_path}"
         if self.dry_run:
-            self.plan.append(f"# upload {len(data)} bytes over SFTP to {remote_path}")
-            return
+            self.plan.append(f"# upload {len(data)} bytes over SFTP to ~/{remote_path}")
+            return f"~/{remote_path}"
         self.round_trips += 1
-        self.fake.sent.append(Sent("upload", "upload", remote_path))
+        self.fake.sent.append(Sent("upload", "upload", path))
+        return path
 
     def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
         return self.fake.http(port, path)

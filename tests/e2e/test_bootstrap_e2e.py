@@ -127,6 +127,30 @@ def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo
         assert response.read().decode() == "2.0.0"
 
 
+def test_bootstrap_asks_nginx_for_its_pid_file(bare_debian, app_repo, tmp_path):
+    """nginx.conf names another pid file: bootstrap finds the running master through it and
+    starts no second nginx (it used to assume /run/nginx.pid)."""
+    inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [bare_debian.name])
+    sb.run_in(
+        bare_debian,
+        "nginx -s quit; while [ -e /run/nginx.pid ]; do sleep 0.1; done;"
+        " sed -i 's#^pid .*#pid /run/nginx-custom.pid;#' /etc/nginx/nginx.conf && nginx",
+    )
+    try:
+        masters = "pgrep -c -f '^nginx: master'"
+        assert sb.run_in(bare_debian, masters).stdout.strip() == "1"
+        result = _bootstrap(inventory, "bootstrap with pid /run/nginx-custom.pid")
+        assert "started nginx" not in result.stdout
+        assert "bootstrap: 0 changed" in result.stdout
+        assert sb.run_in(bare_debian, masters).stdout.strip() == "1"
+    finally:
+        sb.run_in(
+            bare_debian,
+            "nginx -s quit; while [ -e /run/nginx-custom.pid ]; do sleep 0.1; done;"
+            " sed -i 's#^pid .*#pid /run/nginx.pid;#' /etc/nginx/nginx.conf && nginx",
+        )
+
+
 def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
     inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [amazon_linux.name])
     first = _bootstrap(inventory, "first bootstrap (dnf, AL2023 os-release)")

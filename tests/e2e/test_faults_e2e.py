@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from bluegreen import checks
 from bluegreen.render import BUNDLED
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab
@@ -189,29 +190,87 @@ def test_nginx_applying_nothing_because_the_port_is_taken_is_caught_by_verificat
     assert containers(new) == [] and not lock_held(new)
 
 
+UPLOADS = "/root/.bluegreen/uploads"  # where the login user's uploads land
+
+
 def test_a_full_disk_during_the_upload_fails_the_stage_and_changes_nothing(fleet):
     inventory_path, hosts, releases = fleet
     victim = hosts[1]
-    # Shrink the host's own /tmp (a tmpfs) and fill it; a new mount over /tmp would also
-    # hide the sandbox's files from sshd when the project itself lives under /tmp (CI).
+    # A full filesystem where uploads land (the login user's ~/.bluegreen/uploads)
     sb.run_in(
         victim,
-        "mount -o remount,size=64k /tmp && dd if=/dev/zero of=/tmp/fill bs=4k"
-        " >/dev/null 2>&1; df /tmp | tail -n 1",
+        f"mkdir -p {UPLOADS} && mount -t tmpfs -o size=64k tmpfs {UPLOADS}"
+        f" && dd if=/dev/zero of={UPLOADS}/fill bs=4k >/dev/null 2>&1; df {UPLOADS} | tail -n 1",
     )
     try:
         with load(hosts) as traffic:
             result = fab(inventory_path, "deploy", "--ref", "v2")
     finally:
-        sb.run_in(victim, "rm -f /tmp/fill && mount -o remount,size=50% /tmp")
+        sb.run_in(victim, f"umount {UPLOADS}")
     assert result.returncode == 1, result.output
     assert re.search(
-        rf"^sandbox2 +❌ upload of \d+ bytes to /tmp/bluegreen-root-{releases['v2']}.tar.gz"
+        rf"^sandbox2 +❌ upload of \d+ bytes to {UPLOADS}/example-{releases['v2']}.tar.gz"
         r" failed: .*; 0 KiB free there \(disk full\?\)$",
         result.stdout,
         re.M | re.I,
     ), result.stdout
     assert_no_failures(traffic)
+    _assert_v1_everywhere(hosts, releases)
+
+
+def test_uploads_never_use_a_guessable_name_in_tmp(fleet):
+    """A local user of a server plants a link where the upload would have gone in /tmp (the
+    old name); root must neither follow it nor write anything into /tmp. The upload lands in
+    the login user's private ~/.bluegreen/uploads and is removed after unpacking."""
+    inventory_path, hosts, releases = fleet
+    bait = f"/tmp/bluegreen-root-{releases['v2']}.tar.gz"
+    for host in hosts:
+        sb.run_in(host, f"echo precious > /etc/nginx/victim && ln -sf /etc/nginx/victim {bait}")
+    with load(hosts) as traffic:
+        result = fab(inventory_path, "deploy", "--ref", "v2")
+    assert result.returncode == 0, result.output
+    assert_no_failures(traffic)
+    for host in hosts:
+        assert sb.run_in(host, "cat /etc/nginx/victim").stdout == "precious\n"
+        assert sb.run_in(host, "ls /tmp | grep -c '^bluegreen' || true").stdout.strip() == "1"
+        listing = sb.run_in(host, f"stat -c '%a %U' {UPLOADS}; ls -A {UPLOADS}").stdout
+        assert listing == "700 root\n", listing  # private, and the archive is gone
+        sb.run_in(host, f"rm -f /etc/nginx/victim {bait}")
+
+
+def test_color_ports_do_not_answer_from_outside_with_host_networking(fleet, repo, tmp_path):
+    """network: host shares the host's ports: bluegreen passes HOST=127.0.0.1, and an app
+    that listens on every address anyway is named in a warning with the fix."""
+    inventory_path, hosts, releases = fleet
+    assert fab(inventory_path, "deploy", "--ref", "v2").returncode == 0
+    for host in hosts:
+        for port in (4001, 4002):
+            assert not checks.exposed(host.address, port, timeout=1), (host.name, port)
+    careless = inventory(tmp_path, repo, name="careless.yml", env="LISTEN: 0.0.0.0")
+    with load(hosts) as traffic:
+        result = fab(careless, "deploy", "--ref", "v1")
+    assert result.returncode == 0, result.output
+    assert_no_failures(traffic)
+    for host in hosts:
+        assert (
+            f"{host.name} ⚠️  blue answers on {host.address}:4001 from outside: with network:"
+            " host the app must listen on 127.0.0.1"
+        ) in result.stdout
+
+
+def test_bridge_networking_without_a_docker_bridge_is_refused_before_any_change(
+    fleet, repo, tmp_path
+):
+    """The sandbox's dockerd runs with --bridge=none, where docker silently ignores -p."""
+    inventory_path, hosts, releases = fleet
+    bridge = {host.name: "network: bridge" for host in hosts}
+    bridged = inventory(tmp_path, repo, name="bridge.yml", host_extra=bridge)
+    with load(hosts) as traffic:
+        result = fab(bridged, "deploy", "--ref", "v2")
+    assert result.returncode == 1, result.output
+    assert_no_failures(traffic)
+    assert "has no bridge network" in result.stdout and "network: host" in result.stdout
+    assert "health" not in result.stdout
     _assert_v1_everywhere(hosts, releases)
 
 

@@ -69,7 +69,7 @@ def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.
         drain=0,
         watch=Watch(seconds=watch_seconds, min_requests=5),
     )
-    hosts = {n: Host(name=n, address=f"10.0.0.{i}") for i, n in enumerate(names, 1)}
+    hosts = {n: Host(name=n, address=f"203.0.113.{i}") for i, n in enumerate(names, 1)}
     return Inventory(tmp_path / "hosts.yml", app, Ports(), hosts=hosts, groups={})
 
 
@@ -308,6 +308,20 @@ def test_a_batch_that_is_not_a_number_is_refused_before_any_host_is_touched(
     for name in NAMES:
         assert fakes[name].kinds == [] and fakes[name].lock is None
         assert fakes[name].new_history() == []
+        assert fakes[name].serving() == Traffic("blue", OLD)
+
+
+def test_bridge_networking_on_a_dockerd_without_a_bridge_is_refused_in_preflight(
+    monkeypatch, tmp_path, repo
+):
+    """docker ignores -p without its bridge: the app would be unreachable after every health
+    attempt. Refused before anything changes, naming the setting."""
+    fakes = fleet(docker_bridge="no")
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]))
+    assert result.ok is False
+    assert "has no bridge network" in result.out and "hosts.web1.network: host" in result.out
+    for name in NAMES:
+        assert fakes[name].kinds == ["probe", "history"], fakes[name].kinds
         assert fakes[name].serving() == Traffic("blue", OLD)
 
 

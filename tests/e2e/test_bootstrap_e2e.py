@@ -131,24 +131,22 @@ def test_bootstrap_asks_nginx_for_its_pid_file(bare_debian, app_repo, tmp_path):
     """nginx.conf names another pid file: bootstrap finds the running master through it and
     starts no second nginx (it used to assume /run/nginx.pid)."""
     inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [bare_debian.name])
-    sb.run_in(
-        bare_debian,
-        "nginx -s quit; while [ -e /run/nginx.pid ]; do sleep 0.1; done;"
-        " sed -i 's#^pid .*#pid /run/nginx-custom.pid;#' /etc/nginx/nginx.conf && nginx",
+    masters = "pgrep -c -f '^nginx: master'"
+    # quit nginx, wait (bounded) until its master is gone, start it with the other pid file
+    restart = (
+        "nginx -s quit; i=0; while pgrep -f '^nginx: master' >/dev/null && [ $i -lt 100 ];"
+        " do sleep 0.1; i=$((i+1)); done; sed -i 's#^pid .*#pid {};#' /etc/nginx/nginx.conf"
+        " && nginx"
     )
+    sb.run_in(bare_debian, restart.format("/run/nginx-custom.pid"))
     try:
-        masters = "pgrep -c -f '^nginx: master'"
         assert sb.run_in(bare_debian, masters).stdout.strip() == "1"
         result = _bootstrap(inventory, "bootstrap with pid /run/nginx-custom.pid")
         assert "started nginx" not in result.stdout
         assert "bootstrap: 0 changed" in result.stdout
         assert sb.run_in(bare_debian, masters).stdout.strip() == "1"
     finally:
-        sb.run_in(
-            bare_debian,
-            "nginx -s quit; while [ -e /run/nginx-custom.pid ]; do sleep 0.1; done;"
-            " sed -i 's#^pid .*#pid /run/nginx.pid;#' /etc/nginx/nginx.conf && nginx",
-        )
+        sb.run_in(bare_debian, restart.format("/run/nginx.pid"))
 
 
 def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):

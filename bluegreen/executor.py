@@ -154,6 +154,14 @@ class Remote:
             raise RemoteError(self.host.name, f"{what}: connection lost ({error})") from error
         if result.exited == -1:  # no exit status: the session ended under the command
             raise RemoteError(self.host.name, f"{what}: connection lost (no exit status)")
+        if result.exited != 0 and self.host.user != "root" and _no_sudo(result.stderr):
+            raise RemoteError(
+                self.host.name,
+                f"{self.host.user} may not run commands as root without a password (sudo -n:"
+                f" {_no_sudo(result.stderr)}); allow it, e.g. '{self.host.user} ALL=(ALL)"
+                " NOPASSWD:ALL' in /etc/sudoers.d/, or log in as root",
+                exited=result.exited,
+            )
         if check and result.exited != 0:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
             message = f"{what} failed (exit {result.exited})"
@@ -230,6 +238,14 @@ class Remote:
                     break
                 data += chunk
         return parse_http(data)
+
+
+def _no_sudo(stderr: str) -> str:
+    """sudo's own line when ``sudo -n`` refused to run the command at all, else ''."""
+    for line in stderr.splitlines():
+        if line.startswith("sudo: ") and ("password is required" in line or "sudoers" in line):
+            return line.removeprefix("sudo: ")
+    return ""
 
 
 def _make_folders(sftp: paramiko.SFTPClient, folder: str) -> None:

@@ -3,7 +3,14 @@ import socket
 import paramiko
 import pytest
 
-from bluegreen.executor import AcceptNewPolicy, Remote, _connect_error, _transient, parse_http
+from bluegreen.executor import (
+    AcceptNewPolicy,
+    Remote,
+    _connect_error,
+    _no_sudo,
+    _transient,
+    parse_http,
+)
 from bluegreen.inventory import Host
 
 
@@ -60,3 +67,9 @@ def test_only_handshake_resets_are_retried():
     assert not _transient(
         paramiko.ssh_exception.NoValidConnectionsError({("10.0.0.1", 22): OSError()})
     )
+
+
+def test_a_login_without_passwordless_sudo_is_named_with_the_fix():
+    assert _no_sudo("sudo: a password is required\n") == "a password is required"
+    assert _no_sudo("bob is not in the sudoers file.\nsudo: 1 incorrect password attempt") == ""
+    assert _no_sudo("error: build failed\n") == ""

@@ -67,6 +67,14 @@ HOST_ENV = {
     "LANG": "C.UTF-8",
 }
 
+# Logins besides root, as on real servers (EC2's ubuntu / ec2-user): SUDO_USER has
+# passwordless sudo, PLAIN_USER has none. Accounts live in this machine's /etc (shared by
+# every host); each host has its own home for each (its key, an empty .bashrc).
+SUDO_USER = "bgdeploy"
+PLAIN_USER = "bgplain"
+LOGINS = (SUDO_USER, PLAIN_USER)
+SUDOERS = Path("/etc/sudoers.d/bluegreen-sandbox")
+
 # Per-host directories bind-mounted by host-init.sh, in this order: (name under the host
 # dir, mount point). /var/log is private so a dockerd started by bootstrap logs per host.
 HOST_MOUNTS = (
@@ -78,7 +86,9 @@ HOST_MOUNTS = (
     ("var-lib-docker", "/var/lib/docker"),
     ("etc-docker", "/etc/docker"),
     ("root", "/root"),
+    *((f"home-{user}", f"/home/{user}") for user in LOGINS),
 )
+
 
 READY_TIMEOUT = 60.0
 
@@ -136,7 +146,8 @@ def host_dir(state: Path, name: str) -> Path:
 
 
 def render_sshd_config(address: str, host_key: Path, authorized_keys: str) -> str:
-    """sshd_config of one host: listens only on its own address, key logins for root."""
+    """sshd_config of one host: listens only on its own address, key logins (root and the
+    other logins; ``authorized_keys`` relative to each one's home)."""
     return "\n".join(
         [
             f"ListenAddress {address}:22",
@@ -410,15 +421,40 @@ def _prepare_host_dir(
         (directory / "os-release").write_text(options.os_release)
         mounts.append((directory / "os-release", "/etc/os-release"))
     (directory / "mounts").write_text("".join(f"{s} {t}\n" for s, t in mounts))
-    home = directory / "root"
-    (home / ".bashrc").write_text(BASHRC)
-    (home / ".ssh").mkdir(mode=0o700)
-    (home / ".ssh" / "authorized_keys").write_text(client_public_key + "\n")
+    for user, home in [("root", directory / "root")] + [
+        (user, directory / f"home-{user}") for user in LOGINS
+    ]:
+        _make_home(home, user, client_public_key)
     host_key = directory / "ssh_host_ed25519_key"
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", directory.name, "-f", str(host_key))
-    sshd_config = render_sshd_config(address, host_key, "/root/.ssh/authorized_keys")
+    sshd_config = render_sshd_config(address, host_key, ".ssh/authorized_keys")
     (directory / "sshd_config").write_text(sshd_config)
     return Path(f"{host_key}.pub").read_text()
+
+
+def _make_home(home: Path, user: str, client_public_key: str) -> None:
+    """A login's home on one host: the sandbox key, an empty .bashrc, owned by the user."""
+    (home / ".ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / ".bashrc").write_text(BASHRC)
+    (home / ".ssh" / "authorized_keys").write_text(client_public_key + "\n")
+    if user != "root":
+        for path in (home, home / ".ssh", home / ".bashrc", home / ".ssh" / "authorized_keys"):
+            shutil.chown(path, user, user)
+
+
+def ensure_logins() -> None:
+    """The non-root accounts on this machine (idempotent); SUDO_USER may sudo without a
+    password, PLAIN_USER may not sudo at all."""
+    for user in LOGINS:
+        if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
+            _run("useradd", "--no-create-home", "--home-dir", f"/home/{user}",
+                 "--shell", "/bin/bash", "--user-group", user)  # fmt: skip
+        _run("usermod", "--password", "*", user)  # no password, but not locked: sshd lets keys in
+        Path(f"/home/{user}").mkdir(exist_ok=True)  # the mount point of each host's home
+    rule = f"{SUDO_USER} ALL=(ALL) NOPASSWD:ALL\n"
+    if not SUDOERS.exists() or SUDOERS.read_text() != rule:
+        SUDOERS.write_text(rule)
+        SUDOERS.chmod(0o440)
 
 
 def _create_bridge() -> None:
@@ -586,6 +622,7 @@ def remove_host(name: str, state: Path = DEFAULT_STATE) -> None:
 def _start(indices: list[int], state: Path, options: HostOptions) -> list[SandboxHost]:
     """Starts hosts on the bridge (created when missing) and waits until they are ready."""
     client_public_key = _ensure_client_key(state)
+    ensure_logins()
     base_tar = state / BASE_TAR
     if not base_tar.exists():
         _busybox_rootfs_tar(base_tar)

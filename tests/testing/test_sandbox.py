@@ -40,13 +40,13 @@ def test_default_state_is_under_dot_bluegreen_never_in_the_package():
 
 def test_sshd_config_listens_on_the_host_only_and_allows_key_logins():
     text = sandbox.render_sshd_config(
-        "10.210.0.11", Path("/s/hosts/sandbox1/ssh_host_ed25519_key"), "/root/.ssh/authorized_keys"
+        "10.210.0.11", Path("/s/hosts/sandbox1/ssh_host_ed25519_key"), ".ssh/authorized_keys"
     )
     lines = text.splitlines()
     for expected in [
         "ListenAddress 10.210.0.11:22",
         "HostKey /s/hosts/sandbox1/ssh_host_ed25519_key",
-        "AuthorizedKeysFile /root/.ssh/authorized_keys",
+        "AuthorizedKeysFile .ssh/authorized_keys",
         "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",
         "UsePAM no",

@@ -21,6 +21,11 @@ from bluegreen.errors import RemoteError
 from bluegreen.inventory import Host
 
 CONNECT_ATTEMPTS = 3
+# A host that stops answering (a partition: packets vanish, no reset) must not hold a change
+# for TCP's own ~15 minutes: SSH keepalives every KEEPALIVE s keep data in flight, and the
+# kernel drops the connection when data stays unacknowledged for DEAD_AFTER s.
+KEEPALIVE = 5
+DEAD_AFTER = 15
 # We report every SSH problem ourselves, in one line; paramiko's own log would print
 # tracebacks from its transport thread on stderr.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -114,6 +119,7 @@ class Remote:
         for attempt in range(CONNECT_ATTEMPTS):
             try:
                 self.connection.open()
+                _detect_silence(self.connection.transport)
                 return
             except Exception as error:  # every cause becomes one clear line
                 if attempt + 1 < CONNECT_ATTEMPTS and _transient(error):
@@ -238,6 +244,15 @@ class Remote:
                     break
                 data += chunk
         return parse_http(data)
+
+
+def _detect_silence(transport: paramiko.Transport) -> None:
+    """Keepalives plus TCP_USER_TIMEOUT: a silent peer ends the session within
+    KEEPALIVE + DEAD_AFTER seconds, even in the middle of a long command."""
+    transport.set_keepalive(KEEPALIVE)
+    sock = transport.sock
+    if hasattr(socket, "TCP_USER_TIMEOUT") and isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, DEAD_AFTER * 1000)
 
 
 def _no_sudo(stderr: str) -> str:

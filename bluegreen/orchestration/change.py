@@ -142,11 +142,21 @@ class Change:
             self.log.warn(run.name, f"{message}; the old color still runs (fab status shows it)")
 
     def finish(self, run: HostRun) -> None:
-        """Write the host's history line and give its lock back, in one round trip."""
+        """Write the host's history line and give its lock back, in one round trip. A host
+        lost by then keeps its lock (a warning): what it serves is already settled."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
-        run.remote.run(command, what="history and unlock")
+        try:
+            run.remote.run(command, what="history and unlock")
+        except BluegreenError as error:
+            message = str(error).removeprefix(f"{run.name}: ")
+            self.log.warn(
+                run.name,
+                f"{message}; its lock stays until it expires or the next run from this"
+                " machine takes it over",
+            )
+            return
         run.locked = False
 
     # -- the state machine ----------------------------------------------------------------

@@ -137,7 +137,11 @@ def test_a_second_deploy_is_refused_while_the_first_holds_the_lock(fleet):
     slow = inventory("slow.yml", env=SLOW_START)
     first = Fab(slow, "deploy", "--ref", "v2")
     first.wait_for(first.count("start: example-green"))
-    second = fab(slow, "deploy", "--ref", "v2")
+    first.process.send_signal(signal.SIGSTOP)  # holds the lock for as long as the test needs
+    try:
+        second = fab(slow, "deploy", "--ref", "v2")
+    finally:
+        first.process.send_signal(signal.SIGCONT)
     assert first.finish() == 0, first.output
     assert second.returncode == 1, second.output
     assert re.search(r"sandbox1 ❌ locked by \S+@\S+ \(pid \d+, deploy since ", second.stdout)

@@ -2,11 +2,11 @@
 phase of a deploy. Killing sshd gives a reset at once; a real network can just go silent.
 
 The host partitions itself at the exact moment, with iptables DROP rules (in and out, but
-loopback) in its network namespace: from its login shell when the phase's command arrives (bash sees it in
-BASH_EXECUTION_STRING), from a wrapper around nginx, or when fab prints the line that
-opens the phase (health, which runs over an SSH channel and no command).
-Every fab call ends within PARTITION_BOUND seconds (SSH keepalives
-plus TCP_USER_TIMEOUT end a silent session within 5 + 15 s, also mid-command); the rest of
+loopback) in its network namespace: from its login shell when the phase's command arrives
+(bash sees it in BASH_EXECUTION_STRING), from a wrapper around nginx, or when fab prints
+the line that opens the phase (health, which runs over an SSH channel and no command).
+Every fab call ends within PARTITION_BOUND seconds (SSH keepalives plus TCP_USER_TIMEOUT
+end a silent session within 5 + 15 s, also mid-command); the rest of
 the fleet is reverted (a failure up to verify) or finished (drain, finish), the partitioned
 host is named with what it was doing, and the next deploy after the partition heals
 repairs it. The load runs against the other hosts (the partitioned one is an outage).

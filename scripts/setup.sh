@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2 util-linux
           procps docker.io git python3 python3-venv curl ca-certificates
+          docker-registry skopeo apache2-utils iptables  # the image-source tests (registry, htpasswd)
           dnf rpm createrepo-c)  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
 missing=()
 for p in "${packages[@]}"; do

@@ -6,14 +6,16 @@ The operator's side (local build, save, resolving a tag) is ``bluegreen.artifact
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
-from bluegreen import artifact
+from bluegreen import artifact, source
 from bluegreen.commands import docker, image
 from bluegreen.errors import Refused
 from bluegreen.facts import pairs
-from bluegreen.inventory import RegistryLogin
+from bluegreen.inventory import App, RegistryLogin
 from bluegreen.log import Log
 from bluegreen.orchestration.state import HostRun
 
@@ -63,12 +65,19 @@ class Puller:
     """``app.image``: every host pulls the digest the tag was resolved to, once per deploy."""
 
     def __init__(
-        self, app: str, reference: artifact.Reference, digest: str, login: RegistryLogin | None
+        self,
+        app: str,
+        reference: artifact.Reference,
+        digest: str,
+        login: RegistryLogin | None,
+        log: Log,
     ) -> None:
         self.app, self.reference, self.digest, self.login = app, reference, digest, login
         self.password = login.password() if login else None
+        self.log = log
 
-    def place(self, run: HostRun, log: Log) -> str:
+    def place(self, run: HostRun) -> str:
+        log = self.log
         name = docker.image(self.app, run.release)
         if run.facts.image_id:
             log.ok(run.name, f"image: {name} {short(run.facts.image_id)} present, not pulled")
@@ -82,6 +91,24 @@ class Puller:
             output = run.remote.run(command, stdin=stdin, timeout=PULL_TIMEOUT, what="pull")
         log.ok(run.name, f"pull: {pinned} in {time.monotonic() - started:.1f} s")
         return pairs(output).get("image_id", "")
+
+
+def build_locally(
+    app: App, release: str, folder: Path, log: Log, dry_run: bool
+) -> artifact.LocalImage:
+    """Build (or reuse) the release's image with the operator's docker, and save it once."""
+    name = docker.image(app.name, release)
+    if dry_run:
+        log.line(f"would build {name} with this machine's docker and send it where it is missing")
+        return artifact.LocalImage(name, "", Path(os.devnull), 0)
+    started = time.monotonic()
+    image_id = artifact.build(app, release, source.archive(Path(app.repo), release, app.path))
+    built = artifact.save(name, image_id, folder)
+    seconds = time.monotonic() - started
+    log.line(
+        f"build: {name} {short(image_id)} here, {megabytes(built.size)} to send ({seconds:.1f} s)"
+    )
+    return built
 
 
 def short(image_id: str) -> str:

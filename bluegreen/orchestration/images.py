@@ -113,17 +113,20 @@ def build_locally(
 
 def short(image_id: str) -> str:
     """An image id as ``docker images`` shows it (12 hex digits)."""
-    return image_id.removeprefix("sha256:")[:12] or "?"
+    return image_id.removeprefix("sha256:")[:12]
 
 
 def differing(ids: dict[str, str]) -> str | None:
     """Why the hosts' images of one release are not the same image, or None when they are."""
-    by_id: dict[str, list[str]] = {}
+    by_id: dict[str, list[str]] = {}  # in the order the hosts come
     for host, found in ids.items():
-        by_id.setdefault(found or "none", []).append(host)
+        by_id.setdefault(found, []).append(host)
     if len(by_id) <= 1:
         return None
-    parts = [f"{', '.join(hosts)} {short(found)}" for found, hosts in sorted(by_id.items())]
+    parts = [
+        f"{', '.join(hosts)} {short(found) if found else 'no image'}"
+        for found, hosts in by_id.items()
+    ]
     return f"the hosts have different images for this release: {'; '.join(parts)}"
 
 

@@ -90,17 +90,19 @@ def _one(bench, operator, registry, work: Path, count: int, source: str) -> dict
         "ci_build_and_push_seconds": ci_seconds,
         "ssh_bytes_per_host": statistics.median(ssh for ssh, _ in got),
         "registry_bytes_per_host": statistics.median(reg for _, reg in got),
+        "registry_bytes_range": [min(reg for _, reg in got), max(reg for _, reg in got)],
     }
 
 
 def table(rows: list[dict[str, object]]) -> str:
     out = [
         "| hosts | source | deploy (build included) | ratio to host builds | received over SSH"
-        " per host | from the registry per host |",
+        " per host | from the registry per host (fewest–most) |",
         "|---|---|---|---|---|---|",
     ]
     base = {row["hosts"]: row["deploy_seconds"] for row in rows if row["source"] == "host"}
     for row in rows:
+        low, high = row["registry_bytes_range"]
         ci = (
             f" (+ {row['ci_build_and_push_seconds']:.1f} s build and push in CI)"
             if row["source"] == "image"
@@ -110,6 +112,7 @@ def table(rows: list[dict[str, object]]) -> str:
             f"| {row['hosts']} | {row['source']} | {row['deploy_seconds']:.2f} s{ci} "
             f"| {row['deploy_seconds'] / base[row['hosts']]:.2f} "
             f"| {row['ssh_bytes_per_host'] / 1e3:.0f} kB "
-            f"| {row['registry_bytes_per_host'] / 1e3:.0f} kB |"
+            f"| {row['registry_bytes_per_host'] / 1e3:.0f} kB"
+            f" ({low / 1e3:.0f}–{high / 1e3:.0f}) |"
         )
     return "\n".join(out)

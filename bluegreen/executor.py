@@ -186,9 +186,11 @@ class Remote:
         *,
         timeout: float = 1800,
         what: str = "command",
+        sent: Callable[[], None] = lambda: None,
     ) -> str:
         """Run ``command`` with ``source``'s bytes streamed on its stdin (an image); return its
-        stdout. ``progress`` gets the bytes sent so far after each chunk."""
+        stdout. ``progress`` gets the bytes sent so far after each chunk; ``sent`` is called
+        once the stream is through (the command may still be working on it)."""
         self.round_trips += 1
         transport = self.connection.transport
         if transport is None or not transport.is_active():
@@ -197,7 +199,7 @@ class Remote:
             with transport.open_session(timeout=self.host.connect_timeout) as channel:
                 channel.settimeout(timeout)
                 channel.exec_command(shell.as_root(command, self.host.user, timeout))
-                sent = 0
+                count = 0
                 while chunk := source.read(SEND_CHUNK):
                     if channel.exit_status_ready():
                         break  # the command ended early (failed): the rest is not wanted
@@ -205,9 +207,10 @@ class Remote:
                         channel.sendall(chunk)
                     except OSError:
                         break  # closed by the command's end: its exit status says why
-                    sent += len(chunk)
-                    progress(sent)
+                    count += len(chunk)
+                    progress(count)
                 channel.shutdown_write()
+                sent()
                 out, err = channel.makefile("rb").read(), channel.makefile_stderr("rb").read()
                 exited = channel.recv_exit_status()
         except (OSError, paramiko.SSHException) as error:

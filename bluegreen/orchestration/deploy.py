@@ -116,7 +116,8 @@ class Deploy:
             self.image_ids[run.name] = self.place(run)
         elif run.name in self.built:
             self.change.log.ok(run.name, f"build: image {name} present, skipped")
-            self.image_ids[run.name] = run.facts.image_id or ""
+            if run.facts.image_id:  # (source: git learns the release after the facts)
+                self.image_ids[run.name] = run.facts.image_id
         else:
             self.image_ids[run.name] = self.build(run, name)
         start(self.change, run)

@@ -41,20 +41,32 @@ class Sender:
         if run.facts.image_id == built.id:
             self.log.ok(run.name, f"image: {name} {short(built.id)} present, nothing sent")
             return built.id
-        with self.slots:
-            started = last = time.monotonic()
+        started = last = time.monotonic()
 
-            def progress(sent: int) -> None:
-                nonlocal last
-                if time.monotonic() - last >= PROGRESS_EVERY:
-                    last = time.monotonic()
-                    done = f"{megabytes(sent)} of {megabytes(built.size)}"
-                    self.log.step(run.name, f"send: {name} {done}")
-
-            with built.archive.open("rb") as stream:
-                output = run.remote.send(
-                    image.load(self.app, run.release), stream, progress, what="docker load"
+        def progress(sent: int) -> None:
+            nonlocal last
+            if time.monotonic() - last >= PROGRESS_EVERY:
+                last = time.monotonic()
+                self.log.step(
+                    run.name, f"send: {name} {megabytes(sent)} of {megabytes(built.size)}"
                 )
+
+        holding = False  # a slot is held while bytes go out, not while the host loads them
+
+        def sent() -> None:
+            nonlocal holding
+            if holding:
+                holding = False
+                self.slots.release()
+
+        command = image.load(self.app, run.release)
+        self.slots.acquire()
+        holding = True
+        try:
+            with built.archive.open("rb") as stream:
+                output = run.remote.send(command, stream, progress, what="docker load", sent=sent)
+        finally:
+            sent()
         self.sent[run.name] = built.size
         seconds = time.monotonic() - started
         self.log.ok(run.name, f"send: {name} {megabytes(built.size)} in {seconds:.1f} s")

@@ -100,10 +100,11 @@ def ssh_bytes(host) -> int:
     return int(out.split()[0])
 
 
-def deploy_under_load(hosts, inventory_path, *args: str):
+def fab_under_load(hosts, inventory_path, *args: str):
+    """Run fab while every host is under load; (its result, the load)."""
     with under_load(hosts) as traffic:
-        result = fab(inventory_path, "deploy", *args)
-    print(f"\nfab deploy {' '.join(args)}: {result.seconds:.2f} s\n{traffic.report()}")
+        result = fab(inventory_path, *args)
+    print(f"\nfab {' '.join(args)}: {result.seconds:.2f} s\n{traffic.report()}")
     print(result.stdout)
     return result, traffic
 
@@ -131,7 +132,7 @@ def test_local_build_v1_then_v2_one_build_the_same_image_everywhere(parts, repo,
     assert first.stdout.count(f"build: example:{releases['v1']} ") == 1  # once, here
     sent = {host.name: ssh_bytes(host) for host in hosts}
     print(f"\nbytes received per host, deploy v1 (local): {sent}")
-    result, traffic = deploy_under_load(hosts, local, "--ref", "v2")
+    result, traffic = fab_under_load(hosts, local, "deploy", "--ref", "v2")
     assert result.returncode == 0, result.output
     assert_nothing_failed(traffic)
     for host in hosts:
@@ -154,8 +155,7 @@ def test_local_build_v1_then_v2_one_build_the_same_image_everywhere(parts, repo,
 
 def test_local_rollback_under_load(parts, repo, local):
     _, _, hosts = parts
-    with under_load(hosts) as traffic:
-        result = fab(local, "rollback")
+    result, traffic = fab_under_load(hosts, local, "rollback")
     assert result.returncode == 0, result.output
     assert_nothing_failed(traffic)
     for host in hosts:
@@ -185,7 +185,7 @@ def test_a_host_that_has_the_image_gets_nothing_sent(parts, repo, local):
     _preload(operator, repo, "v4", hosts[1])
     for host in hosts:
         ssh_bytes(host)
-    result, traffic = deploy_under_load(hosts, local, "--ref", "v4")
+    result, traffic = fab_under_load(hosts, local, "deploy", "--ref", "v4")
     received = {host.name: ssh_bytes(host) for host in hosts}
     print(f"bytes received per host (sandbox2 had the image): {received}")
     assert result.returncode == 0, result.output
@@ -205,7 +205,7 @@ def test_a_failing_docker_load_stops_the_deploy_before_any_switch(parts, repo, l
     # a full disk where docker load unpacks what it receives
     sb.run_in(victim, "mount -t tmpfs -o size=64k tmpfs /var/lib/docker/tmp")
     try:
-        result, traffic = deploy_under_load(hosts, local, "--ref", "v5")
+        result, traffic = fab_under_load(hosts, local, "deploy", "--ref", "v5")
     finally:
         sb.run_in(victim, "umount /var/lib/docker/tmp")
     assert result.returncode == 1, result.output
@@ -242,7 +242,7 @@ def test_image_v1_then_v2_pulled_by_digest(parts, repo, remote):
     v2 = registry.push(operator, f"example:{repo.releases['v2']}", "team/example:stable")
     for host in hosts:
         ssh_bytes(host)
-    result, traffic = deploy_under_load(hosts, remote)
+    result, traffic = fab_under_load(hosts, remote, "deploy")
     received = {host.name: ssh_bytes(host) for host in hosts}
     print(f"bytes received on port 22 per host (image: pulled from the registry): {received}")
     assert result.returncode == 0, result.output
@@ -264,8 +264,7 @@ def test_image_v1_then_v2_pulled_by_digest(parts, repo, remote):
 
 def test_image_rollback_under_load(parts, repo, remote):
     _, _, hosts = parts
-    with under_load(hosts) as traffic:
-        result = fab(remote, "rollback")
+    result, traffic = fab_under_load(hosts, remote, "rollback")
     assert result.returncode == 0, result.output
     assert_nothing_failed(traffic)
     assert {served(host)[0] for host in hosts} == {"blue"}
@@ -303,8 +302,7 @@ def test_a_wrong_registry_password_is_one_line_and_changes_nothing(parts, remote
     before = [snapshot(host) for host in hosts]
     os.environ[PASSWORD_ENV] = "not-the-password"
     try:
-        with under_load(hosts) as traffic:
-            result = fab(remote, "deploy")
+        result, traffic = fab_under_load(hosts, remote, "deploy")
     finally:
         os.environ[PASSWORD_ENV] = PASSWORD
     assert result.returncode == 2, result.output
@@ -322,8 +320,7 @@ def test_a_registry_that_is_down_is_one_line_and_changes_nothing(parts, remote):
     before = [snapshot(host) for host in hosts]
     registry.pause()
     try:
-        with under_load(hosts) as traffic:
-            result = fab(remote, "deploy")
+        result, traffic = fab_under_load(hosts, remote, "deploy")
     finally:
         registry.resume()
     assert result.returncode == 2, result.output

@@ -269,15 +269,16 @@ def _secrets(value: Any, base: Path) -> Secrets:
         "password_env": _match(_ENV_NAME, "an environment variable name"),
         "password_file": lambda v, key: _private_file(_path(base)(v, key), key),
     }
-    parse = _record(RegistryLogin, checks)
-    kw = _fields(value, "secrets", ["registry"], {"registry": lambda v, key: (v, key)})
-    if "registry" not in kw:
+    data = _mapping(value, "secrets")
+    _check_keys(data, "secrets", ["registry"])
+    if data.get("registry") is None:
         return Secrets()
-    registry, key = kw["registry"]
-    _check_keys(_mapping(registry, key), key, _names(RegistryLogin), required=("username",))
-    if ("password_env" in registry) == ("password_file" in registry):
+    key = "secrets.registry"
+    login = _mapping(data["registry"], key)
+    _check_keys(login, key, _names(RegistryLogin), required=("username",))
+    if ("password_env" in login) == ("password_file" in login):
         raise _Invalid(key, "give exactly one of password_env or password_file")
-    return Secrets(parse(registry, key))
+    return Secrets(RegistryLogin(**_fields(login, key, _names(RegistryLogin), checks)))
 
 
 def _private_file(path: Path, key: str) -> Path:

@@ -34,7 +34,6 @@ class Sender:
     def __init__(self, app: str, built: artifact.LocalImage, log: Log) -> None:
         self.app, self.built, self.log = app, built, log
         self.slots = threading.Semaphore(SEND_PARALLEL)
-        self.sent: dict[str, int] = {}  # host -> bytes streamed to it
 
     def place(self, run: HostRun) -> str:
         name, built = docker.image(self.app, run.release), self.built
@@ -67,7 +66,6 @@ class Sender:
                 output = run.remote.send(command, stream, progress, what="docker load", sent=sent)
         finally:
             sent()
-        self.sent[run.name] = built.size
         seconds = time.monotonic() - started
         self.log.ok(run.name, f"send: {name} {megabytes(built.size)} in {seconds:.1f} s")
         return pairs(output).get("image_id", "")

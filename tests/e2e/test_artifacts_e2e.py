@@ -162,6 +162,18 @@ def test_local_rollback_under_load(parts, repo, local):
         assert served(host) == ("blue", repo.releases["v1"])
 
 
+def test_a_local_dry_run_builds_nothing_and_changes_nothing(parts, repo, local):
+    operator, _, hosts = parts
+    release = repo.releases["v6"]
+    before = [snapshot(host) for host in hosts]
+    result = fab(local, "deploy", "--ref", "v6", "--dry-run")
+    assert result.returncode == 0, result.output
+    assert f"would build example:{release} with this machine's docker" in result.stdout
+    assert result.stdout.count("# stream the image on stdin into: gunzip | docker load") == 3
+    assert operator.docker(f"docker images -q example:{release}") == ""
+    assert [snapshot(host) for host in hosts] == before
+
+
 def _preload(operator: OperatorDocker, repo, tag: str, host) -> None:
     """Build ``tag`` with the operator's docker and load it into ``host`` by hand."""
     release = repo.releases[tag]
@@ -295,6 +307,18 @@ def test_a_tag_moved_during_the_deploy_still_deploys_the_resolved_digest(parts, 
         # pruned: only the live (v4) and the previous (blue) release are kept (keep_releases 0)
         tags = sb.run_in(host, "docker images --format '{{.Tag}}' example").stdout.split()
         assert sorted(tags) == sorted([release, blue]), tags
+
+
+def test_an_image_dry_run_plans_the_login_from_stdin_and_changes_nothing(parts, remote):
+    _, registry, hosts = parts
+    before = [snapshot(host) for host in hosts]
+    result = fab(remote, "deploy", "--dry-run")
+    assert result.returncode == 0, result.output
+    login = f"docker login -u {USER} --password-stdin {registry.address} >/dev/null"
+    assert result.stdout.count(login) == 3
+    assert result.stdout.count("# with 1 line(s) on stdin (not shown)") == 3  # the password
+    assert PASSWORD not in result.output
+    assert [snapshot(host) for host in hosts] == before
 
 
 def test_a_wrong_registry_password_is_one_line_and_changes_nothing(parts, remote):

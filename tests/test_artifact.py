@@ -1,9 +1,13 @@
+import io
+import shutil
+import tarfile
+
 import pytest
 
 from bluegreen import artifact
 from bluegreen.artifact import Reference
 from bluegreen.errors import ImageError
-from bluegreen.inventory import RegistryLogin
+from bluegreen.inventory import App, RegistryLogin
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -64,3 +68,26 @@ def test_resolve_without_skopeo_says_what_is_missing(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ImageError, match="skopeo is not installed on this machine"):
         artifact.resolve(Reference.parse("r.io/app:v1"), None)
+
+
+def test_a_local_build_without_a_docker_daemon_is_one_clear_line(monkeypatch, tmp_path):
+    """The real docker CLI, pointed at a socket where no daemon listens."""
+    if shutil.which("docker") is None:
+        pytest.skip("needs the docker CLI")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    with pytest.raises(ImageError) as failed:
+        artifact.build(App(name="web"), "0123456789ab", _archive({"Dockerfile": "FROM x\n"}))
+    message = str(failed.value)
+    assert message.startswith("local build of web:0123456789ab failed: ")
+    assert "Cannot connect to the Docker daemon" in message and "\n" not in message
+
+
+def _archive(files: dict[str, str]) -> bytes:
+    """A tar.gz of ``files``, as ``git archive`` makes one."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    return data.getvalue()

@@ -2,12 +2,16 @@ import io
 
 import pytest
 
+from bluegreen.artifact import LocalImage, Reference
+from bluegreen.commands import image
 from bluegreen.errors import Refused
-from bluegreen.inventory import App, Inventory, Ports
+from bluegreen.facts import HostFacts
+from bluegreen.inventory import App, Host, Inventory, Ports, RegistryLogin
 from bluegreen.log import Log
 from bluegreen.orchestration import images
 from bluegreen.orchestration.change import Change
 from bluegreen.orchestration.deploy import Deploy
+from bluegreen.orchestration.state import HostRun
 
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
@@ -59,3 +63,53 @@ def test_builds_on_each_host_that_differ_are_a_warning_only(tmp_path):
     assert change.agreed([]) is True
     assert "⚠️  the hosts have different images" in out.getvalue()
     assert "build: local makes one" in out.getvalue()
+
+
+class Stub:
+    """A host session that records what it was sent and answers as docker would."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, str | None]] = []  # (command, stdin or streamed bytes)
+
+    def run(self, command: str, *, stdin=None, **kw) -> str:
+        self.calls.append((command, stdin))
+        return self.answer
+
+    def send(self, command, source, progress, *, sent, **kw) -> str:
+        self.calls.append((command, source.read().decode()))
+        sent()
+        return self.answer
+
+
+def host_run(name: str, remote: Stub, image_id: str | None = None) -> HostRun:
+    run = HostRun(Host(name=name, address="10.0.0.1"), remote)  # type: ignore[arg-type]
+    run.release, run.facts = "0123456789ab", HostFacts(image_id=image_id)
+    return run
+
+
+def test_the_image_is_streamed_only_to_hosts_without_its_id(tmp_path):
+    archive = tmp_path / "image.tar.gz"
+    archive.write_bytes(b"saved image")
+    sender = images.Sender(
+        "web", LocalImage("web:0123456789ab", A, archive, 11), Log(io.StringIO())
+    )
+    lacking, having = Stub(f"image_id={A}\n"), Stub("")
+    assert sender.place(host_run("web1", lacking)) == A
+    assert sender.place(host_run("web2", having, image_id=A)) == A
+    assert lacking.calls == [(image.load("web", "0123456789ab"), "saved image")]
+    assert having.calls == []
+    assert sender.slots.acquire(blocking=False)  # every slot was given back
+
+
+def test_every_host_pulls_the_digest_with_the_password_on_stdin(monkeypatch):
+    monkeypatch.setenv("REGISTRY_PASSWORD", "hunter22")
+    reference = Reference.parse("reg.example.com/team/web:main")
+    login = RegistryLogin("ci", password_env="REGISTRY_PASSWORD")
+    puller = images.Puller("web", reference, A, login, Log(io.StringIO()))
+    remote = Stub(f"image_id={A}\n")
+    assert puller.place(host_run("web1", remote)) == A
+    [(command, stdin)] = remote.calls
+    pinned = f"reg.example.com/team/web@{A}"
+    assert command == image.pull("web", "0123456789ab", pinned, "reg.example.com", "ci")
+    assert stdin == "hunter22\n" and "hunter22" not in command

@@ -1,6 +1,7 @@
 """bluegreen's benchmark: dropped requests, switch latency, rollback, deploy scaling, load held.
 
     .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
+                                    [--sources 1,6,12] [--only sources]
 
 Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
 command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
@@ -24,6 +25,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside this file)
 
 from bluegreen import render as templates  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
@@ -72,7 +75,7 @@ def phases(output: str) -> dict[str, float]:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.fleet = sandbox.up(max(args.scaling))
+        self.fleet = sandbox.up(max(args.scaling + args.sources))
         self.repo = demo.make_app_repo(WORK / "app")
         self.results: dict[str, object] = {}
         self.next_version = 10
@@ -309,6 +312,11 @@ class Bench:
         self.results = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+            "sources": sources.measure(self, self.args.sources, WORK / "sources"),
+        }
+        if self.args.only == "sources":
+            return self.results
+        self.results |= {
             "nginx_cost": self.nginx_cost(),
             "switches": [
                 self.switches("reload"),
@@ -324,6 +332,9 @@ class Bench:
 def tables(r: dict) -> str:
     """The results as the Markdown tables the README shows."""
     out = [f"Measured {r['date']} on {r['machine']} (sandbox hosts; medians).", ""]
+    out += [sources.table(r["sources"]), ""]
+    if "switches" not in r:  # --only sources
+        return "\n".join(out)
     out += [
         "| mode | client | sent | failed | failed per switch |",
         "|---|---|---|---|---|",
@@ -394,6 +405,13 @@ def main() -> int:
         help="fleet sizes for deploy scaling (default 1,2,3,6)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="repeats per measurement")
+    parser.add_argument(
+        "--sources",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 6, 12],
+        help="fleet sizes for the image sources part (default 1,6,12)",
+    )
+    parser.add_argument("--only", choices=["sources"], help="run only this part")
     args = parser.parse_args()
     bench = Bench(args)
     try:

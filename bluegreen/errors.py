@@ -53,3 +53,7 @@ class CheckFailed(BluegreenError):
 
 class WatchFailed(CheckFailed):
     """The watched color answered too many errors or too slowly; the message is the evidence."""
+
+
+class ImageError(BluegreenError):
+    """The release's image cannot be built, saved or resolved on the operator's machine."""

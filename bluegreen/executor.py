@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import paramiko
 from fabric import Connection
@@ -21,6 +22,7 @@ from bluegreen.errors import RemoteError
 from bluegreen.inventory import Host
 
 CONNECT_ATTEMPTS = 3
+SEND_CHUNK = 256 * 1024
 # A host that stops answering (a partition: packets vanish, no reset) must not hold a change
 # for TCP's own ~15 minutes: SSH keepalives every KEEPALIVE s keep data in flight, and the
 # kernel drops the connection when data stays unacknowledged for DEAD_AFTER s.
@@ -191,6 +193,49 @@ class Remote:
         )
         writer.flush()
 
+    def send(
+        self,
+        command: str,
+        source: BinaryIO,
+        progress: Callable[[int], None],
+        *,
+        timeout: float = 1800,
+        what: str = "command",
+        sent: Callable[[], None] = lambda: None,
+    ) -> str:
+        """Run ``command`` with ``source``'s bytes streamed on its stdin (an image); return its
+        stdout. ``progress`` gets the bytes sent so far after each chunk; ``sent`` is called
+        once the stream is through (the command may still be working on it)."""
+        self.round_trips += 1
+        transport = self.connection.transport
+        if transport is None or not transport.is_active():
+            raise RemoteError(self.host.name, f"{what}: SSH connection lost")
+        try:
+            with transport.open_session(timeout=self.host.connect_timeout) as channel:
+                channel.settimeout(timeout)
+                channel.exec_command(shell.as_root(command, self.host.user, timeout))
+                count = 0
+                while chunk := source.read(SEND_CHUNK):
+                    if channel.exit_status_ready():
+                        break  # the command ended early (failed): the rest is not wanted
+                    try:
+                        channel.sendall(chunk)
+                    except OSError:
+                        break  # closed by the command's end: its exit status says why
+                    count += len(chunk)
+                    progress(count)
+                channel.shutdown_write()
+                sent()
+                out, err = channel.makefile("rb").read(), channel.makefile_stderr("rb").read()
+                exited = channel.recv_exit_status()
+        except (OSError, paramiko.SSHException) as error:
+            raise RemoteError(self.host.name, f"{what}: connection lost ({error})") from error
+        if exited != 0:
+            detail = err.decode(errors="replace").strip().splitlines()
+            last = f": {detail[-1]}" if detail else ""
+            raise RemoteError(self.host.name, f"{what} failed (exit {exited}){last}", exited=exited)
+        return out.decode(errors="replace")
+
     def put(self, data: bytes, remote_path: str) -> str:
         """Upload bytes over SFTP; return the file's absolute path.
 
@@ -323,6 +368,10 @@ class DryRemote(Remote):
     def put(self, data: bytes, remote_path: str) -> str:
         self.plan.append(f"# upload {len(data)} bytes over SFTP to ~/{remote_path}")
         return f"~/{remote_path}"
+
+    def send(self, command: str, source: BinaryIO, progress: Callable[[int], None], **kw) -> str:
+        self.plan.append(f"# stream the image on stdin into: {command}")
+        return ""
 
 
 def connect(host: Host, dry_run: bool = False) -> Remote:

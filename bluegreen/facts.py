@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from shlex import quote
 
 from bluegreen import traffic
-from bluegreen.commands import docker, history, lock, nginx
+from bluegreen.commands import docker, history, image, lock, nginx
 from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
@@ -22,6 +22,7 @@ HISTORY_LINES = 20  # enough to find the last verified release for a rollback
 class Container:
     status: str  # running | exited | created | restarting | ...
     release: str
+    image_id: str = ""  # the image the container runs (sha256:...)
 
     @property
     def running(self) -> bool:
@@ -41,6 +42,7 @@ class HostFacts:
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     docker_bridge: str = ""  # yes | no (dockerd runs without its bridge network) | down
     image_present: bool = False
+    image_id: str | None = None  # of the release's image, when it is on the host
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
 
@@ -59,7 +61,7 @@ class HostFacts:
 
 def probe(app: str, app_dir: str, release: str | None = None) -> str:
     """One shell script printing ``key=value`` lines about the app on this host."""
-    fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}}')
+    fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}} {{.Image}}')
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
         f"printf 'live=%s\\n' \"$(head -n 1 {quote(nginx.live_path(app))} 2>/dev/null)\"",
@@ -78,7 +80,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
             f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
         )
     if release:
-        lines.append(docker.image_present(app, release))
+        lines += [docker.image_present(app, release), image.image_id(app, release)]
     return "\n".join(lines)
 
 
@@ -97,9 +99,10 @@ def parse(output: str) -> HostFacts:
         serving = traffic.from_header(_words(values.get("live", "")))
     containers = {}
     for color in COLORS:
-        status, _, release = values.get(f"container_{color}", "").partition(" ")
+        status, _, rest = values.get(f"container_{color}", "").partition(" ")
+        release, _, image_id = rest.strip().partition(" ")
         if status:
-            containers[color] = Container(status=status, release=release.strip())
+            containers[color] = Container(status, release, image_id.strip())
     return HostFacts(
         os_release={k[3:]: v.strip('"') for k, v in values.items() if k.startswith("os_")},
         live_color=serving and serving.color,
@@ -112,6 +115,7 @@ def parse(output: str) -> HostFacts:
         njs=values.get("njs") == "yes",
         docker_bridge=values.get("docker_bridge", ""),
         image_present=values.get("image") == "present",
+        image_id=values.get("image_id") or None,
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
     )

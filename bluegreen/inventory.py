@@ -62,6 +62,39 @@ class App:
     # container start, at the cost of a second running container)
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
+    # where the release's image comes from: host (each host builds the uploaded or fetched
+    # source) | local (built once by the operator's docker, sent to the hosts over SSH);
+    # ``image`` (a registry reference) instead pulls a prebuilt image by its digest
+    build: str = "host"
+    image: str | None = None
+    keep_releases: int = 5  # images kept per host besides the live and the previous one
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """The registry credentials for ``app.image``; the password is read only when needed."""
+
+    username: str
+    password_env: str | None = None  # an environment variable of the operator's shell
+    password_file: Path | None = None  # a local file, mode 0600
+
+    def password(self) -> str:
+        """The password, from the environment or the private file (never printed)."""
+        if self.password_file is not None:
+            key = "secrets.registry.password_file"
+            try:
+                return _private_file(self.password_file, key).read_text(encoding="utf-8").strip()
+            except _Invalid as e:  # changed since the inventory was read
+                raise InventoryError(str(e)) from None
+        value = os.environ.get(self.password_env or "")
+        if not value:
+            raise InventoryError(f"secrets.registry.password_env: ${self.password_env} is not set")
+        return value
+
+
+@dataclass(frozen=True)
+class Secrets:
+    registry: RegistryLogin | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +142,7 @@ class Inventory:
     groups: Mapping[str, tuple[str, ...]]  # members may be hosts or other groups
     default_group: str | None = None
     notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
+    secrets: Secrets = field(default_factory=Secrets)
 
     def select(self, names: Sequence[str] | str | None) -> list[Host]:
         """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
@@ -156,7 +190,13 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
 _URL = re.compile(r"https?://\S+")
 _GIT_URL = re.compile(r"[^-\s]\S*")  # no option injection, no spaces
-_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify")
+_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets")
+# [registry[:port]/]name[:tag][@sha256:digest], as docker spells image references
+IMAGE_REFERENCE = re.compile(
+    r"(?:(?P<server>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)/)?"
+    r"(?P<name>[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
 
 
 class _Invalid(Exception):
@@ -218,7 +258,40 @@ def _parse(data: dict, path: Path) -> Inventory:
     if default_group is not None and default_group not in groups and default_group not in hosts:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
     notify = _notify(data.get("notify"))
-    return Inventory(path, app, ports, hosts, groups, default_group, notify)
+    secrets = _secrets(data.get("secrets"), base)
+    return Inventory(path, app, ports, hosts, groups, default_group, notify, secrets)
+
+
+def _secrets(value: Any, base: Path) -> Secrets:
+    """``secrets: {registry: {username, password_env | password_file}}``."""
+    checks: dict[str, Check] = {
+        "username": _expect(lambda v: isinstance(v, str) and v and "\n" not in v, "a user name"),
+        "password_env": _match(_ENV_NAME, "an environment variable name"),
+        "password_file": lambda v, key: _private_file(_path(base)(v, key), key),
+    }
+    data = _mapping(value, "secrets")
+    _check_keys(data, "secrets", ["registry"])
+    if data.get("registry") is None:
+        return Secrets()
+    key = "secrets.registry"
+    login = _mapping(data["registry"], key)
+    _check_keys(login, key, _names(RegistryLogin), required=("username",))
+    if ("password_env" in login) == ("password_file" in login):
+        raise _Invalid(key, "give exactly one of password_env or password_file")
+    return Secrets(RegistryLogin(**_fields(login, key, _names(RegistryLogin), checks)))
+
+
+def _private_file(path: Path, key: str) -> Path:
+    """A secret's file: it must exist and be readable by its owner only (0600)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        raise _Invalid(key, f"{path}: file not found") from None
+    except OSError as e:
+        raise _Invalid(key, f"{path}: cannot read: {e.strerror}") from None
+    if mode & 0o077:
+        raise _Invalid(key, f"{path} is accessible by group/others (mode {mode:04o}); chmod 600 it")
+    return path
 
 
 def _notify(value: Any) -> tuple[Webhook, ...]:
@@ -253,8 +326,15 @@ def _app(value: Any, base: Path) -> App:
         "drain": _number(0, inclusive=True),
         "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
         "watch": _record(Watch, _WATCH),
+        "build": _choice("host", "local"),
+        "image": _match(IMAGE_REFERENCE, "a reference like registry.example.com/team/app:tag"),
+        "keep_releases": _int(0),
     }
     kw = _fields(value, "app", _names(App), checks, required=("name",))
+    if "image" in kw and "build" in kw:
+        raise _Invalid("app.build", "app.image is prebuilt, nothing is built: give one of the two")
+    if kw.get("build") == "local" and kw.get("source") == "git":
+        raise _Invalid("app.build", "local builds use your checkout: source: git builds on hosts")
     if kw.get("source") == "git":
         if "repo" not in kw:
             raise _Invalid("app.repo", "required with source: git")
@@ -352,14 +432,7 @@ def _read_env_file(path: Path, key: str) -> dict[str, str]:
     Values are secrets: messages name the file, lines and keys, never values.
     """
     try:
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise _Invalid(
-                key, f"{path} is accessible by group/others (mode {mode:04o}); chmod 600 it"
-            )
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise _Invalid(key, f"{path}: file not found") from None
+        lines = _private_file(path, key).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise _Invalid(key, f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     env = {}

@@ -6,6 +6,7 @@ default group; one call runs one orchestration over all of them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,7 +50,12 @@ def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: ob
 
 
 def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
-    return {value for host in hosts for value in inv.env_for(host).values()}
+    """Values the log masks: env values, and the registry password when it can be read."""
+    values = {value for host in hosts for value in inv.env_for(host).values()}
+    if inv.secrets.registry is not None:
+        with contextlib.suppress(BluegreenError):  # not needed by every task
+            values.add(inv.secrets.registry.password())
+    return values
 
 
 def _number(option: str, value: object, default: float, cast: type = int) -> float:

@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2 util-linux
-          procps docker.io git python3 python3-venv curl ca-certificates sudo iptables
+          procps docker.io git python3 python3-venv curl ca-certificates
+          sudo iptables  # the non-root login and the partition tests
+          docker-registry skopeo apache2-utils  # the image-source tests (registry, htpasswd)
           dnf rpm createrepo-c)  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
 missing=()
 for p in "${packages[@]}"; do

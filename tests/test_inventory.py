@@ -164,6 +164,13 @@ def test_empty_sections_count_as_absent(tmp_path: Path) -> None:
 # --- bad files -----------------------------------------------------------------------------
 
 BAD_APP = [  # the app: mapping, in a file that is otherwise valid
+    ("{name: e, build: remote}", "app.build", "expected 'host' or 'local', got 'remote'"),
+    ("{name: e, build: local, source: git, repo: u}", "app.build", "source: git builds on hosts"),
+    ("{name: e, build: host, image: r.io/e:1}", "app.build", "give one of the two"),
+    ("{name: e, image: 'r.io/e:1 x'}", "app.image", "a reference like registry.example.com"),
+    ("{name: e, image: 'R.io/Team/e'}", "app.image", "a reference like"),
+    ("{name: e, image: 'r.io/e@sha256:abc'}", "app.image", "a reference like"),
+    ("{name: e, keep_releases: -1}", "app.keep_releases", "an integer >= 0, got -1"),
     ("null", "app.name", "required"),
     ("{source: git}", "app.name", "required"),
     ("{name: My App}", "app.name", "got 'My App'"),
@@ -203,6 +210,37 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
 ]
 
 BAD_REST = [  # everything after a valid app: line
+    ("hosts: {w: a}\nsecrets: {registri: {}}", "secrets.registri", "did you mean 'registry'?"),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {password_env: P}}",
+        "secrets.registry.username",
+        "required",
+    ),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {username: u}}",
+        "secrets.registry",
+        "exactly one of password_env or password_file",
+    ),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password_env: P, password_file: f}}",
+        "secrets.registry",
+        "exactly one of password_env or password_file",
+    ),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password_env: 'a b'}}",
+        "secrets.registry.password_env",
+        "an environment variable name",
+    ),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password_file: nope}}",
+        "secrets.registry.password_file",
+        "nope: file not found",
+    ),
+    (
+        "hosts: {w: a}\nsecrets: {registry: {username: u, pasword: x}}",
+        "secrets.registry.pasword",
+        "did you mean",
+    ),
     ("host: {w: a}", "host", "unknown key (did you mean 'hosts'?)"),
     # ports
     ("hosts: {w: a}\nports: [1, 2]", "ports", "expected a mapping, got list"),
@@ -480,3 +518,36 @@ def test_warm_standby_is_a_boolean(tmp_path: Path) -> None:
     assert load(ok).app.warm_standby is True
     bad = write(tmp_path, "app: {name: e, warm_standby: 'yes'}\nhosts: {w: a}\n")
     assert "app.warm_standby: expected true or false, got 'yes'" in load_error(bad)
+
+
+def test_image_sources_and_the_registry_login(tmp_path: Path, monkeypatch) -> None:
+    password = tmp_path / "registry.password"
+    password.write_text("from-the-file\n")
+    password.chmod(0o600)
+    text = (
+        "app: {name: e, image: 'registry.example.com:5000/team/e:1.2', keep_releases: 2}\n"
+        "hosts: {w: a}\nsecrets: {registry: {username: ci, password_file: registry.password}}\n"
+    )
+    inventory = load(write(tmp_path, text))
+    assert inventory.app.image == "registry.example.com:5000/team/e:1.2"
+    assert inventory.app.build == "host" and inventory.app.keep_releases == 2
+    login = inventory.secrets.registry
+    assert login is not None and login.username == "ci" and login.password() == "from-the-file"
+    assert "from-the-file" not in repr(inventory)
+    local = load(write(tmp_path, "app: {name: e, build: local}\nhosts: {w: a}\n"))
+    assert local.app.build == "local" and local.secrets.registry is None
+
+
+def test_a_registry_password_is_read_when_needed_and_never_shown(tmp_path: Path, monkeypatch):
+    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password_env: PW}}\n"
+    login = load(write(tmp_path, text)).secrets.registry
+    monkeypatch.delenv("PW", raising=False)
+    with pytest.raises(InventoryError, match=r"^secrets.registry.password_env: \$PW is not set$"):
+        login.password()
+    monkeypatch.setenv("PW", "hunter22")
+    assert login.password() == "hunter22"
+    open_file = tmp_path / "pw"
+    open_file.write_text("x")
+    open_file.chmod(0o644)
+    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password_file: pw}}\n"
+    assert "mode 0644); chmod 600 it" in load_error(write(tmp_path, text))

@@ -48,6 +48,10 @@ class Change:
         self.step = Step()  # the traffic move being made
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
+        # an operation's hooks (a deploy's): judge each staged batch before its health checks
+        # (the same image everywhere); a command run with each switched host's finish (prune)
+        self.staged: Callable[[list[HostRun]], None] | None = None
+        self.tidy: Callable[[HostRun], str] | None = None
 
     @property
     def app(self) -> str:
@@ -147,8 +151,10 @@ class Change:
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        if self.tidy is not None and run.outcome == "switched":
+            command = f"{self.tidy(run)}\n{command}"
         try:
-            run.remote.run(command, what="history and unlock")
+            output = run.remote.run(command, what="history and unlock")
         except BluegreenError as error:
             message = str(error).removeprefix(f"{run.name}: ")
             self.log.warn(
@@ -158,6 +164,21 @@ class Change:
             )
             return
         run.locked = False
+        pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
+        if pruned:
+            self.log.ok(run.name, f"prune: removed {len(pruned)} old image(s): {' '.join(pruned)}")
+
+    def agreed(self, group: list[HostRun]) -> bool:
+        """The staged batch may switch together (e.g. every host has the same image)."""
+        try:
+            if self.staged is not None:
+                self.staged(group)
+        except BluegreenError as error:
+            self.log.line(f"❌ {error}")
+            for run in group:
+                run.outcome = "failed"
+            return False
+        return True
 
     # -- the state machine ----------------------------------------------------------------
 
@@ -243,7 +264,12 @@ class Change:
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher = self.switcher
-        if not self.phases(group, (Phase.STAGE, stage), (Phase.HEALTH, self.health)):
+        ready = (
+            self.phases(group, (Phase.STAGE, stage))
+            and self.agreed(group)
+            and self.phases(group, (Phase.HEALTH, self.health))
+        )
+        if not ready:
             self.phase(Phase.UNDO, [run for run in group if run.started], undo)
             return False
         for number, step in enumerate(steps, 1):

@@ -1,23 +1,27 @@
 """``fab deploy``: build REF into the idle color on every host, then switch the fleet to it.
 
 A deploy reads as its steps: choose (the idle color; with ``source: git`` each host fetches
-and resolves REF itself) → stage (upload or export the source, build unless the image is
-there, start the new color) → the change's health, switch, verify, watch, drain. A canary
-deploy moves traffic in steps.
+and resolves REF itself) → stage (the image: upload or export the source and build unless
+the image is there, or receive the operator's build, or pull a registry's digest; then start
+the new color) → every host has the same image → the change's health, switch, verify,
+watch, drain → old images pruned. A canary deploy moves traffic in steps.
 """
 
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bluegreen import source
-from bluegreen.commands import docker, git, release
+from bluegreen import artifact, source
+from bluegreen.commands import docker, git, image, release
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
+from bluegreen.orchestration import images
 from bluegreen.orchestration.change import Change, tail
 from bluegreen.orchestration.state import HostRun, Options, Step
 
@@ -70,14 +74,23 @@ def start(change: Change, run: HostRun) -> None:
 class Deploy:
     """One deploy's per-host steps (choose, stage, undo) over its ``Change``."""
 
-    def __init__(self, change: Change, ref: str, commit: str | None) -> None:
+    def __init__(
+        self,
+        change: Change,
+        ref: str,
+        commit: str | None,
+        place: Callable[[HostRun], str] | None = None,
+    ) -> None:
         self.change = change
         self.app = change.inventory.app
         self.ref = ref
         self.commit = commit  # resolved here (upload), or None: each host resolves REF (git)
         self.built: set[str] = set()  # hosts that already have the release's image
+        self.place = place  # puts a built image on a host (build: local, image:); its id
+        self.image_ids: dict[str, str] = {}  # host -> the release's image id there
         repo = Path(self.app.repo)
         self.archive = functools.cache(lambda: source.archive(repo, commit, self.app.path))
+        change.staged, change.tidy = self.same_image, self.prune
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
@@ -98,35 +111,52 @@ class Deploy:
         releases = {r.release for r in runs if r.outcome != "already live"}
         if len(releases) > 1:
             raise Refused(f"the hosts resolved {self.ref} to different commits: {sorted(releases)}")
-        image = docker.image(self.app.name, run.release)
-        if run.name in self.built:
-            self.change.log.ok(run.name, f"build: image {image} present, skipped")
+        name = docker.image(self.app.name, run.release)
+        if self.place is not None:
+            self.image_ids[run.name] = self.place(run)
+        elif run.name in self.built:
+            self.change.log.ok(run.name, f"build: image {name} present, skipped")
+            if run.facts.image_id:  # (source: git learns the release after the facts)
+                self.image_ids[run.name] = run.facts.image_id
         else:
-            self.build(run, image)
+            self.image_ids[run.name] = self.build(run, name)
         start(self.change, run)
 
-    def build(self, run: HostRun, image: str) -> None:
+    def same_image(self, runs: list[HostRun]) -> None:
+        """Before any switch: the same image on every host (a build on each host cannot be)."""
+        if self.place is not None:
+            images.same_everywhere(self.image_ids)
+        elif problem := images.differing(self.image_ids):
+            self.change.log.line(f"⚠️  {problem} (built on each host; build: local makes one)")
+
+    def prune(self, run: HostRun) -> str:
+        return images.prune(self.app.name, run, self.app.keep_releases)
+
+    def build(self, run: HostRun, name: str) -> str:
         """Put the release's source on the host and build its image; a failed build shows
-        its last lines."""
+        its last lines. Returns the image's id."""
         log, app_dir = self.change.log, run.host.app_dir
         started = time.monotonic()
         target = release.directory(app_dir, run.release)
-        with log.ticking(run.name, f"build: {image}"):
+        with log.ticking(run.name, f"build: {name}"):
             if self.commit is None:
                 unpack = git.export(app_dir, run.release, self.app.path, target)
             else:
                 upload = release.upload_path(self.app.name, run.release)
                 unpack = release.unpack(run.remote.put(self.archive(), upload), target)
             build = docker.build(self.app.name, run.release, target, self.app.dockerfile)
+            built = image.image_id(self.app.name, run.release)
             try:
-                run.remote.run(f"{unpack}\n{build}", timeout=BUILD_TIMEOUT, what="build")
+                script = f"{unpack}\n{build}\n{built}"
+                output = run.remote.run(script, timeout=BUILD_TIMEOUT, what="build")
             except RemoteError as error:
                 if not error.output:
                     raise
                 # the tail ends with the line the one-line message would repeat
                 message = f"build failed (exit {error.exited})"
                 raise RemoteError(run.name, f"{message}{tail(error.output)}") from error
-        log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
+        log.ok(run.name, f"build: {name} in {time.monotonic() - started:.1f} s")
+        return pairs(output).get("image_id", "")
 
     def undo(self, run: HostRun) -> None:
         run.remote.run(docker.remove(self.app.name, run.color), what="remove new container")
@@ -153,9 +183,44 @@ def deploy(
     """
     app = inventory.app
     steps = canary_steps(canary, hold, app.watch.seconds) if canary else ()
+    if app.image is not None:
+        return deploy_image(inventory, hosts, log, options, steps)
     commit = None if app.source == "git" else source.resolve(Path(app.repo), ref)
     what = commit or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
+    if commit is not None and app.build == "local":
+        return deploy_local(change, hosts, ref, commit, steps)
     plan = Deploy(change, ref, commit)
     return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)
+
+
+def deploy_local(
+    change: Change, hosts: list[Host], ref: str, commit: str, steps: tuple[Step, ...]
+) -> bool:
+    """``app.build: local``: build once with the operator's docker; stream the image to each
+    host that lacks it."""
+    app, log = change.inventory.app, change.log
+    with tempfile.TemporaryDirectory(prefix="bluegreen-") as folder:
+        built = images.build_locally(app, commit, Path(folder), log, change.options.dry_run)
+        plan = Deploy(change, ref, commit, images.Sender(app.name, built, log).place)
+        return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)
+
+
+def deploy_image(
+    inventory: Inventory,
+    hosts: list[Host],
+    log: Log,
+    options: Options | None,
+    steps: tuple[Step, ...],
+) -> bool:
+    """``app.image``: resolve its tag to a digest once; every host pulls that digest."""
+    app, login = inventory.app, inventory.secrets.registry
+    reference = artifact.Reference.parse(app.image or "")
+    digest = artifact.resolve(reference, login)
+    release_id = artifact.release_of(digest)
+    log.line(f"deploy {app.name} {reference} = {digest} to {names(hosts)}")
+    change = Change(inventory, log, "deploy", options)
+    puller = images.Puller(app.name, reference, digest, login, log)
+    plan = Deploy(change, str(reference), release_id, puller.place)
+    return change.run(hosts, plan.choose, plan.stage, plan.undo, release_id, steps)

@@ -11,7 +11,8 @@ rest go to ``live``), as read from nginx's files on the host::
      "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
                "sticky": bool} | null,
      "colors": {"blue" | "green": {"release": str, "state": str,
-                                   "health": "healthy" | "unhealthy" | null} | null},
+                                   "health": "healthy" | "unhealthy" | null,
+                                   "image": "sha256:..." | null} | null},
      "lock": {"holder", "pid", "operation", "started", "expires"} | null,
      "last_change": {"time", "operator", "operation", "release", "from", "to",
                      "result", "seconds"} | null}
@@ -52,6 +53,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
                 "release": container.release,
                 "state": container.status,
                 "health": health,
+                "image": container.image_id or None,
             }
         lock = found.lock and dataclasses.asdict(found.lock)
         if lock:
@@ -97,7 +99,7 @@ def _paint(column: int, cell: str) -> str:
 
 
 def table(records: list[dict]) -> list[list[str]]:
-    rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change"]]
+    rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]]
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
@@ -112,5 +114,16 @@ def table(records: list[dict]) -> list[list[str]]:
             if last
             else "-"
         )
-        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 6])
+        cells.append(_images(r["colors"]))
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 7])
     return rows
+
+
+def _images(colors: dict) -> str:
+    """Each color's image id (12 hex digits, as ``docker images`` shows them)."""
+    ids = [
+        f"{name}:{c['image'].removeprefix('sha256:')[:12]}"
+        for name in COLORS
+        if (c := colors[name]) and c.get("image")
+    ]
+    return " ".join(ids) or "-"

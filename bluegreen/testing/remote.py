@@ -304,7 +304,7 @@ class FakeHost:
 
     def _history(self, command: str, stdin: str | None) -> str:
         for token in shlex.split(command):
-            if token.startswith("{"):
+            if token.startswith('{"'):  # a history record (not a docker --format)
                 self.history.append(json.loads(token))
         return self._unlock(command, stdin)
 

@@ -131,7 +131,18 @@ def test_status_shows_live_color_both_releases_and_last_change(fleet):
     result = fab(inventory, "status")
     assert result.returncode == 0, result.output
     lines = result.stdout.splitlines()
-    header = ["host", "live", "split", "switch", "blue", "green", "lock", "last", "change"]
+    header = [
+        "host",
+        "live",
+        "split",
+        "switch",
+        "blue",
+        "green",
+        "lock",
+        "last",
+        "change",
+        "images",
+    ]
     assert lines[0].split() == header
     for host in hosts:
         row = next(line for line in lines if line.startswith(host.name)).split()
@@ -144,7 +155,8 @@ def test_status_shows_live_color_both_releases_and_last_change(fleet):
             *(releases["v2"], "running", "healthy"),
             "-",
         ]
-        assert row[12:] == ["switch", "already", "live"]  # the repeated switch, a no-op
+        assert row[12:15] == ["switch", "already", "live"]  # the repeated switch, a no-op
+        assert row[15].startswith("blue:") and row[16].startswith("green:")  # image ids
     data = json.loads(fab(inventory, "status", "--json").stdout)
     assert [h["host"] for h in data["hosts"]] == [h.name for h in hosts]
     first = data["hosts"][0]
@@ -154,7 +166,9 @@ def test_status_shows_live_color_both_releases_and_last_change(fleet):
         "release": releases["v2"],
         "state": "running",
         "health": "healthy",
+        "image": first["colors"]["green"]["image"],
     }
+    assert first["colors"]["green"]["image"].startswith("sha256:")
     assert first["last_change"]["operation"] == "switch"
     assert first["last_change"]["to"] == "green"
 

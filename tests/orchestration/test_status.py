@@ -14,8 +14,13 @@ RECORD = {
     "switch_mode": "file",
     "split": {"color": "green", "release": "r2", "percent": 10, "sticky": True},
     "colors": {
-        "blue": {"release": "r1", "state": "running", "health": "healthy"},
-        "green": {"release": "r2", "state": "running", "health": "healthy"},
+        "blue": {
+            "release": "r1",
+            "state": "running",
+            "health": "healthy",
+            "image": "sha256:" + "a" * 64,
+        },
+        "green": {"release": "r2", "state": "running", "health": "healthy", "image": None},
     },
     "lock": None,
     "last_change": {
@@ -30,10 +35,12 @@ def test_the_table_shows_the_split_beside_the_live_color():
     rows = table(
         [RECORD, {**RECORD, "host": "web2", "split": None}, {**RECORD, "reachable": False}]
     )
-    assert rows[0] == ["host", "live", "split", "switch", "blue", "green", "lock", "last change"]
+    header = ["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]
+    assert rows[0] == header
     assert rows[1][:4] == ["web1", "blue", "green 10% sticky", "file"]
+    assert rows[1][-1] == "blue:aaaaaaaaaaaa"  # green's image id is not known
     assert rows[2][:4] == ["web2", "blue", "-", "file"]
-    assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-"]
+    assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-", "-"]
 
 
 class Unreachable:

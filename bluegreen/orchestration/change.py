@@ -128,10 +128,13 @@ class Change:
             self.log.warn(run.name, f"{message}; the old color still runs (fab status shows it)")
 
     def finish(self, run: HostRun) -> None:
-        """Write the host's history line and give its lock back, in one round trip."""
+        """Write the host's history line and give its lock back (a switched host also drops
+        the container it set aside), in one round trip."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        if run.retire and run.outcome == "switched":
+            command = f"{run.retire}; {command}"
         run.remote.run(command, what="history and unlock")
         run.locked = False
 

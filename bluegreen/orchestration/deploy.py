@@ -58,6 +58,7 @@ def start(change: Change, run: HostRun) -> None:
     """Run the target release's image as the target color, env from a 0600 file."""
     inv = change.inventory
     run.started = True
+    run.retire = docker.discard_aside(change.app, run.color)
     env = inv.env_for(run.host)
     command = docker.run(
         change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port
@@ -130,10 +131,14 @@ class Deploy:
         log.ok(run.name, f"build: {image} in {time.monotonic() - started:.1f} s")
 
     def undo(self, run: HostRun) -> None:
-        run.remote.run(docker.remove(self.app.name, run.color), what="remove new container")
-        self.change.log.ok(
-            run.name, f"clean up: removed {docker.container(self.app.name, run.color)}"
-        )
+        """Remove the new container; the one it replaced gets its name back, as it was."""
+        kept = run.facts.containers.get(run.color)
+        running = kept is not None and kept.running
+        command = docker.restore(self.app.name, run.color, running)
+        run.remote.run(command, what="restore the kept container")
+        name = docker.container(self.app.name, run.color)
+        back = f"; {name} ({kept.release}) is back, {kept.status}" if kept else ""
+        self.change.log.ok(run.name, f"clean up: removed the new {name}{back}")
 
 
 def deploy(

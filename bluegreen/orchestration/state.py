@@ -63,6 +63,7 @@ class HostRun:
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
     started: bool = False  # we started (or replaced) the target color's container
+    retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
     touched: bool = False  # nginx was (possibly) pointed at the target
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
     outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed

@@ -6,7 +6,8 @@ its images, nginx's files and what the public port serves, the deploy lock, the 
 file). A ``ScriptedRemote`` is the session ``bluegreen.executor.connect`` would return:
 it recognises each command the engine sends by stable markers of the builders in
 ``bluegreen.commands`` (``docker run``, the nginx file paths, the lock directory,
-``history.jsonl``, ...), applies it to the model, records it, and answers ``http_get``
+``history.jsonl``, ...), applies it to the model (a deploy sets the idle color's container
+aside while the new one starts, and puts it back on undo), records it, and answers ``http_get``
 from the model. So a test states a fleet, injects a fault by name, runs a real
 ``deploy``/``rollback``/``switch`` and asserts what was sent and where every host ended.
 
@@ -185,6 +186,7 @@ class FakeHost:
         self.njs = mode == "file"
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
+        self.aside: dict[str, Container] = {}  # color -> its container set aside by a deploy
         self.images: set[str] = set(images)
         if live is not None:
             self.nginx.serve(live, mode)
@@ -239,15 +241,15 @@ class FakeHost:
             ("probe", lambda c: "/etc/os-release" in c),
             ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("log", lambda c: nginx.access_log_path(self.app) in c),
+            ("history", lambda c: history.path(self.app_dir) in c),
             ("build", lambda c: "docker build" in c),
             ("run", lambda c: "docker run" in c),
+            ("restore", lambda c: "docker rename" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),
-            ("remove", lambda c: "docker rm -f" in c),
             ("logs", lambda c: "docker logs" in c),
             ("image", lambda c: "docker image inspect" in c),
-            ("history", lambda c: history.path(self.app_dir) in c),
             ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
@@ -297,6 +299,9 @@ class FakeHost:
         return ""
 
     def _history(self, command: str, stdin: str | None) -> str:
+        """The history line, the unlock, and (after a switch) dropping what was set aside."""
+        for color in self._colors("rm -f", command, aside=True):
+            self.aside.pop(color, None)
         for token in shlex.split(command):
             if token.startswith("{"):
                 self.history.append(json.loads(token))
@@ -317,15 +322,30 @@ class FakeHost:
     def _run(self, command: str, stdin: str | None) -> str:
         color = self.names[re.search(r"--name (\S+)", command).group(1)]
         release = re.search(r"--label bluegreen\.release=(\S+)", command).group(1)
+        self.aside.pop(color, None)
+        if color in self.containers:  # set aside, stopped
+            self.aside[color] = self.containers.pop(color)
+            self.aside[color].running = False
         if release not in self.images:
             raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
         self.containers[color] = Container(release, running=True, fresh=True)
         return ""
 
-    def _colors(self, verb: str, command: str) -> list[str]:
-        """The colors whose containers ``docker <verb>`` names in ``command``."""
-        segments = re.findall(rf"docker {verb}\b[^;&|\n]*", command)
-        return [color for name, color in self.names.items() if any(name in s for s in segments)]
+    def _restore(self, command: str, stdin: str | None) -> str:
+        """Remove the new container; the one set aside gets the color's name back."""
+        for color in self._colors("rm -f", command):
+            self.containers.pop(color, None)
+            if color in self.aside:
+                self.containers[color] = self.aside.pop(color)
+                self.containers[color].running = "docker start" in command
+        return ""
+
+    def _colors(self, verb: str, command: str, aside: bool = False) -> list[str]:
+        """The colors whose containers (or, with ``aside``, set-aside containers) ``docker
+        <verb>`` names in ``command``."""
+        segments = re.findall(rf"docker {verb}(?: -t \d+)? '?([^;&|\s']+)", command)
+        names = {docker.aside(self.app, c) if aside else n: c for n, c in self.names.items()}
+        return [color for name, color in names.items() if name in segments]
 
     def _drain(self, command: str, stdin: str | None) -> str:
         """Wait for old nginx workers (none here), then stop the old color."""
@@ -343,11 +363,6 @@ class FakeHost:
             if color not in self.containers:
                 raise CommandFailed(1, f"Error: No such container: {self.app}-{color}")
             self.containers[color].running = self.containers[color].fresh = True
-        return ""
-
-    def _remove(self, command: str, stdin: str | None) -> str:
-        for color in self._colors("rm -f", command):
-            self.containers.pop(color, None)
         return ""
 
     def _logs(self, command: str, stdin: str | None) -> str:

@@ -141,11 +141,11 @@ STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
     "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
-    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "remove", "history"]),
-    "cleaned up": (UNCHANGED, [*STAGE, "remove", "history"]),  # its batch failed before a switch
-    "unhealthy": (FAILED, [*STAGE, "logs", "remove", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "restore", "history"]),
+    "cleaned up": (UNCHANGED, [*STAGE, "restore", "history"]),  # its batch failed before a switch
+    "unhealthy": (FAILED, [*STAGE, "logs", "restore", "history"]),
     "build failed": (FAILED, ["probe", "upload", "build", "history"]),
-    "nginx -t failed": (FAILED, [*STAGE, "nginx", "remove", "history"]),  # its files kept
+    "nginx -t failed": (FAILED, [*STAGE, "nginx", "restore", "history"]),  # its files kept
     "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
     "unreachable": (FAILED, []),
 }
@@ -196,10 +196,9 @@ def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_serve
         assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
         if role == "switched":
             assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
-        elif role in ("not started", "build failed", "unreachable"):
+        else:  # the new container is gone; the rollback target is back, as it was
             assert fake.containers["green"] == Container(PREV, running=False), name
-        else:  # the new container is gone (and the previous release in green with it)
-            assert "green" not in fake.containers, (name, fake.containers)
+        assert fake.aside == {}, name  # nothing left set aside
         if role != "unreachable":
             assert_finished(result, name, outcome)
         # the summary table; its round trips are what the host was sent
@@ -294,7 +293,7 @@ def test_a_failure_in_the_second_batch_leaves_the_first_switched(monkeypatch, tm
         "web2": Traffic("green", new),
         "web3": Traffic("blue", OLD),
     }
-    assert fakes["web3"].kinds == ["probe", "upload", "build", "run", "logs", "remove", "history"]
+    assert fakes["web3"].kinds == ["probe", "upload", "build", "run", "logs", "restore", "history"]
     assert [row[0] for row in result.rows().values()] == [SWITCHED, SWITCHED, FAILED]
     assert "port 4002 not healthy after 3 attempt(s); last: HTTP 503 'starting'" in result.out
 
@@ -367,7 +366,7 @@ def test_a_failed_first_deploy_takes_its_site_away_again(monkeypatch, tmp_path, 
     assert result.ok is False
     assert "revert: site removed (nothing served before)" in result.out
     assert fakes["web1"].nginx.files == {} and fakes["web1"].containers == {}
-    assert fakes["web1"].kinds[-3:] == ["uninstall", "remove", "history"]
+    assert fakes["web1"].kinds[-3:] == ["uninstall", "restore", "history"]
     assert result.rows()["web1"][:2] == (REVERTED, "nothing")
 
 
@@ -392,6 +391,45 @@ def test_rollback_starts_the_kept_color_switches_and_stops_the_other(monkeypatch
         assert fake.kinds == ["probe", "start", "nginx", "drain", "history"]
         assert_finished(result, name, SWITCHED)
     assert result.out.rstrip().endswith("✅ done")
+
+
+@pytest.mark.parametrize("fault", ["health", "verify", "build"])
+@pytest.mark.parametrize("then", ["switch", "rollback"])
+def test_after_a_failed_deploy_the_kept_color_serves_again_at_once(
+    monkeypatch, tmp_path, repo, fault, then
+):
+    """The acceptance case: the container kept for rollback survives a failed deploy into its
+    color, so switching to it is a start of that same container: no re-create, no build."""
+    fakes = fleet(faults={name: [fault] for name in NAMES})
+    inv = inventory(tmp_path, repo[0])
+    assert run(monkeypatch, fakes, deploy, inv).ok is False
+    for fake in fakes.values():
+        assert fake.containers["green"] == Container(PREV, running=False)
+        fake.fail.clear()
+        fake.sent.clear()
+    result = run(monkeypatch, fakes, *((switch, inv, "green") if then == "switch" else
+                                       (rollback, inv)))  # fmt: skip
+
+    assert result.ok, result.out
+    for name, fake in fakes.items():
+        assert fake.kinds == ["probe", "start", "nginx", "drain", "history"], name
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+
+def test_undo_starts_a_kept_warm_standby_again(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web1": ["health"]}, containers={"green": Container(PREV)})
+    assert run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0])).ok is False
+    for fake in fakes.values():
+        assert running(fake) == {"blue": OLD, "green": PREV} and fake.aside == {}
+
+
+def test_a_switched_deploy_drops_the_container_it_set_aside(monkeypatch, tmp_path, repo):
+    path, new = repo
+    fakes = fleet(names=("web1",))
+    assert run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",))).ok
+    finish = fakes["web1"].commands[-1][1]
+    assert finish.startswith("docker rm -f web-green-prev >/dev/null 2>&1 || true; ")
+    assert fakes["web1"].aside == {} and fakes["web1"].containers["green"].release == new
 
 
 def test_rollback_with_nothing_to_go_back_to_is_refused(monkeypatch, tmp_path, repo):

@@ -173,8 +173,8 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):
         assert load.stats(kind).failed == 0, load.report()
     _assert_serves(hosts, "green", releases["v2"], "2.0.0")
     for host in hosts:  # the broken container is gone; v1's, kept for rollback, is back
-        kept = "docker inspect -f '{{index .Config.Labels \"bluegreen.release\"}} {{.State.Status}}'"
-        found = sb.run_in(host, f"{kept} example-blue").stdout.split()
+        fmt = "'{{index .Config.Labels \"bluegreen.release\"}} {{.State.Status}}'"
+        found = sb.run_in(host, f"docker inspect -f {fmt} example-blue").stdout.split()
         assert found == [releases["v1"], "exited"], host.name
 
 

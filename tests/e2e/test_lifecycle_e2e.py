@@ -21,7 +21,7 @@ FRESH_HOST = (
     " docker volume rm -f example-data >/dev/null 2>&1;"
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
-INSPECT = "{{.Id}} {{index .Config.Labels \"bluegreen.release\"}} {{.State.Status}}"
+INSPECT = '{{.Id}} {{index .Config.Labels "bluegreen.release"}} {{.State.Status}}'
 
 
 @pytest.fixture(scope="module")

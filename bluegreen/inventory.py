@@ -54,8 +54,12 @@ class App:
     path: str = "."  # build context inside the repository
     dockerfile: str = "Dockerfile"  # relative to the build context
     container_port: int = 8080
-    env: Mapping[str, str] = field(default_factory=dict)
-    env_file: Path | None = None  # local file of KEY=VALUE lines
+    env: Mapping[str, str] = field(default_factory=dict)  # settings: shown in output
+    env_file: Path | None = None  # local file of KEY=VALUE lines (secrets)
+    env_file_values: Mapping[str, str] = field(default_factory=dict)  # what env_file holds
+    # NAME -> value read from the operator's environment ("env:VAR") or a 0600 file
+    # ("file:PATH"); masked in all output, never on a command line
+    secrets: Mapping[str, str] = field(default_factory=dict)
     health: Health = field(default_factory=Health)
     drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
     # keep the previous color running after a switch (rollback and the next switch skip the
@@ -139,11 +143,14 @@ class Inventory:
                 yield from self._expand(member)
 
     def env_for(self, host: Host) -> dict[str, str]:
-        """The app's environment on ``host``: env_file, then app env, then host env.
+        """The app's environment on ``host``: env_file, then app env, then host env; and the
+        secrets (``load`` made sure no env key is also a secret)."""
+        return {**self.app.env_file_values, **self.app.env, **host.env, **self.app.secrets}
 
-        ``load`` has already merged the env_file under ``app.env``.
-        """
-        return {**self.app.env, **host.env}
+    @property
+    def secret_values(self) -> set[str]:
+        """Every value the operator's output must mask: the secrets and env_file's values."""
+        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -217,6 +224,9 @@ def _parse(data: dict, path: Path) -> Inventory:
     groups = _groups(data.get("groups"), hosts)
     if default_group is not None and default_group not in groups and default_group not in hosts:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
+    for host in hosts.values():
+        for name in set(host.env) & set(app.secrets):
+            raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
     notify = _notify(data.get("notify"))
     return Inventory(path, app, ports, hosts, groups, default_group, notify)
 
@@ -249,12 +259,13 @@ def _app(value: Any, base: Path) -> App:
         "container_port": _int(1, 65535),
         "env": _env,
         "env_file": _path(base),
+        "secrets": _secrets(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
         "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
         "watch": _record(Watch, _WATCH),
     }
-    kw = _fields(value, "app", _names(App), checks, required=("name",))
+    kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     if kw.get("source") == "git":
         if "repo" not in kw:
             raise _Invalid("app.repo", "required with source: git")
@@ -262,7 +273,10 @@ def _app(value: Any, base: Path) -> App:
     else:
         kw["repo"] = os.path.abspath(base / Path(kw.get("repo", ".")).expanduser())
     if "env_file" in kw:
-        kw["env"] = {**_read_env_file(kw["env_file"], "app.env_file"), **kw.get("env", {})}
+        kw["env_file_values"] = _read_env_file(kw["env_file"], "app.env_file")
+    for name in kw.get("secrets", {}):
+        if name in kw.get("env", {}):
+            raise _Invalid(f"app.secrets.{name}", f"{_BOTH} (app.env.{name})")
     return App(**kw)
 
 
@@ -351,15 +365,9 @@ def _read_env_file(path: Path, key: str) -> dict[str, str]:
 
     Values are secrets: messages name the file, lines and keys, never values.
     """
+    _private(path, key)
     try:
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise _Invalid(
-                key, f"{path} is accessible by group/others (mode {mode:04o}); chmod 600 it"
-            )
         lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise _Invalid(key, f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise _Invalid(key, f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     env = {}
@@ -510,7 +518,7 @@ def _app_dir(app: str) -> Check:
 
 
 def _env(value: Any, key: str) -> dict[str, str]:
-    """NAME: value pairs; values are secrets, so messages show their type, never them."""
+    """NAME: value pairs: settings (shown in output), though messages show only their type."""
     if not isinstance(value, dict):
         raise _Invalid(key, f"expected a mapping of NAME: value, got {_kind(value)}")
     env = {}
@@ -527,6 +535,71 @@ def _env(value: Any, key: str) -> dict[str, str]:
             raise _Invalid(f"{key}.{name}", "contains a line break (env files hold one line each)")
         env[name] = str(item)
     return env
+
+
+_BOTH = "a secret and a plain env setting at once; keep it in one of them"
+_SECRET_SOURCE = re.compile(r"(env):([A-Za-z_][A-Za-z0-9_]*)|(file):(.+)")
+
+
+def _secrets(base: Path) -> Check:
+    """NAME: "env:VAR" (the operator's environment) or "file:PATH" (a 0600 file, relative to
+    the inventory, one value; a trailing newline is dropped). Messages never show values."""
+
+    def check(value: Any, key: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise _Invalid(
+                key, f"expected a mapping of NAME: env:VAR or file:PATH, got {_kind(value)}"
+            )
+        secrets = {}
+        for name, source in value.items():
+            if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+                raise _Invalid(key, f"{name!r} is not a valid variable name")
+            found = _SECRET_SOURCE.fullmatch(source) if isinstance(source, str) else None
+            if found is None:
+                raise _Invalid(
+                    f"{key}.{name}", "expected env:VAR or file:PATH (never the value itself)"
+                )
+            if found.group(1):
+                secret = os.environ.get(found.group(2))
+                if not secret:
+                    raise _Invalid(
+                        f"{key}.{name}", f"{found.group(2)} is not set in your environment"
+                    )
+            else:
+                path = Path(os.path.abspath(base / Path(found.group(4)).expanduser()))
+                secret = _read_secret_file(path, f"{key}.{name}")
+            if "\n" in secret or "\r" in secret:
+                raise _Invalid(
+                    f"{key}.{name}", "contains a line break (env files hold one line each)"
+                )
+            secrets[name] = secret
+        return secrets
+
+    return check
+
+
+def _read_secret_file(path: Path, key: str) -> str:
+    """One secret value from a private file."""
+    _private(path, key)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise _Invalid(key, f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if not text.strip():
+        raise _Invalid(key, f"{path} is empty")
+    return text.removesuffix("\n")
+
+
+def _private(path: Path, key: str) -> None:
+    """A local file of secrets exists and only its owner can read it (0600)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        raise _Invalid(key, f"{path}: file not found") from None
+    except OSError as e:
+        raise _Invalid(key, f"{path}: cannot read: {e.strerror or e}") from None
+    if mode & 0o077:
+        raise _Invalid(key, f"{path} is accessible by group/others (mode {mode:04o}); chmod 600 it")
 
 
 def _check_name(name: Any, key: str) -> str:

@@ -40,16 +40,12 @@ def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: ob
     try:
         inv = inventory.load(settings.inventory)
         hosts = inv.select(settings.hosts)
-        log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
+        log = Log(width=max(len(h.name) for h in hosts), secrets=inv.secret_values)
         ok = operation(inv, hosts, *args, log, **kwargs)
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
     if not ok:
         raise Exit(code=1)
-
-
-def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
-    return {value for host in hosts for value in inv.env_for(host).values()}
 
 
 def _number(option: str, value: object, default: float, cast: type = int) -> float:

@@ -50,6 +50,9 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("HOME", "/home/op")
     deploy = tmp_path / "deploy"
     env_file(deploy, "FROM_FILE=f\n")
+    (deploy / "db.secret").write_text("pw-from-file\n")
+    (deploy / "db.secret").chmod(0o600)
+    monkeypatch.setenv("SHOP_TOKEN", "tok-from-env")
     path = write(
         deploy,
         """
@@ -62,6 +65,7 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
           container_port: 3000
           env: {DEBUG: true, WORKERS: 4, RATIO: 0.5, GREETING: hi}
           env_file: .env
+          secrets: {DB_PASSWORD: file:db.secret, TOKEN: env:SHOP_TOKEN}
           health: {path: /healthz, attempts: 5, interval: 1, timeout: 0.5}
           drain: 0
           watch: {seconds: 30, max_error_rate: 0.05, max_p99_ms: 250, min_requests: 50, probe: /}
@@ -105,8 +109,10 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
         path="services/api",
         dockerfile="docker/Dockerfile.prod",
         container_port=3000,
-        env={"FROM_FILE": "f", "DEBUG": "true", "WORKERS": "4", "RATIO": "0.5", "GREETING": "hi"},
+        env={"DEBUG": "true", "WORKERS": "4", "RATIO": "0.5", "GREETING": "hi"},
         env_file=deploy / ".env",
+        env_file_values={"FROM_FILE": "f"},
+        secrets={"DB_PASSWORD": "pw-from-file", "TOKEN": "tok-from-env"},
         health=Health(path="/healthz", attempts=5, interval=1.0, timeout=0.5),
         drain=0.0,
         watch=Watch(
@@ -378,6 +384,59 @@ def test_env_file_bad_line_names_line_not_value(tmp_path: Path, content: str, pr
     assert "app.env_file: " in message
     assert problem in message
     assert "s3cr3t" not in message
+
+
+SECRET_BAD = [
+    ("{A: s3cr3t}", "app.secrets.A", "expected env:VAR or file:PATH (never the value itself)"),
+    ("[A]", "app.secrets", "expected a mapping of NAME: env:VAR or file:PATH, got list"),
+    ("{1A: env:X}", "app.secrets", "'1A' is not a valid variable name"),
+    ("{A: env:BLUEGREEN_TEST_UNSET}", "app.secrets.A", "BLUEGREEN_TEST_UNSET is not set"),
+    ("{A: file:nope}", "app.secrets.A", "nope: file not found"),
+    ("{A: file:open.secret}", "app.secrets.A", "accessible by group/others (mode 0644)"),
+    ("{A: file:empty.secret}", "app.secrets.A", "empty.secret is empty"),
+    ("{A: file:two.secret}", "app.secrets.A", "contains a line break"),
+    ("{GREETING: env:HOME}", "app.secrets.GREETING", "a secret and a plain env setting"),
+]
+
+
+@pytest.mark.parametrize(("secrets", "key", "problem"), SECRET_BAD)
+def test_bad_secrets_name_the_key_never_the_value(tmp_path, monkeypatch, secrets, key, problem):
+    monkeypatch.delenv("BLUEGREEN_TEST_UNSET", raising=False)
+    for name, text, mode in (("open", "s3cr3t", 0o644), ("empty", "\n", 0o600),
+                             ("two", "s3cr3t\ns3cr3t\n", 0o600)):  # fmt: skip
+        (tmp_path / f"{name}.secret").write_text(text)
+        (tmp_path / f"{name}.secret").chmod(mode)
+    text = f"app: {{name: e, env: {{GREETING: hi}}, secrets: {secrets}}}\nhosts: {{w: a}}\n"
+    message = load_error(write(tmp_path, text))
+    assert f"hosts.yml: {key}: " in message and problem in message, message
+    assert "s3cr3t" not in message
+
+
+def test_a_host_env_key_that_is_a_secret_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKEN_SRC", "s3cr3t")
+    text = (
+        "app: {name: e, secrets: {TOKEN: env:TOKEN_SRC}}\n"
+        "hosts: {w: {address: a, env: {TOKEN: x}}}\n"
+    )
+    message = load_error(write(tmp_path, text))
+    assert "hosts.w.env.TOKEN: a secret and a plain env setting at once" in message
+    assert "s3cr3t" not in message
+
+
+def test_secrets_reach_the_env_and_are_the_values_to_mask(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKEN_SRC", "s3cr3t")
+    env_file(tmp_path, "FILE_KEY=from-file\n")
+    text = (
+        "app: {name: e, env: {BIND: 127.0.0.1}, env_file: .env, secrets: {TOKEN: env:TOKEN_SRC}}\n"
+        "hosts: {w: a}\n"
+    )
+    inventory = load(write(tmp_path, text))
+    assert inventory.env_for(inventory.hosts["w"]) == {
+        "FILE_KEY": "from-file",
+        "BIND": "127.0.0.1",
+        "TOKEN": "s3cr3t",
+    }
+    assert inventory.secret_values == {"s3cr3t", "from-file"}  # a setting is not masked
 
 
 def test_missing_env_file(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The tests run in file order and build on each other: the rollback target survives a
 failed deploy (deploy v2, rollback, deploy a broken release, switch to the kept color at
-once).
+once); env settings are shown, secrets masked.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bluegreen.testing import sandbox as sb
-from bluegreen.testing.demo import FabResult, fab, write_inventory
+from bluegreen.testing.demo import API_TOKEN, FabResult, fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ def fleet(sandbox, app_repo, tmp_path_factory):
     hosts = [h for h in sandbox if h.name in HOSTS]
     for host in hosts:
         sb.run_in(host, FRESH_HOST)
-    yield inventory, hosts, app_repo.releases
+    yield inventory, hosts, app_repo
     for host in hosts:
         sb.run_in(host, FRESH_HOST)
 
@@ -65,7 +65,8 @@ def images(host) -> str:
 
 
 def test_a_failed_deploy_keeps_the_rollback_target_and_switching_to_it_is_instant(fleet):
-    inventory, hosts, releases = fleet
+    inventory, hosts, repo = fleet
+    releases = repo.releases
     assert fab(inventory, "deploy", "--ref", "v1").returncode == 0
     for args in (("deploy", "--ref", "v2"), ("rollback",)):
         result, load = under_load(hosts, inventory, *args)
@@ -99,3 +100,26 @@ def test_a_failed_deploy_keeps_the_rollback_target_and_switching_to_it_is_instan
     assert_no_failures(load)
     for host in hosts:
         assert container(host, "blue")[1:] == [releases["v1"], "running"], host.name
+
+
+def test_settings_are_shown_and_secrets_masked_and_kept_off_command_lines(fleet, tmp_path):
+    _, hosts, repo = fleet
+    inventory = write_inventory(
+        tmp_path / "hosts.yml", repo.path, HOSTS, defaults_extra="switch_mode: file",
+        env="BIND: 127.0.0.1",
+    )  # fmt: skip
+    plan = fab(inventory, "deploy", "--ref", "v2", "--dry-run")
+    assert plan.returncode == 0, plan.output
+    assert "would check http://127.0.0.1:4002/health" in plan.stdout  # a setting: not masked
+    assert "***" not in plan.stdout and API_TOKEN not in plan.output
+
+    result, load = under_load(hosts, inventory, "deploy", "--ref", "v2")
+    assert result.returncode == 0, result.output
+    assert_no_failures(load)
+    assert API_TOKEN not in result.output
+    for host in hosts:
+        env = sb.run_in(host, "stat -c %a /srv/example/green.env; cat /srv/example/green.env")
+        mode, *lines = env.stdout.splitlines()
+        assert mode == "600" and f"API_TOKEN={API_TOKEN}" in lines and "BIND=127.0.0.1" in lines
+        inspect = sb.run_in(host, "docker inspect -f '{{.Args}} {{.Path}}' example-green")
+        assert API_TOKEN not in inspect.stdout

@@ -64,7 +64,8 @@ def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.
     app = App(
         name="web",
         repo=str(repo),
-        env={"SECRET_KEY": SECRET},
+        env={"BIND": "127.0.0.1"},
+        secrets={"SECRET_KEY": SECRET},
         health=Health(attempts=3, interval=0.01, timeout=0.1),
         drain=0,
         watch=Watch(seconds=watch_seconds, min_requests=5),
@@ -320,7 +321,7 @@ def test_the_env_goes_to_the_container_on_stdin_never_into_a_command_or_the_log(
     result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
     assert result.ok
     (start,) = [s for s in fakes["web1"].sent if s.kind == "run"]
-    assert start.stdin == f"SECRET_KEY={SECRET}\n"
+    assert start.stdin == f"BIND=127.0.0.1\nSECRET_KEY={SECRET}\n"
     assert all(SECRET not in command for _, command in fakes["web1"].commands)
     assert SECRET not in result.out
 

@@ -47,6 +47,20 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class ContainerOptions:
+    """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
+
+    memory: str | None = None  # e.g. 512m
+    cpus: float | None = None
+    ulimits: Mapping[str, str] = field(default_factory=dict)  # nofile: "1024:2048"
+    shm_size: str | None = None
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)  # name -> IP address
+    labels: Mapping[str, str] = field(default_factory=dict)
+    log: Mapping[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
+    user: str | None = None  # uid[:gid] or name[:group]
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -66,6 +80,13 @@ class App:
     # container start, at the cost of a second running container)
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
+    # run once per deploy in a one-off container of the new image, before it starts: a shell
+    # command line (str) or an argv (tuple); release_on: first | all | a host name
+    release: str | tuple[str, ...] | None = None
+    release_on: str = "first"
+    volumes: tuple[str, ...] = ()  # "name:/path[:ro]" or "/host/path:/path[:ro]"
+    options: ContainerOptions = field(default_factory=ContainerOptions)
+    stop_timeout: int = 10  # seconds docker stop waits for the app before killing it
 
 
 @dataclass(frozen=True)
@@ -224,6 +245,8 @@ def _parse(data: dict, path: Path) -> Inventory:
     groups = _groups(data.get("groups"), hosts)
     if default_group is not None and default_group not in groups and default_group not in hosts:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
+    if app.release_on not in ("first", "all", *hosts):
+        raise _Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
@@ -264,6 +287,11 @@ def _app(value: Any, base: Path) -> App:
         "drain": _number(0, inclusive=True),
         "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
         "watch": _record(Watch, _WATCH),
+        "release": _release_command,
+        "release_on": _match(_NAME, "first, all or a host name"),
+        "volumes": _volumes,
+        "options": _record(ContainerOptions, _OPTIONS),
+        "stop_timeout": _int(0, 300),
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     if kw.get("source") == "git":
@@ -535,6 +563,72 @@ def _env(value: Any, key: str) -> dict[str, str]:
             raise _Invalid(f"{key}.{name}", "contains a line break (env files hold one line each)")
         env[name] = str(item)
     return env
+
+
+def _release_command(value: Any, key: str) -> str | tuple[str, ...]:
+    """A shell command line, or a list of arguments run as they are (no shell)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise _Invalid(key, f"expected a command (string) or a list of arguments, got {value!r}")
+
+
+_VOLUME_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*|(/[A-Za-z0-9_.@+-]+)+/?")
+_CONTAINER_PATH = re.compile(r"(/[A-Za-z0-9_.@+-]+)+/?")
+
+
+def _volumes(value: Any, key: str) -> tuple[str, ...]:
+    """Named volumes (``data:/var/lib/app``) and absolute host paths (``/srv/up:/up:ro``)."""
+    if not isinstance(value, list):
+        raise _Invalid(key, f"expected a list of SOURCE:/path[:ro], got {_kind(value)}")
+    shape = "SOURCE:/container/path[:ro|:rw] (SOURCE a volume name or an absolute host path)"
+    for i, spec in enumerate(value):
+        parts = spec.split(":") if isinstance(spec, str) else []
+        ok = len(parts) in (2, 3) and parts[2:] in ([], ["ro"], ["rw"])
+        ok = ok and all(_VOLUME_SOURCE.fullmatch(parts[0]) and _CONTAINER_PATH.fullmatch(p)
+                        for p in parts[1:2])  # fmt: skip
+        if not ok or "/../" in f"{spec}/" or "/./" in f"{spec}/":
+            raise _Invalid(f"{key}[{i}]", f"expected {shape}, got {spec!r}")
+    return tuple(value)
+
+
+_SIZE = _match(re.compile(r"[1-9][0-9]*[bkmg]?"), "a size like 512m or 2g")
+_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")  # one line, no control characters
+
+
+def _pairs(name: re.Pattern[str], value: re.Pattern[str], what: str) -> Check:
+    """A mapping of checked names to checked one-line strings (numbers as written)."""
+
+    def check(data: Any, key: str) -> dict[str, str]:
+        pairs = {}
+        for item, setting in _mapping(data, key).items():
+            text = str(setting) if type(setting) in (str, int, float) else None
+            if not isinstance(item, str) or not name.fullmatch(item):
+                raise _Invalid(key, f"{item!r} is not a valid name")
+            if text is None or not value.fullmatch(text):
+                raise _Invalid(f"{key}.{item}", f"expected {what}, got {setting!r}")
+            pairs[item] = text
+        return pairs
+
+    return check
+
+
+_OPTIONS: dict[str, Check] = {
+    "memory": _SIZE,
+    "cpus": _number(0),
+    "ulimits": _pairs(re.compile(r"[a-z]+"), re.compile(r"-?[0-9]+(:-?[0-9]+)?"), "N or SOFT:HARD"),
+    "shm_size": _SIZE,
+    "extra_hosts": _pairs(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*"), re.compile(r"[0-9a-fA-F.:]+"), "an IP address"
+    ),
+    "labels": _pairs(re.compile(r"(?!bluegreen\.)[A-Za-z0-9][A-Za-z0-9._/-]*"), _TEXT, "one line"),
+    "log": _pairs(re.compile(r"[a-z][a-z0-9_-]*"), _TEXT, "one line"),
+    "user": _match(
+        re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?"),
+        "uid[:gid] or name[:group]",
+    ),  # fmt: skip
+}
 
 
 _BOTH = "a secret and a plain env setting at once; keep it in one of them"

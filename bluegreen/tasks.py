@@ -72,14 +72,32 @@ def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
         "ref": "git ref to deploy (default HEAD of the app's repository)",
         "canary": "move traffic in steps, e.g. 10,50 (percent), then 100; abort on errors",
         "hold": "seconds each canary step is held and watched (default 30)",
+        "skip-release": "do not run the release command (app.release) this time",
         **CHANGE_HELP,
     }
 )
-def deploy(c, ref="HEAD", canary=None, hold=None, dry_run=False, batch=None, parallel=None):
+def deploy(
+    c,
+    ref="HEAD",
+    canary=None,
+    hold=None,
+    skip_release=False,
+    dry_run=False,
+    batch=None,
+    parallel=None,
+):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
     hold = _number("hold", hold, 30.0, float)
     options = _options(dry_run, batch, parallel)
-    _run(c, orchestration.deploy, ref, options=options, canary=canary, hold=hold)
+    _run(
+        c,
+        orchestration.deploy,
+        ref,
+        options=options,
+        canary=canary,
+        hold=hold,
+        skip_release=skip_release,
+    )
 
 
 @task(help=CHANGE_HELP)

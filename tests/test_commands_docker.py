@@ -15,7 +15,7 @@ def test_run_publishes_on_loopback_only_and_reads_env_from_stdin():
         " && mv -f /srv/shop/green.env.new /srv/shop/green.env"
         " && { docker rm -f shop-green-prev >/dev/null 2>&1 || true; }"
         " && { ! docker container inspect shop-green >/dev/null 2>&1"
-        " || { docker stop -t 10 shop-green >/dev/null"
+        " || { docker stop shop-green >/dev/null"
         " && docker rename shop-green shop-green-prev; }; }"
         " && docker run -d --pull never --name shop-green --restart unless-stopped"
         " --label bluegreen.app=shop --label bluegreen.color=green --label bluegreen.release=abc"
@@ -46,7 +46,7 @@ def test_build_shows_only_the_last_lines_when_it_fails():
 
 
 def test_stop_keeps_the_container():
-    assert docker.stop("shop", "blue") == "docker stop -t 10 shop-blue >/dev/null"
+    assert docker.stop("shop", "blue") == "docker stop shop-blue >/dev/null"
     assert docker.logs("shop", "blue", 5) == "docker logs --tail 5 shop-blue 2>&1"
 
 

@@ -39,12 +39,20 @@ def build(app: str, release: str, context: str, dockerfile: str) -> str:
     return quiet(build)
 
 
-def run(app: str, color: str, release: str, host: Host, ports: Ports, container_port: int) -> str:
+def run(
+    app: str,
+    color: str,
+    release: str,
+    host: Host,
+    ports: Ports,
+    container_port: int,
+    settings: str = "",
+) -> str:
     """Start the release as the color's container; env comes from stdin into a 0600 file.
 
     The container it replaces is set aside (stopped, renamed), not removed, so a failed
     deploy can put it back (``restore``). The env file is written from stdin so values never
-    appear in process arguments or logs.
+    appear in process arguments or logs. ``settings``: volumes and options (``container``).
     """
     name = quote(container(app, color))
     envf = quote(env_file(host.app_dir, color))
@@ -60,7 +68,8 @@ def run(app: str, color: str, release: str, host: Host, ports: Ports, container_
         f" && docker run -d --pull never --name {name} --restart unless-stopped"
         f" --label {LABEL}.app={quote(app)} --label {LABEL}.color={color}"
         f" --label {LABEL}.release={quote(release)}"
-        f" --env-file {envf} {network} {quote(image(app, release))} >/dev/null"
+        f" --env-file {envf} {network}{' ' + settings if settings else ''}"
+        f" {quote(image(app, release))} >/dev/null"
     )
 
 
@@ -71,7 +80,7 @@ def set_aside(app: str, color: str) -> str:
     return (
         f"{{ docker rm -f {kept} >/dev/null 2>&1 || true; }}"
         f" && {{ ! docker container inspect {name} >/dev/null 2>&1"
-        f" || {{ docker stop -t 10 {name} >/dev/null && docker rename {name} {kept}; }}; }}"
+        f" || {{ docker stop {name} >/dev/null && docker rename {name} {kept}; }}; }}"
     )
 
 
@@ -102,9 +111,10 @@ def start(app: str, color: str) -> str:
     return f"docker start {quote(container(app, color))} >/dev/null"
 
 
-def stop(app: str, color: str, timeout: int = 10) -> str:
-    """Stop but keep the container, so rollback to it is instant."""
-    return f"docker stop -t {timeout} {quote(container(app, color))} >/dev/null"
+def stop(app: str, color: str) -> str:
+    """Stop but keep the container, so rollback to it is instant (docker waits the
+    container's own ``--stop-timeout``, ``app.stop_timeout``, before killing it)."""
+    return f"docker stop {quote(container(app, color))} >/dev/null"
 
 
 def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:

@@ -28,6 +28,7 @@ from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
 
 HostStep = Callable[[HostRun], None]
+Stages = tuple[tuple[Phase, HostStep], ...]  # phases that stage a batch, before its health
 
 
 class Change:
@@ -46,6 +47,7 @@ class Change:
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
+        self.batch: list[HostRun] = []  # the hosts being rolled now
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
 
@@ -144,16 +146,19 @@ class Change:
         self,
         hosts: list[Host],
         choose: HostStep,
-        stage: HostStep,
+        stage: HostStep | Stages,
         undo: HostStep,
         release: str | None = None,
         steps: tuple[Step, ...] = (),
     ) -> bool:
         """Run the change; True when every host ends on its target.
 
-        ``steps`` move traffic to the target color (default: all of it at once, watched
-        for the inventory's ``app.watch.seconds``); the last one is where the hosts end.
+        ``stage`` is one step (the stage phase) or several phases in order (a deploy with a
+        release command: build, release, start). ``steps`` move traffic to the target color
+        (default: all of it at once, watched for the inventory's ``app.watch.seconds``); the
+        last one is where the hosts end.
         """
+        stages = stage if isinstance(stage, tuple) else ((Phase.STAGE, stage),)
         steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
         batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
         dry = self.options.dry_run
@@ -188,7 +193,7 @@ class Change:
                     if len(groups) > 1:
                         names = ", ".join(run.name for run in group)
                         self.log.line(f"batch {number}/{len(groups)}: {names}")
-                    if not self.roll(group, stage, undo, steps):
+                    if not self.roll(group, stages, undo, steps):
                         return False
                 return True
             finally:
@@ -209,11 +214,11 @@ class Change:
         )
 
     def roll(
-        self, group: list[HostRun], stage: HostStep, undo: HostStep, steps: tuple[Step, ...]
+        self, group: list[HostRun], stages: Stages, undo: HostStep, steps: tuple[Step, ...]
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
-        switcher = self.switcher
-        if not self.phases(group, (Phase.STAGE, stage), (Phase.HEALTH, self.health)):
+        switcher, self.batch = self.switcher, group
+        if not self.phases(group, *stages, (Phase.HEALTH, self.health)):
             self.phase(Phase.UNDO, [run for run in group if run.started], undo)
             return False
         for number, step in enumerate(steps, 1):

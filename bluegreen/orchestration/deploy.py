@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 from bluegreen import source
-from bluegreen.commands import docker, git, release
+from bluegreen.commands import container, docker, git, release
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
-from bluegreen.orchestration.change import Change, tail
-from bluegreen.orchestration.state import HostRun, Options, Step
+from bluegreen.orchestration.change import Change, Stages, tail
+from bluegreen.orchestration.release_command import ReleaseCommand
+from bluegreen.orchestration.state import HostRun, Options, Phase, Step
 
 BUILD_TIMEOUT = 1800.0
 
@@ -60,19 +61,25 @@ def start(change: Change, run: HostRun) -> None:
     run.started = True
     run.retire = docker.discard_aside(change.app, run.color)
     env = inv.env_for(run.host)
+    settings = container.settings(inv.app)
     command = docker.run(
-        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port
+        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port, settings
     )
-    stdin = "".join(f"{k}={v}\n" for k, v in env.items())
-    run.remote.run(command, stdin=stdin, what=f"start {run.color}")
+    timeout = 120 + inv.app.stop_timeout  # a warm standby set aside is stopped first
+    run.remote.run(
+        command, stdin=container.env_lines(env), timeout=timeout, what=f"start {run.color}"
+    )
     change.log.ok(run.name, f"start: {docker.container(change.app, run.color)} runs {run.release}")
 
 
 class Deploy:
     """One deploy's per-host steps (choose, stage, undo) over its ``Change``."""
 
-    def __init__(self, change: Change, ref: str, commit: str | None) -> None:
+    def __init__(
+        self, change: Change, ref: str, commit: str | None, skip_release: bool = False
+    ) -> None:
         self.change = change
+        self.release = ReleaseCommand(change, skip_release)
         self.app = change.inventory.app
         self.ref = ref
         self.commit = commit  # resolved here (upload), or None: each host resolves REF (git)
@@ -94,7 +101,26 @@ class Deploy:
             if found.get("image") == "present":
                 self.built.add(run.name)
 
+    @property
+    def stages(self) -> Stages:
+        """Build and start in one phase; with a release command, it runs in between."""
+        if self.app.release is None:
+            return ((Phase.STAGE, self.stage),)
+        return (
+            (Phase.STAGE, self.image),
+            (Phase.RELEASE, self.release.step),
+            (Phase.STAGE, self.start),
+        )
+
     def stage(self, run: HostRun) -> None:
+        self.image(run)
+        self.start(run)
+
+    def start(self, run: HostRun) -> None:
+        start(self.change, run)
+
+    def image(self, run: HostRun) -> None:
+        """The release's image on the host: present, or built."""
         runs = self.change.runs
         releases = {r.release for r in runs if r.outcome != "already live"}
         if len(releases) > 1:
@@ -104,7 +130,6 @@ class Deploy:
             self.change.log.ok(run.name, f"build: image {image} present, skipped")
         else:
             self.build(run, image)
-        start(self.change, run)
 
     def build(self, run: HostRun, image: str) -> None:
         """Put the release's source on the host and build its image; a failed build shows
@@ -149,13 +174,15 @@ def deploy(
     options: Options | None = None,
     canary: str | None = None,
     hold: float = 30.0,
+    skip_release: bool = False,
 ) -> bool:
     """Build REF into the idle color on every host, then switch the fleet to it.
 
     ``source: upload`` resolves REF in the operator's checkout and uploads a ``git
     archive`` of it; ``source: git`` has every host fetch the repository and resolve REF
     itself (all hosts must agree on the commit). ``canary`` ("10,50") moves that share of
-    the traffic first, holding and watching each step for ``hold`` s.
+    the traffic first, holding and watching each step for ``hold`` s. ``skip_release``: the
+    release command (``app.release``) is not run.
     """
     app = inventory.app
     steps = canary_steps(canary, hold, app.watch.seconds) if canary else ()
@@ -163,5 +190,5 @@ def deploy(
     what = commit or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
-    plan = Deploy(change, ref, commit)
-    return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)
+    plan = Deploy(change, ref, commit, skip_release)
+    return change.run(hosts, plan.choose, plan.stages, plan.undo, commit, steps)

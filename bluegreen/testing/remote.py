@@ -21,6 +21,10 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
   "succeeds" but nginx never applies the new configuration).
 - ``watch``: the access log shows only 5xx answers for whatever color serves.
 - ``drain``: the command that stops the old color fails.
+- ``release``: the release command exits 3 after printing a few lines.
+
+A release command (``docker run --rm ... --entrypoint``) is recorded in ``released`` with
+the image it ran and the env it got on stdin.
 
 Recognising commands by markers rather than whole strings keeps the fake valid while the
 engine's command text changes; a command it does not recognise is recorded in
@@ -53,6 +57,7 @@ FAULTS = {
     "verify": "",
     "watch": "",
     "drain": "Error response from daemon: cannot stop container",
+    "release": "migration 0042 failed: relation exists",
 }
 LOG_LINES_PER_READ = 10  # requests the access log gained between two reads of a watch
 DEFAULT_PORTS = Ports()
@@ -201,6 +206,7 @@ class FakeHost:
         self.access_log = ""
         self.frozen = self.nginx.serving()  # what the public port keeps serving under "verify"
         self.sent: list[Sent] = []
+        self.released: list[tuple[str, str | None]] = []  # (release, env) per release command
         self.unknown: list[str] = []
         self.opened = 0
         self.answered = 0  # requests to the public port (alternates colors in a split)
@@ -243,6 +249,7 @@ class FakeHost:
             ("log", lambda c: nginx.access_log_path(self.app) in c),
             ("history", lambda c: history.path(self.app_dir) in c),
             ("build", lambda c: "docker build" in c),
+            ("release", lambda c: "docker run --rm" in c and "--entrypoint" in c),
             ("run", lambda c: "docker run" in c),
             ("restore", lambda c: "docker rename" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
@@ -330,6 +337,15 @@ class FakeHost:
             raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
         self.containers[color] = Container(release, running=True, fresh=True)
         return ""
+
+    def _release(self, command: str, stdin: str | None) -> str:
+        release = re.search(rf"--entrypoint \S+ '?{self.app}:([^\s']+)", command).group(1)
+        if release not in self.images:
+            raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
+        self.released.append((release, stdin))
+        if "release" in self.fail:
+            raise CommandFailed(3, f"applying 0041\napplying 0042\n{self.fail['release']}")
+        return "applying 0041\napplying 0042\ndone\n"
 
     def _restore(self, command: str, stdin: str | None) -> str:
         """Remove the new container; the one set aside gets the color's name back."""

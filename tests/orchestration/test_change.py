@@ -9,6 +9,7 @@ lock, the summary table and the verdict line.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import subprocess
@@ -566,3 +567,110 @@ def test_a_dry_run_reads_facts_and_prints_the_plan_changing_nothing(
         for marker in ("# upload", "docker build", "docker run", "nginx -t", "docker stop"):
             assert marker in plan, (name, marker)
     assert result.out.rstrip().endswith("dry run: nothing was changed")
+
+
+# --- the release command ------------------------------------------------------------------
+
+
+def with_release(inv: Inventory, **app) -> Inventory:
+    return dataclasses.replace(inv, app=dataclasses.replace(inv.app, **app))
+
+
+def deploy_with(monkeypatch, fakes, inv, skip_release=False, **options) -> Outcome:
+    """``run`` for a deploy with deploy-only arguments."""
+    monkeypatch.setattr(executor, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    log = Log(stream=out, width=6, secrets={SECRET})
+    hosts = [inv.hosts[name] for name in fakes]
+    ok = deploy(inv, hosts, "HEAD", log, Options(**options), skip_release=skip_release)
+    return Outcome(ok, out.getvalue(), fakes)
+
+
+def test_the_release_command_runs_once_on_the_first_host_after_the_builds_before_any_start(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    fakes = fleet()
+    inv = with_release(inventory(tmp_path, path), release="bin/migrate")
+    result = deploy_with(monkeypatch, fakes, inv)
+
+    assert result.ok, result.out
+    assert fakes["web1"].kinds == ["probe", "upload", "build", "release", "run", "nginx",
+                                   "drain", "history"]  # fmt: skip
+    assert fakes["web2"].kinds == [*STAGE, "nginx", "drain", "history"]
+    assert fakes["web1"].released == [(new, f"BIND=127.0.0.1\nSECRET_KEY={SECRET}\n")]
+    # every build finished before the release command, which finished before any start
+    assert re.search(r"build: web:\w+ in .*build: web:\w+ in .*release \| done.*start:",
+                     result.out, re.S), result.out  # fmt: skip
+    assert re.search(r"^web1\s+·· release \| applying 0042$", result.out, re.M)
+    assert re.search(r"^web1\s+✅ release: bin/migrate in \d+\.\d s$", result.out, re.M)
+    (record,) = fakes["web1"].new_history()
+    assert record["release_command"]["exit"] == 0 and "release_command" not in (
+        fakes["web2"].new_history()[0])  # fmt: skip
+    assert "release " in result.out.splitlines()[-2]  # the phase is timed
+
+
+def test_a_failed_release_command_switches_nothing_and_keeps_the_rollback_target(
+    monkeypatch, tmp_path, repo
+):
+    fakes = fleet(faults={"web1": ["release"]})
+    inv = with_release(inventory(tmp_path, repo[0]), release=("bin/migrate", "--all"))
+    result = deploy_with(monkeypatch, fakes, inv)
+
+    assert result.ok is False
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("blue", OLD) and running(fake) == {"blue": OLD}
+        assert fake.containers["green"] == Container(PREV, running=False), name
+        assert "run" not in fake.kinds and "nginx" not in fake.kinds, (name, fake.kinds)
+        assert_finished(result, name, UNCHANGED if name == "web2" else FAILED)
+    assert re.search(
+        r"^web1\s+❌ release command failed \(exit 3\): bin/migrate --all\n"
+        r"\s+\| applying 0041\n\s+\| applying 0042\n\s+\| migration 0042 failed",
+        result.out,
+        re.M,
+    ), result.out
+    assert fakes["web1"].new_history()[0]["release_command"]["exit"] == 3
+
+
+def test_release_on_all_runs_it_on_every_host_and_skip_release_on_none(monkeypatch, tmp_path, repo):
+    path, new = repo
+    inv = with_release(inventory(tmp_path, path), release="bin/migrate", release_on="all")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv).ok
+    assert [len(fake.released) for fake in fakes.values()] == [1, 1]
+
+    fakes = fleet()
+    result = deploy_with(monkeypatch, fakes, inv, skip_release=True)
+    assert result.ok, result.out
+    assert all(fake.released == [] for fake in fakes.values())
+    assert result.out.count("release: bin/migrate skipped (--skip-release)") == 2
+    assert fakes["web1"].new_history()[0]["release_command"] == "skipped"
+
+
+def test_release_on_a_named_host_runs_there_once_also_with_batches(monkeypatch, tmp_path, repo):
+    inv = with_release(inventory(tmp_path, repo[0]), release="bin/migrate", release_on="web2")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv).ok
+    assert [len(fake.released) for fake in fakes.values()] == [0, 1]
+
+    fakes = fleet()
+    result = deploy_with(monkeypatch, fakes, inv, batch="1")  # web2 is not in the first batch
+    assert result.ok is False
+    assert "app.release_on: web2 is not among the hosts this deploy stages first" in result.out
+    assert all(fake.serving() == Traffic("blue", OLD) for fake in fakes.values())
+
+    inv = with_release(inv, release_on="first")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv, batch="1").ok
+    assert [len(fake.released) for fake in fakes.values()] == [1, 0]  # once, not per batch
+
+
+def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
+    fakes = fleet(names=("web1",))
+    inv = with_release(inventory(tmp_path, repo[0], names=("web1",)), release="bin/migrate")
+    result = deploy_with(monkeypatch, fakes, inv, dry_run=True)
+    assert result.ok, result.out
+    assert fakes["web1"].kinds == ["probe"]
+    plan = result.out.split("web1: plan", 1)[1]
+    assert plan.index("docker build") < plan.index("--entrypoint /bin/sh") < plan.index(
+        "docker run -d")  # fmt: skip

@@ -46,10 +46,10 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def make_app_repo(path: Path, releases=RELEASES) -> AppRepo:
-    """Copy example/ into a fresh repository at ``path`` and commit each release."""
+def make_app_repo(path: Path, releases=RELEASES, source: Path = PROJECT / "example") -> AppRepo:
+    """Copy ``source`` (example/) into a fresh repository at ``path`` and commit each release."""
     shutil.rmtree(path, ignore_errors=True)
-    shutil.copytree(PROJECT / "example", path)
+    shutil.copytree(source, path)
     _git(path, "init", "-q")
     _git(path, "config", "user.email", "demo@example.invalid")
     _git(path, "config", "user.name", "bluegreen demo")

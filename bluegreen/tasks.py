@@ -17,6 +17,7 @@ from bluegreen import inventory, orchestration
 from bluegreen.errors import BluegreenError
 from bluegreen.log import Log
 from bluegreen.orchestration import bootstrap as bootstrap_hosts
+from bluegreen.orchestration.execute import execute
 from bluegreen.orchestration.history import show_history
 from bluegreen.orchestration.locks import lock_release, lock_status
 from bluegreen.orchestration.logs import logs as app_logs
@@ -26,7 +27,8 @@ from bluegreen.testing import demo, sandbox
 
 # The defaults of config.bluegreen, set on the collection so that both `fab` (fabfile.py)
 # and the `bluegreen` program (which loads no project config) have them.
-CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": []}}
+# ``command``: the exact words after ``--`` (set by the executor, for ``exec``).
+CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": [], "command": []}}
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
@@ -159,6 +161,18 @@ def logs(c, color=None, n=None, follow=False):
     _run(c, app_logs, color, _number("n", n, 50), follow)
 
 
+@task(
+    name="exec",
+    help={
+        "color": "blue or green (default: the live color of each host)",
+        "once": "on the first selected host only",
+    },
+)
+def exec_task(c, color=None, once=False):
+    """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
+    _run(c, execute, list(c.config.bluegreen.command), color, once)
+
+
 @task(help={"n": "how many records per host (default 10)"})
 def history(c, n=None):
     """Show the last changes made on every host (who, what, from → to, result)."""
@@ -225,7 +239,18 @@ def sandbox_down(c):
 
 
 ns = Collection(
-    deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap, init
+    deploy,
+    rollback,
+    switch,
+    split,
+    promote,
+    abort,
+    status,
+    logs,
+    exec_task,
+    history,
+    bootstrap,
+    init,
 )
 ns.configure(CONFIG)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))

@@ -57,3 +57,8 @@ def test_a_release_command_list_is_run_as_it_is():
 
 def test_env_lines_are_an_env_file():
     assert container.env_lines({"A": "1", "B": "x y"}) == "A=1\nB=x y\n"
+
+
+def test_exec_passes_each_argument_as_one_word():
+    command = container.exec_in("shop", "green", ["sh", "-c", 'echo "$(id)" it\'s', ""])
+    assert command == ("docker exec shop-green sh -c 'echo \"$(id)\" it'\"'\"'s' '' 2>&1")

@@ -59,3 +59,10 @@ def release(app: App, release_id: str, host: Host) -> str:
         f" {quote(docker.image(app.name, release_id))}{argv} 2>&1; code=$?; rm -f {envf};"
         " exit $code; }"
     )
+
+
+def exec_in(app: str, color: str, argv: list[str]) -> str:
+    """Run ``argv`` exactly as given (each argument one word, no shell of ours in between)
+    in the color's running container; its output and exit code are the command's."""
+    words = " ".join(quote(arg) for arg in argv)
+    return f"docker exec {quote(docker.container(app, color))} {words} 2>&1"

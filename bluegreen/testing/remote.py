@@ -22,6 +22,7 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
 - ``watch``: the access log shows only 5xx answers for whatever color serves.
 - ``drain``: the command that stops the old color fails.
 - ``release``: the release command exits 3 after printing a few lines.
+- ``exec``: ``docker exec`` exits 3 after printing its arguments.
 
 A release command (``docker run --rm ... --entrypoint``) is recorded in ``released`` with
 the image it ran and the env it got on stdin.
@@ -58,6 +59,7 @@ FAULTS = {
     "watch": "",
     "drain": "Error response from daemon: cannot stop container",
     "release": "migration 0042 failed: relation exists",
+    "exec": "command failed",
 }
 LOG_LINES_PER_READ = 10  # requests the access log gained between two reads of a watch
 DEFAULT_PORTS = Ports()
@@ -256,6 +258,7 @@ class FakeHost:
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),
             ("logs", lambda c: "docker logs" in c),
+            ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
             ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
@@ -346,6 +349,17 @@ class FakeHost:
         if "release" in self.fail:
             raise CommandFailed(3, f"applying 0041\napplying 0042\n{self.fail['release']}")
         return "applying 0041\napplying 0042\ndone\n"
+
+    def _exec(self, command: str, stdin: str | None) -> str:
+        """Prints the arguments it got, one per line, as ``[arg]``."""
+        words = shlex.split(command.removesuffix(" 2>&1"))
+        color = self.names[words[2]]
+        if color not in self.containers or not self.containers[color].running:
+            raise CommandFailed(1, f"Error: container {words[2]} is not running")
+        output = "".join(f"[{word}]\n" for word in words[3:])
+        if "exec" in self.fail:
+            raise CommandFailed(3, output + self.fail["exec"])
+        return output
 
     def _restore(self, command: str, stdin: str | None) -> str:
         """Remove the new container; the one set aside gets the color's name back."""

@@ -243,10 +243,11 @@ def test_the_release_command_migrates_before_the_new_color_starts_and_it_reads_t
     assert notes(hosts[0]) == ["1.0.0 hello", "2.0.0 hello"]
     history = sb.run_in(hosts[0], "tail -n 1 /srv/example/history.jsonl").stdout
     assert '"release_command": {"exit": 0' in history
-    for host in hosts:
-        inspect = "docker inspect -f '{{.HostConfig.Memory}} {{index .Config.Labels \"team\"}}'"
-        assert sb.run_in(host, f"{inspect} example-green").stdout.split() == [
-            str(96 * 1024 * 1024), "web"]  # fmt: skip
+    inspect = "docker inspect -f '{{.HostConfig.Memory}} {{index .Config.Labels \"team\"}}'"
+    for host in hosts:  # both colors got the same settings
+        for color in ("blue", "green"):
+            found = sb.run_in(host, f"{inspect} example-{color}").stdout.split()
+            assert found == [str(96 * 1024 * 1024), "web"], (host.name, color)
 
     result, load = under_load(hosts, inventory, "rollback")
     assert result.returncode == 0, result.output
@@ -279,3 +280,34 @@ def test_a_failing_release_command_switches_nothing(data_fleet, tmp_path):
         assert sb.run_in(host, "test ! -e /srv/example/release.env", check=False).returncode == 0
     history = sb.run_in(hosts[0], "tail -n 1 /srv/example/history.jsonl").stdout
     assert '"release_command": {"exit": 7' in history and '"result": "failed"' in history
+
+
+# --- exec --------------------------------------------------------------------------------
+
+
+def test_exec_runs_in_the_live_container_on_every_host_with_exact_quoting(data_fleet):
+    inventory, hosts, _ = data_fleet
+    script = 'printf "<%s>" "$@"; echo; echo "$(cat /app/VERSION) $GREETING"'
+    result = fab(inventory, "exec", "--", "sh", "-c", script, "_", "a  b", "it's", "$(id)", "")
+    assert result.returncode == 0, result.output
+    for host in hosts:
+        lines = re.findall(rf"^{host.name} +\| (.*)$", result.stdout, re.M)
+        assert lines == ["<a  b><it's><$(id)><>", "1.0.0 hello"], result.stdout
+        assert re.search(rf"^{host.name} +✅ exec in example-blue: exit 0$", result.stdout, re.M)
+
+    once = fab(inventory, "exec", "--once", "--", "sqlite3", "/data/app.db",
+               "select count(*) from notes")  # fmt: skip
+    assert once.returncode == 0, once.output
+    assert re.findall(r"^(\S+) +\| (.*)$", once.stdout, re.M) == [("sandbox1", "2")]
+
+    failed = fab(inventory, "exec", "--", "sh", "-c", 'echo "on $(hostname)"; exit 3')
+    assert failed.returncode == 1, failed.output
+    for host in hosts:
+        assert re.search(rf"^{host.name} +❌ exec in example-blue: exit 3$", failed.stdout, re.M)
+
+    stopped = fab(inventory, "exec", "--color", "green", "--", "true")
+    assert stopped.returncode == 1 and "is not running" in stopped.stdout, stopped.output
+
+    nothing = fab(inventory, "exec")
+    assert nothing.returncode == 2
+    assert "give the command after --, e.g. fab exec -- bin/console" in nothing.stderr

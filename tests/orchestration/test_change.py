@@ -23,7 +23,7 @@ import pytest
 from bluegreen import checks, executor, watch
 from bluegreen.commands.lock import LockInfo
 from bluegreen.errors import Refused
-from bluegreen.inventory import App, Health, Host, Inventory, Ports, Watch
+from bluegreen.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 from bluegreen.log import Log
 from bluegreen.orchestration import abort, deploy, promote, rollback, split, switch
 from bluegreen.orchestration.state import Options
@@ -667,8 +667,14 @@ def test_release_on_a_named_host_runs_there_once_also_with_batches(monkeypatch, 
 
 def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
     fakes = fleet(names=("web1",))
-    inv = with_release(inventory(tmp_path, repo[0], names=("web1",)), release="bin/migrate")
+    inv = with_release(
+        inventory(tmp_path, repo[0], names=("web1",)),
+        release="bin/migrate",
+        volumes=("web-data:/data",),
+        options=ContainerOptions(memory="64m"),
+    )
     result = deploy_with(monkeypatch, fakes, inv, dry_run=True)
+    assert result.out.count("-v web-data:/data --memory 64m --stop-timeout 10") == 2
     assert result.ok, result.out
     assert fakes["web1"].kinds == ["probe"]
     plan = result.out.split("web1: plan", 1)[1]

@@ -28,11 +28,21 @@ def other(color: str) -> str:
 
 
 @dataclass(frozen=True)
+class Expect:
+    """What a healthy answer holds beyond its status: an app can say "DB down" with a 200."""
+
+    status: tuple[int, ...] = ()  # allowed status codes; none given: any below 400
+    contains: str | None = None  # a text the body must contain
+    json: Mapping[str, str] = field(default_factory=dict)  # dotted field -> value (as text)
+
+
+@dataclass(frozen=True)
 class Health:
     path: str = "/health"
     attempts: int = 10
     interval: float = 2.0
     timeout: float = 2.0
+    expect: Expect = field(default_factory=Expect)
 
 
 @dataclass(frozen=True)
@@ -513,11 +523,47 @@ def _is_relative(v: Any) -> bool:
 
 _relative = _expect(_is_relative, "a relative path inside the repository")
 _URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
+
+
+def _status_codes(value: Any, key: str) -> tuple[int, ...]:
+    codes = value if isinstance(value, list) else [value]
+    if not codes or not all(type(c) is int and 100 <= c <= 599 for c in codes):
+        raise _Invalid(key, f"expected HTTP status codes (200 or [200, 204]), got {value!r}")
+    return tuple(codes)
+
+
+def _json_fields(value: Any, key: str) -> dict[str, str]:
+    """Dotted field names (``checks.db``) and the scalar each must equal, as text."""
+    fields_ = {}
+    for name, item in _mapping(value, key).items():
+        if not isinstance(name, str) or not re.fullmatch(
+            r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", name
+        ):
+            raise _Invalid(key, f"{name!r} is not a field name (dotted for nested: checks.db)")
+        if type(item) not in (str, int, float, bool):
+            raise _Invalid(
+                f"{key}.{name}", f"expected a string, number or boolean, got {_kind(item)}"
+            )
+        fields_[name] = json_text(item)
+    return fields_
+
+
+def json_text(value: Any) -> str:
+    """A JSON scalar as the text it is compared by (true, 3, 0.5, up)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+_EXPECT: dict[str, Check] = {
+    "status": _status_codes,
+    "contains": _expect(lambda v: isinstance(v, str) and v, "a non-empty text"),
+    "json": _json_fields,
+}
 _HEALTH: dict[str, Check] = {
     "path": _URL_PATH,
     "attempts": _int(1),
     "interval": _number(0),
     "timeout": _number(0),
+    "expect": _record(Expect, _EXPECT),
 }
 _WATCH: dict[str, Check] = {
     "seconds": _number(0, inclusive=True),

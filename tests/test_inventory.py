@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.inventory import App, Health, Host, InventoryError, Ports, Watch, load
+from bluegreen.inventory import App, Expect, Health, Host, InventoryError, Ports, Watch, load
 
 MINIMAL = "app: {name: example}\nhosts: {web1: 203.0.113.10}\n"
 
@@ -66,7 +66,12 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
           env: {DEBUG: true, WORKERS: 4, RATIO: 0.5, GREETING: hi}
           env_file: .env
           secrets: {DB_PASSWORD: file:db.secret, TOKEN: env:SHOP_TOKEN}
-          health: {path: /healthz, attempts: 5, interval: 1, timeout: 0.5}
+          health:
+            path: /healthz
+            attempts: 5
+            interval: 1
+            timeout: 0.5
+            expect: {status: [200, 204], contains: ok, json: {db: up, checks.ready: true}}
           drain: 0
           watch: {seconds: 30, max_error_rate: 0.05, max_p99_ms: 250, min_requests: 50, probe: /}
         ports: {public: 8000, blue: 8001, green: 8002}
@@ -113,7 +118,15 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
         env_file=deploy / ".env",
         env_file_values={"FROM_FILE": "f"},
         secrets={"DB_PASSWORD": "pw-from-file", "TOKEN": "tok-from-env"},
-        health=Health(path="/healthz", attempts=5, interval=1.0, timeout=0.5),
+        health=Health(
+            path="/healthz",
+            attempts=5,
+            interval=1.0,
+            timeout=0.5,
+            expect=Expect(
+                status=(200, 204), contains="ok", json={"db": "up", "checks.ready": "true"}
+            ),
+        ),
         drain=0.0,
         watch=Watch(
             seconds=30.0, max_error_rate=0.05, max_p99_ms=250.0, min_requests=50, probe="/"
@@ -207,6 +220,12 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
     ("{name: e, options: {user: 'root; id'}}", "app.options.user", "uid[:gid]"),
     ('{name: e, options: {log: {max-size: "1\\n2"}}}', "app.options.log.max-size", "one line"),
     ("{name: e, stop_timeout: 999}", "app.stop_timeout", "an integer from 0 to 300"),
+    ("{name: e, health: {expect: {status: 99}}}", "app.health.expect.status", "HTTP status"),
+    ("{name: e, health: {expect: {status: []}}}", "app.health.expect.status", "HTTP status"),
+    ("{name: e, health: {expect: {contains: ''}}}", "app.health.expect.contains", "non-empty"),
+    ("{name: e, health: {expect: {json: {'a b': 1}}}}", "app.health.expect.json", "field name"),
+    ("{name: e, health: {expect: {json: {a: [1]}}}}", "app.health.expect.json.a", "got list"),
+    ("{name: e, health: {expect: {body: x}}}", "app.health.expect.body", "unknown key"),
     ("{name: e, container_port: 0}", "app.container_port", "from 1 to 65535, got 0"),
     ("{name: e, env: {1X: a}}", "app.env", "'1X' is not a valid variable name"),
     ("{name: e, env: {A: [s3cr3t]}}", "app.env.A", "string, number or boolean, got list"),

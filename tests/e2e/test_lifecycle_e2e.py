@@ -311,3 +311,36 @@ def test_exec_runs_in_the_live_container_on_every_host_with_exact_quoting(data_f
     nothing = fab(inventory, "exec")
     assert nothing.returncode == 2
     assert "give the command after --, e.g. fab exec -- bin/console" in nothing.stderr
+
+
+# --- health.expect, --skip-release ----------------------------------------------------------
+
+
+def test_health_expect_fails_an_answer_of_200_without_the_expected_text(data_fleet, tmp_path):
+    inventory, hosts, _ = data_fleet
+    text = inventory.read_text()
+    assert "health: {attempts: 10" in text
+
+    def expecting(wanted: str) -> Path:
+        path = tmp_path / f"expect-{wanted}.yml"
+        health = f"health: {{path: /version, expect: {{status: [200], contains: '{wanted}'}},"
+        path.write_text(
+            text.replace("health: {", health + " ", 1).replace("attempts: 10", "attempts: 3")
+        )
+        return path
+
+    result, load = under_load(hosts, expecting("9.9.9"), "deploy", "--ref", "v2", "--skip-release")
+    assert result.returncode == 1, result.output
+    assert_no_failures(load)
+    assert "not healthy after 3 attempt(s); last: HTTP 200 but the body lacks '9.9.9': '2.0.0'" in (
+        result.stdout)  # fmt: skip
+    assert [note(h) for h in hosts] == ["2.0.0 hello", ""]  # v1 still serves what it read
+
+    result, load = under_load(hosts, expecting("2.0.0"), "deploy", "--ref", "v2", "--skip-release")
+    assert result.returncode == 0, result.output
+    assert_no_failures(load)
+    assert result.stdout.count("release: sqlite3 /data/app.db") == 1
+    assert re.search(r"^sandbox1 +⚠️ +release: .* skipped \(--skip-release\)$", result.stdout, re.M)
+    assert notes(hosts[0]) == ["1.0.0 hello", "2.0.0 hello"]  # the command did not run
+    history = sb.run_in(hosts[0], "tail -n 1 /srv/example/history.jsonl").stdout
+    assert '"release_command": "skipped"' in history

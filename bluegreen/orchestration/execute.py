@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bluegreen.commands import container
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.inventory import COLORS, Host, Inventory
+from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import probe
 from bluegreen.orchestration.runner import Session, read_each
@@ -27,14 +27,11 @@ def execute(
     """Run ``argv`` in the live (or given) color's container; ``once``: the first host only."""
     if not argv:
         raise Refused("give the command after --, e.g. fab exec -- bin/console --version")
-    if color is not None and color not in COLORS:
-        raise Refused(f"--color must be one of {', '.join(COLORS)}, not {color!r}")
+    probe.check_color(color)
     app = inventory.app.name
 
     def run_on(session: Session) -> None:
-        which = color or probe.read(session.remote, inventory, session.host).facts.live_color
-        if which is None:
-            raise Refused("nothing is live here; name a color with --color")
+        which = probe.color_of(session.remote, inventory, session.host, color)
         command = container.exec_in(app, which, argv)
         try:
             output = session.remote.run(command, timeout=EXEC_TIMEOUT, what="exec")

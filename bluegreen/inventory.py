@@ -673,7 +673,7 @@ _OPTIONS: dict[str, Check] = {
     "user": _match(
         re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?"),
         "uid[:gid] or name[:group]",
-    ),  # fmt: skip
+    ),
 }
 
 

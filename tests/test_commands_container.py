@@ -36,7 +36,7 @@ def test_both_colors_get_the_settings():
 
 def test_a_release_command_line_runs_in_a_shell_in_a_one_off_container_of_the_new_image():
     app = App(name="shop", release="bin/migrate && echo 'done $(x)'", volumes=("d:/data",))
-    assert container.release(app, "abc", HOST) == (
+    assert container.release(app, app.release, "abc", HOST) == (
         "umask 077 && mkdir -p /srv/shop && cat > /srv/shop/release.env"
         " && { docker rm -f shop-release >/dev/null 2>&1 || true; }"
         " && { docker run --rm --pull never --name shop-release --label bluegreen.app=shop"
@@ -50,7 +50,7 @@ def test_a_release_command_line_runs_in_a_shell_in_a_one_off_container_of_the_ne
 def test_a_release_command_list_is_run_as_it_is():
     app = App(name="shop", release=("/app/migrate", "--to", "latest version"))
     bridge = Host(name="web1", address="10.0.0.1", app_dir="/srv/shop")
-    command = container.release(app, "abc", bridge)
+    command = container.release(app, app.release, "abc", bridge)
     assert "--network" not in command
     assert "--entrypoint /app/migrate shop:abc --to 'latest version' 2>&1;" in command
 

@@ -38,14 +38,11 @@ def release_env(app_dir: str) -> str:
     return f"{app_dir}/release.env"
 
 
-def release(app: App, release_id: str, host: Host) -> str:
-    """Run the release command once in a one-off container of the new image, with the app's
-    env (from stdin into a 0600 file, removed afterwards), volumes and options; its output
-    and exit code are the command's."""
-    command = app.release
-    assert command is not None
-    entry, args = ("/bin/sh", ["-c", command]) if isinstance(command, str) else (
-        command[0], list(command[1:]))  # fmt: skip
+def release(app: App, command: str | tuple[str, ...], release_id: str, host: Host) -> str:
+    """Run the release ``command`` (a shell line, or an argv) once in a one-off container of
+    the new image, with the app's env (from stdin into a 0600 file, removed afterwards),
+    volumes and options; its output and exit code are the command's."""
+    entry, *args = ("/bin/sh", "-c", command) if isinstance(command, str) else command
     envf = quote(release_env(host.app_dir))
     name = quote(f"{app.name}-release")
     network = " --network host" if host.network == "host" else ""

@@ -47,15 +47,16 @@ class ReleaseCommand:
         return {on}
 
     def step(self, run: HostRun) -> None:
-        if run.name not in self.targets(self.change.batch):
+        release = self.app.release
+        if release is None or run.name not in self.targets(self.change.batch):
             return
-        log, label = self.change.log, describe(self.app.release or "")
+        log, label = self.change.log, describe(release)
         if self.skip:
             run.recorded["release_command"] = "skipped"
             log.warn(run.name, f"release: {label} skipped (--skip-release)")
             return
         env = self.change.inventory.env_for(run.host)
-        command = container.release(self.app, run.release, run.host)
+        command = container.release(self.app, release, run.release, run.host)
         started = time.monotonic()
         try:
             with log.ticking(run.name, f"release: {label}"):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Mapping
 
 from bluegreen import traffic
 from bluegreen.errors import CheckFailed
-from bluegreen.executor import Remote, RemoteError
-from bluegreen.inventory import Health
+from bluegreen.executor import HttpReply, Remote, RemoteError
+from bluegreen.inventory import Expect, Health, json_text
 from bluegreen.traffic import Traffic
 
 COLOR_HEADER = "x-bluegreen-color"
@@ -20,19 +21,49 @@ DEAD_LIMIT = 1.0
 
 
 def wait_healthy(remote: Remote, port: int, health: Health) -> str:
-    """Probe the color's port until the health path answers 2xx/3xx; say how it went."""
+    """Probe the color's port until the health path answers as expected (by default 2xx or
+    3xx; ``health.expect`` may ask for status codes, a text and JSON fields); say how."""
     last = "no answer"
     for attempt in range(1, health.attempts + 1):
         try:
             reply = remote.http_get(port, health.path, health.timeout)
-            if reply.status < 400:
+            problem = unexpected(reply, health.expect)
+            if problem is None:
                 return f"HTTP {reply.status} on {health.path} after {attempt} attempt(s)"
-            last = f"HTTP {reply.status} {reply.body.strip()[:80]!r}"
+            last = f"HTTP {reply.status} {problem}"
         except (OSError, ConnectionError) as error:
             last = str(error) or type(error).__name__
         if attempt < health.attempts:
             time.sleep(health.interval)
     raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
+
+
+def unexpected(reply: HttpReply, expect: Expect) -> str | None:
+    """Why a health answer is not healthy (None: it is): its status, then its body."""
+    body = reply.body.strip()
+    allowed = reply.status in expect.status if expect.status else reply.status < 400
+    if not allowed:
+        return repr(body[:80])
+    if expect.contains is not None and expect.contains not in reply.body:
+        return f"but the body lacks {expect.contains!r}: {body[:80]!r}"
+    if not expect.json:
+        return None
+    try:
+        document = json.loads(reply.body)
+    except ValueError:
+        return f"but the body is not JSON: {body[:80]!r}"
+    for name, wanted in expect.json.items():
+        found: object = document
+        for part in name.split("."):
+            found = found.get(part, _MISSING) if isinstance(found, dict) else _MISSING
+        if found is _MISSING:
+            return f"but the JSON has no {name}"
+        if isinstance(found, (dict, list)) or found is None or json_text(found) != wanted:
+            return f"but JSON {name} is {json.dumps(found)}, expected {wanted}"
+    return None
+
+
+_MISSING = object()
 
 
 def exposed(address: str, port: int, timeout: float = 0.3) -> bool:

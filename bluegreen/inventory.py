@@ -28,11 +28,21 @@ def other(color: str) -> str:
 
 
 @dataclass(frozen=True)
+class Expect:
+    """What a healthy answer holds beyond its status: an app can say "DB down" with a 200."""
+
+    status: tuple[int, ...] = ()  # allowed status codes; none given: any below 400
+    contains: str | None = None  # a text the body must contain
+    json: Mapping[str, str] = field(default_factory=dict)  # dotted field -> value (as text)
+
+
+@dataclass(frozen=True)
 class Health:
     path: str = "/health"
     attempts: int = 10
     interval: float = 2.0
     timeout: float = 2.0
+    expect: Expect = field(default_factory=Expect)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,20 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class ContainerOptions:
+    """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
+
+    memory: str | None = None  # e.g. 512m
+    cpus: float | None = None
+    ulimits: Mapping[str, str] = field(default_factory=dict)  # nofile: "1024:2048"
+    shm_size: str | None = None
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)  # name -> IP address
+    labels: Mapping[str, str] = field(default_factory=dict)
+    log: Mapping[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
+    user: str | None = None  # uid[:gid] or name[:group]
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -54,8 +78,12 @@ class App:
     path: str = "."  # build context inside the repository
     dockerfile: str = "Dockerfile"  # relative to the build context
     container_port: int = 8080
-    env: Mapping[str, str] = field(default_factory=dict)
-    env_file: Path | None = None  # local file of KEY=VALUE lines
+    env: Mapping[str, str] = field(default_factory=dict)  # settings: shown in output
+    env_file: Path | None = None  # local file of KEY=VALUE lines (secrets)
+    env_file_values: Mapping[str, str] = field(default_factory=dict)  # what env_file holds
+    # NAME -> value read from the operator's environment ("env:VAR") or a 0600 file
+    # ("file:PATH"); masked in all output, never on a command line
+    secrets: Mapping[str, str] = field(default_factory=dict)
     health: Health = field(default_factory=Health)
     drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
     # keep the previous color running after a switch (rollback and the next switch skip the
@@ -68,6 +96,13 @@ class App:
     build: str = "host"
     image: str | None = None
     keep_releases: int = 5  # images kept per host besides the live and the previous one
+    # run once per deploy in a one-off container of the new image, before it starts: a shell
+    # command line (str) or an argv (tuple); release_on: first | all | a host name
+    release: str | tuple[str, ...] | None = None
+    release_on: str = "first"
+    volumes: tuple[str, ...] = ()  # "name:/path[:ro]" or "/host/path:/path[:ro]"
+    options: ContainerOptions = field(default_factory=ContainerOptions)
+    stop_timeout: int = 10  # seconds docker stop waits for the app before killing it
 
 
 @dataclass(frozen=True)
@@ -173,11 +208,14 @@ class Inventory:
                 yield from self._expand(member)
 
     def env_for(self, host: Host) -> dict[str, str]:
-        """The app's environment on ``host``: env_file, then app env, then host env.
+        """The app's environment on ``host``: env_file, then app env, then host env; and the
+        secrets (``load`` made sure no env key is also a secret)."""
+        return {**self.app.env_file_values, **self.app.env, **host.env, **self.app.secrets}
 
-        ``load`` has already merged the env_file under ``app.env``.
-        """
-        return {**self.app.env, **host.env}
+    @property
+    def secret_values(self) -> set[str]:
+        """Every value the operator's output must mask: the secrets and env_file's values."""
+        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -257,12 +295,17 @@ def _parse(data: dict, path: Path) -> Inventory:
     groups = _groups(data.get("groups"), hosts)
     if default_group is not None and default_group not in groups and default_group not in hosts:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
+    if app.release_on not in ("first", "all", *hosts):
+        raise _Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
+    for host in hosts.values():
+        for name in set(host.env) & set(app.secrets):
+            raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
     notify = _notify(data.get("notify"))
-    secrets = _secrets(data.get("secrets"), base)
+    secrets = _registry_secrets(data.get("secrets"), base)
     return Inventory(path, app, ports, hosts, groups, default_group, notify, secrets)
 
 
-def _secrets(value: Any, base: Path) -> Secrets:
+def _registry_secrets(value: Any, base: Path) -> Secrets:
     """``secrets: {registry: {username, password_env | password_file}}``."""
     checks: dict[str, Check] = {
         "username": _expect(lambda v: isinstance(v, str) and v and "\n" not in v, "a user name"),
@@ -322,6 +365,7 @@ def _app(value: Any, base: Path) -> App:
         "container_port": _int(1, 65535),
         "env": _env,
         "env_file": _path(base),
+        "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
         "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
@@ -329,8 +373,13 @@ def _app(value: Any, base: Path) -> App:
         "build": _choice("host", "local"),
         "image": _match(IMAGE_REFERENCE, "a reference like registry.example.com/team/app:tag"),
         "keep_releases": _int(0),
+        "release": _release_command,
+        "release_on": _match(_NAME, "first, all or a host name"),
+        "volumes": _volumes,
+        "options": _record(ContainerOptions, _OPTIONS),
+        "stop_timeout": _int(0, 300),
     }
-    kw = _fields(value, "app", _names(App), checks, required=("name",))
+    kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     if "image" in kw and "build" in kw:
         raise _Invalid("app.build", "app.image is prebuilt, nothing is built: give one of the two")
     if kw.get("build") == "local" and kw.get("source") == "git":
@@ -342,7 +391,10 @@ def _app(value: Any, base: Path) -> App:
     else:
         kw["repo"] = os.path.abspath(base / Path(kw.get("repo", ".")).expanduser())
     if "env_file" in kw:
-        kw["env"] = {**_read_env_file(kw["env_file"], "app.env_file"), **kw.get("env", {})}
+        kw["env_file_values"] = _read_env_file(kw["env_file"], "app.env_file")
+    for name in kw.get("secrets", {}):
+        if name in kw.get("env", {}):
+            raise _Invalid(f"app.secrets.{name}", f"{_BOTH} (app.env.{name})")
     return App(**kw)
 
 
@@ -550,11 +602,47 @@ def _is_relative(v: Any) -> bool:
 
 _relative = _expect(_is_relative, "a relative path inside the repository")
 _URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
+
+
+def _status_codes(value: Any, key: str) -> tuple[int, ...]:
+    codes = value if isinstance(value, list) else [value]
+    if not codes or not all(type(c) is int and 100 <= c <= 599 for c in codes):
+        raise _Invalid(key, f"expected HTTP status codes (200 or [200, 204]), got {value!r}")
+    return tuple(codes)
+
+
+def _json_fields(value: Any, key: str) -> dict[str, str]:
+    """Dotted field names (``checks.db``) and the scalar each must equal, as text."""
+    fields_ = {}
+    for name, item in _mapping(value, key).items():
+        if not isinstance(name, str) or not re.fullmatch(
+            r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", name
+        ):
+            raise _Invalid(key, f"{name!r} is not a field name (dotted for nested: checks.db)")
+        if type(item) not in (str, int, float, bool):
+            raise _Invalid(
+                f"{key}.{name}", f"expected a string, number or boolean, got {_kind(item)}"
+            )
+        fields_[name] = json_text(item)
+    return fields_
+
+
+def json_text(value: Any) -> str:
+    """A JSON scalar as the text it is compared by (true, 3, 0.5, up)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+_EXPECT: dict[str, Check] = {
+    "status": _status_codes,
+    "contains": _expect(lambda v: isinstance(v, str) and v, "a non-empty text"),
+    "json": _json_fields,
+}
 _HEALTH: dict[str, Check] = {
     "path": _URL_PATH,
     "attempts": _int(1),
     "interval": _number(0),
     "timeout": _number(0),
+    "expect": _record(Expect, _EXPECT),
 }
 _WATCH: dict[str, Check] = {
     "seconds": _number(0, inclusive=True),
@@ -583,7 +671,7 @@ def _app_dir(app: str) -> Check:
 
 
 def _env(value: Any, key: str) -> dict[str, str]:
-    """NAME: value pairs; values are secrets, so messages show their type, never them."""
+    """NAME: value pairs: settings (shown in output), though messages show only their type."""
     if not isinstance(value, dict):
         raise _Invalid(key, f"expected a mapping of NAME: value, got {_kind(value)}")
     env = {}
@@ -600,6 +688,125 @@ def _env(value: Any, key: str) -> dict[str, str]:
             raise _Invalid(f"{key}.{name}", "contains a line break (env files hold one line each)")
         env[name] = str(item)
     return env
+
+
+def _release_command(value: Any, key: str) -> str | tuple[str, ...]:
+    """A shell command line, or a list of arguments run as they are (no shell)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise _Invalid(key, f"expected a command (string) or a list of arguments, got {value!r}")
+
+
+_VOLUME_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*|(/[A-Za-z0-9_.@+-]+)+/?")
+_CONTAINER_PATH = re.compile(r"(/[A-Za-z0-9_.@+-]+)+/?")
+
+
+def _volumes(value: Any, key: str) -> tuple[str, ...]:
+    """Named volumes (``data:/var/lib/app``) and absolute host paths (``/srv/up:/up:ro``)."""
+    if not isinstance(value, list):
+        raise _Invalid(key, f"expected a list of SOURCE:/path[:ro], got {_kind(value)}")
+    shape = "SOURCE:/container/path[:ro|:rw] (SOURCE a volume name or an absolute host path)"
+    for i, spec in enumerate(value):
+        parts = spec.split(":") if isinstance(spec, str) else []
+        ok = len(parts) in (2, 3) and parts[2:] in ([], ["ro"], ["rw"])
+        ok = ok and all(_VOLUME_SOURCE.fullmatch(parts[0]) and _CONTAINER_PATH.fullmatch(p)
+                        for p in parts[1:2])  # fmt: skip
+        if not ok or "/../" in f"{spec}/" or "/./" in f"{spec}/":
+            raise _Invalid(f"{key}[{i}]", f"expected {shape}, got {spec!r}")
+    return tuple(value)
+
+
+_SIZE = _match(re.compile(r"[1-9][0-9]*[bkmg]?"), "a size like 512m or 2g")
+_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")  # one line, no control characters
+
+
+def _pairs(name: re.Pattern[str], value: re.Pattern[str], what: str) -> Check:
+    """A mapping of checked names to checked one-line strings (numbers as written)."""
+
+    def check(data: Any, key: str) -> dict[str, str]:
+        pairs = {}
+        for item, setting in _mapping(data, key).items():
+            text = str(setting) if type(setting) in (str, int, float) else None
+            if not isinstance(item, str) or not name.fullmatch(item):
+                raise _Invalid(key, f"{item!r} is not a valid name")
+            if text is None or not value.fullmatch(text):
+                raise _Invalid(f"{key}.{item}", f"expected {what}, got {setting!r}")
+            pairs[item] = text
+        return pairs
+
+    return check
+
+
+_OPTIONS: dict[str, Check] = {
+    "memory": _SIZE,
+    "cpus": _number(0),
+    "ulimits": _pairs(re.compile(r"[a-z]+"), re.compile(r"-?[0-9]+(:-?[0-9]+)?"), "N or SOFT:HARD"),
+    "shm_size": _SIZE,
+    "extra_hosts": _pairs(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*"), re.compile(r"[0-9a-fA-F.:]+"), "an IP address"
+    ),
+    "labels": _pairs(re.compile(r"(?!bluegreen\.)[A-Za-z0-9][A-Za-z0-9._/-]*"), _TEXT, "one line"),
+    "log": _pairs(re.compile(r"[a-z][a-z0-9_-]*"), _TEXT, "one line"),
+    "user": _match(
+        re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?"),
+        "uid[:gid] or name[:group]",
+    ),
+}
+
+
+_BOTH = "a secret and a plain env setting at once; keep it in one of them"
+_SECRET_SOURCE = re.compile(r"(env):([A-Za-z_][A-Za-z0-9_]*)|(file):(.+)")
+
+
+def _app_secrets(base: Path) -> Check:
+    """NAME: "env:VAR" (the operator's environment) or "file:PATH" (a 0600 file, relative to
+    the inventory, one value; a trailing newline is dropped). Messages never show values."""
+
+    def check(value: Any, key: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise _Invalid(
+                key, f"expected a mapping of NAME: env:VAR or file:PATH, got {_kind(value)}"
+            )
+        secrets = {}
+        for name, source in value.items():
+            if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+                raise _Invalid(key, f"{name!r} is not a valid variable name")
+            found = _SECRET_SOURCE.fullmatch(source) if isinstance(source, str) else None
+            if found is None:
+                raise _Invalid(
+                    f"{key}.{name}", "expected env:VAR or file:PATH (never the value itself)"
+                )
+            if found.group(1):
+                secret = os.environ.get(found.group(2))
+                if not secret:
+                    raise _Invalid(
+                        f"{key}.{name}", f"{found.group(2)} is not set in your environment"
+                    )
+            else:
+                path = Path(os.path.abspath(base / Path(found.group(4)).expanduser()))
+                secret = _read_secret_file(path, f"{key}.{name}")
+            if "\n" in secret or "\r" in secret:
+                raise _Invalid(
+                    f"{key}.{name}", "contains a line break (env files hold one line each)"
+                )
+            secrets[name] = secret
+        return secrets
+
+    return check
+
+
+def _read_secret_file(path: Path, key: str) -> str:
+    """One secret value from a private file."""
+    _private_file(path, key)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise _Invalid(key, f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if not text.strip():
+        raise _Invalid(key, f"{path} is empty")
+    return text.removesuffix("\n")
 
 
 def _check_name(name: Any, key: str) -> str:

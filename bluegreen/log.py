@@ -11,7 +11,8 @@ from typing import TextIO
 
 
 class Log:
-    """Lines for the operator; env values (secrets) are masked wherever they show up."""
+    """Lines for the operator; secrets (``app.secrets``, env_file values) are masked wherever
+    they show up; plain ``env`` settings are not."""
 
     def __init__(
         self, stream: TextIO | None = None, width: int = 10, secrets: Iterable[str] = ()

@@ -18,6 +18,7 @@ from bluegreen import inventory, orchestration
 from bluegreen.errors import BluegreenError
 from bluegreen.log import Log
 from bluegreen.orchestration import bootstrap as bootstrap_hosts
+from bluegreen.orchestration.execute import execute
 from bluegreen.orchestration.history import show_history
 from bluegreen.orchestration.locks import lock_release, lock_status
 from bluegreen.orchestration.logs import logs as app_logs
@@ -27,7 +28,8 @@ from bluegreen.testing import demo, sandbox
 
 # The defaults of config.bluegreen, set on the collection so that both `fab` (fabfile.py)
 # and the `bluegreen` program (which loads no project config) have them.
-CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": []}}
+# ``command``: the exact words after ``--`` (set by the executor, for ``exec``).
+CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": [], "command": []}}
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
@@ -50,8 +52,9 @@ def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: ob
 
 
 def _secrets(inv: inventory.Inventory, hosts: list[inventory.Host]) -> set[str]:
-    """Values the log masks: env values, and the registry password when it can be read."""
-    values = {value for host in hosts for value in inv.env_for(host).values()}
+    """Values the log masks: secrets, env_file values, and the registry password when it
+    can be read (env values are plain settings, shown)."""
+    values = set(inv.secret_values)
     if inv.secrets.registry is not None:
         with contextlib.suppress(BluegreenError):  # not needed by every task
             values.add(inv.secrets.registry.password())
@@ -82,14 +85,32 @@ def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
         "ref": "git ref to deploy (default HEAD of the app's repository)",
         "canary": "move traffic in steps, e.g. 10,50 (percent), then 100; abort on errors",
         "hold": "seconds each canary step is held and watched (default 30)",
+        "skip-release": "do not run the release command (app.release) this time",
         **CHANGE_HELP,
     }
 )
-def deploy(c, ref="HEAD", canary=None, hold=None, dry_run=False, batch=None, parallel=None):
+def deploy(
+    c,
+    ref="HEAD",
+    canary=None,
+    hold=None,
+    skip_release=False,
+    dry_run=False,
+    batch=None,
+    parallel=None,
+):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
     hold = _number("hold", hold, 30.0, float)
     options = _options(dry_run, batch, parallel)
-    _run(c, orchestration.deploy, ref, options=options, canary=canary, hold=hold)
+    _run(
+        c,
+        orchestration.deploy,
+        ref,
+        options=options,
+        canary=canary,
+        hold=hold,
+        skip_release=skip_release,
+    )
 
 
 @task(help=CHANGE_HELP)
@@ -149,6 +170,18 @@ def abort(c, dry_run=False, batch=None, parallel=None):
 def logs(c, color=None, n=None, follow=False):
     """Show the app's container output from every host, prefixed by host."""
     _run(c, app_logs, color, _number("n", n, 50), follow)
+
+
+@task(
+    name="exec",
+    help={
+        "color": "blue or green (default: the live color of each host)",
+        "once": "on the first selected host only",
+    },
+)
+def exec_task(c, color=None, once=False):
+    """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
+    _run(c, execute, list(c.config.bluegreen.command), color, once)
 
 
 @task(help={"n": "how many records per host (default 10)"})
@@ -217,7 +250,18 @@ def sandbox_down(c):
 
 
 ns = Collection(
-    deploy, rollback, switch, split, promote, abort, status, logs, history, bootstrap, init
+    deploy,
+    rollback,
+    switch,
+    split,
+    promote,
+    abort,
+    status,
+    logs,
+    exec_task,
+    history,
+    bootstrap,
+    init,
 )
 ns.configure(CONFIG)
 ns.add_collection(Collection("lock", lock_status_task, lock_release_task))

@@ -4,6 +4,7 @@ import pytest
 
 from bluegreen import checks
 from bluegreen.executor import HttpReply
+from bluegreen.inventory import Expect, Health
 from bluegreen.traffic import Traffic
 
 
@@ -75,3 +76,48 @@ def test_serving_reads_nginx_headers_once_and_ignores_what_is_not_ours():
     assert checks.serving(Answers(("blue", "r1")), 4000, "/", 2) == Traffic("blue", "r1")
     assert checks.serving(Answers(("green", "bad value")), 4000, "/", 2) is None
     assert checks.serving(Refusing(), 4000, "/", 2) is None
+
+
+# --- health.expect --------------------------------------------------------------------------
+
+DB_DOWN = '{"status": "ok", "checks": {"db": "down", "workers": 4, "ready": true}}'
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expect", "problem"),
+    [
+        (200, "ok", Expect(), None),
+        (302, "", Expect(), None),
+        (404, "nope", Expect(), "'nope'"),
+        (204, "", Expect(status=(200,)), "''"),
+        (503, "down", Expect(status=(200, 503)), None),
+        (200, "DB down", Expect(contains="all good"), "but the body lacks 'all good': 'DB down'"),
+        (200, DB_DOWN, Expect(json={"status": "ok", "checks.workers": "4"}), None),
+        (200, DB_DOWN, Expect(json={"checks.ready": "true"}), None),
+        (
+            200,
+            DB_DOWN,
+            Expect(json={"checks.db": "up"}),
+            'but JSON checks.db is "down", expected up',
+        ),
+        (200, DB_DOWN, Expect(json={"checks.cache": "up"}), "but the JSON has no checks.cache"),
+        (200, DB_DOWN, Expect(json={"checks": "x"}), "but JSON checks is {"),
+        (200, "ok", Expect(json={"a": "1"}), "but the body is not JSON: 'ok'"),
+    ],
+)
+def test_a_health_answer_is_judged_by_status_then_body(status, body, expect, problem):
+    found = checks.unexpected(HttpReply(status, {}, body), expect)
+    if problem is not None and problem.endswith("{"):  # a mapping: shown as JSON
+        assert found is not None and found.startswith(problem)
+    else:
+        assert found == problem
+
+
+def test_an_app_that_says_db_down_with_200_fails_the_health_gate():
+    class Down:
+        def http_get(self, port, path, timeout):
+            return HttpReply(200, {}, DB_DOWN)
+
+    health = Health(attempts=2, interval=0, expect=Expect(json={"checks.db": "up"}))
+    with pytest.raises(checks.CheckFailed, match=r"after 2 attempt\(s\); last: HTTP 200 but JSON"):
+        checks.wait_healthy(Down(), 4001, health)

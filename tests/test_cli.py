@@ -286,12 +286,16 @@ def test_sandbox_up_refuses_a_bad_inventory_before_starting_anything(tmp_path):
 def test_the_sandbox_inventory_keeps_a_git_url_and_finds_the_env_file(tmp_path):
     (tmp_path / "app.env").write_text("TOKEN=x\n")
     (tmp_path / "app.env").chmod(0o600)
+    (tmp_path / "db.secret").write_text("pw\n")
+    (tmp_path / "db.secret").chmod(0o600)
     (tmp_path / "hosts.yml").write_text(
-        "app: {name: shop, source: git, repo: 'https://git.example/shop.git', env_file: app.env}\n"
+        "app: {name: shop, source: git, repo: 'https://git.example/shop.git', env_file: app.env,"
+        " secrets: {DB: file:db.secret}}\n"
         "hosts: {web1: 203.0.113.10}\n"
     )
     target = tmp_path / "elsewhere" / "hosts.yml"
     target.parent.mkdir()
     target.write_text(demo.app_section(tmp_path / "hosts.yml") + demo.sandbox_hosts("sb", NAMES))
     app = inventory.load(target).app
-    assert (app.repo, app.env["TOKEN"]) == ("https://git.example/shop.git", "x")
+    assert (app.repo, app.env_file_values["TOKEN"]) == ("https://git.example/shop.git", "x")
+    assert app.secrets == {"DB": "pw"}

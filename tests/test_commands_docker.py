@@ -13,7 +13,10 @@ def test_run_publishes_on_loopback_only_and_reads_env_from_stdin():
     assert command == (
         "umask 077 && mkdir -p /srv/shop && cat > /srv/shop/green.env.new"
         " && mv -f /srv/shop/green.env.new /srv/shop/green.env"
-        " && { docker rm -f shop-green >/dev/null 2>&1 || true; }"
+        " && { docker rm -f shop-green-prev >/dev/null 2>&1 || true; }"
+        " && { ! docker container inspect shop-green >/dev/null 2>&1"
+        " || { docker stop shop-green >/dev/null"
+        " && docker rename shop-green shop-green-prev; }; }"
         " && docker run -d --pull never --name shop-green --restart unless-stopped"
         " --label bluegreen.app=shop --label bluegreen.color=green --label bluegreen.release=abc"
         " --env-file /srv/shop/green.env -e PORT=8080 -p 127.0.0.1:4002:8080 shop:abc >/dev/null"
@@ -43,6 +46,19 @@ def test_build_shows_only_the_last_lines_when_it_fails():
 
 
 def test_stop_keeps_the_container():
-    assert docker.stop("shop", "blue") == "docker stop -t 10 shop-blue >/dev/null"
-    assert docker.remove("shop", "blue") == "docker rm -f shop-blue >/dev/null 2>&1 || true"
+    assert docker.stop("shop", "blue") == "docker stop shop-blue >/dev/null"
     assert docker.logs("shop", "blue", 5) == "docker logs --tail 5 shop-blue 2>&1"
+
+
+def test_undo_puts_the_set_aside_container_back_under_its_name():
+    assert docker.restore("shop", "blue", running=False) == (
+        "docker rm -f shop-blue >/dev/null 2>&1;"
+        " if docker container inspect shop-blue-prev >/dev/null 2>&1;"
+        " then docker rename shop-blue-prev shop-blue; fi"
+    )
+    assert docker.restore("shop", "blue", running=True).endswith(
+        "then docker rename shop-blue-prev shop-blue && docker start shop-blue >/dev/null; fi"
+    )
+    assert docker.discard_aside("shop", "blue") == (
+        "docker rm -f shop-blue-prev >/dev/null 2>&1 || true"
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.inventory import App, Health, Host, InventoryError, Ports, Watch, load
+from bluegreen.inventory import App, Expect, Health, Host, InventoryError, Ports, Watch, load
 
 MINIMAL = "app: {name: example}\nhosts: {web1: 203.0.113.10}\n"
 
@@ -50,6 +50,9 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("HOME", "/home/op")
     deploy = tmp_path / "deploy"
     env_file(deploy, "FROM_FILE=f\n")
+    (deploy / "db.secret").write_text("pw-from-file\n")
+    (deploy / "db.secret").chmod(0o600)
+    monkeypatch.setenv("SHOP_TOKEN", "tok-from-env")
     path = write(
         deploy,
         """
@@ -62,7 +65,13 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
           container_port: 3000
           env: {DEBUG: true, WORKERS: 4, RATIO: 0.5, GREETING: hi}
           env_file: .env
-          health: {path: /healthz, attempts: 5, interval: 1, timeout: 0.5}
+          secrets: {DB_PASSWORD: file:db.secret, TOKEN: env:SHOP_TOKEN}
+          health:
+            path: /healthz
+            attempts: 5
+            interval: 1
+            timeout: 0.5
+            expect: {status: [200, 204], contains: ok, json: {db: up, checks.ready: true}}
           drain: 0
           watch: {seconds: 30, max_error_rate: 0.05, max_p99_ms: 250, min_requests: 50, probe: /}
         ports: {public: 8000, blue: 8001, green: 8002}
@@ -105,9 +114,19 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
         path="services/api",
         dockerfile="docker/Dockerfile.prod",
         container_port=3000,
-        env={"FROM_FILE": "f", "DEBUG": "true", "WORKERS": "4", "RATIO": "0.5", "GREETING": "hi"},
+        env={"DEBUG": "true", "WORKERS": "4", "RATIO": "0.5", "GREETING": "hi"},
         env_file=deploy / ".env",
-        health=Health(path="/healthz", attempts=5, interval=1.0, timeout=0.5),
+        env_file_values={"FROM_FILE": "f"},
+        secrets={"DB_PASSWORD": "pw-from-file", "TOKEN": "tok-from-env"},
+        health=Health(
+            path="/healthz",
+            attempts=5,
+            interval=1.0,
+            timeout=0.5,
+            expect=Expect(
+                status=(200, 204), contains="ok", json={"db": "up", "checks.ready": "true"}
+            ),
+        ),
         drain=0.0,
         watch=Watch(
             seconds=30.0, max_error_rate=0.05, max_p99_ms=250.0, min_requests=50, probe="/"
@@ -184,6 +203,36 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
     ("{name: e, path: ../x}", "app.path", "expected a relative path"),
     ("{name: e, path: /abs}", "app.path", "expected a relative path"),
     ("{name: e, dockerfile: a/../../D}", "app.dockerfile", "a relative path"),
+    ("{name: e, release: 3}", "app.release", "expected a command (string) or a list of"),
+    ("{name: e, release: ''}", "app.release", "expected a command (string) or a list of"),
+    ("{name: e, release: []}", "app.release", "expected a command (string) or a list of"),
+    ("{name: e, release: [migrate, 1]}", "app.release", "a list of arguments, got ['migrate', 1]"),
+    ("{name: e, release: {a: b}}", "app.release", "expected a command (string)"),
+    ("{name: e, release_on: w9}", "app.release_on", "'w9' is not first, all or a host name"),
+    ("{name: e, volumes: data:/data}", "app.volumes", "expected a list of SOURCE:/path[:ro]"),
+    ("{name: e, volumes: [data]}", "app.volumes[0]", "expected SOURCE:/container/path"),
+    ("{name: e, volumes: ['data:rel/path']}", "app.volumes[0]", "got 'data:rel/path'"),
+    ("{name: e, volumes: ['d:/x:rx']}", "app.volumes[0]", "got 'd:/x:rx'"),
+    ("{name: e, volumes: ['../up:/x']}", "app.volumes[0]", "got '../up:/x'"),
+    ("{name: e, volumes: ['/srv/../etc:/x']}", "app.volumes[0]", "got '/srv/../etc:/x'"),
+    ("{name: e, volumes: ['-v:/x']}", "app.volumes[0]", "got '-v:/x'"),
+    ("{name: e, volumes: ['d;rm -rf:/x']}", "app.volumes[0]", "got 'd;rm -rf:/x'"),
+    ("{name: e, options: {memroy: 1g}}", "app.options.memroy", "unknown key (did you mean"),
+    ("{name: e, options: {privileged: true}}", "app.options.privileged", "unknown key"),
+    ("{name: e, options: {memory: lots}}", "app.options.memory", "a size like 512m"),
+    ("{name: e, options: {cpus: 0}}", "app.options.cpus", "expected a number > 0"),
+    ("{name: e, options: {ulimits: {nofile: x}}}", "app.options.ulimits.nofile", "SOFT:HARD"),
+    ("{name: e, options: {labels: {bluegreen.color: x}}}", "app.options.labels", "not a valid"),
+    ("{name: e, options: {extra_hosts: {db: 'a b'}}}", "app.options.extra_hosts.db", "an IP"),
+    ("{name: e, options: {user: 'root; id'}}", "app.options.user", "uid[:gid]"),
+    ('{name: e, options: {log: {max-size: "1\\n2"}}}', "app.options.log.max-size", "one line"),
+    ("{name: e, stop_timeout: 999}", "app.stop_timeout", "an integer from 0 to 300"),
+    ("{name: e, health: {expect: {status: 99}}}", "app.health.expect.status", "HTTP status"),
+    ("{name: e, health: {expect: {status: []}}}", "app.health.expect.status", "HTTP status"),
+    ("{name: e, health: {expect: {contains: ''}}}", "app.health.expect.contains", "non-empty"),
+    ("{name: e, health: {expect: {json: {'a b': 1}}}}", "app.health.expect.json", "field name"),
+    ("{name: e, health: {expect: {json: {a: [1]}}}}", "app.health.expect.json.a", "got list"),
+    ("{name: e, health: {expect: {body: x}}}", "app.health.expect.body", "unknown key"),
     ("{name: e, container_port: 0}", "app.container_port", "from 1 to 65535, got 0"),
     ("{name: e, env: {1X: a}}", "app.env", "'1X' is not a valid variable name"),
     ("{name: e, env: {A: [s3cr3t]}}", "app.env.A", "string, number or boolean, got list"),
@@ -416,6 +465,59 @@ def test_env_file_bad_line_names_line_not_value(tmp_path: Path, content: str, pr
     assert "app.env_file: " in message
     assert problem in message
     assert "s3cr3t" not in message
+
+
+SECRET_BAD = [
+    ("{A: s3cr3t}", "app.secrets.A", "expected env:VAR or file:PATH (never the value itself)"),
+    ("[A]", "app.secrets", "expected a mapping of NAME: env:VAR or file:PATH, got list"),
+    ("{1A: env:X}", "app.secrets", "'1A' is not a valid variable name"),
+    ("{A: env:BLUEGREEN_TEST_UNSET}", "app.secrets.A", "BLUEGREEN_TEST_UNSET is not set"),
+    ("{A: file:nope}", "app.secrets.A", "nope: file not found"),
+    ("{A: file:open.secret}", "app.secrets.A", "accessible by group/others (mode 0644)"),
+    ("{A: file:empty.secret}", "app.secrets.A", "empty.secret is empty"),
+    ("{A: file:two.secret}", "app.secrets.A", "contains a line break"),
+    ("{GREETING: env:HOME}", "app.secrets.GREETING", "a secret and a plain env setting"),
+]
+
+
+@pytest.mark.parametrize(("secrets", "key", "problem"), SECRET_BAD)
+def test_bad_secrets_name_the_key_never_the_value(tmp_path, monkeypatch, secrets, key, problem):
+    monkeypatch.delenv("BLUEGREEN_TEST_UNSET", raising=False)
+    for name, text, mode in (("open", "s3cr3t", 0o644), ("empty", "\n", 0o600),
+                             ("two", "s3cr3t\ns3cr3t\n", 0o600)):  # fmt: skip
+        (tmp_path / f"{name}.secret").write_text(text)
+        (tmp_path / f"{name}.secret").chmod(mode)
+    text = f"app: {{name: e, env: {{GREETING: hi}}, secrets: {secrets}}}\nhosts: {{w: a}}\n"
+    message = load_error(write(tmp_path, text))
+    assert f"hosts.yml: {key}: " in message and problem in message, message
+    assert "s3cr3t" not in message
+
+
+def test_a_host_env_key_that_is_a_secret_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKEN_SRC", "s3cr3t")
+    text = (
+        "app: {name: e, secrets: {TOKEN: env:TOKEN_SRC}}\n"
+        "hosts: {w: {address: a, env: {TOKEN: x}}}\n"
+    )
+    message = load_error(write(tmp_path, text))
+    assert "hosts.w.env.TOKEN: a secret and a plain env setting at once" in message
+    assert "s3cr3t" not in message
+
+
+def test_secrets_reach_the_env_and_are_the_values_to_mask(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKEN_SRC", "s3cr3t")
+    env_file(tmp_path, "FILE_KEY=from-file\n")
+    text = (
+        "app: {name: e, env: {BIND: 127.0.0.1}, env_file: .env, secrets: {TOKEN: env:TOKEN_SRC}}\n"
+        "hosts: {w: a}\n"
+    )
+    inventory = load(write(tmp_path, text))
+    assert inventory.env_for(inventory.hosts["w"]) == {
+        "FILE_KEY": "from-file",
+        "BIND": "127.0.0.1",
+        "TOKEN": "s3cr3t",
+    }
+    assert inventory.secret_values == {"s3cr3t", "from-file"}  # a setting is not masked
 
 
 def test_missing_env_file(tmp_path: Path) -> None:

@@ -18,6 +18,12 @@ def container(app: str, color: str) -> str:
     return f"{app}-{color}"
 
 
+def aside(app: str, color: str) -> str:
+    """The name the color's kept container (the rollback target) has while a new release
+    is staged in its place."""
+    return f"{container(app, color)}-prev"
+
+
 def env_file(app_dir: str, color: str) -> str:
     return f"{app_dir}/{color}.env"
 
@@ -33,10 +39,20 @@ def build(app: str, release: str, context: str, dockerfile: str) -> str:
     return quiet(build)
 
 
-def run(app: str, color: str, release: str, host: Host, ports: Ports, container_port: int) -> str:
-    """Replace the color's container with the release; env comes from stdin into a 0600 file.
+def run(
+    app: str,
+    color: str,
+    release: str,
+    host: Host,
+    ports: Ports,
+    container_port: int,
+    settings: str = "",
+) -> str:
+    """Start the release as the color's container; env comes from stdin into a 0600 file.
 
-    The env file is written from stdin so values never appear in process arguments or logs.
+    The container it replaces is set aside (stopped, renamed), not removed, so a failed
+    deploy can put it back (``restore``). The env file is written from stdin so values never
+    appear in process arguments or logs. ``settings``: volumes and options (``container``).
     """
     name = quote(container(app, color))
     envf = quote(env_file(host.app_dir, color))
@@ -49,12 +65,41 @@ def run(app: str, color: str, release: str, host: Host, ports: Ports, container_
     return (
         f"umask 077 && mkdir -p {quote(host.app_dir)}"
         f" && cat > {envf}.new && mv -f {envf}.new {envf}"
-        f" && {{ docker rm -f {name} >/dev/null 2>&1 || true; }}"
+        f" && {set_aside(app, color)}"
         f" && docker run -d --pull never --name {name} --restart unless-stopped"
         f" --label {LABEL}.app={quote(app)} --label {LABEL}.color={color}"
         f" --label {LABEL}.release={quote(release)}"
-        f" --env-file {envf} {network} {quote(image(app, release))} >/dev/null"
+        f" --env-file {envf} {network}{' ' + settings if settings else ''}"
+        f" {quote(image(app, release))} >/dev/null"
     )
+
+
+def set_aside(app: str, color: str) -> str:
+    """Stop the color's container and rename it aside; one set aside before is dropped (the
+    container under the color's name is always the one a switch or rollback uses)."""
+    name, kept = quote(container(app, color)), quote(aside(app, color))
+    return (
+        f"{{ docker rm -f {kept} >/dev/null 2>&1 || true; }}"
+        f" && {{ ! docker container inspect {name} >/dev/null 2>&1"
+        f" || {{ docker stop {name} >/dev/null && docker rename {name} {kept}; }}; }}"
+    )
+
+
+def restore(app: str, color: str, running: bool) -> str:
+    """Undo a staged release: remove its container and give the set-aside one its name back
+    (started again when it ran before, as a warm standby does)."""
+    name, kept = quote(container(app, color)), quote(aside(app, color))
+    start = f" && docker start {name} >/dev/null" if running else ""
+    return (
+        f"docker rm -f {name} >/dev/null 2>&1;"
+        f" if docker container inspect {kept} >/dev/null 2>&1;"
+        f" then docker rename {kept} {name}{start}; fi"
+    )
+
+
+def discard_aside(app: str, color: str) -> str:
+    """After a deploy ended switched, the container set aside for it is no longer needed."""
+    return f"docker rm -f {quote(aside(app, color))} >/dev/null 2>&1 || true"
 
 
 def image_present(app: str, release: str) -> str:
@@ -77,13 +122,10 @@ def start(app: str, color: str) -> str:
     return f"docker start {quote(container(app, color))} >/dev/null"
 
 
-def stop(app: str, color: str, timeout: int = 10) -> str:
-    """Stop but keep the container, so rollback to it is instant."""
-    return f"docker stop -t {timeout} {quote(container(app, color))} >/dev/null"
-
-
-def remove(app: str, color: str) -> str:
-    return f"docker rm -f {quote(container(app, color))} >/dev/null 2>&1 || true"
+def stop(app: str, color: str) -> str:
+    """Stop but keep the container, so rollback to it is instant (docker waits the
+    container's own ``--stop-timeout``, ``app.stop_timeout``, before killing it)."""
+    return f"docker stop {quote(container(app, color))} >/dev/null"
 
 
 def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:

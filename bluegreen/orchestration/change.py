@@ -28,6 +28,7 @@ from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
 
 HostStep = Callable[[HostRun], None]
+Stages = tuple[tuple[Phase, HostStep], ...]  # phases that stage a batch, before its health
 
 
 class Change:
@@ -46,6 +47,7 @@ class Change:
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
+        self.batch: list[HostRun] = []  # the hosts being rolled now
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
         # an operation's hooks (a deploy's): judge each staged batch before its health checks
@@ -146,13 +148,16 @@ class Change:
             self.log.warn(run.name, f"{message}; the old color still runs (fab status shows it)")
 
     def finish(self, run: HostRun) -> None:
-        """Write the host's history line and give its lock back, in one round trip. A host
-        lost by then keeps its lock (a warning): what it serves is already settled."""
+        """Write the host's history line and give its lock back (a switched host also drops
+        the container it set aside, and old images), in one round trip. A host lost by then
+        keeps its lock (a warning): what it serves is already settled."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
         if self.tidy is not None and run.outcome == "switched":
             command = f"{self.tidy(run)}\n{command}"
+        if run.retire and run.outcome == "switched":  # first: its image may then be pruned
+            command = f"{run.retire}; {command}"
         try:
             output = run.remote.run(command, what="history and unlock")
         except BluegreenError as error:
@@ -186,16 +191,19 @@ class Change:
         self,
         hosts: list[Host],
         choose: HostStep,
-        stage: HostStep,
+        stage: HostStep | Stages,
         undo: HostStep,
         release: str | None = None,
         steps: tuple[Step, ...] = (),
     ) -> bool:
         """Run the change; True when every host ends on its target.
 
-        ``steps`` move traffic to the target color (default: all of it at once, watched
-        for the inventory's ``app.watch.seconds``); the last one is where the hosts end.
+        ``stage`` is one step (the stage phase) or several phases in order (a deploy with a
+        release command: build, release, start). ``steps`` move traffic to the target color
+        (default: all of it at once, watched for the inventory's ``app.watch.seconds``); the
+        last one is where the hosts end.
         """
+        stages = stage if isinstance(stage, tuple) else ((Phase.STAGE, stage),)
         steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
         batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
         dry = self.options.dry_run
@@ -222,14 +230,14 @@ class Change:
                     self.log.line("❌ nothing changed")
                     return False
                 notifier.send(self.event("started"))
-                return self.roll_batches(stage, undo, steps)
+                return self.roll_batches(stages, undo, steps)
             finally:
                 self.end()
                 if ready:
                     notifier.send(self.event(report.verdict(self.runs)))
                 notifier.close()
 
-    def roll_batches(self, stage: HostStep, undo: HostStep, steps: tuple[Step, ...]) -> bool:
+    def roll_batches(self, stages: Stages, undo: HostStep, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
         batches switched so far stay)."""
         todo = [run for run in self.runs if run.outcome != "already live"]
@@ -240,7 +248,7 @@ class Change:
             if len(groups) > 1:
                 names = ", ".join(run.name for run in group)
                 self.log.line(f"batch {number}/{len(groups)}: {names}")
-            if not self.roll(group, stage, undo, steps):
+            if not self.roll(group, stages, undo, steps):
                 return False
         return True
 
@@ -260,14 +268,15 @@ class Change:
         )
 
     def roll(
-        self, group: list[HostRun], stage: HostStep, undo: HostStep, steps: tuple[Step, ...]
+        self, group: list[HostRun], stages: Stages, undo: HostStep, steps: tuple[Step, ...]
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
-        switcher = self.switcher
+        switcher, self.batch = self.switcher, group
+        first, *rest = stages  # the image is on every host after the first: the same one?
         ready = (
-            self.phases(group, (Phase.STAGE, stage))
+            self.phases(group, first)
             and self.agreed(group)
-            and self.phases(group, (Phase.HEALTH, self.health))
+            and self.phases(group, *rest, (Phase.HEALTH, self.health))
         )
         if not ready:
             self.phase(Phase.UNDO, [run for run in group if run.started], undo)

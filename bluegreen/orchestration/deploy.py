@@ -16,14 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen import artifact, source
-from bluegreen.commands import docker, git, image, release
+from bluegreen.commands import container, docker, git, image, release
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import images
-from bluegreen.orchestration.change import Change, tail
-from bluegreen.orchestration.state import HostRun, Options, Step
+from bluegreen.orchestration.change import Change, Stages, tail
+from bluegreen.orchestration.release_command import ReleaseCommand
+from bluegreen.orchestration.state import HostRun, Options, Phase, Step
 
 BUILD_TIMEOUT = 1800.0
 
@@ -62,12 +63,16 @@ def start(change: Change, run: HostRun) -> None:
     """Run the target release's image as the target color, env from a 0600 file."""
     inv = change.inventory
     run.started = True
+    run.retire = docker.discard_aside(change.app, run.color)
     env = inv.env_for(run.host)
+    settings = container.settings(inv.app)
     command = docker.run(
-        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port
+        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port, settings
     )
-    stdin = "".join(f"{k}={v}\n" for k, v in env.items())
-    run.remote.run(command, stdin=stdin, what=f"start {run.color}")
+    timeout = 120 + inv.app.stop_timeout  # a warm standby set aside is stopped first
+    run.remote.run(
+        command, stdin=container.env_lines(env), timeout=timeout, what=f"start {run.color}"
+    )
     change.log.ok(run.name, f"start: {docker.container(change.app, run.color)} runs {run.release}")
 
 
@@ -80,8 +85,10 @@ class Deploy:
         ref: str,
         commit: str | None,
         place: Callable[[HostRun], str] | None = None,
+        skip_release: bool = False,
     ) -> None:
         self.change = change
+        self.release = ReleaseCommand(change, skip_release)
         self.app = change.inventory.app
         self.ref = ref
         self.commit = commit  # resolved here (upload), or None: each host resolves REF (git)
@@ -106,7 +113,26 @@ class Deploy:
             if found.get("image") == "present":
                 self.built.add(run.name)
 
+    @property
+    def stages(self) -> Stages:
+        """Image and start in one phase; with a release command, it runs in between."""
+        if self.app.release is None:
+            return ((Phase.STAGE, self.stage),)
+        return (
+            (Phase.STAGE, self.image),
+            (Phase.RELEASE, self.release.step),
+            (Phase.STAGE, self.start),
+        )
+
     def stage(self, run: HostRun) -> None:
+        self.image(run)
+        self.start(run)
+
+    def start(self, run: HostRun) -> None:
+        start(self.change, run)
+
+    def image(self, run: HostRun) -> None:
+        """The release's image on the host: present, built, received or pulled."""
         runs = self.change.runs
         releases = {r.release for r in runs if r.outcome != "already live"}
         if len(releases) > 1:
@@ -120,7 +146,6 @@ class Deploy:
                 self.image_ids[run.name] = run.facts.image_id
         else:
             self.image_ids[run.name] = self.build(run, name)
-        start(self.change, run)
 
     def same_image(self, runs: list[HostRun]) -> None:
         """Before any switch: the same image on every host (a build on each host cannot be)."""
@@ -159,10 +184,14 @@ class Deploy:
         return pairs(output).get("image_id", "")
 
     def undo(self, run: HostRun) -> None:
-        run.remote.run(docker.remove(self.app.name, run.color), what="remove new container")
-        self.change.log.ok(
-            run.name, f"clean up: removed {docker.container(self.app.name, run.color)}"
-        )
+        """Remove the new container; the one it replaced gets its name back, as it was."""
+        kept = run.facts.containers.get(run.color)
+        running = kept is not None and kept.running
+        command = docker.restore(self.app.name, run.color, running)
+        run.remote.run(command, what="restore the kept container")
+        name = docker.container(self.app.name, run.color)
+        back = f"; {name} ({kept.release}) is back, {kept.status}" if kept else ""
+        self.change.log.ok(run.name, f"clean up: removed the new {name}{back}")
 
 
 def deploy(
@@ -173,38 +202,46 @@ def deploy(
     options: Options | None = None,
     canary: str | None = None,
     hold: float = 30.0,
+    skip_release: bool = False,
 ) -> bool:
     """Build REF into the idle color on every host, then switch the fleet to it.
 
     ``source: upload`` resolves REF in the operator's checkout and uploads a ``git
     archive`` of it; ``source: git`` has every host fetch the repository and resolve REF
     itself (all hosts must agree on the commit). ``canary`` ("10,50") moves that share of
-    the traffic first, holding and watching each step for ``hold`` s.
+    the traffic first, holding and watching each step for ``hold`` s. ``skip_release``: the
+    release command (``app.release``) is not run.
     """
     app = inventory.app
     steps = canary_steps(canary, hold, app.watch.seconds) if canary else ()
     if app.image is not None:
-        return deploy_image(inventory, hosts, log, options, steps)
+        return deploy_image(inventory, hosts, log, options, steps, skip_release)
     commit = None if app.source == "git" else source.resolve(Path(app.repo), ref)
     what = commit or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
     if commit is not None and app.build == "local":
-        return deploy_local(change, hosts, ref, commit, steps)
-    plan = Deploy(change, ref, commit)
-    return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)
+        return deploy_local(change, hosts, ref, commit, steps, skip_release)
+    plan = Deploy(change, ref, commit, skip_release=skip_release)
+    return change.run(hosts, plan.choose, plan.stages, plan.undo, commit, steps)
 
 
 def deploy_local(
-    change: Change, hosts: list[Host], ref: str, commit: str, steps: tuple[Step, ...]
+    change: Change,
+    hosts: list[Host],
+    ref: str,
+    commit: str,
+    steps: tuple[Step, ...],
+    skip_release: bool,
 ) -> bool:
     """``app.build: local``: build once with the operator's docker; stream the image to each
     host that lacks it."""
     app, log = change.inventory.app, change.log
     with tempfile.TemporaryDirectory(prefix="bluegreen-") as folder:
         built = images.build_locally(app, commit, Path(folder), log, change.options.dry_run)
-        plan = Deploy(change, ref, commit, images.Sender(app.name, built, log).place)
-        return change.run(hosts, plan.choose, plan.stage, plan.undo, commit, steps)
+        place = images.Sender(app.name, built, log).place
+        plan = Deploy(change, ref, commit, place, skip_release)
+        return change.run(hosts, plan.choose, plan.stages, plan.undo, commit, steps)
 
 
 def deploy_image(
@@ -213,6 +250,7 @@ def deploy_image(
     log: Log,
     options: Options | None,
     steps: tuple[Step, ...],
+    skip_release: bool,
 ) -> bool:
     """``app.image``: resolve its tag to a digest once; every host pulls that digest."""
     app, login = inventory.app, inventory.secrets.registry
@@ -222,5 +260,5 @@ def deploy_image(
     log.line(f"deploy {app.name} {reference} = {digest} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
     puller = images.Puller(app.name, reference, digest, login, log)
-    plan = Deploy(change, str(reference), release_id, puller.place)
-    return change.run(hosts, plan.choose, plan.stage, plan.undo, release_id, steps)
+    plan = Deploy(change, str(reference), release_id, puller.place, skip_release)
+    return change.run(hosts, plan.choose, plan.stages, plan.undo, release_id, steps)

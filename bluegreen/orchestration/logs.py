@@ -6,8 +6,7 @@ import threading
 import time
 
 from bluegreen.commands import docker
-from bluegreen.errors import Refused
-from bluegreen.inventory import COLORS, Host, Inventory
+from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import probe
 from bluegreen.orchestration.runner import Session, read_each
@@ -22,14 +21,11 @@ def logs(
     log: Log,
 ) -> bool:
     """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
-    if color is not None and color not in COLORS:
-        raise Refused(f"--color must be one of {', '.join(COLORS)}, not {color!r}")
+    probe.check_color(color)
     app = inventory.app.name
 
     def read(run: Session) -> None:
-        which = color or probe.read(run.remote, inventory, run.host).facts.live_color
-        if which is None:
-            raise Refused("nothing is live here; name a color with --color")
+        which = probe.color_of(run.remote, inventory, run.host, color)
         command = docker.logs(app, which, lines, follow)
         if follow:
             run.remote.stream(command, lambda line: log.host(run.name, which, line))

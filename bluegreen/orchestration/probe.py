@@ -10,8 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from bluegreen import checks, facts
+from bluegreen.errors import Refused
 from bluegreen.executor import Remote
-from bluegreen.inventory import Host, Inventory
+from bluegreen.inventory import COLORS, Host, Inventory
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,17 @@ def read(
     )
     live = dataclasses.replace(found, live_color=served.color, live_release=served.release)
     return Observed(live, output, why)
+
+
+def check_color(color: str | None) -> None:
+    """A ``--color`` option is blue, green or not given (checked before any connect)."""
+    if color is not None and color not in COLORS:
+        raise Refused(f"--color must be one of {', '.join(COLORS)}, not {color!r}")
+
+
+def color_of(remote: Remote, inventory: Inventory, host: Host, color: str | None) -> str:
+    """The container a one-container command is for: ``color``, or the host's live one."""
+    which = color or read(remote, inventory, host).facts.live_color
+    if which is None:
+        raise Refused("nothing is live here; name a color with --color")
+    return which

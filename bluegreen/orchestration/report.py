@@ -24,6 +24,7 @@ def record(run: HostRun, operation: str, operator: str, started: float) -> dict:
         **({"share": run.share} if run.share < 100 else {}),
         "result": run.outcome,
         "seconds": round(time.time() - started, 2),
+        **run.recorded,
     }
 
 

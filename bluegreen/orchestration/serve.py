@@ -92,7 +92,8 @@ class Serve:
             )
 
     def undo(self, run: HostRun) -> None:
-        run.remote.run(docker.stop(self.app, run.color), what=f"stop {run.color}")
+        timeout = 120 + self.change.inventory.app.stop_timeout
+        run.remote.run(docker.stop(self.app, run.color), timeout=timeout, what=f"stop {run.color}")
 
 
 def serve_color(

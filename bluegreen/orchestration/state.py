@@ -20,6 +20,7 @@ class Phase(Enum):
     PREFLIGHT = "preflight"  # connect, facts, lock
     CHOOSE = "choose"  # each host's target color and release
     STAGE = "stage"  # source, build, start the target color
+    RELEASE = "release"  # the release command, between build and start (when there is one)
     HEALTH = "health"
     SWITCH = "switch"
     VERIFY = "verify"  # through the public port, by release
@@ -63,6 +64,8 @@ class HostRun:
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
     started: bool = False  # we started (or replaced) the target color's container
+    retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
+    recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
     outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed

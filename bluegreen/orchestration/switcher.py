@@ -132,5 +132,6 @@ class Switcher:
         seconds = self.inventory.app.drain
         wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
         command = docker.drain(self.app, old, seconds, wait)
-        run.remote.run(command, timeout=seconds + OLD_WORKERS_LIMIT + 30, what="drain")
+        limit = seconds + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
+        run.remote.run(command, timeout=limit, what="drain")
         self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")

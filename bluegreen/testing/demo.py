@@ -28,6 +28,7 @@ from bluegreen.testing.load import Load
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout (example/ lives there)
 FAB = Path(sys.executable).parent / "fab"
 # tag, version, Dockerfile lines appended (a broken release's health never passes)
+API_TOKEN = "s3cr3t-token-value"  # the example inventory's secret
 RELEASES = (("v1", "1.0.0", ""), ("v2", "2.0.0", ""), ("broken", "3.0.0", "ENV HEALTH=fail\n"))
 
 
@@ -45,10 +46,10 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def make_app_repo(path: Path, releases=RELEASES) -> AppRepo:
-    """Copy example/ into a fresh repository at ``path`` and commit each release."""
+def make_app_repo(path: Path, releases=RELEASES, source: Path = PROJECT / "example") -> AppRepo:
+    """Copy ``source`` (example/) into a fresh repository at ``path`` and commit each release."""
     shutil.rmtree(path, ignore_errors=True)
-    shutil.copytree(PROJECT / "example", path)
+    shutil.copytree(source, path)
     _git(path, "init", "-q")
     _git(path, "config", "user.email", "demo@example.invalid")
     _git(path, "config", "user.name", "bluegreen demo")
@@ -73,7 +74,8 @@ def write_inventory(
     host_extra: dict[str, str] | None = None,
     env: str = "",
 ) -> Path:
-    """An inventory of the example app for the named sandbox hosts, in a default group ``fleet``.
+    """An inventory of the example app for the named sandbox hosts, in a default group ``fleet``;
+    its secret API_TOKEN is read from a 0600 file beside it.
 
     ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"};
     ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2".
@@ -83,14 +85,26 @@ def write_inventory(
           name: example
           repo: {repo}
           path: .
-          env: {{GREETING: hello, API_TOKEN: s3cr3t-token-value{env}}}
+          env: {{GREETING: hello{env}}}
+          secrets: {{API_TOKEN: file:{secret}}}
           health: {{attempts: 10, interval: 0.3, timeout: 2}}
           drain: 0.5
         {app_extra}
         """).format(
-        repo=repo, env=f", {env}" if env else "", app_extra=textwrap.indent(app_extra, "  ")
+        repo=repo,
+        env=f", {env}" if env else "",
+        secret=_secret_file(path.parent / "api_token.secret", API_TOKEN),
+        app_extra=textwrap.indent(app_extra, "  "),
     )
     path.write_text(app + sandbox_hosts("fleet", hosts, defaults_extra, host_extra))
+    return path
+
+
+def _secret_file(path: Path, value: str) -> Path:
+    """A private file holding one secret (created 0600, never readable by others)."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(value + "\n")
     return path
 
 
@@ -134,7 +148,7 @@ def sandbox_hosts(
 
 def app_section(source: Path) -> str:
     """The ``app:`` section of your inventory as YAML text that works from another folder
-    (repo and env_file made absolute), for an inventory of the sandbox hosts.
+    (repo, env_file and secret files made absolute), for an inventory of the sandbox hosts.
 
     Its ports and notify sections stay out (the sandbox uses the standard ports and tells
     no one). A bad ``source`` raises ``InventoryError``.
@@ -145,6 +159,10 @@ def app_section(source: Path) -> str:
         app["repo"] = yours.app.repo
     if yours.app.env_file is not None:
         app["env_file"] = str(yours.app.env_file)
+    for name, given in (app.get("secrets") or {}).items():
+        if str(given).startswith("file:"):  # relative to your inventory
+            where = Path(source).parent / Path(given[5:]).expanduser()
+            app["secrets"][name] = f"file:{os.path.abspath(where)}"
     return yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
 
 

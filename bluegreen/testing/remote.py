@@ -6,7 +6,8 @@ its images, nginx's files and what the public port serves, the deploy lock, the 
 file). A ``ScriptedRemote`` is the session ``bluegreen.executor.connect`` would return:
 it recognises each command the engine sends by stable markers of the builders in
 ``bluegreen.commands`` (``docker run``, the nginx file paths, the lock directory,
-``history.jsonl``, ...), applies it to the model, records it, and answers ``http_get``
+``history.jsonl``, ...), applies it to the model (a deploy sets the idle color's container
+aside while the new one starts, and puts it back on undo), records it, and answers ``http_get``
 from the model. So a test states a fleet, injects a fault by name, runs a real
 ``deploy``/``rollback``/``switch`` and asserts what was sent and where every host ended.
 
@@ -20,6 +21,11 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
   "succeeds" but nginx never applies the new configuration).
 - ``watch``: the access log shows only 5xx answers for whatever color serves.
 - ``drain``: the command that stops the old color fails.
+- ``release``: the release command exits 3 after printing a few lines.
+- ``exec``: ``docker exec`` exits 3 after printing its arguments.
+
+A release command (``docker run --rm ... --entrypoint``) is recorded in ``released`` with
+the image it ran and the env it got on stdin.
 
 Recognising commands by markers rather than whole strings keeps the fake valid while the
 engine's command text changes; a command it does not recognise is recorded in
@@ -52,6 +58,8 @@ FAULTS = {
     "verify": "",
     "watch": "",
     "drain": "Error response from daemon: cannot stop container",
+    "release": "migration 0042 failed: relation exists",
+    "exec": "command failed",
 }
 LOG_LINES_PER_READ = 10  # requests the access log gained between two reads of a watch
 DEFAULT_PORTS = Ports()
@@ -190,6 +198,7 @@ class FakeHost:
         self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
+        self.aside: dict[str, Container] = {}  # color -> its container set aside by a deploy
         self.images: set[str] = set(images)
         if live is not None:
             self.nginx.serve(live, mode)
@@ -204,6 +213,7 @@ class FakeHost:
         self.access_log = ""
         self.frozen = self.nginx.serving()  # what the public port keeps serving under "verify"
         self.sent: list[Sent] = []
+        self.released: list[tuple[str, str | None]] = []  # (release, env) per release command
         self.unknown: list[str] = []
         self.opened = 0
         self.answered = 0  # requests to the public port (alternates colors in a split)
@@ -244,15 +254,17 @@ class FakeHost:
             ("probe", lambda c: "/etc/os-release" in c),
             ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("log", lambda c: nginx.access_log_path(self.app) in c),
+            ("history", lambda c: history.path(self.app_dir) in c),
             ("build", lambda c: "docker build" in c),
+            ("release", lambda c: "docker run --rm" in c and "--entrypoint" in c),
             ("run", lambda c: "docker run" in c),
+            ("restore", lambda c: "docker rename" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),
-            ("remove", lambda c: "docker rm -f" in c),
             ("logs", lambda c: "docker logs" in c),
+            ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
-            ("history", lambda c: history.path(self.app_dir) in c),
             ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
@@ -303,6 +315,9 @@ class FakeHost:
         return ""
 
     def _history(self, command: str, stdin: str | None) -> str:
+        """The history line, the unlock, and (after a switch) dropping what was set aside."""
+        for color in self._colors("rm -f", command, aside=True):
+            self.aside.pop(color, None)
         for token in shlex.split(command):
             if token.startswith('{"'):  # a history record (not a docker --format)
                 self.history.append(json.loads(token))
@@ -323,15 +338,50 @@ class FakeHost:
     def _run(self, command: str, stdin: str | None) -> str:
         color = self.names[re.search(r"--name (\S+)", command).group(1)]
         release = re.search(r"--label bluegreen\.release=(\S+)", command).group(1)
+        self.aside.pop(color, None)
+        if color in self.containers:  # set aside, stopped
+            self.aside[color] = self.containers.pop(color)
+            self.aside[color].running = False
         if release not in self.images:
             raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
         self.containers[color] = Container(release, running=True, fresh=True)
         return ""
 
-    def _colors(self, verb: str, command: str) -> list[str]:
-        """The colors whose containers ``docker <verb>`` names in ``command``."""
-        segments = re.findall(rf"docker {verb}\b[^;&|\n]*", command)
-        return [color for name, color in self.names.items() if any(name in s for s in segments)]
+    def _release(self, command: str, stdin: str | None) -> str:
+        release = re.search(rf"--entrypoint \S+ '?{self.app}:([^\s']+)", command).group(1)
+        if release not in self.images:
+            raise CommandFailed(125, f"Unable to find image '{self.app}:{release}' locally")
+        self.released.append((release, stdin))
+        if "release" in self.fail:
+            raise CommandFailed(3, f"applying 0041\napplying 0042\n{self.fail['release']}")
+        return "applying 0041\napplying 0042\ndone\n"
+
+    def _exec(self, command: str, stdin: str | None) -> str:
+        """Prints the arguments it got, one per line, as ``[arg]``."""
+        words = shlex.split(command.removesuffix(" 2>&1"))
+        color = self.names[words[2]]
+        if color not in self.containers or not self.containers[color].running:
+            raise CommandFailed(1, f"Error: container {words[2]} is not running")
+        output = "".join(f"[{word}]\n" for word in words[3:])
+        if "exec" in self.fail:
+            raise CommandFailed(3, output + self.fail["exec"])
+        return output
+
+    def _restore(self, command: str, stdin: str | None) -> str:
+        """Remove the new container; the one set aside gets the color's name back."""
+        for color in self._colors("rm -f", command):
+            self.containers.pop(color, None)
+            if color in self.aside:
+                self.containers[color] = self.aside.pop(color)
+                self.containers[color].running = "docker start" in command
+        return ""
+
+    def _colors(self, verb: str, command: str, aside: bool = False) -> list[str]:
+        """The colors whose containers (or, with ``aside``, set-aside containers) ``docker
+        <verb>`` names in ``command``."""
+        segments = re.findall(rf"docker {verb}(?: -t \d+)? '?([^;&|\s']+)", command)
+        names = {docker.aside(self.app, c) if aside else n: c for n, c in self.names.items()}
+        return [color for name, color in names.items() if name in segments]
 
     def _drain(self, command: str, stdin: str | None) -> str:
         """Wait for old nginx workers (none here), then stop the old color."""
@@ -349,11 +399,6 @@ class FakeHost:
             if color not in self.containers:
                 raise CommandFailed(1, f"Error: No such container: {self.app}-{color}")
             self.containers[color].running = self.containers[color].fresh = True
-        return ""
-
-    def _remove(self, command: str, stdin: str | None) -> str:
-        for color in self._colors("rm -f", command):
-            self.containers.pop(color, None)
         return ""
 
     def _logs(self, command: str, stdin: str | None) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import (
+    API_TOKEN,
     FAB,
     PROJECT,
     RELEASES,
@@ -34,7 +35,7 @@ from bluegreen.testing.load import Load
 HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
 NEEDED_TOOLS = ("ip", "nsenter", "unshare", "tini", "sshd", "nginx", "dockerd", "docker")
 RETRYING = ("new", "keepalive-retry")  # client kinds that must never see a failure
-SECRET = "s3cr3t-token-value"  # write_inventory's API_TOKEN
+SECRET = API_TOKEN  # write_inventory's secret
 # tag, version, Dockerfile lines appended: each release carries one fault
 FAULTY = (
     ("slow", "4.0.0", "RUN sleep 3\n"),  # a slow build: stage takes ~3 s

@@ -186,8 +186,10 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(fleet):
     for kind in ALL_KINDS:  # nothing switched: no reload race
         assert load.stats(kind).failed == 0, load.report()
     _assert_serves(hosts, "green", releases["v2"], "2.0.0")
-    for host in hosts:  # the broken container is gone
-        assert sb.run_in(host, "docker ps -aq --filter name=^example-blue$").stdout == ""
+    for host in hosts:  # the broken container is gone; v1's, kept for rollback, is back
+        fmt = "'{{index .Config.Labels \"bluegreen.release\"}} {{.State.Status}}'"
+        found = sb.run_in(host, f"docker inspect -f {fmt} example-blue").stdout.split()
+        assert found == [releases["v1"], "exited"], host.name
 
 
 def test_unknown_ref_is_refused_before_touching_hosts(fleet):

@@ -9,6 +9,7 @@ lock, the summary table and the verdict line.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 from bluegreen import checks, executor, watch
 from bluegreen.commands.lock import LockInfo
 from bluegreen.errors import Refused
-from bluegreen.inventory import App, Health, Host, Inventory, Ports, Watch
+from bluegreen.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 from bluegreen.log import Log
 from bluegreen.orchestration import abort, deploy, promote, rollback, split, switch
 from bluegreen.orchestration.state import Options
@@ -64,7 +65,8 @@ def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.
     app = App(
         name="web",
         repo=str(repo),
-        env={"SECRET_KEY": SECRET},
+        env={"BIND": "127.0.0.1"},
+        secrets={"SECRET_KEY": SECRET},
         health=Health(attempts=3, interval=0.01, timeout=0.1),
         drain=0,
         watch=Watch(seconds=watch_seconds, min_requests=5),
@@ -141,11 +143,11 @@ STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
     "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
-    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "remove", "history"]),
-    "cleaned up": (UNCHANGED, [*STAGE, "remove", "history"]),  # its batch failed before a switch
-    "unhealthy": (FAILED, [*STAGE, "logs", "remove", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "restore", "history"]),
+    "cleaned up": (UNCHANGED, [*STAGE, "restore", "history"]),  # its batch failed before a switch
+    "unhealthy": (FAILED, [*STAGE, "logs", "restore", "history"]),
     "build failed": (FAILED, ["probe", "upload", "build", "history"]),
-    "nginx -t failed": (FAILED, [*STAGE, "nginx", "remove", "history"]),  # its files kept
+    "nginx -t failed": (FAILED, [*STAGE, "nginx", "restore", "history"]),  # its files kept
     "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
     "unreachable": (FAILED, []),
 }
@@ -196,10 +198,9 @@ def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_serve
         assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
         if role == "switched":
             assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
-        elif role in ("not started", "build failed", "unreachable"):
+        else:  # the new container is gone; the rollback target is back, as it was
             assert fake.containers["green"] == Container(PREV, running=False), name
-        else:  # the new container is gone (and the previous release in green with it)
-            assert "green" not in fake.containers, (name, fake.containers)
+        assert fake.aside == {}, name  # nothing left set aside
         if role != "unreachable":
             assert_finished(result, name, outcome)
         # the summary table; its round trips are what the host was sent
@@ -294,7 +295,7 @@ def test_a_failure_in_the_second_batch_leaves_the_first_switched(monkeypatch, tm
         "web2": Traffic("green", new),
         "web3": Traffic("blue", OLD),
     }
-    assert fakes["web3"].kinds == ["probe", "upload", "build", "run", "logs", "remove", "history"]
+    assert fakes["web3"].kinds == ["probe", "upload", "build", "run", "logs", "restore", "history"]
     assert [row[0] for row in result.rows().values()] == [SWITCHED, SWITCHED, FAILED]
     assert "port 4002 not healthy after 3 attempt(s); last: HTTP 503 'starting'" in result.out
 
@@ -335,7 +336,7 @@ def test_the_env_goes_to_the_container_on_stdin_never_into_a_command_or_the_log(
     result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
     assert result.ok
     (start,) = [s for s in fakes["web1"].sent if s.kind == "run"]
-    assert start.stdin == f"SECRET_KEY={SECRET}\n"
+    assert start.stdin == f"BIND=127.0.0.1\nSECRET_KEY={SECRET}\n"
     assert all(SECRET not in command for _, command in fakes["web1"].commands)
     assert SECRET not in result.out
 
@@ -381,7 +382,7 @@ def test_a_failed_first_deploy_takes_its_site_away_again(monkeypatch, tmp_path, 
     assert result.ok is False
     assert "revert: site removed (nothing served before)" in result.out
     assert fakes["web1"].nginx.files == {} and fakes["web1"].containers == {}
-    assert fakes["web1"].kinds[-3:] == ["uninstall", "remove", "history"]
+    assert fakes["web1"].kinds[-3:] == ["uninstall", "restore", "history"]
     assert result.rows()["web1"][:2] == (REVERTED, "nothing")
 
 
@@ -406,6 +407,45 @@ def test_rollback_starts_the_kept_color_switches_and_stops_the_other(monkeypatch
         assert fake.kinds == ["probe", "start", "nginx", "drain", "history"]
         assert_finished(result, name, SWITCHED)
     assert result.out.rstrip().endswith("✅ done")
+
+
+@pytest.mark.parametrize("fault", ["health", "verify", "build"])
+@pytest.mark.parametrize("then", ["switch", "rollback"])
+def test_after_a_failed_deploy_the_kept_color_serves_again_at_once(
+    monkeypatch, tmp_path, repo, fault, then
+):
+    """The acceptance case: the container kept for rollback survives a failed deploy into its
+    color, so switching to it is a start of that same container: no re-create, no build."""
+    fakes = fleet(faults={name: [fault] for name in NAMES})
+    inv = inventory(tmp_path, repo[0])
+    assert run(monkeypatch, fakes, deploy, inv).ok is False
+    for fake in fakes.values():
+        assert fake.containers["green"] == Container(PREV, running=False)
+        fake.fail.clear()
+        fake.sent.clear()
+    result = run(monkeypatch, fakes, *((switch, inv, "green") if then == "switch" else
+                                       (rollback, inv)))  # fmt: skip
+
+    assert result.ok, result.out
+    for name, fake in fakes.items():
+        assert fake.kinds == ["probe", "start", "nginx", "drain", "history"], name
+        assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+
+def test_undo_starts_a_kept_warm_standby_again(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web1": ["health"]}, containers={"green": Container(PREV)})
+    assert run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0])).ok is False
+    for fake in fakes.values():
+        assert running(fake) == {"blue": OLD, "green": PREV} and fake.aside == {}
+
+
+def test_a_switched_deploy_drops_the_container_it_set_aside(monkeypatch, tmp_path, repo):
+    path, new = repo
+    fakes = fleet(names=("web1",))
+    assert run(monkeypatch, fakes, deploy, inventory(tmp_path, path, names=("web1",))).ok
+    finish = fakes["web1"].commands[-1][1]
+    assert finish.startswith("docker rm -f web-green-prev >/dev/null 2>&1 || true; ")
+    assert fakes["web1"].aside == {} and fakes["web1"].containers["green"].release == new
 
 
 def test_rollback_with_nothing_to_go_back_to_is_refused(monkeypatch, tmp_path, repo):
@@ -541,3 +581,116 @@ def test_a_dry_run_reads_facts_and_prints_the_plan_changing_nothing(
         for marker in ("# upload", "docker build", "docker run", "nginx -t", "docker stop"):
             assert marker in plan, (name, marker)
     assert result.out.rstrip().endswith("dry run: nothing was changed")
+
+
+# --- the release command ------------------------------------------------------------------
+
+
+def with_release(inv: Inventory, **app) -> Inventory:
+    return dataclasses.replace(inv, app=dataclasses.replace(inv.app, **app))
+
+
+def deploy_with(monkeypatch, fakes, inv, skip_release=False, **options) -> Outcome:
+    """``run`` for a deploy with deploy-only arguments."""
+    monkeypatch.setattr(executor, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    log = Log(stream=out, width=6, secrets={SECRET})
+    hosts = [inv.hosts[name] for name in fakes]
+    ok = deploy(inv, hosts, "HEAD", log, Options(**options), skip_release=skip_release)
+    return Outcome(ok, out.getvalue(), fakes)
+
+
+def test_the_release_command_runs_once_on_the_first_host_after_the_builds_before_any_start(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    fakes = fleet()
+    inv = with_release(inventory(tmp_path, path), release="bin/migrate")
+    result = deploy_with(monkeypatch, fakes, inv)
+
+    assert result.ok, result.out
+    assert fakes["web1"].kinds == ["probe", "upload", "build", "release", "run", "nginx",
+                                   "drain", "history"]  # fmt: skip
+    assert fakes["web2"].kinds == [*STAGE, "nginx", "drain", "history"]
+    assert fakes["web1"].released == [(new, f"BIND=127.0.0.1\nSECRET_KEY={SECRET}\n")]
+    # every build finished before the release command, which finished before any start
+    assert re.search(r"build: web:\w+ in .*build: web:\w+ in .*release \| done.*start:",
+                     result.out, re.S), result.out  # fmt: skip
+    assert re.search(r"^web1\s+·· release \| applying 0042$", result.out, re.M)
+    assert re.search(r"^web1\s+✅ release: bin/migrate in \d+\.\d s$", result.out, re.M)
+    (record,) = fakes["web1"].new_history()
+    assert record["release_command"]["exit"] == 0 and "release_command" not in (
+        fakes["web2"].new_history()[0])  # fmt: skip
+    assert "release " in result.out.splitlines()[-2]  # the phase is timed
+
+
+def test_a_failed_release_command_switches_nothing_and_keeps_the_rollback_target(
+    monkeypatch, tmp_path, repo
+):
+    fakes = fleet(faults={"web1": ["release"]})
+    inv = with_release(inventory(tmp_path, repo[0]), release=("bin/migrate", "--all"))
+    result = deploy_with(monkeypatch, fakes, inv)
+
+    assert result.ok is False
+    for name, fake in fakes.items():
+        assert fake.serving() == Traffic("blue", OLD) and running(fake) == {"blue": OLD}
+        assert fake.containers["green"] == Container(PREV, running=False), name
+        assert "run" not in fake.kinds and "nginx" not in fake.kinds, (name, fake.kinds)
+        assert_finished(result, name, UNCHANGED if name == "web2" else FAILED)
+    assert re.search(
+        r"^web1\s+❌ release command failed \(exit 3\): bin/migrate --all\n"
+        r"\s+\| applying 0041\n\s+\| applying 0042\n\s+\| migration 0042 failed",
+        result.out,
+        re.M,
+    ), result.out
+    assert fakes["web1"].new_history()[0]["release_command"]["exit"] == 3
+
+
+def test_release_on_all_runs_it_on_every_host_and_skip_release_on_none(monkeypatch, tmp_path, repo):
+    path, new = repo
+    inv = with_release(inventory(tmp_path, path), release="bin/migrate", release_on="all")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv).ok
+    assert [len(fake.released) for fake in fakes.values()] == [1, 1]
+
+    fakes = fleet()
+    result = deploy_with(monkeypatch, fakes, inv, skip_release=True)
+    assert result.ok, result.out
+    assert all(fake.released == [] for fake in fakes.values())
+    assert result.out.count("release: bin/migrate skipped (--skip-release)") == 2
+    assert fakes["web1"].new_history()[0]["release_command"] == "skipped"
+
+
+def test_release_on_a_named_host_runs_there_once_also_with_batches(monkeypatch, tmp_path, repo):
+    inv = with_release(inventory(tmp_path, repo[0]), release="bin/migrate", release_on="web2")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv).ok
+    assert [len(fake.released) for fake in fakes.values()] == [0, 1]
+
+    fakes = fleet()
+    result = deploy_with(monkeypatch, fakes, inv, batch="1")  # web2 is not in the first batch
+    assert result.ok is False
+    assert "app.release_on: web2 is not among the hosts this deploy stages first" in result.out
+    assert all(fake.serving() == Traffic("blue", OLD) for fake in fakes.values())
+
+    inv = with_release(inv, release_on="first")
+    fakes = fleet()
+    assert deploy_with(monkeypatch, fakes, inv, batch="1").ok
+    assert [len(fake.released) for fake in fakes.values()] == [1, 0]  # once, not per batch
+
+
+def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
+    fakes = fleet(names=("web1",))
+    inv = with_release(
+        inventory(tmp_path, repo[0], names=("web1",)),
+        release="bin/migrate",
+        volumes=("web-data:/data",),
+        options=ContainerOptions(memory="64m"),
+    )
+    result = deploy_with(monkeypatch, fakes, inv, dry_run=True)
+    assert result.out.count("-v web-data:/data --memory 64m --stop-timeout 10") == 2
+    assert result.ok, result.out
+    assert fakes["web1"].kinds == ["probe"]
+    plan = result.out.split("web1: plan", 1)[1]
+    assert plan.index("docker build") < plan.index("--entrypoint /bin/sh") < plan.index(
+        "docker run -d")  # fmt: skip

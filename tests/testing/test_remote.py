@@ -66,8 +66,20 @@ def test_docker_commands_change_the_containers():
     assert fake.containers["green"] == Container("r2", running=True, fresh=True)
     assert fake.http(4002, "/health").status == 200
     remote.run(docker.stop("web", "blue"))
-    remote.run(docker.remove("web", "green"))
+    remote.run(docker.restore("web", "green", running=False))
     assert fake.containers == {"blue": Container("r1", running=False)}
+
+
+def test_a_staged_release_sets_the_kept_container_aside_and_undo_puts_it_back():
+    fake = FakeHost(
+        "web1", Traffic("blue", "r1"), images=["r2"], containers={"green": Container("r0")}
+    )
+    remote = fake.remote(HOST)
+    remote.run(docker.run("web", "green", "r2", HOST, fake.ports, 8080), stdin="")
+    assert fake.aside == {"green": Container("r0", running=False)}
+    assert fake.containers["green"].release == "r2"
+    remote.run(docker.restore("web", "green", running=True))
+    assert fake.containers["green"] == Container("r0", running=True) and fake.aside == {}
 
 
 def test_an_nginx_install_switches_and_a_failed_test_keeps_the_files():

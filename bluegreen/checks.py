@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from bluegreen import tls as certificates
 from bluegreen import traffic
 from bluegreen.errors import CheckFailed
 from bluegreen.executor import Remote, RemoteError
-from bluegreen.inventory import Health
+from bluegreen.inventory import Health, Inventory
 from bluegreen.traffic import Traffic
 
 COLOR_HEADER = "x-bluegreen-color"
@@ -34,11 +35,32 @@ def wait_healthy(remote: Remote, port: int, health: Health) -> str:
     raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
 
 
-def serving(remote: Remote, port: int, path: str, timeout: float) -> Traffic | None:
+def public(inventory: Inventory) -> tuple[int, certificates.Client | None]:
+    """Where the app is served and, over HTTPS, how its certificate is checked: against the
+    first domain, trusting the user's own chain (files) or the system's CAs (acme)."""
+    app = inventory.app
+    if app.tls.mode == "off":
+        return inventory.public_port, None
+    pair = app.tls.pair
+    client = certificates.Client(
+        server_name=app.domains[0],
+        cadata=pair.chain.decode() if pair else None,
+        fingerprint=pair.fingerprint if pair else None,
+    )
+    return inventory.public_port, client
+
+
+def serving(
+    remote: Remote,
+    port: int,
+    path: str,
+    timeout: float,
+    tls: certificates.Client | None = None,
+) -> Traffic | None:
     """What the public port serves now, by nginx's headers (one probe; None: no answer, or
     not ours)."""
     try:
-        reply = remote.http_get(port, path, timeout)
+        reply = remote.http_get(port, path, timeout, tls=tls)
     except (OSError, ConnectionError, RemoteError):
         return None
     color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
@@ -53,6 +75,7 @@ def wait_serving(
     window: float = 0.3,
     deadline: float = 10.0,
     see_all: bool = True,
+    tls: certificates.Client | None = None,
 ) -> str:
     """Wait until every answer on the public port comes from ``expected`` (color -> release).
 
@@ -69,7 +92,7 @@ def wait_serving(
     serving = " and ".join(f"{color} {release}" for color, release in expected.items())
     while time.monotonic() - started < deadline:
         try:
-            reply = remote.http_get(port, path, timeout=2.0)
+            reply = remote.http_get(port, path, timeout=2.0, tls=tls)
             color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
             if reply.status < 400 and color in expected and expected[color] == release:
                 first_dead = None

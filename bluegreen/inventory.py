@@ -11,12 +11,13 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bluegreen import tls as certificates
 from bluegreen.errors import InventoryError
 
 COLORS = ("blue", "green")
@@ -46,6 +47,22 @@ class Watch:
     probe: str | None = None  # a path also requested through the public port once per second
 
 
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """HTTPS on ``app.domains``: off, the user's own files, or certificates from ACME."""
+
+    mode: str = "off"  # off | files | acme
+    certificate: Path | None = None  # files: local PEM chain
+    key: Path | None = None  # files: local PEM key (0600)
+    email: str | None = None  # acme: the account's contact
+    server: str = LETSENCRYPT  # acme: the directory URL
+    hsts: bool = False  # Strict-Transport-Security on every HTTPS answer (opt-in)
+    pair: certificates.Pair | None = field(default=None, compare=False)  # files, read at load
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -62,6 +79,8 @@ class App:
     # container start, at the cost of a second running container)
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
+    domains: tuple[str, ...] = ()  # served by name on 80 (and 443 with tls), not the public port
+    tls: Tls = field(default_factory=Tls)
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,13 @@ class Inventory:
     groups: Mapping[str, tuple[str, ...]]  # members may be hosts or other groups
     default_group: str | None = None
     notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
+
+    @property
+    def public_port(self) -> int:
+        """Where nginx serves the app: 443 with TLS, 80 for domains without, else ports.public."""
+        if self.app.tls.mode != "off":
+            return certificates.HTTPS_PORT
+        return certificates.HTTP_PORT if self.app.domains else self.ports.public
 
     def select(self, names: Sequence[str] | str | None) -> list[Host]:
         """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
@@ -253,8 +279,11 @@ def _app(value: Any, base: Path) -> App:
         "drain": _number(0, inclusive=True),
         "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
         "watch": _record(Watch, _WATCH),
+        "domains": _domains,
+        "tls": _any,  # checked with the domains below
     }
     kw = _fields(value, "app", _names(App), checks, required=("name",))
+    kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
     if kw.get("source") == "git":
         if "repo" not in kw:
             raise _Invalid("app.repo", "required with source: git")
@@ -264,6 +293,47 @@ def _app(value: Any, base: Path) -> App:
     if "env_file" in kw:
         kw["env"] = {**_read_env_file(kw["env_file"], "app.env_file"), **kw.get("env", {})}
     return App(**kw)
+
+
+def _domains(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _Invalid(key, f"expected a non-empty list of domain names, got {_kind(value)}")
+    for i, name in enumerate(value):
+        try:
+            certificates.check_domain(name, wildcard=False)
+        except certificates.TlsInvalid as e:
+            raise _Invalid(f"{key}[{i}]", str(e)) from None
+    if len(set(value)) != len(value):
+        raise _Invalid(key, "a domain is listed twice")
+    return tuple(value)
+
+
+def _tls(value: Any, domains: tuple[str, ...], base: Path) -> Tls:
+    """``off`` (YAML reads it as false), ``{files: {certificate, key}}`` or ``{acme: {email,
+    server}}``, each with ``hsts``; the files are read and checked now."""
+    if value in (None, False, "off"):
+        return Tls()
+    if not isinstance(value, dict):
+        raise _Invalid("app.tls", f"expected off, files: or acme:, got {value!r}")
+    kw = _fields(value, "app.tls", ("files", "acme", "hsts"), _tls_checks(base))
+    modes = [mode for mode in ("files", "acme") if mode in kw]
+    if len(modes) != 1:
+        raise _Invalid("app.tls", "expected exactly one of files: or acme:")
+    if not domains:
+        raise _Invalid("app.tls", "needs app.domains (the names the certificate is for)")
+    settings = kw.pop(modes[0])
+    tls = Tls(mode=modes[0], hsts=kw.get("hsts", False), **settings)
+    if tls.mode == "acme":
+        return tls
+    key = "app.tls.files"
+    for name in ("certificate", "key"):
+        if getattr(tls, name) is None:
+            raise _Invalid(f"{key}.{name}", "required")
+    try:
+        pair = certificates.read_pair(tls.certificate, tls.key, domains)
+    except certificates.TlsInvalid as e:
+        raise _Invalid(key, str(e)) from None
+    return replace(tls, pair=pair)
 
 
 def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, Host], str | None]:
@@ -492,6 +562,29 @@ _WATCH: dict[str, Check] = {
     "min_requests": _int(1),
     "probe": _or_none(_URL_PATH),
 }
+
+
+def _any(value: Any, key: str) -> Any:
+    return value
+
+
+def _tls_checks(base: Path) -> dict[str, Check]:
+    files = dict.fromkeys(("certificate", "key"), _path(base))
+    return {
+        "files": lambda value, key: _fields(value, key, tuple(files), files),
+        "acme": _acme,
+        "hsts": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+    }
+
+
+_ACME_CHECKS: dict[str, Check] = {
+    "email": _match(re.compile(r"[^@\s'\"]+@[^@\s'\"]+\.[a-z]{2,}"), "an e-mail address"),
+    "server": _match(re.compile(r"https://[^\s'\"]+"), "an https:// ACME directory URL"),
+}
+
+
+def _acme(value: Any, key: str) -> dict[str, Any]:
+    return _fields(value, key, tuple(_ACME_CHECKS), _ACME_CHECKS, required=("email",))
 
 
 def _app_dir(app: str) -> Check:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jinja2
 
+from bluegreen import tls as certificates
 from bluegreen.commands import nginx
 from bluegreen.errors import TemplateError
 from bluegreen.files import bundled
@@ -51,7 +52,20 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "access_log": nginx.access_log_path(app),
         "public_port": inventory.ports.public,
         "ports": {color: inventory.ports.of(color) for color in COLORS},
+        "domains": inventory.app.domains,
+        "http_port": certificates.HTTP_PORT,
+        "https_port": certificates.HTTPS_PORT,
+        "webroot": certificates.WEBROOT,
+        "tls": _tls(inventory),
     }
+
+
+def _tls(inventory: Inventory) -> dict[str, object]:
+    """The site's TLS settings: mode, HSTS and where the host keeps certificate and key."""
+    tls = inventory.app.tls
+    paths = certificates.host_paths(inventory.app.name, tls.mode, tls.pair)
+    certificate, key = paths or (None, None)
+    return {"mode": tls.mode, "hsts": tls.hsts, "certificate": certificate, "key": key}
 
 
 def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str:

@@ -143,7 +143,7 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
 
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
-    port = inventory.ports.public
+    port = inventory.public_port
 
     def checks(t: Target) -> Outcome:
         result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))

@@ -93,7 +93,7 @@ class FakeRemote:
             return self.fake.probe
         return self.fake.answers.get(what, "")
 
-    def http_get(self, port, path, timeout):
+    def http_get(self, port, path, timeout, tls=None):
         raise ConnectionRefusedError(port)
 
 

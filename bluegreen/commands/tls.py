@@ -1,0 +1,32 @@
+"""TLS files on the host: the user's certificate and key, the ACME webroot.
+
+The key is read from stdin (never on a command line, where ``ps`` shows it) into a file
+created 0600 under ``umask 077``, owned by root, in a root-only directory.
+"""
+
+from __future__ import annotations
+
+from shlex import quote
+
+
+def put_pair(certificate: str, key: str, chain: str) -> str:
+    """Write the pair (key from stdin); an existing pair of the same fingerprint is kept."""
+    folder = quote(certificate.rsplit("/", 1)[0])
+    c, k = quote(certificate), quote(key)
+    return "\n".join(
+        [
+            "set -e",
+            f"umask 077; mkdir -p {folder}; chmod 700 {folder}",
+            f"if [ -s {k} ]; then cat >/dev/null; else cat > {k}.new; chown 0:0 {k}.new;"
+            f" chmod 600 {k}.new; mv -f {k}.new {k}; fi",
+            f"printf '%s' {quote(chain)} > {c}.new; chmod 644 {c}.new; mv -f {c}.new {c}",
+        ]
+    )
+
+
+def prune(folder: str, app: str, keep: str) -> str:
+    """Remove the app's other pairs (after nginx took the ``keep`` one)."""
+    return (
+        f"find {quote(folder)} -maxdepth 1 -name {quote(app + '-*')}"
+        f" ! -name {quote(f'{app}-{keep}.*')} -delete"
+    )

@@ -171,9 +171,13 @@ class Served:
 
 def served(der: bytes) -> Served:
     cert = x509.load_der_x509_certificate(der)
-    issuer = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    named = [
+        attribute.value
+        for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
+        for attribute in cert.issuer.get_attributes_for_oid(oid)
+    ]
     return Served(
-        issuer=str(issuer[0].value) if issuer else cert.issuer.rfc4514_string(),
+        issuer=str(named[0]) if named else cert.issuer.rfc4514_string(),
         names=tuple(dns_names(cert)),
         expires=cert.not_valid_after_utc,
         fingerprint=fingerprint(der),

@@ -10,17 +10,17 @@ from shlex import quote
 
 
 def put_pair(certificate: str, key: str, chain: str) -> str:
-    """Write the pair (key from stdin); an existing pair of the same fingerprint is kept."""
+    """Write the pair (key from stdin); an existing pair of the same fingerprint is kept.
+
+    A subshell keeps ``umask 077`` from the files written after it (nginx's workers read
+    those)."""
     folder = quote(certificate.rsplit("/", 1)[0])
     c, k = quote(certificate), quote(key)
-    return "\n".join(
-        [
-            "set -e",
-            f"umask 077; mkdir -p {folder}; chmod 700 {folder}",
-            f"if [ -s {k} ]; then cat >/dev/null; else cat > {k}.new; chown 0:0 {k}.new;"
-            f" chmod 600 {k}.new; mv -f {k}.new {k}; fi",
-            f"printf '%s' {quote(chain)} > {c}.new; chmod 644 {c}.new; mv -f {c}.new {c}",
-        ]
+    return (
+        f"(set -e; mkdir -p {folder}; chmod 700 {folder}; umask 077;"
+        f" if [ -s {k} ]; then cat >/dev/null; else cat > {k}.new; chown 0:0 {k}.new;"
+        f" chmod 600 {k}.new; mv -f {k}.new {k}; fi;"
+        f" printf '%s' {quote(chain)} > {c}.new; mv -f {c}.new {c})"
     )
 
 

@@ -74,7 +74,7 @@ class Switcher:
             certificate, key_path = pair.paths(app)
             put = tls.put_pair(certificate, key_path, pair.chain.decode())
             prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
-            command, key = f"{put}\n{command}\n{prune}", pair.key.decode()
+            command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, _md5(text)) for path, text in changed)
         return "nginx tested and reloaded" if reload else "state file renamed, no reload"

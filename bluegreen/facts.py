@@ -42,6 +42,9 @@ class HostFacts:
     image_present: bool = False
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
+    neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
+    # color -> the bluegreen.app label of the container with our name ("" for none)
+    owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def traffic(self) -> Traffic | None:
@@ -70,10 +73,19 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
+    site = quote(nginx.site_path(app))
+    lines.append(
+        f'for f in {quote(nginx.CONF_DIR)}/conf.d/bluegreen-*.conf; do [ -f "$f" ] &&'
+        f' [ "$f" != {site} ] && printf \'neighbour=%s\\n\' "$(head -n 1 "$f")"; done; true'
+    )
+    owner = quote('owner={{index .Config.Labels "bluegreen.app"}}')
     for color in COLORS:
         name = quote(docker.container(app, color))
         lines.append(
             f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
+        )
+        lines.append(
+            f"printf 'owner_{color}=%s\\n' \"$(docker inspect -f {owner} {name} 2>/dev/null)\""
         )
     if release:
         lines.append(docker.image_present(app, release))
@@ -111,6 +123,12 @@ def parse(output: str) -> HostFacts:
         image_present=values.get("image") == "present",
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
+        neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
+        owners={
+            color: values[f"owner_{color}"].removeprefix("owner=").removesuffix("<no value>")
+            for color in COLORS
+            if values.get(f"owner_{color}", "").startswith("owner=")
+        },
     )
 
 

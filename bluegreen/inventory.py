@@ -296,6 +296,8 @@ def _app(value: Any, base: Path) -> App:
 
 
 def _domains(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
     if not isinstance(value, list) or not value:
         raise _Invalid(key, f"expected a non-empty list of domain names, got {_kind(value)}")
     for i, name in enumerate(value):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jinja2
 
+from bluegreen import neighbours
 from bluegreen import tls as certificates
 from bluegreen.commands import nginx
 from bluegreen.errors import TemplateError
@@ -53,6 +54,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "public_port": inventory.ports.public,
         "ports": {color: inventory.ports.of(color) for color in COLORS},
         "domains": inventory.app.domains,
+        "listen": neighbours.listens(inventory),
         "http_port": certificates.HTTP_PORT,
         "https_port": certificates.HTTPS_PORT,
         "webroot": certificates.WEBROOT,

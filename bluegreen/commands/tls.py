@@ -25,8 +25,9 @@ def put_pair(certificate: str, key: str, chain: str) -> str:
 
 
 def prune(folder: str, app: str, keep: str) -> str:
-    """Remove the app's other pairs (after nginx took the ``keep`` one)."""
+    """Remove the app's other pairs (after nginx took the ``keep`` one); the pattern's 12
+    characters are a fingerprint's, so app ``a`` never matches app ``a-b``'s pairs."""
     return (
-        f"find {quote(folder)} -maxdepth 1 -name {quote(app + '-*')}"
+        f"find {quote(folder)} -maxdepth 1 -name {quote(app + '-' + '?' * 12 + '.*')}"
         f" ! -name {quote(f'{app}-{keep}.*')} -delete"
     )

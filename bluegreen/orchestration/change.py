@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bluegreen import checks, executor, watch
+from bluegreen import checks, executor, neighbours, watch
 from bluegreen.commands import docker, history, lock
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, WatchFailed
 from bluegreen.inventory import Host, Inventory
@@ -88,6 +88,10 @@ class Change:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        found = run.facts
+        clash = neighbours.check(self.inventory, found.neighbours, found.owners)
+        if clash:
+            raise Refused(clash)
         run.mode = switch_mode(run.host, run.facts)
 
     def health(self, run: HostRun) -> None:

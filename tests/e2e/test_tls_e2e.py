@@ -173,7 +173,7 @@ def test_status_shows_the_served_certificate(site):
         assert tls["valid"] is True and tls["error"] is None, record
         assert tls["names"] == DOMAINS
         assert tls["issuer"].startswith("trustme v")
-        assert 360 <= tls["days_left"] <= 3650
+        assert tls["days_left"] > 300  # trustme: valid for centuries
     table = fab(site["inventory"], "status").stdout
     assert table.splitlines()[0].split()[-1] == "tls"
     assert "ok trustme v" in table

@@ -241,7 +241,7 @@ def _read_all(recv: Callable[[int], bytes], limit: int = 65536) -> bytes:
 def _https(channel: paramiko.Channel, request: bytes, tls: certificates.Client) -> HttpReply:
     """TLS over an SSH channel (not a socket): OpenSSL through memory buffers."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    conn = tls.context().wrap_bio(incoming, outgoing, server_hostname=tls.server_name)
+    conn = tls.context.wrap_bio(incoming, outgoing, server_hostname=tls.server_name)
 
     def step(action: Callable[[], object]) -> object:
         while True:

@@ -37,6 +37,7 @@ class HostFacts:
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
+    http_md5: str | None = None  # with TLS: port 80's server (challenges, redirect)
     site_mode: str | None = None  # how the installed site switches: reload | file
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     image_present: bool = False
@@ -68,6 +69,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'state=%s\\n' \"$(head -n 1 {quote(nginx.state_path(app))} 2>/dev/null)\"",
         f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
+        f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
@@ -118,6 +120,7 @@ def parse(output: str) -> HostFacts:
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),
+        http_md5=_md5(values.get("http", "")),
         site_mode=site_mode if site_mode in ("reload", "file") else None,
         njs=values.get("njs") == "yes",
         image_present=values.get("image") == "present",

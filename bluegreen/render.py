@@ -13,7 +13,7 @@ from bluegreen import tls as certificates
 from bluegreen.commands import nginx
 from bluegreen.errors import TemplateError
 from bluegreen.files import bundled
-from bluegreen.inventory import COLORS, Inventory
+from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.traffic import Traffic
 
 BUNDLED = bundled("templates")
@@ -48,6 +48,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "app": app,
         "app_id": app.replace("-", "_"),
         "live_path": nginx.live_path(app),
+        "http_path": nginx.http_path(app),
         "state_path": nginx.state_path(app),
         "script_path": nginx.script_path(app),
         "access_log": nginx.access_log_path(app),
@@ -73,6 +74,14 @@ def _tls(inventory: Inventory) -> dict[str, object]:
 def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str:
     """The server block on the public port, for ``reload`` or ``file`` switching."""
     return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
+
+
+def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
+    """With TLS: port 80 (challenges, redirect); with ACME, a challenge this host does not
+    hold is asked of the inventory's other hosts."""
+    acme = inventory.app.tls.mode == "acme"
+    peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
+    return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
 
 
 def script(env: jinja2.Environment, inventory: Inventory) -> str:

@@ -9,6 +9,7 @@ putting back the previous site file also puts back the previous pair.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import re
 import ssl
@@ -143,7 +144,10 @@ class Client:
     fingerprint: str | None = None
     verify: bool = True  # False: only read what is served (status, after a failed check)
 
+    @functools.cached_property
     def context(self) -> ssl.SSLContext:
+        """Made once (loading the system's CAs costs more than a handshake): a verification
+        polls a host many times."""
         context = ssl.create_default_context()
         if not self.verify:
             context.check_hostname = False

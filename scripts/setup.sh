@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2 util-linux
           procps docker.io git python3 python3-venv curl ca-certificates
-          dnf rpm createrepo-c)  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
+          dnf rpm createrepo-c  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
+          openssl pebble certbot dnsmasq-base)  # HTTPS: a test ACME server, its client, a DNS
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

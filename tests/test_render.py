@@ -1,9 +1,10 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bluegreen import render
-from bluegreen.inventory import App, Inventory, Ports, Tls
+from bluegreen.inventory import App, Host, Inventory, Ports, Tls
 from bluegreen.tls import Pair
 from bluegreen.traffic import Split, Traffic
 
@@ -150,11 +151,8 @@ def test_tls_site_redirects_port_80_except_acme_and_serves_443_by_name(tmp_path)
         "# bluegreen site mode=file app=my-shop listen=80,443 blue=4001 green=4002"
         " domains=shop.example.com,www.example.com\n"
     )
-    http, https = text.split("server {")[1:]
-    assert "listen 80;\n    server_name shop.example.com www.example.com;" in http
-    assert "location /.well-known/acme-challenge/ {\n        root /var/lib/bluegreen/acme;" in http
-    assert "return 301 https://$host$request_uri;" in http
-    assert "proxy_pass" not in http
+    (https,) = text.split("server {")[1:]
+    assert "listen 80" not in text  # port 80 is the http file's
     assert "listen 443 ssl http2;\n    server_name shop.example.com www.example.com;" in https
     assert "ssl_certificate /etc/nginx/bluegreen/tls/my-shop-0123456789ab.crt;" in https
     assert "ssl_certificate_key /etc/nginx/bluegreen/tls/my-shop-0123456789ab.key;" in https
@@ -162,6 +160,29 @@ def test_tls_site_redirects_port_80_except_acme_and_serves_443_by_name(tmp_path)
     assert 'add_header Strict-Transport-Security "max-age=63072000" always;' in https
     assert "proxy_pass http://bluegreen_my_shop_$bluegreen_my_shop_color;" in https
     assert "secret" not in text and "chain" not in text
+
+
+def test_port_80_answers_challenges_redirects_and_asks_peers_with_acme(tmp_path):
+    pair = Pair(b"chain", b"secret", "0123456789ab")
+    inv = _tls_inventory(tmp_path, Tls(mode="files", pair=pair))
+    hosts = [Host("web1", "10.0.0.1"), Host("web2", "10.0.0.2"), Host("web3", "10.0.0.3")]
+    inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts})
+    text = render.http(render.environment(inv), inv, hosts[0])
+    assert text.startswith("# bluegreen http my-shop: port 80 of its domains")
+    assert "listen 80;\n    server_name shop.example.com www.example.com;" in text
+    assert "location /.well-known/acme-challenge/ {\n        root /var/lib/bluegreen/acme;" in text
+    assert "return 301 https://$host$request_uri;" in text
+    assert "proxy_pass" not in text and "try_files" not in text  # files: nothing to forward
+    acme = dataclasses.replace(inv, app=dataclasses.replace(inv.app, tls=Tls(mode="acme")))
+    text = render.http(render.environment(acme), acme, hosts[0])
+    assert (
+        "upstream bluegreen_my_shop_acme_peers {\n    server 10.0.0.2:80 max_fails=0;\n"
+        "    server 10.0.0.3:80 max_fails=0;\n}"
+    ) in text
+    assert "try_files $uri @bluegreen_my_shop_peers;" in text
+    assert "if ($http_x_bluegreen_acme_hop) {\n            return 404;" in text
+    assert "proxy_set_header X-Bluegreen-Acme-Hop 1;" in text
+    assert "proxy_next_upstream error timeout http_404;" in text
 
 
 def test_domains_without_tls_answer_by_name_on_80_and_hsts_is_opt_in(tmp_path):

@@ -43,7 +43,11 @@ def switch_mode(host: Host, found: HostFacts) -> str:
 
 def installed(app: str, found: HostFacts) -> dict[str, str | None]:
     """The md5 of each configuration file we install, as the host has it now."""
-    return {nginx.site_path(app): found.site_md5, nginx.script_path(app): found.script_md5}
+    return {
+        nginx.site_path(app): found.site_md5,
+        nginx.script_path(app): found.script_md5,
+        nginx.http_path(app): found.http_md5,
+    }
 
 
 class Switcher:
@@ -61,6 +65,8 @@ class Switcher:
         """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded)."""
         jinja, inv, app = self.jinja, self.inventory, self.app
         config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
+        if inv.app.tls.mode != "off":
+            config.append((nginx.http_path(app), templates.http(jinja, inv, run.host)))
         if run.mode == "file":
             config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
             live = (nginx.state_path(app), templates.state(traffic))

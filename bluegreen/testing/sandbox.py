@@ -78,6 +78,10 @@ HOST_MOUNTS = (
     ("var-lib-docker", "/var/lib/docker"),
     ("etc-docker", "/etc/docker"),
     ("root", "/root"),
+    # certbot's state and the ACME webroot: every host has its own account and certificates
+    ("etc-letsencrypt", "/etc/letsencrypt"),
+    ("var-lib-letsencrypt", "/var/lib/letsencrypt"),
+    ("var-lib-bluegreen", "/var/lib/bluegreen"),
 )
 
 READY_TIMEOUT = 60.0

@@ -41,10 +41,11 @@ def public(inventory: Inventory) -> tuple[int, certificates.Client | None]:
     app = inventory.app
     if app.tls.mode == "off":
         return inventory.public_port, None
-    pair = app.tls.pair
+    pair, ca = app.tls.pair, app.tls.ca
+    trusted = pair.chain.decode() if pair else ca.read_text() if ca else None
     client = certificates.Client(
         server_name=app.domains[0],
-        cadata=pair.chain.decode() if pair else None,
+        cadata=trusted,
         fingerprint=pair.fingerprint if pair else None,
     )
     return inventory.public_port, client

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from shlex import quote
 
 from bluegreen import traffic
-from bluegreen.commands import docker, history, lock, nginx
+from bluegreen.commands import acme, docker, history, lock, nginx
 from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
@@ -38,6 +38,7 @@ class HostFacts:
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
     http_md5: str | None = None  # with TLS: port 80's server (challenges, redirect)
+    acme_names: tuple[str, ...] = ()  # the names of certbot's certificate for the app
     site_mode: str | None = None  # how the installed site switches: reload | file
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     image_present: bool = False
@@ -72,6 +73,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
+        acme.names_probe(app),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
@@ -121,6 +123,7 @@ def parse(output: str) -> HostFacts:
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),
         http_md5=_md5(values.get("http", "")),
+        acme_names=acme.parse_names(values.get("acme_names", "")),
         site_mode=site_mode if site_mode in ("reload", "file") else None,
         njs=values.get("njs") == "yes",
         image_present=values.get("image") == "present",

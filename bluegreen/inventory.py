@@ -59,6 +59,7 @@ class Tls:
     key: Path | None = None  # files: local PEM key (0600)
     email: str | None = None  # acme: the account's contact
     server: str = LETSENCRYPT  # acme: the directory URL
+    ca: Path | None = None  # acme: CA bundle (PEM) of a private ACME server and its roots
     hsts: bool = False  # Strict-Transport-Security on every HTTPS answer (opt-in)
     pair: certificates.Pair | None = field(default=None, compare=False)  # files, read at load
 
@@ -326,7 +327,12 @@ def _tls(value: Any, domains: tuple[str, ...], base: Path) -> Tls:
     settings = kw.pop(modes[0])
     tls = Tls(mode=modes[0], hsts=kw.get("hsts", False), **settings)
     if tls.mode == "acme":
-        return tls
+        if tls.ca is None:
+            return tls
+        ca = Path(os.path.abspath(base / Path(tls.ca).expanduser()))
+        if not ca.is_file():
+            raise _Invalid("app.tls.acme.ca", f"{ca}: file not found")
+        return replace(tls, ca=ca)
     key = "app.tls.files"
     for name in ("certificate", "key"):
         if getattr(tls, name) is None:
@@ -580,6 +586,7 @@ def _tls_checks(base: Path) -> dict[str, Check]:
 
 
 _ACME_CHECKS: dict[str, Check] = {
+    "ca": _expect(lambda v: isinstance(v, str) and v, "a path"),
     "email": _match(re.compile(r"[^@\s'\"]+@[^@\s'\"]+\.[a-z]{2,}"), "an e-mail address"),
     "server": _match(re.compile(r"https://[^\s'\"]+"), "an https:// ACME directory URL"),
 }

@@ -22,7 +22,7 @@ from bluegreen.errors import BluegreenError, CheckFailed, Refused, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
-from bluegreen.orchestration import interrupts, locking, probe, report
+from bluegreen.orchestration import certificate, interrupts, locking, probe, report
 from bluegreen.orchestration.runner import Runner
 from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
@@ -214,7 +214,13 @@ class Change:
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher = self.switcher
-        if not self.phases(group, (Phase.STAGE, stage), (Phase.HEALTH, self.health)):
+
+        def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            certificate.ensure(switcher, self.log, run)
+            stage(run)
+
+        if not self.phases(group, (Phase.STAGE, certified), (Phase.HEALTH, self.health)):
+            self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
             self.phase(Phase.UNDO, [run for run in group if run.started], undo)
             return False
         for number, step in enumerate(steps, 1):

@@ -25,7 +25,7 @@ RELOAD_OVERLAP = 0.3
 OLD_WORKERS_LIMIT = 30.0  # seconds to wait for nginx workers of the old config to finish
 
 
-def _md5(text: str) -> str:
+def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
@@ -72,7 +72,7 @@ class Switcher:
             live = (nginx.state_path(app), templates.state(traffic))
         else:
             live = (nginx.live_path(app), templates.live(jinja, inv, traffic))
-        changed = [(path, text) for path, text in config if run.installed.get(path) != _md5(text)]
+        changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
         reload = run.mode == "reload" or bool(changed)
         command, key = nginx.install([*changed, live], reload=reload), None
         pair = inv.app.tls.pair
@@ -82,7 +82,7 @@ class Switcher:
             prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
             command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
         run.remote.run(command, stdin=key, what="nginx switch")
-        run.installed.update((path, _md5(text)) for path, text in changed)
+        run.installed.update((path, md5(text)) for path, text in changed)
         return "nginx tested and reloaded" if reload else "state file renamed, no reload"
 
     def switch(self, run: HostRun) -> None:

@@ -55,8 +55,11 @@ def certonly(
 
 
 def renew(app: str, force: bool = False) -> str:
-    """What certbot's timer runs, for one lineage (``force``: now, as a test of renewal)."""
-    env = f"[ -f {quote(ca_path(app))} ] && export REQUESTS_CA_BUNDLE={quote(ca_path(app))}; "
-    return f"{env}certbot renew --non-interactive --cert-name {quote(app)}" + (
-        " --force-renewal" if force else ""
+    """Renew one lineage now, as certbot's timer would (without its random delay); ``force``:
+    even when it is not due (a test of renewal)."""
+    ca = quote(ca_path(app))
+    return (
+        f"if [ -f {ca} ]; then export REQUESTS_CA_BUNDLE={ca}; fi;"
+        f" certbot renew --non-interactive --no-random-sleep-on-renew --cert-name {quote(app)}"
+        + (" --force-renewal" if force else "")
     )

@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 import trustme
 
+from bluegreen.commands import acme
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab, sandbox_hosts
 from bluegreen.testing.load import Load
@@ -125,6 +126,16 @@ def site(sandbox, pebble, app_repo, tmp_path_factory):
         sb.run_in(host, EMPTY)
 
 
+def serves_only(site, release: str) -> None:
+    """Every host answers HTTPS for the domain (verified) with ``release`` and nothing else."""
+    with Load(
+        [(h.address, 443) for h in site["hosts"]], max_seconds=30, tls=site["context"],
+        server_name=DOMAIN, max_requests=300,
+    ) as load:  # fmt: skip
+        time.sleep(0.3)
+    assert load.stats().failed == 0 and set(load.stats().releases) == {release}, load.report()
+
+
 def served_serial(host, context) -> str:
     raw = socket.create_connection((host.address, 443), timeout=5)
     with context.wrap_socket(raw, server_hostname=DOMAIN) as tls:
@@ -146,12 +157,7 @@ def test_every_host_obtains_its_own_certificate_through_any_host(site, app_repo)
     for record in status["hosts"]:
         assert record["tls"]["valid"] and record["tls"]["names"] == [DOMAIN], record
         assert record["tls"]["issuer"].startswith("Pebble Intermediate CA")
-    with Load(
-        [(h.address, 443) for h in site["hosts"]], max_seconds=60, tls=site["context"],
-        server_name=DOMAIN, max_requests=300,
-    ) as load:  # fmt: skip
-        time.sleep(0.5)
-    assert load.stats().failed == 0 and set(load.stats().releases) == {app_repo.releases["v1"]}
+    serves_only(site, app_repo.releases["v1"])
 
 
 def test_a_forced_renewal_is_served_after_one_reload_and_its_cost_is_counted(site):
@@ -162,13 +168,7 @@ def test_a_forced_renewal_is_served_after_one_reload_and_its_cost_is_counted(sit
         targets, max_seconds=120, tls=site["context"], server_name=DOMAIN, pause=0.01
     ) as load:
         started = time.monotonic()
-        renewal = sb.run_in(
-            host,
-            "[ -f /etc/letsencrypt/bluegreen-shop-ca.pem ] && export"
-            " REQUESTS_CA_BUNDLE=/etc/letsencrypt/bluegreen-shop-ca.pem;"
-            " certbot renew --non-interactive --cert-name shop --force-renewal",
-            check=False,
-        )
+        renewal = sb.run_in(host, acme.renew("shop", force=True), check=False)
         seconds = time.monotonic() - started
         time.sleep(0.5)
     assert renewal.returncode == 0, renewal.stdout + renewal.stderr
@@ -196,9 +196,4 @@ def test_an_unreachable_acme_server_fails_the_deploy_and_the_old_site_serves(
     for host in site["hosts"]:
         assert f"{host.name} ❌ certificate: certbot failed:" in result.stdout
         assert served_serial(host, site["context"])  # still the old certificate, still v1
-    with Load(
-        [(h.address, 443) for h in site["hosts"]], max_seconds=30, tls=site["context"],
-        server_name=DOMAIN, max_requests=150,
-    ) as load:  # fmt: skip
-        time.sleep(0.3)
-    assert load.stats().failed == 0 and set(load.stats().releases) == {app_repo.releases["v1"]}
+    serves_only(site, app_repo.releases["v1"])

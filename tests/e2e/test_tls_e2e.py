@@ -66,7 +66,7 @@ def site(request, sandbox, app_repo, tmp_path_factory):
         sb.run_in(host, FRESH_HOST)
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    return {
+    yield {
         "mode": mode,
         "ca": ca,
         "folder": folder,
@@ -77,6 +77,8 @@ def site(request, sandbox, app_repo, tmp_path_factory):
         "secrets": [secret],
         "context": context,
     }
+    for host in hosts:
+        sb.run_in(host, FRESH_HOST)
 
 
 def get(host, context, name=DOMAINS[0], path="/version") -> http.client.HTTPResponse:

@@ -7,6 +7,7 @@ cost is printed, the new certificate served afterwards is asserted, and the key 
 up in an output, a plan or a process list on the hosts.
 """
 
+import datetime
 import http.client
 import json
 import socket
@@ -21,6 +22,7 @@ from cryptography import x509
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import Load
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -224,3 +226,43 @@ def test_a_new_certificate_is_served_after_one_tested_reload(site):
         assert answer.peer["serialNumber"].lstrip("0") == serial.lstrip("0")
     status = json.loads(fab(new, "status", "--json").stdout)
     assert all(record["tls"]["valid"] for record in status["hosts"])
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["invalid domain", "mismatch", "expired", "not covering", "world-readable key", "no key"],
+)
+def test_bad_tls_input_is_one_line_before_any_host_changes(site, fault):
+    folder, ca = site["folder"] / fault.replace(" ", "-"), site["ca"]
+    folder.mkdir()
+    past = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    chain, key, secret = issue(ca, folder, "good")
+    if fault == "mismatch":
+        _, key, _ = issue(ca, folder, "other")
+    elif fault == "expired":
+        chain, key, secret = issue(
+            ca, folder, "old", not_before=past, not_after=past + datetime.timedelta(days=1)
+        )
+    elif fault == "not covering":
+        chain, key, secret = issue(ca, folder, "one", names=[DOMAINS[0]])
+    elif fault == "world-readable key":
+        key.chmod(0o644)
+    elif fault == "no key":
+        key.unlink()
+    path = inventory(folder / "hosts.yml", site["repo"], site["mode"], chain, key)
+    if fault == "invalid domain":
+        path.write_text(path.read_text().replace(DOMAINS[1], "www_shop.test"))
+    before = [support.snapshot(host) for host in site["hosts"]]
+    result = fab(path, "deploy", "--ref", "v1")
+    expected = {
+        "invalid domain": "app.domains[1]: 'www_shop.test' is not a domain name",
+        "mismatch": f"good.crt does not match the key {key}",
+        "expired": "old.crt expired on 2020-01-02",
+        "not covering": f"one.crt does not cover {DOMAINS[1]} (it names {DOMAINS[0]})",
+        "world-readable key": "good.key is accessible by group/others (mode 0644); chmod 600 it",
+        "no key": "good.key: key file not found",
+    }[fault]
+    assert result.returncode == 2, result.output
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert secret.splitlines()[1] not in result.output
+    assert [support.snapshot(host) for host in site["hosts"]] == before

@@ -144,6 +144,7 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
     port = inventory.public_port
+    extra = ("certbot",) if inventory.app.tls.mode == "acme" else ()  # same name on apt/dnf
 
     def checks(t: Target) -> Outcome:
         result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
@@ -160,7 +161,7 @@ def steps(inventory: Inventory) -> list[Step]:
             when=lambda t: t.cloud_init,
             skipped="no cloud-init",
         ),
-        _script("packages", lambda t: packages.install(t.profile), PACKAGES_TIMEOUT),
+        _script("packages", lambda t: packages.install(t.profile, extra), PACKAGES_TIMEOUT),
         Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
         _script("nginx main context", lambda t: system.nginx_main(t.profile)),
         _script("services", lambda t: system.services(t.systemd)),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bluegreen import docker_config, executor, facts, profiles
+from bluegreen import docker_config, executor, facts, neighbours, profiles
 from bluegreen.commands import packages, system
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host, Inventory
@@ -178,6 +178,7 @@ def steps(inventory: Inventory) -> list[Step]:
             skipped="SELinux not enforcing",
         ),
         _script("app directory", lambda t: system.app_dir(t.host.app_dir, t.host.user)),
+        _script("firewall", lambda t: system.open_ports(neighbours.listens(inventory))),
         Step(
             "checks",
             lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],

@@ -7,10 +7,11 @@ import socket
 import time
 from collections.abc import Mapping
 
+from bluegreen import tls as certificates
 from bluegreen import traffic
 from bluegreen.errors import CheckFailed
 from bluegreen.executor import HttpReply, Remote, RemoteError
-from bluegreen.inventory import Expect, Health, json_text
+from bluegreen.inventory import Expect, Health, Inventory, json_text
 from bluegreen.traffic import Traffic
 
 COLOR_HEADER = "x-bluegreen-color"
@@ -76,11 +77,33 @@ def exposed(address: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
-def serving(remote: Remote, port: int, path: str, timeout: float) -> Traffic | None:
+def public(inventory: Inventory) -> tuple[int, certificates.Client | None]:
+    """Where the app is served and, over HTTPS, how its certificate is checked: against the
+    first domain, trusting the user's own chain (files) or the system's CAs (acme)."""
+    app = inventory.app
+    if app.tls.mode == "off":
+        return inventory.public_port, None
+    pair, ca = app.tls.pair, app.tls.ca
+    trusted = pair.chain.decode() if pair else ca.read_text() if ca else None
+    client = certificates.Client(
+        server_name=app.domains[0],
+        cadata=trusted,
+        fingerprint=pair.fingerprint if pair else None,
+    )
+    return inventory.public_port, client
+
+
+def serving(
+    remote: Remote,
+    port: int,
+    path: str,
+    timeout: float,
+    tls: certificates.Client | None = None,
+) -> Traffic | None:
     """What the public port serves now, by nginx's headers (one probe; None: no answer, or
     not ours)."""
     try:
-        reply = remote.http_get(port, path, timeout)
+        reply = remote.http_get(port, path, timeout, tls=tls)
     except (OSError, ConnectionError, RemoteError):
         return None
     color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
@@ -95,6 +118,7 @@ def wait_serving(
     window: float = 0.3,
     deadline: float = 10.0,
     see_all: bool = True,
+    tls: certificates.Client | None = None,
 ) -> str:
     """Wait until every answer on the public port comes from ``expected`` (color -> release).
 
@@ -111,7 +135,7 @@ def wait_serving(
     serving = " and ".join(f"{color} {release}" for color, release in expected.items())
     while time.monotonic() - started < deadline:
         try:
-            reply = remote.http_get(port, path, timeout=2.0)
+            reply = remote.http_get(port, path, timeout=2.0, tls=tls)
             color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
             if reply.status < 400 and color in expected and expected[color] == release:
                 first_dead = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import posixpath
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
+from bluegreen import tls as certificates
 from bluegreen.commands import shell
 from bluegreen.errors import RemoteError
 from bluegreen.inventory import Host
@@ -38,6 +41,7 @@ class HttpReply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: str
+    certificate: bytes | None = None  # HTTPS: the leaf the host served (DER)
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -264,8 +268,13 @@ class Remote:
             ) from error
         return path
 
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
-        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl)."""
+    def http_get(
+        self, port: int, path: str, timeout: float, tls: certificates.Client | None = None
+    ) -> HttpReply:
+        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl).
+
+        With ``tls``: HTTPS with its name (SNI and Host), the certificate verified against
+        that name and ``tls``'s trust; a wrong certificate is an ``ssl.SSLError``."""
         transport = self.connection.transport
         if transport is None or not transport.is_active():
             raise RemoteError(self.host.name, "SSH connection lost")
@@ -275,20 +284,64 @@ class Remote:
             )
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
+        request = (
+            f"GET {path} HTTP/1.0\r\nHost: {tls.server_name if tls else 'localhost'}\r\n"
+            "User-Agent: bluegreen\r\nConnection: close\r\n\r\n"
+        ).encode()
         with channel:
             channel.settimeout(timeout)
-            request = (
-                f"GET {path} HTTP/1.0\r\nHost: localhost\r\n"
-                "User-Agent: bluegreen\r\nConnection: close\r\n\r\n"
-            )
-            channel.sendall(request.encode())
-            data = b""
-            while len(data) < 65536:
+            if tls is not None:
+                return _https(channel, request, tls)
+            channel.sendall(request)
+            return parse_http(_read_all(channel.recv))
+
+
+def _read_all(recv: Callable[[int], bytes], limit: int = 65536) -> bytes:
+    data = b""
+    while len(data) < limit:
+        chunk = recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _https(channel: paramiko.Channel, request: bytes, tls: certificates.Client) -> HttpReply:
+    """TLS over an SSH channel (not a socket): OpenSSL through memory buffers."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = tls.context.wrap_bio(incoming, outgoing, server_hostname=tls.server_name)
+
+    def step(action: Callable[[], object]) -> object:
+        while True:
+            try:
+                result = action()
+            except ssl.SSLWantReadError:
+                channel.sendall(outgoing.read())
                 chunk = channel.recv(65536)
                 if not chunk:
-                    break
-                data += chunk
-        return parse_http(data)
+                    incoming.write_eof()
+                else:
+                    incoming.write(chunk)
+                continue
+            except ssl.SSLZeroReturnError:
+                return b""
+            channel.sendall(outgoing.read())
+            return result
+
+    step(conn.do_handshake)
+    der = conn.getpeercert(binary_form=True)
+    served = der and certificates.fingerprint(der)
+    if tls.fingerprint and served != tls.fingerprint:
+        raise ssl.SSLError(f"served certificate {served}, expected {tls.fingerprint}")
+    step(lambda: conn.write(request))
+
+    def recv(size: int) -> bytes:
+        try:
+            return step(lambda: conn.read(size))  # type: ignore[return-value]
+        except ssl.SSLEOFError:  # a peer closing without close_notify ends the answer too
+            return b""
+
+    return dataclasses.replace(parse_http(_read_all(recv)), certificate=der)
 
 
 def _detect_silence(transport: paramiko.Transport) -> None:

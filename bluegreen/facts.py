@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from shlex import quote
 
 from bluegreen import traffic
-from bluegreen.commands import docker, history, image, lock, nginx
+from bluegreen.commands import acme, docker, history, image, lock, nginx
 from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
@@ -38,6 +38,8 @@ class HostFacts:
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
+    http_md5: str | None = None  # with TLS: port 80's server (challenges, redirect)
+    acme_names: tuple[str, ...] = ()  # the names of certbot's certificate for the app
     site_mode: str | None = None  # how the installed site switches: reload | file
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     docker_bridge: str = ""  # yes | no (dockerd runs without its bridge network) | down
@@ -45,6 +47,9 @@ class HostFacts:
     image_id: str | None = None  # of the release's image, when it is on the host
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
+    neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
+    # color -> the bluegreen.app label of the container with our name ("" for none)
+    owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def traffic(self) -> Traffic | None:
@@ -68,16 +73,27 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'state=%s\\n' \"$(head -n 1 {quote(nginx.state_path(app))} 2>/dev/null)\"",
         f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
+        f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
         docker.bridge_probe(),
+        acme.names_probe(app),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
+    site = quote(nginx.site_path(app))
+    lines.append(
+        f'for f in {quote(nginx.CONF_DIR)}/conf.d/bluegreen-*.conf; do [ -f "$f" ] &&'
+        f' [ "$f" != {site} ] && printf \'neighbour=%s\\n\' "$(head -n 1 "$f")"; done; true'
+    )
+    owner = quote('owner={{index .Config.Labels "bluegreen.app"}}')
     for color in COLORS:
         name = quote(docker.container(app, color))
         lines.append(
             f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
+        )
+        lines.append(
+            f"printf 'owner_{color}=%s\\n' \"$(docker inspect -f {owner} {name} 2>/dev/null)\""
         )
     if release:
         lines += [docker.image_present(app, release), image.image_id(app, release)]
@@ -111,6 +127,8 @@ def parse(output: str) -> HostFacts:
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),
+        http_md5=_md5(values.get("http", "")),
+        acme_names=acme.parse_names(values.get("acme_names", "")),
         site_mode=site_mode if site_mode in ("reload", "file") else None,
         njs=values.get("njs") == "yes",
         docker_bridge=values.get("docker_bridge", ""),
@@ -118,6 +136,12 @@ def parse(output: str) -> HostFacts:
         image_id=values.get("image_id") or None,
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
+        neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
+        owners={
+            color: values[f"owner_{color}"].removeprefix("owner=").removesuffix("<no value>")
+            for color in COLORS
+            if values.get(f"owner_{color}", "").startswith("owner=")
+        },
     )
 
 

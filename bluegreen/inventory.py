@@ -11,12 +11,13 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bluegreen import tls as certificates
 from bluegreen.errors import InventoryError
 
 COLORS = ("blue", "green")
@@ -54,6 +55,23 @@ class Watch:
     max_p99_ms: float | None = None  # 99th percentile of nginx's request time; None: not judged
     min_requests: int = 20  # fewer requests than this are too few to judge
     probe: str | None = None  # a path also requested through the public port once per second
+
+
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """HTTPS on ``app.domains``: off, the user's own files, or certificates from ACME."""
+
+    mode: str = "off"  # off | files | acme
+    certificate: Path | None = None  # files: local PEM chain
+    key: Path | None = None  # files: local PEM key (0600)
+    email: str | None = None  # acme: the account's contact
+    server: str = LETSENCRYPT  # acme: the directory URL
+    ca: Path | None = None  # acme: CA bundle (PEM) of a private ACME server and its roots
+    hsts: bool = False  # Strict-Transport-Security on every HTTPS answer (opt-in)
+    pair: certificates.Pair | None = field(default=None, compare=False)  # files, read at load
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,8 @@ class App:
     volumes: tuple[str, ...] = ()  # "name:/path[:ro]" or "/host/path:/path[:ro]"
     options: ContainerOptions = field(default_factory=ContainerOptions)
     stop_timeout: int = 10  # seconds docker stop waits for the app before killing it
+    domains: tuple[str, ...] = ()  # served by name on 80 (and 443 with tls), not the public port
+    tls: Tls = field(default_factory=Tls)
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,13 @@ class Inventory:
     default_group: str | None = None
     notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
     secrets: Secrets = field(default_factory=Secrets)
+
+    @property
+    def public_port(self) -> int:
+        """Where nginx serves the app: 443 with TLS, 80 for domains without, else ports.public."""
+        if self.app.tls.mode != "off":
+            return certificates.HTTPS_PORT
+        return certificates.HTTP_PORT if self.app.domains else self.ports.public
 
     def select(self, names: Sequence[str] | str | None) -> list[Host]:
         """Resolve group and host names (``-H``) to hosts, in order, without duplicates.
@@ -378,8 +405,11 @@ def _app(value: Any, base: Path) -> App:
         "volumes": _volumes,
         "options": _record(ContainerOptions, _OPTIONS),
         "stop_timeout": _int(0, 300),
+        "domains": _domains,
+        "tls": _any,  # checked with the domains below
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
+    kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
     if "image" in kw and "build" in kw:
         raise _Invalid("app.build", "app.image is prebuilt, nothing is built: give one of the two")
     if kw.get("build") == "local" and kw.get("source") == "git":
@@ -396,6 +426,54 @@ def _app(value: Any, base: Path) -> App:
         if name in kw.get("env", {}):
             raise _Invalid(f"app.secrets.{name}", f"{_BOTH} (app.env.{name})")
     return App(**kw)
+
+
+def _domains(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise _Invalid(key, f"expected a non-empty list of domain names, got {_kind(value)}")
+    for i, name in enumerate(value):
+        try:
+            certificates.check_domain(name, wildcard=False)
+        except certificates.TlsInvalid as e:
+            raise _Invalid(f"{key}[{i}]", str(e)) from None
+    if len(set(value)) != len(value):
+        raise _Invalid(key, "a domain is listed twice")
+    return tuple(value)
+
+
+def _tls(value: Any, domains: tuple[str, ...], base: Path) -> Tls:
+    """``off`` (YAML reads it as false), ``{files: {certificate, key}}`` or ``{acme: {email,
+    server}}``, each with ``hsts``; the files are read and checked now."""
+    if value in (None, False, "off"):
+        return Tls()
+    if not isinstance(value, dict):
+        raise _Invalid("app.tls", f"expected off, files: or acme:, got {value!r}")
+    kw = _fields(value, "app.tls", ("files", "acme", "hsts"), _tls_checks(base))
+    modes = [mode for mode in ("files", "acme") if mode in kw]
+    if len(modes) != 1:
+        raise _Invalid("app.tls", "expected exactly one of files: or acme:")
+    if not domains:
+        raise _Invalid("app.tls", "needs app.domains (the names the certificate is for)")
+    settings = kw.pop(modes[0])
+    tls = Tls(mode=modes[0], hsts=kw.get("hsts", False), **settings)
+    if tls.mode == "acme":
+        if tls.ca is None:
+            return tls
+        ca = Path(os.path.abspath(base / Path(tls.ca).expanduser()))
+        if not ca.is_file():
+            raise _Invalid("app.tls.acme.ca", f"{ca}: file not found")
+        return replace(tls, ca=ca)
+    key = "app.tls.files"
+    for name in ("certificate", "key"):
+        if getattr(tls, name) is None:
+            raise _Invalid(f"{key}.{name}", "required")
+    try:
+        pair = certificates.read_pair(tls.certificate, tls.key, domains)
+    except certificates.TlsInvalid as e:
+        raise _Invalid(key, str(e)) from None
+    return replace(tls, pair=pair)
 
 
 def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, Host], str | None]:
@@ -653,6 +731,30 @@ _WATCH: dict[str, Check] = {
     "min_requests": _int(1),
     "probe": _or_none(_URL_PATH),
 }
+
+
+def _any(value: Any, key: str) -> Any:
+    return value
+
+
+def _tls_checks(base: Path) -> dict[str, Check]:
+    files = dict.fromkeys(("certificate", "key"), _path(base))
+    return {
+        "files": lambda value, key: _fields(value, key, tuple(files), files),
+        "acme": _acme,
+        "hsts": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+    }
+
+
+_ACME_CHECKS: dict[str, Check] = {
+    "ca": _expect(lambda v: isinstance(v, str) and v, "a path"),
+    "email": _match(re.compile(r"[^@\s'\"]+@[^@\s'\"]+\.[a-z]{2,}"), "an e-mail address"),
+    "server": _match(re.compile(r"https://[^\s'\"]+"), "an https:// ACME directory URL"),
+}
+
+
+def _acme(value: Any, key: str) -> dict[str, Any]:
+    return _fields(value, key, tuple(_ACME_CHECKS), _ACME_CHECKS, required=("email",))
 
 
 def _app_dir(app: str) -> Check:

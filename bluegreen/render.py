@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import jinja2
 
+from bluegreen import neighbours
+from bluegreen import tls as certificates
 from bluegreen.commands import nginx
 from bluegreen.errors import TemplateError
 from bluegreen.files import bundled
-from bluegreen.inventory import COLORS, Inventory
+from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.traffic import Traffic
 
 BUNDLED = bundled("templates")
@@ -46,17 +48,40 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "app": app,
         "app_id": app.replace("-", "_"),
         "live_path": nginx.live_path(app),
+        "http_path": nginx.http_path(app),
         "state_path": nginx.state_path(app),
         "script_path": nginx.script_path(app),
         "access_log": nginx.access_log_path(app),
         "public_port": inventory.ports.public,
         "ports": {color: inventory.ports.of(color) for color in COLORS},
+        "domains": inventory.app.domains,
+        "listen": neighbours.listens(inventory),
+        "http_port": certificates.HTTP_PORT,
+        "https_port": certificates.HTTPS_PORT,
+        "webroot": certificates.WEBROOT,
+        "tls": _tls(inventory),
     }
+
+
+def _tls(inventory: Inventory) -> dict[str, object]:
+    """The site's TLS settings: mode, HSTS and where the host keeps certificate and key."""
+    tls = inventory.app.tls
+    paths = certificates.host_paths(inventory.app.name, tls.mode, tls.pair)
+    certificate, key = paths or (None, None)
+    return {"mode": tls.mode, "hsts": tls.hsts, "certificate": certificate, "key": key}
 
 
 def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str:
     """The server block on the public port, for ``reload`` or ``file`` switching."""
     return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
+
+
+def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
+    """With TLS: port 80 (challenges, redirect); with ACME, a challenge this host does not
+    hold is asked of the inventory's other hosts."""
+    acme = inventory.app.tls.mode == "acme"
+    peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
+    return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
 
 
 def script(env: jinja2.Environment, inventory: Inventory) -> str:

@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bluegreen import checks
 from bluegreen.commands import nginx
 from bluegreen.errors import WatchFailed
 from bluegreen.executor import Remote
@@ -95,11 +96,12 @@ def watch(
     offset = int(size.strip().removeprefix("size=") or 0)
     tallies: dict[str, Tally] = {}
     started = time.monotonic()
+    port, tls = checks.public(inventory)
     while not halt.wait(POLL):
         if settings.probe:
             # nginx logs what it answered; the log is what is judged
             with contextlib.suppress(OSError, ConnectionError):
-                remote.http_get(inventory.ports.public, settings.probe, timeout=POLL)
+                remote.http_get(port, settings.probe, timeout=POLL, tls=tls)
         output = remote.run(nginx.read_log(path, offset), what="watch", readonly=True)
         start, text = _start_and_text(output)
         complete = text[: text.rfind("\n") + 1]

@@ -14,7 +14,7 @@ class Answers:
     def __init__(self, *pairs: tuple[str, str]) -> None:
         self.pairs = itertools.cycle(pairs)
 
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls=None) -> HttpReply:
         color, release = next(self.pairs)
         headers = {checks.COLOR_HEADER: color, checks.RELEASE_HEADER: release}
         return HttpReply(200, headers, "")
@@ -49,7 +49,7 @@ class Statuses:
     def __init__(self, *answers: tuple[int, str]) -> None:
         self.answers = itertools.cycle(answers)
 
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls=None) -> HttpReply:
         status, color = next(self.answers)
         return HttpReply(status, {checks.COLOR_HEADER: color, checks.RELEASE_HEADER: "r2"}, "")
 
@@ -68,7 +68,7 @@ def test_old_workers_answering_the_old_color_are_waited_out():
 
 
 class Refusing:
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls=None) -> HttpReply:
         raise ConnectionRefusedError("127.0.0.1:4000: Connection refused")
 
 

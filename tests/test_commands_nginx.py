@@ -49,8 +49,9 @@ def test_a_state_file_takes_effect_only_after_the_new_configuration_passed_nginx
 
 def test_uninstall_removes_every_file_of_the_app():
     assert nginx.uninstall("shop") == (
-        "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/bluegreen/shop.live.conf"
-        " /etc/nginx/bluegreen/shop.state /etc/nginx/bluegreen/shop.js"
+        "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/conf.d/bluegreen-shop.http.conf"
+        " /etc/nginx/bluegreen/shop.live.conf /etc/nginx/bluegreen/shop.state"
+        " /etc/nginx/bluegreen/shop.js"
         " && nginx -t 2>/dev/null && nginx -s reload"
     )
 

@@ -51,3 +51,8 @@ def test_dnf_installs_al2023_names_and_never_allows_erasing():
     command = packages.install(PROFILES["amazon-linux"])
     assert command == DNF_INSTALL
     assert "--allowerasing" not in command and "curl" not in command
+
+
+def test_acme_apps_also_get_certbot():
+    command = packages.install(PROFILES["debian"], ("certbot",))
+    assert command == APT_INSTALL.replace("libnginx-mod-http-js;", "libnginx-mod-http-js certbot;")

@@ -120,3 +120,16 @@ def test_checks_test_nginx_and_docker_and_look_at_the_public_port():
     assert command.endswith(
         "ss -Hltn 'sport = :4000' | grep -q . && echo public port listening || true"
     )
+
+
+def test_the_serving_ports_are_opened_only_in_an_active_firewall():
+    assert system.open_ports((80, 443)) == (
+        "if command -v ufw >/dev/null 2>&1 && ufw status | grep -q '^Status: active'; then"
+        ' for p in 80/tcp 443/tcp; do ufw status | grep -q "^$p .*ALLOW" ||'
+        ' { ufw allow "$p" >/dev/null && echo "changed: ufw allow $p"; }; done;'
+        " elif command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1;"
+        ' then for p in 80/tcp 443/tcp; do firewall-cmd -q --query-port="$p" ||'
+        ' { firewall-cmd -q --permanent --add-port="$p" && firewall-cmd -q --add-port="$p"'
+        ' && echo "changed: firewalld add-port $p"; }; done;'
+        " else echo 'no active ufw or firewalld'; fi"
+    )

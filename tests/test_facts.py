@@ -88,3 +88,15 @@ def test_a_split_is_read_from_the_live_include_header_in_reload_mode():
 def test_a_tampered_split_is_not_trusted():
     f = facts.parse("site_head=# bluegreen site mode=file\nstate=blue r1 blue r2 10\n")
     assert f.live_color is None and f.split is None and f.traffic is None
+
+
+def test_other_apps_sites_and_the_owners_of_our_container_names():
+    f = facts.parse(
+        "neighbour=# bluegreen site mode=file app=blog listen=4100 blue=4101 green=4102 domains=-\n"
+        "owner_blue=owner=shop\nowner_green=owner=<no value>\n"
+    )
+    assert f.neighbours == [
+        "# bluegreen site mode=file app=blog listen=4100 blue=4101 green=4102 domains=-"
+    ]
+    assert f.owners == {"blue": "shop", "green": ""}
+    assert facts.parse("owner_blue=\n").owners == {}  # no container of that name

@@ -653,3 +653,69 @@ def test_a_registry_password_is_read_when_needed_and_never_shown(tmp_path: Path,
     open_file.chmod(0o644)
     text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password_file: pw}}\n"
     assert "mode 0644); chmod 600 it" in load_error(write(tmp_path, text))
+
+
+# --- domains and tls ---------------------------------------------------------------------
+
+
+def tls_file(directory: Path, tls: str, domains: str = "[shop.example.com]") -> Path:
+    return write(
+        directory, f"app: {{name: shop, domains: {domains}, tls: {tls}}}\nhosts: {{w: a}}\n"
+    )
+
+
+def test_tls_files_are_read_and_checked_at_load(tmp_path: Path) -> None:
+    import trustme
+
+    cert = trustme.CA().issue_cert("shop.example.com")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "site.crt"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "site.key"))
+    (tmp_path / "site.key").chmod(0o600)
+    path = tls_file(tmp_path, "{files: {certificate: site.crt, key: site.key}, hsts: true}")
+    inventory = load(path)
+    tls = inventory.app.tls
+    assert (tls.mode, tls.certificate, tls.key, tls.hsts) == (
+        "files",
+        tmp_path / "site.crt",
+        tmp_path / "site.key",
+        True,
+    )
+    assert tls.pair is not None and tls.pair.key == cert.private_key_pem.bytes()
+    assert inventory.public_port == 443
+    (tmp_path / "site.key").chmod(0o640)
+    assert load_error(path) == (
+        f"{path}: app.tls.files: {tmp_path / 'site.key'} is accessible by group/others"
+        " (mode 0640); chmod 600 it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tls", "domains", "problem"),
+    [
+        ("off", "[shop.example.com]", None),
+        ("{acme: {email: ops@example.com}}", "[shop.example.com]", None),
+        ("{acme: {}}", "[a.example.com]", "app.tls.acme.email: required"),
+        ("{acme: {email: x}}", "[a.example.com]", "app.tls.acme.email: expected an e-mail"),
+        ("{files: {certificate: c}, acme: {email: a@b.io}}", "[a.io]", "exactly one of"),
+        ("{files: {certificate: c}}", "[a.io]", "app.tls.files.key: required"),
+        ("{acme: {email: a@b.io}}", "null", "app.tls: needs app.domains"),
+        ("{acme: {email: a@b.io, server: 'http://x'}}", "[a.io]", "an https:// ACME directory"),
+        ("{files: {certificate: c, key: k}}", "[a.io]", "c: certificate file not found"),
+        ("yes", "[a.io]", "app.tls: expected off, files: or acme:, got True"),
+        ("off", "[bad_name.io]", "app.domains[0]: 'bad_name.io' is not a domain name"),
+        ("off", "[a.io, a.io]", "app.domains: a domain is listed twice"),
+        ("off", "a.io", "app.domains: expected a non-empty list of domain names, got str"),
+    ],
+)
+def test_bad_domains_and_tls_settings(tmp_path: Path, tls: str, domains: str, problem) -> None:
+    path = tls_file(tmp_path, tls, domains)
+    if problem is None:
+        load(path)
+    else:
+        assert problem in load_error(path)
+
+
+def test_the_served_port_follows_domains_and_tls(tmp_path: Path) -> None:
+    assert load(write(tmp_path, MINIMAL)).public_port == 4000
+    assert load(tls_file(tmp_path, "off")).public_port == 80
+    assert load(tls_file(tmp_path, "{acme: {email: a@b.io}}")).public_port == 443

@@ -1,9 +1,11 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bluegreen import render
-from bluegreen.inventory import App, Inventory, Ports
+from bluegreen.inventory import App, Host, Inventory, Ports, Tls
+from bluegreen.tls import Pair
 from bluegreen.traffic import Split, Traffic
 
 
@@ -25,7 +27,9 @@ def test_live_include_names_color_release_and_port(tmp_path):
 def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
     inv = _inventory(tmp_path)
     text = render.site(render.environment(inv), inv, "reload")
-    assert text.startswith("# bluegreen site mode=reload\n")
+    assert text.startswith(
+        "# bluegreen site mode=reload app=my-shop listen=4000 blue=4001 green=4002 domains=-\n"
+    )
     assert "include /etc/nginx/bluegreen/my-shop.live.conf;" in text
     assert "js_" not in text
     assert "listen 4000;" in text
@@ -36,7 +40,7 @@ def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
 def test_file_site_reads_the_color_per_request_and_has_both_upstreams(tmp_path):
     inv = _inventory(tmp_path)
     text = render.site(render.environment(inv), inv, "file")
-    assert text.startswith("# bluegreen site mode=file\n")
+    assert text.startswith("# bluegreen site mode=file app=my-shop listen=4000 ")
     assert "js_import bluegreen_my_shop from /etc/nginx/bluegreen/my-shop.js;" in text
     assert "js_set $bluegreen_my_shop_live bluegreen_my_shop.live;" in text
     assert "upstream bluegreen_my_shop_blue {\n    server 127.0.0.1:4001;" in text
@@ -132,3 +136,68 @@ def test_template_errors_name_the_template_and_line(tmp_path):
     (tmp_path / "templates" / "site.conf.j2").write_text("{{ no_such_value }}\n")
     with pytest.raises(render.TemplateError, match="site.conf.j2: 'no_such_value' is undefined"):
         render.site(render.environment(inv), inv, "reload")
+
+
+def _tls_inventory(tmp_path: Path, tls: Tls, domains=("shop.example.com", "www.example.com")):
+    app = App(name="my-shop", domains=domains, tls=tls)
+    return Inventory(path=tmp_path / "hosts.yml", app=app, ports=Ports(), hosts={}, groups={})
+
+
+def test_tls_site_serves_443_by_name_with_the_pair_named_by_its_fingerprint(tmp_path):
+    pair = Pair(b"chain", b"secret", "0123456789ab")
+    inv = _tls_inventory(tmp_path, Tls(mode="files", pair=pair, hsts=True))
+    text = render.site(render.environment(inv), inv, "file")
+    assert text.startswith(
+        "# bluegreen site mode=file app=my-shop listen=80,443 blue=4001 green=4002"
+        " domains=shop.example.com,www.example.com\n"
+    )
+    (https,) = text.split("server {")[1:]
+    assert "listen 80" not in text  # port 80 is the http file's
+    expected = (
+        "listen 443 ssl http2;\n    server_name shop.example.com www.example.com;",
+        "ssl_certificate /etc/nginx/bluegreen/tls/my-shop-0123456789ab.crt;",
+        "ssl_certificate_key /etc/nginx/bluegreen/tls/my-shop-0123456789ab.key;",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        'add_header Strict-Transport-Security "max-age=63072000" always;',
+        "proxy_pass http://bluegreen_my_shop_$bluegreen_my_shop_color;",
+    )
+    assert [line for line in expected if line not in https] == []
+    assert "secret" not in text and "chain" not in text
+
+
+def test_port_80_answers_challenges_redirects_and_asks_peers_with_acme(tmp_path):
+    pair = Pair(b"chain", b"secret", "0123456789ab")
+    inv = _tls_inventory(tmp_path, Tls(mode="files", pair=pair))
+    hosts = [Host("web1", "10.0.0.1"), Host("web2", "10.0.0.2"), Host("web3", "10.0.0.3")]
+    inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts})
+    text = render.http(render.environment(inv), inv, hosts[0])
+    assert text.startswith("# bluegreen http my-shop: port 80 of its domains")
+    assert "listen 80;\n    server_name shop.example.com www.example.com;" in text
+    assert "location /.well-known/acme-challenge/ {\n        root /var/lib/bluegreen/acme;" in text
+    assert "return 301 https://$host$request_uri;" in text
+    assert "proxy_pass" not in text and "try_files" not in text  # files: nothing to forward
+    acme = dataclasses.replace(inv, app=dataclasses.replace(inv.app, tls=Tls(mode="acme")))
+    text = render.http(render.environment(acme), acme, hosts[0])
+    assert (
+        "upstream bluegreen_my_shop_acme_peers {\n    server 10.0.0.2:80 max_fails=0;\n"
+        "    server 10.0.0.3:80 max_fails=0;\n}"
+    ) in text
+    assert "try_files $uri @bluegreen_my_shop_peers;" in text
+    assert "if ($http_x_bluegreen_acme_hop) {\n            return 404;" in text
+    assert "proxy_set_header X-Bluegreen-Acme-Hop 1;" in text
+    assert "proxy_next_upstream error timeout http_404;" in text
+
+
+def test_domains_without_tls_answer_by_name_on_80_and_hsts_is_opt_in(tmp_path):
+    inv = _tls_inventory(tmp_path, Tls(), domains=("a.example.com",))
+    text = render.site(render.environment(inv), inv, "reload")
+    assert "listen 80;\n    server_name a.example.com;" in text
+    assert "443" not in text and "return 301" not in text and "Strict-Transport" not in text
+    assert "proxy_pass http://bluegreen_my_shop;" in text
+
+
+def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
+    inv = _tls_inventory(tmp_path, Tls(mode="acme", email="ops@example.com"))
+    text = render.site(render.environment(inv), inv, "reload")
+    assert "ssl_certificate /etc/letsencrypt/live/my-shop/fullchain.pem;" in text
+    assert "ssl_certificate_key /etc/letsencrypt/live/my-shop/privkey.pem;" in text

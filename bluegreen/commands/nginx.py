@@ -16,6 +16,11 @@ def site_path(app: str) -> str:
     return f"{CONF_DIR}/conf.d/bluegreen-{app}.conf"
 
 
+def http_path(app: str) -> str:
+    """With TLS: port 80 of the app's domains (ACME challenges, the redirect to https)."""
+    return f"{CONF_DIR}/conf.d/bluegreen-{app}.http.conf"
+
+
 def live_path(app: str) -> str:
     """Reload mode: the include naming the live color; outside conf.d, read via the site only."""
     return f"{CONF_DIR}/bluegreen/{app}.live.conf"
@@ -79,7 +84,7 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
 
 def uninstall(app: str) -> str:
     """Remove the app's site and switch files (a first deploy that failed), test, reload."""
-    paths = (site_path(app), live_path(app), state_path(app), script_path(app))
+    paths = (site_path(app), http_path(app), live_path(app), state_path(app), script_path(app))
     return f"rm -f {' '.join(quote(p) for p in paths)} && nginx -t 2>/dev/null && nginx -s reload"
 
 

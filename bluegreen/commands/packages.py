@@ -49,14 +49,15 @@ def _reinstall(profile: Profile, package: str) -> str:
     return f"{DNF} reinstall {package}"
 
 
-def install(profile: Profile) -> str:
-    """Install the profile's missing packages; restore /etc/nginx/nginx.conf if it was deleted.
+def install(profile: Profile, extra: tuple[str, ...] = ()) -> str:
+    """Install the profile's missing packages (and ``extra`` ones, e.g. certbot for ACME);
+    restore /etc/nginx/nginx.conf if it was deleted.
 
     apt-get update runs only when something is missing. An nginx whose config was deleted
     (or a host whose /etc/nginx is empty) gets the owning package reinstalled, which
     brings back every deleted config file of it and leaves the others as they are.
     """
-    packages = " ".join(quote(p) for p in profile.all_packages)
+    packages = " ".join(quote(p) for p in (*profile.all_packages, *extra))
     conf = quote(NGINX_CONF)
     installed = _installed(profile, '"$p"')
     reinstall = quiet(_reinstall(profile, '"$owner"'))

@@ -168,6 +168,22 @@ def selinux_proxy() -> str:
     )
 
 
+def open_ports(ports: tuple[int, ...]) -> str:
+    """Allow the ports where nginx serves in ufw or firewalld, only when that firewall is
+    active (an inactive or absent one is left alone: nothing to open)."""
+    spec = " ".join(f"{int(port)}/tcp" for port in ports)
+    return (
+        "if command -v ufw >/dev/null 2>&1 && ufw status | grep -q '^Status: active'; then"
+        f' for p in {spec}; do ufw status | grep -q "^$p .*ALLOW" ||'
+        ' { ufw allow "$p" >/dev/null && echo "changed: ufw allow $p"; }; done;'
+        " elif command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1;"
+        f' then for p in {spec}; do firewall-cmd -q --query-port="$p" ||'
+        ' { firewall-cmd -q --permanent --add-port="$p" && firewall-cmd -q --add-port="$p"'
+        ' && echo "changed: firewalld add-port $p"; }; done;'
+        " else echo 'no active ufw or firewalld'; fi"
+    )
+
+
 def app_dir(path: str, user: str) -> str:
     """The app directory, owned by the login user."""
     d, u = quote(path), quote(user)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bluegreen import docker_config, executor, facts, profiles
+from bluegreen import docker_config, executor, facts, neighbours, profiles
 from bluegreen.commands import packages, system
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host, Inventory
@@ -143,7 +143,8 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
 
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
-    port = inventory.ports.public
+    port = inventory.public_port
+    extra = ("certbot",) if inventory.app.tls.mode == "acme" else ()  # same name on apt/dnf
 
     def checks(t: Target) -> Outcome:
         result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
@@ -160,7 +161,7 @@ def steps(inventory: Inventory) -> list[Step]:
             when=lambda t: t.cloud_init,
             skipped="no cloud-init",
         ),
-        _script("packages", lambda t: packages.install(t.profile), PACKAGES_TIMEOUT),
+        _script("packages", lambda t: packages.install(t.profile, extra), PACKAGES_TIMEOUT),
         Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
         _script("nginx main context", lambda t: system.nginx_main(t.profile)),
         _script("services", lambda t: system.services(t.systemd)),
@@ -177,6 +178,7 @@ def steps(inventory: Inventory) -> list[Step]:
             skipped="SELinux not enforcing",
         ),
         _script("app directory", lambda t: system.app_dir(t.host.app_dir, t.host.user)),
+        _script("firewall", lambda t: system.open_ports(neighbours.listens(inventory))),
         Step(
             "checks",
             lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],

@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from bluegreen import checks, executor, watch
+from bluegreen import checks, executor, neighbours, watch
 from bluegreen.commands import docker, history, lock
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
-from bluegreen.orchestration import interrupts, locking, probe, report
+from bluegreen.orchestration import certificate, interrupts, locking, probe, report
 from bluegreen.orchestration.runner import Runner
 from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
@@ -94,6 +94,10 @@ class Change:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        found = run.facts
+        clash = neighbours.check(self.inventory, found.neighbours, found.owners)
+        if clash:
+            raise Refused(clash)
         run.mode = switch_mode(run.host, run.facts)
         if run.host.network == "bridge" and run.facts.docker_bridge == "no":
             raise Refused(
@@ -272,13 +276,19 @@ class Change:
     ) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher, self.batch = self.switcher, group
-        first, *rest = stages  # the image is on every host after the first: the same one?
+        (phase, first), *rest = stages  # the image is on every host after the first stage
+
+        def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            certificate.ensure(switcher, self.log, run)
+            first(run)
+
         ready = (
-            self.phases(group, first)
-            and self.agreed(group)
+            self.phases(group, (phase, certified))
+            and self.agreed(group)  # the same image everywhere?
             and self.phases(group, *rest, (Phase.HEALTH, self.health))
         )
         if not ready:
+            self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
             self.phase(Phase.UNDO, [run for run in group if run.started], undo)
             return False
         for number, step in enumerate(steps, 1):

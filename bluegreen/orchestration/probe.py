@@ -34,8 +34,9 @@ def read(
     found = facts.parse(output)
     if found.split is not None:  # both colors answer: one answer proves nothing
         return Observed(found, output)
-    health, port = inventory.app.health, inventory.ports.public
-    served = checks.serving(remote, port, health.path, health.timeout)
+    health = inventory.app.health
+    port, tls = checks.public(inventory)
+    served = checks.serving(remote, port, health.path, health.timeout, tls)
     if served is None or served == found.traffic:
         return Observed(found, output)
     files = found.traffic.describe() if found.traffic else "nothing"

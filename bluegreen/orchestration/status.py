@@ -15,7 +15,12 @@ rest go to ``live``), as read from nginx's files on the host::
                                    "image": "sha256:..." | null} | null},
      "lock": {"holder", "pid", "operation", "started", "expires"} | null,
      "last_change": {"time", "operator", "operation", "release", "from", "to",
-                     "result", "seconds"} | null}
+                     "result", "seconds"} | null,
+     "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
+             "expires": ISO time | null, "days_left": int | null} | null}
+
+``tls`` is null for an app without ``app.tls``; else the certificate served for the first
+domain (``valid``: verified against that name as a deploy verifies it).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import dataclasses
 import json
 
 from bluegreen import checks
+from bluegreen import tls as certificates
 from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import probe
@@ -55,6 +61,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
                 "health": health,
                 "image": container.image_id or None,
             }
+        tls = _tls(run, inventory)
         lock = found.lock and dataclasses.asdict(found.lock)
         if lock:
             lock.pop("token")
@@ -68,6 +75,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "colors": colors,
             "lock": lock,
             "last_change": found.history[-1] if found.history else None,
+            "tls": tls,
         }
 
     result = read_each(hosts, read, log)
@@ -76,10 +84,37 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
     return list(records.values())
 
 
+def _tls(run: Session, inventory: Inventory) -> dict | None:
+    """The certificate the host serves for the first domain: checked as a deploy checks it,
+    and read unverified when that fails (to say what is wrong with it)."""
+    port, client = checks.public(inventory)
+    if client is None:
+        return None
+    path, error = inventory.app.health.path, None
+    try:
+        der = run.remote.http_get(port, path, 5.0, tls=client).certificate
+    except (OSError, ConnectionError) as problem:
+        error = str(problem) or type(problem).__name__
+        unverified = dataclasses.replace(client, verify=False, fingerprint=None)
+        try:
+            der = run.remote.http_get(port, path, 5.0, tls=unverified).certificate
+        except (OSError, ConnectionError):
+            der = None
+    cert = der and certificates.served(der)
+    return {
+        "valid": error is None,
+        "error": error,
+        "issuer": cert.issuer if cert else None,
+        "names": list(cert.names) if cert else [],
+        "expires": cert.expires.isoformat() if cert else None,
+        "days_left": cert.days_left() if cert else None,
+    }
+
+
 def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
             "switch_mode": None, "split": None, "colors": dict.fromkeys(COLORS), "lock": None,
-            "last_change": None}  # fmt: skip
+            "last_change": None, "tls": None}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
@@ -99,7 +134,9 @@ def _paint(column: int, cell: str) -> str:
 
 
 def table(records: list[dict]) -> list[list[str]]:
+    tls = any(r.get("tls") for r in records)
     rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]]
+    rows[0] += ["tls"] * tls
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
@@ -115,7 +152,9 @@ def table(records: list[dict]) -> list[list[str]]:
             else "-"
         )
         cells.append(_images(r["colors"]))
-        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * 7])
+        if tls:
+            cells.append(_tls_cell(r.get("tls")))
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls)])
     return rows
 
 
@@ -127,3 +166,11 @@ def _images(colors: dict) -> str:
         if (c := colors[name]) and c.get("image")
     ]
     return " ".join(ids) or "-"
+
+
+def _tls_cell(tls: dict | None) -> str:
+    """``ok CA, a.example, 89 days`` (or the reason it does not verify)."""
+    if not tls or not tls["issuer"]:
+        return f"no certificate: {tls['error']}" if tls else "-"
+    what = f"{tls['issuer']}, {' '.join(tls['names'])}, {tls['days_left']} days"
+    return f"ok {what}" if tls["valid"] else f"INVALID ({tls['error']}) {what}"

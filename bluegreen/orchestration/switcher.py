@@ -11,7 +11,8 @@ import hashlib
 
 from bluegreen import checks
 from bluegreen import render as templates
-from bluegreen.commands import docker, nginx
+from bluegreen import tls as certificates
+from bluegreen.commands import docker, nginx, tls
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import HostFacts
 from bluegreen.inventory import Host, Inventory
@@ -24,7 +25,7 @@ RELOAD_OVERLAP = 0.3
 OLD_WORKERS_LIMIT = 30.0  # seconds to wait for nginx workers of the old config to finish
 
 
-def _md5(text: str) -> str:
+def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
@@ -42,7 +43,11 @@ def switch_mode(host: Host, found: HostFacts) -> str:
 
 def installed(app: str, found: HostFacts) -> dict[str, str | None]:
     """The md5 of each configuration file we install, as the host has it now."""
-    return {nginx.site_path(app): found.site_md5, nginx.script_path(app): found.script_md5}
+    return {
+        nginx.site_path(app): found.site_md5,
+        nginx.script_path(app): found.script_md5,
+        nginx.http_path(app): found.http_md5,
+    }
 
 
 class Switcher:
@@ -60,15 +65,24 @@ class Switcher:
         """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded)."""
         jinja, inv, app = self.jinja, self.inventory, self.app
         config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
+        if inv.app.tls.mode != "off":
+            config.append((nginx.http_path(app), templates.http(jinja, inv, run.host)))
         if run.mode == "file":
             config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
             live = (nginx.state_path(app), templates.state(traffic))
         else:
             live = (nginx.live_path(app), templates.live(jinja, inv, traffic))
-        changed = [(path, text) for path, text in config if run.installed.get(path) != _md5(text)]
+        changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
         reload = run.mode == "reload" or bool(changed)
-        run.remote.run(nginx.install([*changed, live], reload=reload), what="nginx switch")
-        run.installed.update((path, _md5(text)) for path, text in changed)
+        command, key = nginx.install([*changed, live], reload=reload), None
+        pair = inv.app.tls.pair
+        if pair is not None and changed:  # a new site may name a new pair: put it there first
+            certificate, key_path = pair.paths(app)
+            put = tls.put_pair(certificate, key_path, pair.chain.decode())
+            prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
+            command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
+        run.remote.run(command, stdin=key, what="nginx switch")
+        run.installed.update((path, md5(text)) for path, text in changed)
         return "nginx tested and reloaded" if reload else "state file renamed, no reload"
 
     def switch(self, run: HostRun) -> None:
@@ -90,12 +104,13 @@ class Switcher:
     def verify(self, run: HostRun, traffic: Traffic) -> str:
         """The public port serves ``traffic``; after a reload, for longer than nginx's overlap."""
         window = RELOAD_OVERLAP if run.mode == "reload" else 0.0
-        path, port = self.inventory.app.health.path, self.inventory.ports.public
+        path = self.inventory.app.health.path
+        port, tls = checks.public(self.inventory)
         if self.dry_run:
             return f"would check that port {port} serves {traffic.describe()}"
         sticky = traffic.split is not None and traffic.split.sticky
         return checks.wait_serving(
-            run.remote, port, path, traffic.releases, window=window, see_all=not sticky
+            run.remote, port, path, traffic.releases, window=window, see_all=not sticky, tls=tls
         )
 
     def verify_target(self, run: HostRun) -> None:

@@ -18,6 +18,9 @@ Client kinds (``threads_per_kind`` threads per kind and per target):
 - ``"keepalive"``: persistent connection, never retries; any error is a failure
   and the next request opens a new connection.
 
+With ``tls`` (an ``ssl.SSLContext``) every client speaks HTTPS to the target address,
+asking for ``server_name`` (SNI and Host; the certificate is verified against it).
+
 A request fails on a connection error, reset, EOF or timeout, or on a status
 other than 200 (502/503/504 from nginx mean downtime).
 
@@ -36,6 +39,7 @@ import collections
 import contextlib
 import http.client
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -113,10 +117,19 @@ class _Client:
     # -- connection handling -------------------------------------------------
 
     def _connect(self) -> http.client.HTTPConnection:
-        self.conn = http.client.HTTPConnection(
-            self.target[0], self.target[1], timeout=self.load.timeout
+        load, (address, port) = self.load, self.target
+        if load.tls is None:
+            self.conn = http.client.HTTPConnection(address, port, timeout=load.timeout)
+            return self.conn
+        # HTTPS to the address, asking for server_name (SNI, Host, certificate check)
+        conn = http.client.HTTPSConnection(
+            load.server_name or address, port, timeout=load.timeout, context=load.tls
         )
-        return self.conn
+        conn._create_connection = lambda _where, *a, **kw: socket.create_connection(
+            (address, port), *a, **kw
+        )
+        self.conn = conn
+        return conn
 
     def _drop(self) -> None:
         conn, self.conn = self.conn, None
@@ -204,6 +217,8 @@ class Load:
         threads_per_kind: int = 1,
         ready_timeout: float = 5.0,
         max_samples: int = 200_000,
+        tls: ssl.SSLContext | None = None,
+        server_name: str | None = None,
     ) -> None:
         if not targets:
             raise ValueError("Load needs at least one target")
@@ -215,6 +230,8 @@ class Load:
         self.targets = [(str(h), int(p)) for h, p in targets]
         self.kinds = tuple(dict.fromkeys(kinds))
         self.path = path
+        self.tls = tls  # HTTPS, verifying the certificate against server_name with this context
+        self.server_name = server_name
         self.pause = pause
         self.timeout = timeout
         self.max_seconds = max_seconds

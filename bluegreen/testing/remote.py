@@ -541,7 +541,7 @@ class ScriptedRemote:
         self.fake.sent.append(Sent("upload", "upload", path))
         return path
 
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
         return self.fake.http(port, path)
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:

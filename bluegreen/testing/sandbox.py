@@ -87,6 +87,10 @@ HOST_MOUNTS = (
     ("etc-docker", "/etc/docker"),
     ("root", "/root"),
     *((f"home-{user}", f"/home/{user}") for user in LOGINS),
+    # certbot's state and the ACME webroot: every host has its own account and certificates
+    ("etc-letsencrypt", "/etc/letsencrypt"),
+    ("var-lib-letsencrypt", "/var/lib/letsencrypt"),
+    ("var-lib-bluegreen", "/var/lib/bluegreen"),
 )
 
 

@@ -119,7 +119,7 @@ def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo
 
     before = _facts(bare_debian)
     second = _bootstrap(inventory, "second bootstrap (apt)")
-    assert "bootstrap: 0 changed, 9 ok" in second.stdout
+    assert "bootstrap: 0 changed, 10 ok" in second.stdout
     assert "port 4000 answers (HTTP 200)" in second.stdout
     assert _facts(bare_debian) == before  # nginx not restarted, app containers untouched
     url = f"http://{bare_debian.address}:4000/version"
@@ -171,9 +171,9 @@ def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
     assert "worker_shutdown_timeout 30s;" in running.stdout
 
     second = _bootstrap(inventory, "second bootstrap (dnf)")
-    assert "bootstrap: 0 changed, 9 ok" in second.stdout
+    assert "bootstrap: 0 changed, 10 ok" in second.stdout
 
     sb.run_in(amazon_linux, "rm /etc/nginx/nginx.conf")  # someone deleted the config
     repaired = _bootstrap(inventory, "bootstrap after deleting nginx.conf (dnf)")
     assert "restored /etc/nginx/nginx.conf (reinstalled nginx-core)" in repaired.stdout
-    assert "bootstrap: 1 changed, 8 ok" in repaired.stdout
+    assert "bootstrap: 1 changed, 9 ok" in repaired.stdout

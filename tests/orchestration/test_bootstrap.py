@@ -93,7 +93,7 @@ class FakeRemote:
             return self.fake.probe
         return self.fake.answers.get(what, "")
 
-    def http_get(self, port, path, timeout):
+    def http_get(self, port, path, timeout, tls=None):
         raise ConnectionRefusedError(port)
 
 
@@ -110,7 +110,7 @@ def test_a_configured_host_reports_ok_for_every_step(monkeypatch):
     ok, out = _run(fake, monkeypatch)
     assert ok, out
     assert "profile debian (detected: debian 12, apt); systemd" in out
-    assert "web1 ✅ bootstrap: 0 changed, 9 ok" in out
+    assert "web1 ✅ bootstrap: 0 changed, 10 ok" in out
     assert "cloud-init: ok — no cloud-init" in out
     assert "port 4000 not served yet" in out
     ran = [what for what, _, _ in fake.ran]
@@ -121,6 +121,7 @@ def test_a_configured_host_reports_ok_for_every_step(monkeypatch):
         "nginx main context",
         "services",
         "app directory",
+        "firewall",
         "checks",
     ]
 
@@ -209,6 +210,7 @@ def test_steps_are_in_dependency_order():
         "docker group",
         "SELinux",
         "app directory",
+        "firewall",
         "checks",
     ]
     assert system.MAIN_CONF_TEXT.endswith("worker_shutdown_timeout 30s;\n")

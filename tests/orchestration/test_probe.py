@@ -18,7 +18,7 @@ class Public:
     def run(self, command: str, **kw) -> str:
         return self.probe_output
 
-    def http_get(self, port: int, path: str, timeout: float) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls=None) -> HttpReply:
         return HttpReply(200, self.headers, "")
 
 

@@ -43,6 +43,17 @@ def test_the_table_shows_the_split_beside_the_live_color():
     assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-", "-"]
 
 
+def test_the_table_shows_the_served_certificate_only_for_tls_apps():
+    good = {"valid": True, "error": None, "issuer": "R11", "names": ["a.io", "www.a.io"],
+            "expires": "2027-01-01T00:00:00+00:00", "days_left": 30}  # fmt: skip
+    bad = {**good, "valid": False, "error": "certificate has expired"}
+    rows = table([{**RECORD, "tls": good}, {**RECORD, "host": "web2", "tls": bad}])
+    assert rows[0][-1] == "tls"
+    assert rows[1][-1] == "ok R11, a.io www.a.io, 30 days"
+    assert rows[2][-1] == "INVALID (certificate has expired) R11, a.io www.a.io, 30 days"
+    assert "tls" not in table([{**RECORD, "tls": None}])[0]
+
+
 class Unreachable:
     """A session whose connect fails as a real one would (one readable line)."""
 

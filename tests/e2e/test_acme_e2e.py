@@ -79,7 +79,14 @@ def pebble(sandbox, tmp_path_factory):
     )  # fmt: skip
     acme = subprocess.Popen(
         ["pebble", "-config", str(folder / "pebble.json"), "-dnsserver", f"{bridge}:{DNS_PORT}"],
-        env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "0", "PATH": "/usr/bin:/bin"},
+        # no random badNonce (Pebble rejects 5 % by default to test clients; Debian's certbot 2.1
+        # then crashes in its error path instead of retrying)
+        env={
+            "PEBBLE_VA_NOSLEEP": "1",
+            "PEBBLE_AUTHZREUSE": "0",
+            "PEBBLE_WFE_NONCEREJECT": "0",
+            "PATH": "/usr/bin:/bin",
+        },
         stdout=(folder / "pebble.log").open("w"),
         stderr=subprocess.STDOUT,
     )

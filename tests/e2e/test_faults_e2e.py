@@ -87,9 +87,13 @@ def test_a_user_template_that_fails_nginx_t_restores_the_files_and_does_not_relo
         assert now == files, set(now.splitlines()) ^ set(files.splitlines())  # byte for byte
         assert _workers(host) == workers  # not reloaded
         assert served(host) == serves
-    live = "example-blue running" if mode == "reload" else "example-green running"
+    # reload: v1 in blue only; file: v1 live in green, and blue (v1, stopped) kept for
+    # rollback, restored as it was after the failed deploy into it
+    kept = ["example-blue running"] if mode == "reload" else [
+        "example-blue exited", "example-green running"
+    ]  # fmt: skip
     for host in hosts:
-        assert containers(host) == [live]
+        assert containers(host) == kept
         assert not lock_held(host)
     colors = {
         c for kind in ("new", "keepalive-retry", "keepalive") for c in traffic.stats(kind).colors

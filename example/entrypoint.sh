@@ -26,7 +26,7 @@ fail() {
     kill "$httpd_pid" 2>/dev/null || true
     wait "$httpd_pid" 2>/dev/null || true
     echo "failing as asked (FAIL_AFTER=$FAIL_AFTER): 500 on all but /health" >&2
-    nc -ll -s "$host" -p "$port" -e /bin/sh /app/fail.sh &
+    nc -ll -p "$port" -e /bin/sh /app/fail.sh &  # (busybox nc cannot bind one address)
     httpd_pid=$!
 }
 

@@ -90,6 +90,11 @@ def _containers(host) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines())
 
 
+def _release(host, color: str) -> str:
+    label = '{{index .Config.Labels "bluegreen.release"}}'
+    return sb.run_in(host, f"docker inspect -f '{label}' example-{color}").stdout.strip()
+
+
 def test_split_gives_the_stopped_color_its_share_and_status_shows_it(fleet):
     inventory, hosts, releases, mode = fleet
     result, load = _under_load(hosts, inventory, "split", "--blue", "10")
@@ -196,7 +201,9 @@ def test_a_canary_that_starts_failing_is_aborted_automatically(fleet):
     assert "step 2/3" not in result.stdout  # aborted during the first hold
     for host in hosts:
         assert re.search(rf"^{host.name} +✅ revert: port 4000 serves green", result.stdout, re.M)
-        assert _containers(host) == {"example-green": "running"}  # the canary is removed
+        # the canary is removed and the kept previous release is back in blue, stopped
+        assert _containers(host) == {"example-blue": "exited", "example-green": "running"}
+        assert _release(host, "blue") != releases["failing"]
     failed = load.stats().failed
     print(f"canary abort: {failed} of {load.stats().sent} requests failed (the canary's 500s)")
     assert 0 < failed < load.stats().sent * 0.1

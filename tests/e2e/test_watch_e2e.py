@@ -85,7 +85,11 @@ def test_a_release_that_starts_failing_after_the_switch_is_rolled_back(fleet):
             rf"^{host.name} +✅ revert: port 4000 serves green {releases['v2']}", out, re.M
         )
         assert _state(host, "green") == "running"  # the old color was kept running
-        assert _state(host, "blue") == "gone"  # the failing release is removed
+        # the failing release is removed; the kept previous one is back in blue, stopped
+        assert _state(host, "blue") == "exited"
+        label = '{{index .Config.Labels "bluegreen.release"}}'
+        kept = sb.run_in(host, f"docker inspect -f '{label}' example-blue").stdout.strip()
+        assert kept != releases["failing"]
     failures = [t for t, _kind, _color, ok in load.samples() if not ok]
     stats = load.stats()
     window = failures[-1] - failures[0]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from bluegreen import checks, executor, neighbours, watch
 from bluegreen.commands import docker, history, lock
-from bluegreen.errors import BluegreenError, CheckFailed, Refused, WatchFailed
+from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
@@ -142,14 +142,19 @@ class Change:
             raise
         self.log.ok(run.name, f"watch: {result}")
 
+    def settled(self, run: HostRun, error: BluegreenError, consequence: str) -> None:
+        """A step after the verified switch failed: a warning, not a failure (the host
+        serves what it was to serve)."""
+        message = str(error).removeprefix(f"{run.name}: ")
+        self.log.warn(run.name, f"{message}; {consequence}")
+
     def drain(self, run: HostRun) -> None:
         """After a verified switch nothing is put back: a failed drain leaves the old color
         running (a warning), the host stays switched."""
         try:
             self.switcher.drain(run)
         except BluegreenError as error:
-            message = str(error).removeprefix(f"{run.name}: ")
-            self.log.warn(run.name, f"{message}; the old color still runs (fab status shows it)")
+            self.settled(run, error, "the old color still runs (fab status shows it)")
 
     def finish(self, run: HostRun) -> None:
         """Write the host's history line and give its lock back (a switched host also drops
@@ -165,12 +170,8 @@ class Change:
         try:
             output = run.remote.run(command, what="history and unlock")
         except BluegreenError as error:
-            message = str(error).removeprefix(f"{run.name}: ")
-            self.log.warn(
-                run.name,
-                f"{message}; its lock stays until it expires or the next run from this"
-                " machine takes it over",
-            )
+            lock_left = "its lock stays until it expires or the next run from this machine takes it"
+            self.settled(run, error, f"{lock_left} over")
             return
         run.locked = False
         pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
@@ -311,6 +312,16 @@ class Change:
             run.outcome = "switched"
         self.phase(Phase.DRAIN, group, self.drain)
         return True
+
+
+def with_tail(error: RemoteError, message: str) -> RemoteError:
+    """``message`` and the failed command's last output lines, as one host error (its own
+    one-line message when the command printed nothing)."""
+    if not error.output:
+        return RemoteError(
+            error.host, str(error).removeprefix(f"{error.host}: "), exited=error.exited
+        )
+    return RemoteError(error.host, f"{message}{tail(error.output)}", exited=error.exited)
 
 
 def tail(output: str, lines: int = 10) -> str:

@@ -22,7 +22,7 @@ from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import images
-from bluegreen.orchestration.change import Change, Stages, tail
+from bluegreen.orchestration.change import Change, Stages, with_tail
 from bluegreen.orchestration.release_command import ReleaseCommand
 from bluegreen.orchestration.state import HostRun, Options, Phase, Step
 
@@ -175,11 +175,8 @@ class Deploy:
                 script = f"{unpack}\n{build}\n{built}"
                 output = run.remote.run(script, timeout=BUILD_TIMEOUT, what="build")
             except RemoteError as error:
-                if not error.output:
-                    raise
                 # the tail ends with the line the one-line message would repeat
-                message = f"build failed (exit {error.exited})"
-                raise RemoteError(run.name, f"{message}{tail(error.output)}") from error
+                raise with_tail(error, f"build failed (exit {error.exited})") from error
         log.ok(run.name, f"build: {name} in {time.monotonic() - started:.1f} s")
         return pairs(output).get("image_id", "")
 

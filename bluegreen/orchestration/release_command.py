@@ -14,7 +14,7 @@ import time
 
 from bluegreen.commands import container
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.orchestration.change import Change, tail
+from bluegreen.orchestration.change import Change, with_tail
 from bluegreen.orchestration.state import HostRun
 
 RELEASE_TIMEOUT = 1800.0
@@ -69,10 +69,8 @@ class ReleaseCommand:
         except RemoteError as error:
             seconds = round(time.monotonic() - started, 2)
             run.recorded["release_command"] = {"exit": error.exited, "seconds": seconds}
-            if not error.output:
-                raise
             message = f"release command failed (exit {error.exited}): {label}"
-            raise RemoteError(run.name, f"{message}{tail(error.output)}") from error
+            raise with_tail(error, message) from error
         self.ran = True
         seconds = round(time.monotonic() - started, 2)
         run.recorded["release_command"] = {"exit": 0, "seconds": seconds}

@@ -28,6 +28,8 @@ class Profile:
     ids: tuple[str, ...] = ()  # os-release ID values
     version_prefix: str = ""  # os-release VERSION_ID must start with this ("" = any)
     like: tuple[str, ...] = ()  # os-release ID_LIKE words that fall back to this profile
+    # certbot's systemd timer (Debian's package enables it; Fedora's and AL2023's do not)
+    certbot_timer: str = "certbot.timer"
 
     @property
     def all_packages(self) -> tuple[str, ...]:
@@ -72,6 +74,7 @@ PROFILES: dict[str, Profile] = {
         main_conf_dir="/usr/share/nginx/modules",
         ids=("amzn",),
         version_prefix="2023",
+        certbot_timer="certbot-renew.timer",
     ),
 }
 

@@ -32,3 +32,17 @@ def test_the_lineage_names_from_openssl():
     assert acme.parse_names("DNS:b.io,DNS:a.io") == ("a.io", "b.io")
     assert acme.parse_names("") == ()
     assert "openssl x509 -in /etc/letsencrypt/live/shop/cert.pem" in acme.names_probe("shop")
+
+
+def test_the_renewal_timer_is_enabled_only_when_it_is_not_already():
+    assert acme.renewal_timer("certbot-renew.timer") == (
+        "systemctl is-enabled -q certbot-renew.timer && systemctl is-active -q certbot-renew.timer"
+        " || { systemctl enable --now -q certbot-renew.timer"
+        ' && echo "changed: enabled certbot-renew.timer"; }'
+    )
+
+
+def test_without_systemd_a_missing_cron_is_a_warning():
+    command = acme.renewal_cron()
+    assert command.startswith("if [ -f /etc/cron.d/certbot ] && pgrep -x 'cron|crond'")
+    assert "echo 'warning: no systemd timer and no cron job runs certbot:" in command

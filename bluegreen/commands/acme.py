@@ -63,3 +63,24 @@ def renew(app: str, force: bool = False) -> str:
         f" certbot renew --non-interactive --no-random-sleep-on-renew --cert-name {quote(app)}"
         + (" --force-renewal" if force else "")
     )
+
+
+def renewal_timer(timer: str) -> str:
+    """Enable and start certbot's renewal timer where systemd runs: Debian's package does it
+    itself, Fedora's and AL2023's leave it off (and the certificate expires in 90 days)."""
+    t = quote(timer)
+    return (
+        f"systemctl is-enabled -q {t} && systemctl is-active -q {t}"
+        f' || {{ systemctl enable --now -q {t} && echo "changed: enabled {timer}"; }}'
+    )
+
+
+def renewal_cron() -> str:
+    """Without systemd, certbot's cron job (Debian's /etc/cron.d/certbot) renews, if cron runs;
+    otherwise nothing would, and the operator must be told."""
+    return (
+        "if [ -f /etc/cron.d/certbot ] && pgrep -x 'cron|crond' >/dev/null;"
+        " then echo 'no systemd: certbot renews from /etc/cron.d/certbot';"
+        " else echo 'warning: no systemd timer and no cron job runs certbot:"
+        ' run "certbot renew" twice a day from your own scheduler\'; fi'
+    )

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bluegreen import docker_config, executor, facts, neighbours, profiles
-from bluegreen.commands import packages, system
+from bluegreen.commands import acme, packages, system
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -144,7 +144,8 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
     port = inventory.public_port
-    extra = ("certbot",) if inventory.app.tls.mode == "acme" else ()  # same name on apt/dnf
+    acme_mode = inventory.app.tls.mode == "acme"
+    extra = ("certbot",) if acme_mode else ()  # same name on apt/dnf
 
     def checks(t: Target) -> Outcome:
         result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
@@ -179,6 +180,14 @@ def steps(inventory: Inventory) -> list[Step]:
         ),
         _script("app directory", lambda t: system.app_dir(t.host.app_dir, t.host.user)),
         _script("firewall", lambda t: system.open_ports(neighbours.listens(inventory))),
+        _script(
+            "certificate renewal",
+            lambda t: (
+                acme.renewal_timer(t.profile.certbot_timer) if t.systemd else acme.renewal_cron()
+            ),
+            when=lambda t: acme_mode,
+            skipped="no ACME certificate",
+        ),
         Step(
             "checks",
             lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],

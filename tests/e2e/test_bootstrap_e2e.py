@@ -1,13 +1,16 @@
 """fab bootstrap on bare sandbox hosts: Debian (apt) then a deploy, and Amazon Linux 2023 (dnf).
 
 Both hosts start bare (sshd only: no nginx or dockerd running, an empty /etc/nginx, no
-docker state) next to the session's fleet, as sandbox7 and sandbox8. The AL2023 host has
-AL2023's /etc/os-release and real dnf, pointed at a local repository of stand-in packages
-(tests/e2e/rpm), with private dnf/rpm state so this machine's stays untouched.
+docker state) next to the session's fleet, as sandbox7 and sandbox8. The Debian host has
+an active ufw (its own /etc/ufw, rules in its own network namespace) that lets only SSH
+in. The AL2023 host has AL2023's /etc/os-release and real dnf, pointed at a local
+repository of stand-in packages (tests/e2e/rpm), with private dnf/rpm state so this
+machine's stays untouched.
 """
 
 import os
 import shutil
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -46,11 +49,29 @@ def _facts(host) -> dict[str, str]:
     return {"nginx": pid.strip(), "containers": containers.strip()}
 
 
+def _port_filtered(address: str, port: int) -> bool:
+    """A firewall drops the SYN (a timeout), where a host without one refuses at once."""
+    try:
+        socket.create_connection((address, port), timeout=2).close()
+    except TimeoutError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @pytest.fixture(scope="module")
 def bare_debian(sandbox, tmp_path_factory):
-    host = sb.add_host(
-        7, options=sb.HostOptions(bare=True, os_release=Path("/usr/lib/os-release").read_text())
+    if not shutil.which("ufw"):
+        pytest.fail("the bootstrap test needs ufw (scripts/setup.sh installs it)")
+    options = sb.HostOptions(
+        bare=True, os_release=Path("/usr/lib/os-release").read_text(), private=("/etc/ufw",)
     )
+    host = sb.add_host(7, options=options)
+    private = sb.host_dir(sb.DEFAULT_STATE, host.name) / sb.private_dir_name("/etc/ufw")
+    shutil.copytree("/etc/ufw", private, dirs_exist_ok=True)  # the package's pristine rules
+    sb.run_in(host, "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null")
+    assert _port_filtered(host.address, 4000)
     yield host
     sb.remove_host(host.name)
 
@@ -90,6 +111,7 @@ def test_dry_run_changes_nothing(bare_debian, app_repo, tmp_path):
     running = sb.run_in(bare_debian, "ls /run").stdout.split()
     assert "nginx.pid" not in running and "docker.pid" not in running
     assert "log-opts" not in sb.run_in(bare_debian, "cat /etc/docker/daemon.json").stdout
+    assert "4000" not in sb.run_in(bare_debian, "ufw status").stdout
 
 
 def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo, tmp_path):
@@ -100,6 +122,7 @@ def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo
         "docker log rotation: changed",
         "nginx main context: changed — enabled the njs module",
         "services: changed — started dockerd",
+        "firewall: changed — ufw allow 4000/tcp",
         "port 4000 not served yet",
         "✅ bootstrapped: ready for fab deploy",
     ):
@@ -119,8 +142,12 @@ def test_bare_debian_bootstrap_deploy_under_load_and_again(bare_debian, app_repo
 
     before = _facts(bare_debian)
     second = _bootstrap(inventory, "second bootstrap (apt)")
-    assert "bootstrap: 0 changed, 10 ok" in second.stdout
+    assert "bootstrap: 0 changed, 11 ok" in second.stdout
     assert "port 4000 answers (HTTP 200)" in second.stdout
+    assert (
+        "4000/tcp                   ALLOW       Anywhere"
+        in sb.run_in(bare_debian, "ufw status").stdout
+    )
     assert _facts(bare_debian) == before  # nginx not restarted, app containers untouched
     url = f"http://{bare_debian.address}:4000/version"
     with urllib.request.urlopen(url, timeout=5) as response:
@@ -150,30 +177,32 @@ def test_bootstrap_asks_nginx_for_its_pid_file(bare_debian, app_repo, tmp_path):
 
 
 def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
-    inventory = write_inventory(tmp_path / "hosts.yml", app_repo.path, [amazon_linux.name])
-    first = _bootstrap(inventory, "first bootstrap (dnf, AL2023 os-release)")
+    acme = "domains: [shop.bluegreen.test]\ntls: {acme: {email: ops@bluegreen.test}}"
+    inventory = write_inventory(
+        tmp_path / "hosts.yml", app_repo.path, [amazon_linux.name], app_extra=acme
+    )
+    first = _bootstrap(inventory, "first bootstrap (dnf, AL2023 os-release, tls: acme)")
     for expected in (
         "profile amazon-linux (detected: amzn 2023, dnf); no systemd",
-        "packages: changed — installed docker nginx git",
+        "packages: changed — installed docker nginx git certbot",
+        "certificate renewal: no systemd timer and no cron job runs certbot",
         "nginx main context: changed — worker_shutdown_timeout 30s in"
         " /usr/share/nginx/modules/90-bluegreen.conf",
         "services: changed — started dockerd (no systemd; log /var/log/dockerd.log);"
         " started nginx (no systemd)",
     ):
         assert expected in first.stdout
-    installed = sb.run_in(amazon_linux, "rpm -q docker nginx git nginx-core").stdout.split()
-    assert installed == [
-        f"{name}-{rpm.VERSIONS[name]}-1.bgtest.noarch"
-        for name in ("docker", "nginx", "git", "nginx-core")
-    ]
+    names = ("docker", "nginx", "git", "nginx-core", "certbot")
+    installed = sb.run_in(amazon_linux, f"rpm -q {' '.join(names)}").stdout.split()
+    assert installed == [f"{name}-{rpm.VERSIONS[name]}-1.bgtest.noarch" for name in names]
     running = sb.run_in(amazon_linux, "docker info --format '{{.ServerVersion}}' && nginx -T")
     assert "include /usr/share/nginx/modules/*.conf;" in running.stdout
     assert "worker_shutdown_timeout 30s;" in running.stdout
 
     second = _bootstrap(inventory, "second bootstrap (dnf)")
-    assert "bootstrap: 0 changed, 10 ok" in second.stdout
+    assert "bootstrap: 0 changed, 11 ok" in second.stdout
 
     sb.run_in(amazon_linux, "rm /etc/nginx/nginx.conf")  # someone deleted the config
     repaired = _bootstrap(inventory, "bootstrap after deleting nginx.conf (dnf)")
     assert "restored /etc/nginx/nginx.conf (reinstalled nginx-core)" in repaired.stdout
-    assert "bootstrap: 1 changed, 9 ok" in repaired.stdout
+    assert "bootstrap: 1 changed, 10 ok" in repaired.stdout

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from bluegreen import docker_config, executor
-from bluegreen.commands import system
-from bluegreen.inventory import App, Host, Inventory, Ports
+from bluegreen.commands import acme, system
+from bluegreen.inventory import App, Host, Inventory, Ports, Tls
 from bluegreen.log import Log
 from bluegreen.orchestration import bootstrap
 
@@ -97,10 +97,11 @@ class FakeRemote:
         raise ConnectionRefusedError(port)
 
 
-def _run(fake: FakeHost, monkeypatch, dry_run=False, **host) -> tuple[bool, str]:
+def _run(fake: FakeHost, monkeypatch, dry_run=False, inventory=None, **host) -> tuple[bool, str]:
     monkeypatch.setattr(executor, "connect", lambda host, dry_run=False: fake.remote(host))
     out = io.StringIO()
-    ok = bootstrap.bootstrap(_inventory(), [Host("web1", "10.0.0.1", **host)], dry_run, Log(out, 4))
+    hosts = [Host("web1", "10.0.0.1", **host)]
+    ok = bootstrap.bootstrap(inventory or _inventory(), hosts, dry_run, Log(out, 4))
     return ok, out.getvalue()
 
 
@@ -110,7 +111,7 @@ def test_a_configured_host_reports_ok_for_every_step(monkeypatch):
     ok, out = _run(fake, monkeypatch)
     assert ok, out
     assert "profile debian (detected: debian 12, apt); systemd" in out
-    assert "web1 ✅ bootstrap: 0 changed, 10 ok" in out
+    assert "web1 ✅ bootstrap: 0 changed, 11 ok" in out
     assert "cloud-init: ok — no cloud-init" in out
     assert "port 4000 not served yet" in out
     ran = [what for what, _, _ in fake.ran]
@@ -211,10 +212,38 @@ def test_steps_are_in_dependency_order():
         "SELinux",
         "app directory",
         "firewall",
+        "certificate renewal",
         "checks",
     ]
     assert system.MAIN_CONF_TEXT.endswith("worker_shutdown_timeout 30s;\n")
 
 
-def _inventory() -> Inventory:
-    return Inventory(path=None, app=App(name="web"), ports=Ports(), hosts={}, groups={})
+@pytest.mark.parametrize(
+    ("probe", "timer"),
+    [
+        (DEBIAN, "certbot.timer"),
+        ("os_ID=amzn\nos_VERSION_ID=2023\n", "certbot-renew.timer"),  # AL2023 leaves it off
+    ],
+)
+def test_acme_installs_certbot_and_enables_its_renewal_timer(monkeypatch, probe, timer):
+    fake = FakeHost(probe + "systemd=yes\n", {"certificate renewal": f"changed: enabled {timer}"})
+    ok, out = _run(fake, monkeypatch, inventory=_inventory(Tls(mode="acme", email="a@b.io")))
+    assert ok, out
+    ((command,),) = [(c,) for what, c, _ in fake.ran if what == "certificate renewal"]
+    assert command == acme.renewal_timer(timer)
+    assert "certbot" in next(c for what, c, _ in fake.ran if what == "packages")
+    assert f"certificate renewal: changed — enabled {timer}" in out
+
+
+def test_without_systemd_renewal_relies_on_cron_and_says_so():
+    inventory = _inventory(Tls(mode="acme", email="a@b.io"))
+    (step,) = [s for s in bootstrap.steps(inventory) if s.name == "certificate renewal"]
+    target = bootstrap.Target(Host("web1", "10.0.0.1"), None, None, False, False, "", False)
+    assert step.plan(target) == [acme.renewal_cron()]
+    (off,) = [s for s in bootstrap.steps(_inventory()) if s.name == "certificate renewal"]
+    assert off.plan(target) == [] and off.skipped == "no ACME certificate"
+
+
+def _inventory(tls: Tls | None = None) -> Inventory:
+    app = App(name="web", tls=tls or Tls())
+    return Inventory(path=None, app=app, ports=Ports(), hosts={}, groups={})

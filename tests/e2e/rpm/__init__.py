@@ -16,7 +16,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MARKER_DIR = "/opt/bluegreen-rpm"
-VERSIONS = {"docker": "25.0.6", "nginx": "1.24.0", "nginx-core": "1.24.0", "git": "2.40.1"}
+VERSIONS = {
+    "docker": "25.0.6",
+    "nginx": "1.24.0",
+    "nginx-core": "1.24.0",
+    "git": "2.40.1",
+    "certbot": "2.6.0",  # in AL2023's repositories since 2023.3.20231211
+}
 # paths the packages install to: the sandbox host must have them private
 PRIVATE_DIRS = (MARKER_DIR, "/usr/share/nginx/modules")
 

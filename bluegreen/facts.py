@@ -64,8 +64,9 @@ class HostFacts:
         return other(self.live_color) if self.live_color else "blue"
 
 
-def probe(app: str, app_dir: str, release: str | None = None) -> str:
-    """One shell script printing ``key=value`` lines about the app on this host."""
+def probe(app: str, app_dir: str, release: str | None = None, bridge: bool = False) -> str:
+    """One shell script printing ``key=value`` lines about the app on this host; ``bridge``:
+    also whether dockerd has its bridge network (only ``network: bridge`` needs it)."""
     fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}} {{.Image}}')
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
@@ -76,7 +77,7 @@ def probe(app: str, app_dir: str, release: str | None = None) -> str:
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
-        docker.bridge_probe(),
+        *([docker.bridge_probe()] if bridge else []),
         acme.names_probe(app),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",

@@ -1,6 +1,7 @@
 import subprocess
 
 from bluegreen import facts
+from bluegreen.commands import docker
 from bluegreen.traffic import Split, Traffic
 
 OUTPUT = """os_ID=ubuntu
@@ -100,3 +101,8 @@ def test_other_apps_sites_and_the_owners_of_our_container_names():
     ]
     assert f.owners == {"blue": "shop", "green": ""}
     assert facts.parse("owner_blue=\n").owners == {}  # no container of that name
+
+
+def test_the_docker_bridge_is_probed_only_for_bridge_networking():
+    assert docker.bridge_probe() not in facts.probe("shop", "/srv/shop")
+    assert docker.bridge_probe() in facts.probe("shop", "/srv/shop", bridge=True)

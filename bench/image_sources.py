@@ -77,7 +77,9 @@ def _one(bench, operator, registry, work: Path, count: int, source: str) -> dict
         extra = f"image: {registry.address}/bench/example:main"
     demo.write_inventory(inventory, bench.repo.path, names, extra, "switch_mode: file")
     if source == "image":
-        secrets = "secrets:\n  registry: {username: bench, password_env: BENCH_REGISTRY_PASSWORD}\n"
+        secrets = (
+            "secrets:\n  registry: {username: bench, password: 'env:BENCH_REGISTRY_PASSWORD'}\n"
+        )
         inventory.write_text(inventory.read_text() + secrets)
     for host in bench.hosts(count):
         received(host)

@@ -130,21 +130,14 @@ class RegistryLogin:
     """The registry credentials for ``app.image``; the password is read only when needed."""
 
     username: str
-    password_env: str | None = None  # an environment variable of the operator's shell
-    password_file: Path | None = None  # a local file, mode 0600
+    password_from: str  # env:VAR or file:/absolute/path, as in app.secrets
 
     def password(self) -> str:
         """The password, from the environment or the private file (never printed)."""
-        if self.password_file is not None:
-            key = "secrets.registry.password_file"
-            try:
-                return _private_file(self.password_file, key).read_text(encoding="utf-8").strip()
-            except _Invalid as e:  # changed since the inventory was read
-                raise InventoryError(str(e)) from None
-        value = os.environ.get(self.password_env or "")
-        if not value:
-            raise InventoryError(f"secrets.registry.password_env: ${self.password_env} is not set")
-        return value
+        try:
+            return _secret_value(self.password_from, "secrets.registry.password")
+        except _Invalid as e:  # unset, or the file changed since the inventory was read
+            raise InventoryError(str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -333,22 +326,21 @@ def _parse(data: dict, path: Path) -> Inventory:
 
 
 def _registry_secrets(value: Any, base: Path) -> Secrets:
-    """``secrets: {registry: {username, password_env | password_file}}``."""
-    checks: dict[str, Check] = {
-        "username": _expect(lambda v: isinstance(v, str) and v and "\n" not in v, "a user name"),
-        "password_env": _match(_ENV_NAME, "an environment variable name"),
-        "password_file": lambda v, key: _private_file(_path(base)(v, key), key),
-    }
+    """``secrets: {registry: {username, password: env:VAR | file:PATH}}``."""
     data = _mapping(value, "secrets")
     _check_keys(data, "secrets", ["registry"])
     if data.get("registry") is None:
         return Secrets()
     key = "secrets.registry"
     login = _mapping(data["registry"], key)
-    _check_keys(login, key, _names(RegistryLogin), required=("username",))
-    if ("password_env" in login) == ("password_file" in login):
-        raise _Invalid(key, "give exactly one of password_env or password_file")
-    return Secrets(RegistryLogin(**_fields(login, key, _names(RegistryLogin), checks)))
+    _check_keys(login, key, ["username", "password"], required=("username", "password"))
+    username = login["username"]
+    if not isinstance(username, str) or not username or "\n" in username:
+        raise _Invalid(f"{key}.username", "expected a user name")
+    source = _secret_source(login["password"], f"{key}.password", base)
+    if source.startswith("file:"):
+        _private_file(Path(source[5:]), f"{key}.password")
+    return Secrets(RegistryLogin(username, source))
 
 
 def _private_file(path: Path, key: str) -> Path:
@@ -875,20 +867,7 @@ def _app_secrets(base: Path) -> Check:
         for name, source in value.items():
             if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
                 raise _Invalid(key, f"{name!r} is not a valid variable name")
-            found = _SECRET_SOURCE.fullmatch(source) if isinstance(source, str) else None
-            if found is None:
-                raise _Invalid(
-                    f"{key}.{name}", "expected env:VAR or file:PATH (never the value itself)"
-                )
-            if found.group(1):
-                secret = os.environ.get(found.group(2))
-                if not secret:
-                    raise _Invalid(
-                        f"{key}.{name}", f"{found.group(2)} is not set in your environment"
-                    )
-            else:
-                path = Path(os.path.abspath(base / Path(found.group(4)).expanduser()))
-                secret = _read_secret_file(path, f"{key}.{name}")
+            secret = _secret_value(_secret_source(source, f"{key}.{name}", base), f"{key}.{name}")
             if "\n" in secret or "\r" in secret:
                 raise _Invalid(
                     f"{key}.{name}", "contains a line break (env files hold one line each)"
@@ -899,9 +878,25 @@ def _app_secrets(base: Path) -> Check:
     return check
 
 
-def _read_secret_file(path: Path, key: str) -> str:
-    """One secret value from a private file."""
-    _private_file(path, key)
+def _secret_source(source: Any, key: str, base: Path) -> str:
+    """Where a secret comes from, checked: ``env:VAR``, or ``file:`` with an absolute path."""
+    found = _SECRET_SOURCE.fullmatch(source) if isinstance(source, str) else None
+    if found is None:
+        raise _Invalid(key, "expected env:VAR or file:PATH (never the value itself)")
+    if found.group(1):
+        return source
+    return f"file:{os.path.abspath(base / Path(found.group(4)).expanduser())}"
+
+
+def _secret_value(source: str, key: str) -> str:
+    """A secret's value, read from the operator's environment or a private file."""
+    kind, _, where = source.partition(":")
+    if kind == "env":
+        secret = os.environ.get(where)
+        if not secret:
+            raise _Invalid(key, f"{where} is not set in your environment")
+        return secret
+    path = _private_file(Path(where), key)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -58,7 +58,7 @@ def test_a_reference_with_a_digest_is_not_resolved_again():
 )
 def test_registry_problems_are_said_in_the_operators_words(skopeo, problem):
     reference = Reference.parse("r.io/app:v1")
-    login = RegistryLogin("ci", password_env="PW")
+    login = RegistryLogin("ci", "env:PW")
     assert artifact._registry_problem(
         reference, login, f"resolve r.io/app:v1 failed: {skopeo}"
     ) == (problem)

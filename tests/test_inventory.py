@@ -261,28 +261,28 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
 BAD_REST = [  # everything after a valid app: line
     ("hosts: {w: a}\nsecrets: {registri: {}}", "secrets.registri", "did you mean 'registry'?"),
     (
-        "hosts: {w: a}\nsecrets: {registry: {password_env: P}}",
+        "hosts: {w: a}\nsecrets: {registry: {password: env:P}}",
         "secrets.registry.username",
         "required",
     ),
     (
         "hosts: {w: a}\nsecrets: {registry: {username: u}}",
-        "secrets.registry",
-        "exactly one of password_env or password_file",
+        "secrets.registry.password",
+        "required",
     ),
     (
-        "hosts: {w: a}\nsecrets: {registry: {username: u, password_env: P, password_file: f}}",
-        "secrets.registry",
-        "exactly one of password_env or password_file",
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password: hunter22}}",
+        "secrets.registry.password",
+        "expected env:VAR or file:PATH (never the value itself)",
     ),
     (
-        "hosts: {w: a}\nsecrets: {registry: {username: u, password_env: 'a b'}}",
-        "secrets.registry.password_env",
-        "an environment variable name",
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password: 'env:a b'}}",
+        "secrets.registry.password",
+        "expected env:VAR or file:PATH",
     ),
     (
-        "hosts: {w: a}\nsecrets: {registry: {username: u, password_file: nope}}",
-        "secrets.registry.password_file",
+        "hosts: {w: a}\nsecrets: {registry: {username: u, password: 'file:nope'}}",
+        "secrets.registry.password",
         "nope: file not found",
     ),
     (
@@ -628,7 +628,7 @@ def test_image_sources_and_the_registry_login(tmp_path: Path, monkeypatch) -> No
     password.chmod(0o600)
     text = (
         "app: {name: e, image: 'registry.example.com:5000/team/e:1.2', keep_releases: 2}\n"
-        "hosts: {w: a}\nsecrets: {registry: {username: ci, password_file: registry.password}}\n"
+        "hosts: {w: a}\nsecrets: {registry: {username: ci, password: file:registry.password}}\n"
     )
     inventory = load(write(tmp_path, text))
     assert inventory.app.image == "registry.example.com:5000/team/e:1.2"
@@ -641,17 +641,19 @@ def test_image_sources_and_the_registry_login(tmp_path: Path, monkeypatch) -> No
 
 
 def test_a_registry_password_is_read_when_needed_and_never_shown(tmp_path: Path, monkeypatch):
-    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password_env: PW}}\n"
+    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password: env:PW}}\n"
     login = load(write(tmp_path, text)).secrets.registry
     monkeypatch.delenv("PW", raising=False)
-    with pytest.raises(InventoryError, match=r"^secrets.registry.password_env: \$PW is not set$"):
+    with pytest.raises(
+        InventoryError, match=r"^secrets.registry.password: PW is not set in your environment$"
+    ):
         login.password()
     monkeypatch.setenv("PW", "hunter22")
     assert login.password() == "hunter22"
     open_file = tmp_path / "pw"
     open_file.write_text("x")
     open_file.chmod(0o644)
-    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password_file: pw}}\n"
+    text = "app: {name: e}\nhosts: {w: a}\nsecrets: {registry: {username: u, password: file:pw}}\n"
     assert "mode 0644); chmod 600 it" in load_error(write(tmp_path, text))
 
 

@@ -85,7 +85,7 @@ def remote(parts, repo, tmp_path_factory):
     """An inventory deploying ``team/example:stable`` from the registry (keeps no extra)."""
     _, registry, _ = parts
     image = f"image: {registry.address}/team/example:stable\nkeep_releases: 0"
-    secrets = f"secrets:\n  registry: {{username: {USER}, password_env: {PASSWORD_ENV}}}\n"
+    secrets = f"secrets:\n  registry: {{username: {USER}, password: 'env:{PASSWORD_ENV}'}}\n"
     return inventory(tmp_path_factory.mktemp("image") / "hosts.yml", repo, image, secrets)
 
 

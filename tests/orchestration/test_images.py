@@ -105,7 +105,7 @@ def test_the_image_is_streamed_only_to_hosts_without_its_id(tmp_path):
 def test_every_host_pulls_the_digest_with_the_password_on_stdin(monkeypatch):
     monkeypatch.setenv("REGISTRY_PASSWORD", "hunter22")
     reference = Reference.parse("reg.example.com/team/web:main")
-    login = RegistryLogin("ci", password_env="REGISTRY_PASSWORD")
+    login = RegistryLogin("ci", "env:REGISTRY_PASSWORD")
     puller = images.Puller("web", reference, A, login, Log(io.StringIO()))
     remote = Stub(f"image_id={A}\n")
     assert puller.place(host_run("web1", remote)) == A

@@ -200,8 +200,13 @@ def test_silently_closed_keepalive_retry_recovers_keepalive_fails(
 ) -> None:
     b = _backend(backends)
     b.state.close_after = 3
-    with Load([b.target]) as load:
-        time.sleep(0.5)
+    with Load([b.target]) as load:  # until enough requests, however busy the machine is
+        deadline = time.monotonic() + 20
+        while (
+            time.monotonic() < deadline
+            and min(load.stats(kind).sent for kind in ("keepalive-retry", "keepalive")) <= 30
+        ):
+            time.sleep(0.05)
     new, retry, ka = (load.stats(k) for k in KINDS)
     assert new.failed == 0 and new.retried == 0, load.report()
     # keepalive-retry: every 3rd request after the first finds its connection

@@ -1,7 +1,7 @@
 """bluegreen's benchmark: dropped requests, switch latency, rollback, deploy scaling, load held.
 
     .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
-                                    [--sources 1,6,12] [--only sources]
+                                    [--sources 1,6,12] [--cost-rounds 9] [--only sources|modes]
 
 Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
 command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +30,7 @@ sys.path.insert(0, str(PROJECT))
 import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside this file)
 
 from bluegreen import render as templates  # noqa: E402
+from bluegreen.commands import nginx as nginx_commands  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
 from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
@@ -45,6 +47,19 @@ RESET = (
 OTHER = {"blue": "green", "green": "blue"}
 BENCH_TRAFFIC = Traffic("blue", "bench")
 CONSTANT_NJS = "function live(r) { return 'blue bench'; }\nexport default {live};\n"
+# nginx_cost: app name -> (switch mode, public port); "plain" is reload mode's static proxy
+COST_VARIANTS = {
+    "plain": ("reload", 4100),
+    "njs": ("file", 4101),
+    "vmonly": ("file", 4102),
+    "core": ("core", 4103),
+}
+TICKS = os.sysconf("SC_CLK_TCK")
+# utime + stime of the host's nginx workers (the master's children), in clock ticks
+WORKER_TICKS = (
+    "for p in $(cat /proc/$(cat /run/nginx.pid)/task/*/children); do cut -d' ' -f14,15"
+    " /proc/$p/stat; done | awk '{s += $1 + $2} END {print s}'"
+)
 
 
 def median(values: list[float]) -> float:
@@ -56,6 +71,18 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def against(
+    values: list[float], base: list[float], cost: Callable[[float, float], float]
+) -> dict[str, float]:
+    """Median, min and max of ``cost`` (a share, shown in %) of each value against its round's."""
+    costs = [100 * cost(v, b) for v, b in zip(values, base, strict=True)]
+    return {"median": median(costs), "min": min(costs), "max": max(costs)}
+
+
+def worker_ticks(host: sandbox.SandboxHost) -> int:
+    return int(sandbox.run_in(host, WORKER_TICKS).stdout)
 
 
 def round_trips(output: str) -> list[int]:
@@ -75,7 +102,7 @@ def phases(output: str) -> dict[str, float]:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.fleet = sandbox.up(max(args.scaling + args.sources))
+        self.fleet = sandbox.up(3 if args.only == "modes" else max(args.scaling + args.sources))
         self.repo = demo.make_app_repo(WORK / "app")
         self.results: dict[str, object] = {}
         self.next_version = 10
@@ -252,15 +279,19 @@ class Bench:
             row["ratio_to_1_host"] = row["deploy_seconds_build_excluded"] / base
         return rows
 
-    # -- 5b: nginx as the bottleneck: file mode's per-request cost ------------------------
+    # -- 5b: nginx as the bottleneck: each switch mode's per-request cost ------------------
 
     def nginx_cost(self) -> dict[str, object]:
-        """wrk against our real templates, proxying to an nginx backend (nginx-bound)."""
+        """wrk against our real templates, proxying to an nginx backend (nginx-bound).
+
+        The variants run interleaved, round after round; each round's cost is taken against
+        that round's plain proxying (the machine is shared), and so is nginx's CPU time per
+        request (its workers' utime + stime), which contention disturbs less than req/s.
+        """
         host = self.fleet[0]
         ports = Ports(public=4100, blue=4201, green=4202)
         files = {}
-        variants = (("reload", "plain", 4100), ("file", "njs", 4101), ("file", "vmonly", 4102))
-        for mode, app, public in variants:
+        for app, (mode, public) in COST_VARIANTS.items():
             inv = Inventory(
                 path=WORK / "x.yml",
                 app=App(name=app),
@@ -275,7 +306,7 @@ class Bench:
             elif mode == "file":
                 files[f"/etc/nginx/bluegreen/{app}.js"] = templates.script(env, inv)
                 files[f"/etc/nginx/bluegreen/{app}.state"] = templates.state(BENCH_TRAFFIC)
-            else:
+            elif mode == "reload":
                 files[f"/etc/nginx/bluegreen/{app}.live.conf"] = templates.live(
                     env, inv, BENCH_TRAFFIC
                 )
@@ -286,43 +317,59 @@ class Bench:
         sandbox.run_in(host, "mkdir -p /etc/nginx/bluegreen")
         for path, text in files.items():
             sandbox.run_in(host, f"printf '%s' {shlex.quote(text)} > {path}")
+        sandbox.run_in(host, nginx_commands.point_link("core", BENCH_TRAFFIC.link_name()))
         sandbox.run_in(host, "nginx -t && nginx -s reload")
         time.sleep(0.5)
-        rates: dict[str, list[float]] = {app: [] for _, app, _ in variants}
-        for _ in range(self.args.rounds):
-            for _, app, port in variants:
-                rates[app].append(self.wrk(f"http://{host.address}:{port}/"))
-        sandbox.run_in(host, "rm -f " + " ".join(files) + " && nginx -s reload")
-        plain, file, vm = (median(rates[app]) for app in ("plain", "njs", "vmonly"))
+        rates: dict[str, list[float]] = {app: [] for app in COST_VARIANTS}
+        cpu: dict[str, list[float]] = {app: [] for app in COST_VARIANTS}
+        for _ in range(self.args.cost_rounds):
+            for app, (_, port) in COST_VARIANTS.items():
+                before = worker_ticks(host)
+                rate, count = self.wrk(f"http://{host.address}:{port}/")
+                rates[app].append(rate)
+                cpu[app].append(1e6 * (worker_ticks(host) - before) / TICKS / count)
+        sandbox.run_in(host, "rm -rf " + " ".join(files) + " /etc/nginx/bluegreen/core.*")
+        sandbox.run_in(host, "nginx -s reload")
         return {
-            "plain_requests_per_second": plain,
-            "file_requests_per_second": file,
-            "file_cost_percent": 100 * (1 - file / plain),
-            "njs_call_alone_cost_percent": 100 * (1 - vm / plain),
+            "rounds": self.args.cost_rounds,
+            "variants": {
+                app: {
+                    "mode": mode,
+                    "requests_per_second": rates[app],
+                    "nginx_cpu_us_per_request": cpu[app],
+                    "cost_percent": against(rates[app], rates["plain"], lambda r, p: 1 - r / p),
+                    "cpu_cost_percent": against(cpu[app], cpu["plain"], lambda c, p: c / p - 1),
+                }
+                for app, (mode, _) in COST_VARIANTS.items()
+            },
         }
 
     @staticmethod
-    def wrk(url: str) -> float:
+    def wrk(url: str) -> tuple[float, int]:
+        """Requests per second and requests sent of one wrk run."""
         out = subprocess.run(
-            ["wrk", "-t2", "-c32", "-d4s", url], capture_output=True, text=True, check=True
+            ["wrk", "-t2", "-c32", "-d3s", url], capture_output=True, text=True, check=True
         ).stdout
-        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        sent = int(re.search(r"(\d+) requests in", out).group(1))
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), sent
 
     def run(self) -> dict[str, object]:
         self.results = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
-            "sources": sources.measure(self, self.args.sources, WORK / "sources"),
         }
+        if self.args.only != "modes":
+            self.results["sources"] = sources.measure(self, self.args.sources, WORK / "sources")
         if self.args.only == "sources":
             return self.results
-        self.results |= {
+        modes = {
             "nginx_cost": self.nginx_cost(),
-            "switches": [
-                self.switches("reload"),
-                self.switches("file"),
-                self.switches("file", warm=True),
-            ],
+            "switches": [self.switches(mode) for mode in ("reload", "file", "core")],
+        }
+        if self.args.only == "modes":
+            return self.results | modes
+        modes["switches"] += [self.switches("file", warm=True), self.switches("core", warm=True)]
+        self.results |= modes | {
             "rollback": self.rollbacks(),
             "scaling": self.scaling(),
         }
@@ -332,9 +379,11 @@ class Bench:
 def tables(r: dict) -> str:
     """The results as the Markdown tables the README shows."""
     out = [f"Measured {r['date']} on {r['machine']} (sandbox hosts; medians).", ""]
-    out += [sources.table(r["sources"]), ""]
+    out += [sources.table(r["sources"]), ""] if "sources" in r else []
     if "switches" not in r:  # --only sources
         return "\n".join(out)
+    if "rollback" not in r:  # --only modes
+        return "\n".join([*out, modes_table(r)])
     out += [
         "| mode | client | sent | failed | failed per switch |",
         "|---|---|---|---|---|",
@@ -384,15 +433,40 @@ def tables(r: dict) -> str:
             f"| {row['ratio_to_1_host']:.2f} | {row['deploy_seconds_build_included']:.2f} s "
             f"| {row['round_trips_per_host']:.0f} | {ph} |"
         )
-    nc = r["nginx_cost"]
-    out += [
-        "",
-        f"nginx-bound proxying (wrk, 32 connections): plain {nc['plain_requests_per_second']:.0f}"
-        f" req/s, file mode {nc['file_requests_per_second']:.0f} req/s: file mode costs "
-        f"{nc['file_cost_percent']:.1f} % (the njs call alone, without reading the state"
-        f" file: {nc['njs_call_alone_cost_percent']:.1f} %).",
-    ]
+    out += ["", modes_table(r)]
     return "\n".join(out)
+
+
+def modes_table(r: dict) -> str:
+    """The switch modes side by side: failed per switch, per-request cost, latency."""
+    variants = r["nginx_cost"]["variants"]
+    lines = [
+        f"Switch modes side by side (per-request cost: wrk, 2 threads x 32 connections against"
+        f" a `return 200` backend in the same nginx, {r['nginx_cost']['rounds']} interleaved"
+        " rounds, each against that round's plain proxying; median [min, max]):",
+        "",
+        "| mode | failed per switch: new / keepalive-retry / keepalive | cost in req/s "
+        "| cost in nginx CPU per request | p50/p99 switching |",
+        "|---|---|---|---|---|",
+    ]
+    switches = {s["mode"]: s for s in r.get("switches", [])}
+    for app, mode in (("plain", "reload"), ("njs", "file"), ("vmonly", None), ("core", "core")):
+        v = variants[app]
+        s = switches.get(mode)
+        failed = (
+            " / ".join(f"{k['failed_per_switch']:.2f}" for k in s["kinds"].values()) if s else "-"
+        )
+        lat = s["latency_ms"] if s else None
+        p = f"{lat['switching_p50']:.1f}/{lat['switching_p99']:.1f} ms" if lat else "-"
+        cost, cpu = v["cost_percent"], v["cpu_cost_percent"]
+        name = {"plain": "reload (plain proxying)", "vmonly": "file: the njs call alone"}
+        lines.append(
+            f"| {name.get(app, mode)} | {failed} "
+            f"| {cost['median']:.1f} % [{cost['min']:.1f}, {cost['max']:.1f}] "
+            f"| {cpu['median']:.1f} % [{cpu['min']:.1f}, {cpu['max']:.1f}] "
+            f"({median(v['nginx_cpu_us_per_request']):.1f} us) | {p} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -411,7 +485,10 @@ def main() -> int:
         default=[1, 6, 12],
         help="fleet sizes for the image sources part (default 1,6,12)",
     )
-    parser.add_argument("--only", choices=["sources"], help="run only this part")
+    parser.add_argument(
+        "--cost-rounds", type=int, default=9, help="interleaved wrk rounds per switch mode"
+    )
+    parser.add_argument("--only", choices=["sources", "modes"], help="run only this part")
     args = parser.parse_args()
     bench = Bench(args)
     try:

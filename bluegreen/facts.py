@@ -40,7 +40,7 @@ class HostFacts:
     script_md5: str | None = None  # file mode's njs module
     http_md5: str | None = None  # with TLS: port 80's server (challenges, redirect)
     acme_names: tuple[str, ...] = ()  # the names of certbot's certificate for the app
-    site_mode: str | None = None  # how the installed site switches: reload | file
+    site_mode: str | None = None  # how the installed site switches: reload | file | core
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     docker_bridge: str = ""  # yes | no (dockerd runs without its bridge network) | down
     image_present: bool = False
@@ -72,6 +72,7 @@ def probe(app: str, app_dir: str, release: str | None = None, bridge: bool = Fal
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
         f"printf 'live=%s\\n' \"$(head -n 1 {quote(nginx.live_path(app))} 2>/dev/null)\"",
         f"printf 'state=%s\\n' \"$(head -n 1 {quote(nginx.state_path(app))} 2>/dev/null)\"",
+        f"printf 'current=%s\\n' \"$(readlink {quote(nginx.current_path(app))} 2>/dev/null)\"",
         f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
@@ -112,6 +113,8 @@ def parse(output: str) -> HostFacts:
     site_mode = _words(values.get("site_head", "")).get("mode")
     if site_mode == "file":
         serving = traffic.parse(values.get("state", ""))
+    elif site_mode == "core":
+        serving = traffic.from_link(values.get("current", ""))
     else:
         serving = traffic.from_header(_words(values.get("live", "")))
     containers = {}
@@ -130,7 +133,7 @@ def parse(output: str) -> HostFacts:
         script_md5=_md5(values.get("script", "")),
         http_md5=_md5(values.get("http", "")),
         acme_names=acme.parse_names(values.get("acme_names", "")),
-        site_mode=site_mode if site_mode in ("reload", "file") else None,
+        site_mode=site_mode if site_mode in ("reload", "file", "core") else None,
         njs=values.get("njs") == "yes",
         docker_bridge=values.get("docker_bridge", ""),
         image_present=values.get("image") == "present",

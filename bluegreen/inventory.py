@@ -480,7 +480,7 @@ def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, H
         "profile": _choice("auto", "ubuntu", "debian", "amazon-linux"),
         "app_dir": _app_dir(app),
         "network": _choice("bridge", "host"),
-        "switch_mode": _choice("auto", "reload", "file"),
+        "switch_mode": _choice("auto", "reload", "file", "core"),
         "connect_timeout": _number(0),
         "env": _env,
         "group": _match(_NAME, "a group or host name"),

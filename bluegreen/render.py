@@ -17,6 +17,12 @@ from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.traffic import Traffic
 
 BUNDLED = bundled("templates")
+# Core mode's split: "<bucket> <percent>" (two digits each) where the bucket is the smaller:
+# a smaller tens digit, or the same tens digit (\1) and a smaller ones digit.
+BELOW = "|".join(
+    [f"{t}[0-9] [{t + 1}-9][0-9]" for t in range(9)]
+    + ["([0-9])(?:" + "|".join(f"{o} \\1[{o + 1}-9]" for o in range(9)) + ")"]
+)
 
 
 def environment(inventory: Inventory) -> jinja2.Environment:
@@ -51,6 +57,8 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "http_path": nginx.http_path(app),
         "state_path": nginx.state_path(app),
         "script_path": nginx.script_path(app),
+        "current_path": nginx.current_path(app),
+        "below": BELOW,
         "access_log": nginx.access_log_path(app),
         "public_port": inventory.ports.public,
         "ports": {color: inventory.ports.of(color) for color in COLORS},
@@ -72,7 +80,7 @@ def _tls(inventory: Inventory) -> dict[str, object]:
 
 
 def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str:
-    """The server block on the public port, for ``reload`` or ``file`` switching."""
+    """The server block on the public port, for ``reload``, ``file`` or ``core`` switching."""
     return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
 
 

@@ -49,6 +49,13 @@ class Traffic:
             " sticky" if s.sticky else ""
         )
 
+    def link_name(self) -> str:
+        """Core mode: the state's directory name, its percent two digits for nginx's maps."""
+        words = self.line().split(" ")
+        if self.split is not None:
+            words[4] = f"{self.split.percent:02d}"
+        return ",".join(words)
+
     def describe(self) -> str:
         """For people: ``blue r1`` or ``blue r1 90 % + green r2 10 % (sticky)``."""
         if self.split is None:
@@ -72,6 +79,14 @@ def parse(line: str) -> Traffic | None:
     if other == color:
         return None
     return Traffic(color, release, Split(other, other_release, int(percent), bool(sticky)))
+
+
+def from_link(target: str) -> Traffic | None:
+    """Core mode: the state named by the ``current`` link's target (``.../blue,r1``)."""
+    words = target.rsplit("/", 1)[-1].split(",")
+    if len(words) >= 5 and words[4].startswith("0"):
+        words[4] = words[4][1:]
+    return parse(" ".join(words))
 
 
 def from_header(words: dict[str, str]) -> Traffic | None:

@@ -51,9 +51,27 @@ def test_uninstall_removes_every_file_of_the_app():
     assert nginx.uninstall("shop") == (
         "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/conf.d/bluegreen-shop.http.conf"
         " /etc/nginx/bluegreen/shop.live.conf /etc/nginx/bluegreen/shop.state"
-        " /etc/nginx/bluegreen/shop.js"
+        " /etc/nginx/bluegreen/shop.js /etc/nginx/bluegreen/shop.current"
+        " && rm -rf /etc/nginx/bluegreen/shop.states"
         " && nginx -t 2>/dev/null && nginx -s reload"
     )
+
+
+def test_core_mode_points_the_state_link_with_one_rename_keeping_the_replaced_state():
+    assert nginx.point_link("shop", "green,r2,blue,r1,05,sticky") == (
+        'old=$(basename "$(readlink /etc/nginx/bluegreen/shop.current)" 2>/dev/null);'
+        " mkdir -p /etc/nginx/bluegreen/shop.states/green,r2,blue,r1,05,sticky\n"
+        'for s in /etc/nginx/bluegreen/shop.states/*; do case "${s##*/}" in'
+        ' green,r2,blue,r1,05,sticky|"$old") ;; *) rmdir "$s";; esac; done\n'
+        "ln -sfn shop.states/green,r2,blue,r1,05,sticky /etc/nginx/bluegreen/shop.current.new"
+        " && mv -Tf /etc/nginx/bluegreen/shop.current.new /etc/nginx/bluegreen/shop.current"
+    )
+
+
+def test_a_core_switch_with_a_new_site_moves_the_link_after_the_test_before_the_reload():
+    command = nginx.install([("/etc/nginx/conf.d/x.conf", "s")], reload=True, then="LINK")
+    assert command.endswith("exit 3; fi\nLINK\nnginx -s reload")
+    assert nginx.install([], reload=False, then="LINK") == "set -e\nLINK"
 
 
 def test_njs_probe_finds_a_load_module_line_through_symlinks(tmp_path):

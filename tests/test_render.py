@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from bluegreen import render
 from bluegreen.inventory import App, Host, Inventory, Ports, Tls
 from bluegreen.tls import Pair
-from bluegreen.traffic import Split, Traffic
+from bluegreen.traffic import Split, Traffic, from_link
 
 
 def _inventory(tmp_path: Path, name: str = "my-shop") -> Inventory:
@@ -201,3 +202,99 @@ def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
     text = render.site(render.environment(inv), inv, "reload")
     assert "ssl_certificate /etc/letsencrypt/live/my-shop/fullchain.pem;" in text
     assert "ssl_certificate_key /etc/letsencrypt/live/my-shop/privkey.pem;" in text
+
+
+# the state's whitelist, a split: color, release, the other color, its release, percent
+SPLIT = (
+    r"/(blue|green),([A-Za-z0-9._-]{1,64}),(?!\1)(blue|green),([A-Za-z0-9._-]{1,64}),"
+    r"(0[1-9]|[1-9][0-9])"
+)
+CORE_MAPS = r"""# The live color is the name of the directory that this symlink points to:
+# /etc/nginx/bluegreen/my-shop.current -> "<color>,<release>", or split:
+# "<color>,<release>,<other>,<other release>,<percent, two digits>[,sticky]".
+# A switch renames a new link over it (atomic): no reload, no window where both answer,
+# and core nginx only ($realpath_root, map, split_clients): no njs or Lua module needed.
+# The maps give what njs gives in file mode: one "<color> <release>" per request.
+map $bluegreen_my_shop_state $bluegreen_my_shop_main {
+    "~/(blue|green),([A-Za-z0-9._-]{1,64})$" "$1 $2";
+    "~SPLIT(?:,sticky)?$" "$1 $2";
+    default "";
+}
+map $bluegreen_my_shop_state $bluegreen_my_shop_other {
+    "~SPLIT(?:,sticky)?$" "$3 $4";
+    default "";
+}
+map $bluegreen_my_shop_state $bluegreen_my_shop_percent {
+    "~SPLIT(?:,sticky)?$" "$5";
+    default "";
+}
+# A split's bucket 00..99: random per request, or by client address (sticky: a bucket below
+# the percent stays on the other color when the percent grows). Computed only for splits.
+split_clients "${request_id}" $bluegreen_my_shop_roll {
+BUCKETS}
+split_clients "${remote_addr}" $bluegreen_my_shop_stick {
+BUCKETS}
+map $bluegreen_my_shop_state $bluegreen_my_shop_bucket {
+    "~SPLIT,sticky$" $bluegreen_my_shop_stick;
+    "~SPLIT$" $bluegreen_my_shop_roll;
+    default "";
+}
+# "<bucket> <percent>", both two digits: the bucket is below the percent -> the other color.
+map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_live {
+    "~^(?:BELOW)$" $bluegreen_my_shop_other;
+    default $bluegreen_my_shop_main;
+}
+map $bluegreen_my_shop_live $bluegreen_my_shop_color {
+    "~^(?<color>blue|green) " $color;
+    default "";
+}
+map $bluegreen_my_shop_live $bluegreen_my_shop_release {
+    "~ (?<release>[A-Za-z0-9._-]+)$" $release;
+    default "";
+}
+"""
+CORE_LOCATION = r"""    location / {
+        root /etc/nginx/bluegreen/my-shop.current;  # never served from: only for $realpath_root
+        set $bluegreen_my_shop_state $realpath_root;  # once: one switch state per request
+        if ($bluegreen_my_shop_color = "") {
+            return 503;  # the switch state is missing or invalid: never guess a color
+        }
+        proxy_pass http://bluegreen_my_shop_$bluegreen_my_shop_color;
+"""
+
+
+def test_core_site_reads_the_state_link_once_per_request_with_core_modules_only(tmp_path):
+    inv = _inventory(tmp_path)
+    text = render.site(render.environment(inv), inv, "core")
+    assert text.startswith("# bluegreen site mode=core app=my-shop listen=4000 ")
+    buckets = "".join(f"    1% {bucket:02d};\n" for bucket in range(100))
+    maps = CORE_MAPS.replace("BUCKETS", buckets).replace("SPLIT", SPLIT)
+    assert maps.replace("BELOW", render.BELOW) in text
+    assert CORE_LOCATION in text
+    assert "upstream bluegreen_my_shop_green {\n    server 127.0.0.1:4002;" in text
+    assert "js_" not in text and "include " not in text and "_by_lua" not in text
+
+
+@pytest.mark.parametrize(
+    ("traffic", "name"),
+    [
+        (Traffic("green", "r.2-x"), "green,r.2-x"),
+        (Traffic("blue", "r1", Split("green", "r2", 5)), "blue,r1,green,r2,05"),
+        (
+            Traffic("blue", "r1", Split("green", "r2", 50, sticky=True)),
+            "blue,r1,green,r2,50,sticky",
+        ),
+    ],
+)
+def test_core_mode_names_the_state_directory_and_reads_it_back(traffic, name):
+    assert traffic.link_name() == name
+    assert from_link(f"/etc/nginx/bluegreen/my-shop.states/{name}") == traffic
+
+
+def test_core_mode_sends_a_split_bucket_to_the_other_color_exactly_below_the_percent():
+    below = re.compile(f"^(?:{render.BELOW})$")
+    for bucket in range(100):
+        for percent in range(1, 100):
+            key = f"{bucket:02d} {percent:02d}"
+            assert bool(below.match(key)) is (bucket < percent), key
+    assert below.match(" ") is None  # one color: no bucket, no percent

@@ -36,6 +36,34 @@ def script_path(app: str) -> str:
     return f"{CONF_DIR}/bluegreen/{app}.js"
 
 
+def current_path(app: str) -> str:
+    """Core mode: the symlink to the live state's directory, read per request (realpath)."""
+    return f"{CONF_DIR}/bluegreen/{app}.current"
+
+
+def states_dir(app: str) -> str:
+    """Core mode: one empty directory per state, named ``<color>,<release>[,...]``."""
+    return f"{CONF_DIR}/bluegreen/{app}.states"
+
+
+def point_link(app: str, name: str) -> str:
+    """Core mode: point the ``current`` link at state ``name`` with one atomic rename.
+
+    The state being replaced keeps its directory (a request may be resolving it right
+    now); older ones are removed.
+    """
+    link, states = quote(current_path(app)), quote(states_dir(app))
+    target = quote(f"{app}.states/{name}")
+    return "\n".join(
+        [
+            f'old=$(basename "$(readlink {link})" 2>/dev/null); mkdir -p {states}/{quote(name)}',
+            f'for s in {states}/*; do case "${{s##*/}}" in {quote(name)}|"$old") ;;'
+            ' *) rmdir "$s";; esac; done',
+            f"ln -sfn {target} {link}.new && mv -Tf {link}.new {link}",
+        ]
+    )
+
+
 def njs_probe() -> str:
     """Prints ``njs=yes`` when nginx loads the njs module (apt: modules-enabled; dnf: modules)."""
     places = "/etc/nginx/nginx.conf /etc/nginx/modules-enabled /usr/share/nginx/modules"
@@ -44,7 +72,7 @@ def njs_probe() -> str:
     )
 
 
-def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
+def install(files: Sequence[tuple[str, str]], reload: bool = True, then: str = "") -> str:
     """Write ``files`` (path, content) atomically; with ``reload``, ``nginx -t`` and reload.
 
     Each file is written next to its target and moved into place with ``mv -f`` (atomic);
@@ -52,7 +80,8 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
     When the test fails every file is put back and nginx is not reloaded. Without
     ``reload`` (a file-mode switch: only the state file changes) nginx is not involved.
     A state file (``*.state``) is read per request, so it takes effect the moment it is
-    renamed: with ``reload`` it moves only after the test passed (before the reload).
+    renamed: with ``reload`` it moves only after the test passed (before the reload), as
+    does ``then`` (core mode's link switch, also read per request).
     """
     steps = ["set -e"]
     for path, content in files:
@@ -64,7 +93,7 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
         ]
     if not reload:
         steps += [f"mv -f {quote(path)}.new {quote(path)}" for path, _ in files]
-        return "\n".join(steps)
+        return "\n".join([*steps, then] if then else steps)
     later = [quote(path) for path, _ in files if path.endswith(".state")]
     config = [quote(path) for path, _ in files if not path.endswith(".state")]
     steps += [f"mv -f {p}.new {p}" for p in config]
@@ -78,14 +107,16 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True) -> str:
         f' printf "%s\\n" "$out" | grep -v "test failed$" >&2; exit {TEST_FAILED}; fi'
     )
     steps += [f"mv -f {p}.new {p}" for p in later]
-    steps.append("nginx -s reload")
+    steps += [then, "nginx -s reload"] if then else ["nginx -s reload"]
     return "\n".join(steps)
 
 
 def uninstall(app: str) -> str:
     """Remove the app's site and switch files (a first deploy that failed), test, reload."""
     paths = (site_path(app), http_path(app), live_path(app), state_path(app), script_path(app))
-    return f"rm -f {' '.join(quote(p) for p in paths)} && nginx -t 2>/dev/null && nginx -s reload"
+    files = " ".join(quote(p) for p in (*paths, current_path(app)))
+    states = quote(states_dir(app))
+    return f"rm -f {files} && rm -rf {states} && nginx -t 2>/dev/null && nginx -s reload"
 
 
 def wait_old_workers(limit: float) -> str:

@@ -7,7 +7,7 @@ while ``percent`` % of the requests go to ``color`` (the one that is not ``live`
 rest go to ``live``), as read from nginx's files on the host::
 
     {"host": str, "reachable": bool, "error": str | null,
-     "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | null,
+     "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | "core" | null,
      "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
                "sticky": bool} | null,
      "colors": {"blue" | "green": {"release": str, "state": str,

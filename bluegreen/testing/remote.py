@@ -113,12 +113,13 @@ class Nginx:
 
     What the public port serves follows nginx's real rules: in reload mode the include
     loaded at the last reload; in file mode (njs) the state file as it is now, read per
-    request.
+    request; in core mode the state link as it is now (kept as its target, like a file).
     """
 
     def __init__(self, app: str) -> None:
         self.site, self.live = nginx.site_path(app), nginx.live_path(app)
         self.state, self.script = nginx.state_path(app), nginx.script_path(app)
+        self.current = nginx.current_path(app)
         self.files: dict[str, str] = {}
         self.loaded: dict[str, str] = {}
         self.reloads = 0
@@ -128,6 +129,8 @@ class Nginx:
         self.files[self.site] = f"# bluegreen site mode={mode}\n"
         if mode == "file":
             self.files[self.state] = what.line() + "\n"
+        elif mode == "core":
+            self.files[self.current] = what.link_name()
         else:
             header = f"live={what.color} release={what.release}"
             if what.split is not None:
@@ -145,23 +148,29 @@ class Nginx:
         site = self.loaded.get(self.site)
         if site is None:
             return None
-        if _words(_head(site)).get("mode") == "file":
+        mode = _words(_head(site)).get("mode")
+        if mode == "file":
             return traffic.parse(_head(self.files.get(self.state)))
+        if mode == "core":
+            return traffic.from_link(self.files.get(self.current, ""))
         return traffic.from_header(_words(_head(self.loaded.get(self.live))))
 
     def written(self, command: str) -> dict[str, str]:
-        """The files an install command writes: ``<content> > <path>.new`` for our paths."""
+        """The files an install command writes: ``<content> > <path>.new`` for our paths, and
+        the state link (``ln -sfn <target> <link>.new``)."""
         tokens = shlex.split(command)
         out = {}
         for i, token in enumerate(tokens):
             path = token.removesuffix(".new")
             if token.endswith(".new") and path in self.paths and i >= 2 and tokens[i - 1] == ">":
                 out[path] = tokens[i - 2]
+            if token == f"{self.current}.new" and tokens[i - 2] == "-sfn":
+                out[self.current] = tokens[i - 1]
         return out
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return (self.site, self.live, self.state, self.script)
+        return (self.site, self.live, self.state, self.script, self.current)
 
 
 class FakeHost:
@@ -284,6 +293,7 @@ class FakeHost:
         values += [
             ("live", _head(n.files.get(n.live))),
             ("state", _head(n.files.get(n.state))),
+            ("current", n.files.get(n.current, "")),
             ("site", f"{_md5(n.files[n.site])}  {n.site}" if n.site in n.files else ""),
             ("script", f"{_md5(n.files[n.script])}  {n.script}" if n.script in n.files else ""),
             ("site_head", _head(n.files.get(n.site))),

@@ -1,10 +1,10 @@
 """Deploy, rollback, switch and status on two sandbox hosts under continuous HTTP load.
 
-Everything runs twice: with ``switch_mode: reload`` and ``switch_mode: file``. Within a
+Everything runs in each switch mode: ``reload``, ``file`` (njs) and ``core``. Within a
 mode the tests run in file order and build on each other (v1, then v2, rollback, ...).
 Failed requests are counted for three client kinds: a new connection per request and
-keep-alive with one retry must see 0 failures in both modes; a keep-alive client that
-never retries must see 0 in file mode, and hits nginx's reload race in reload mode
+keep-alive with one retry must see 0 failures in every mode; a keep-alive client that
+never retries must see 0 in file and core mode, and hits nginx's reload race in reload mode
 (printed, not asserted).
 """
 
@@ -23,14 +23,14 @@ pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2"]
 ALL_KINDS = ("new", "keepalive-retry", "keepalive")
-GUARDED = {"reload": ("new", "keepalive-retry"), "file": ALL_KINDS}  # must see 0 failures
+GUARDED = {"reload": ("new", "keepalive-retry"), "file": ALL_KINDS, "core": ALL_KINDS}  # 0 failed
 FRESH_HOST = (
     "docker rm -f example-blue example-green >/dev/null 2>&1;"
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
 
 
-@pytest.fixture(scope="module", params=["reload", "file"])
+@pytest.fixture(scope="module", params=["reload", "file", "core"])
 def fleet(request, sandbox, app_repo, tmp_path_factory):
     """The two hosts, emptied of the app, and an inventory that uses the mode."""
     mode = request.param

@@ -1,10 +1,12 @@
 """Traffic split, promote, abort and canary deploys on two sandbox hosts under load.
 
-Everything runs in both switch modes; within a mode the tests build on each other in file
-order: v1 then v2 deployed (green v2 live, blue v1 stopped), split, sticky split, abort,
+Everything runs in every switch mode (reload, file, core); within a mode the tests build on
+each other in file order: v1 then v2 deployed (green v2 live, blue v1 stopped), split,
+sticky split, abort,
 split + promote, canary deploy, canary deploy of a release that starts failing.
 Shares are measured over at least 2000 requests per check; promote and abort must drop
-nothing for the client kinds that cannot see nginx's reload race (all three in file mode).
+nothing for the client kinds that cannot see nginx's reload race (all three in file and core
+mode).
 """
 
 import json
@@ -20,7 +22,7 @@ from bluegreen.testing.load import KINDS, Load
 pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2"]
-GUARDED = {"reload": ("new", "keepalive-retry"), "file": KINDS}  # must see 0 failures
+GUARDED = {"reload": ("new", "keepalive-retry"), "file": KINDS, "core": KINDS}  # 0 failed
 TOLERANCE = 4  # percentage points around the weight
 SAMPLE = 2400  # requests per share measurement
 FAILING = ("failing", "4.0.0", "ENV FAIL_AFTER=4\n")  # healthy, then 500 on / and /version
@@ -35,7 +37,7 @@ def repo(tmp_path_factory):
     return make_app_repo(tmp_path_factory.mktemp("split-app") / "repo", (*RELEASES, FAILING))
 
 
-@pytest.fixture(scope="module", params=["reload", "file"])
+@pytest.fixture(scope="module", params=["reload", "file", "core"])
 def fleet(request, sandbox, repo, tmp_path_factory):
     """Green v2 live, blue v1 stopped, on both hosts; the watch judges from 10 requests on."""
     mode = request.param

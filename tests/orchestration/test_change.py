@@ -61,7 +61,9 @@ def fast(monkeypatch):
     monkeypatch.setattr(*WATCH_POLL, 0.005)
 
 
-def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.0) -> Inventory:
+def inventory(
+    tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.0, switch_mode="auto"
+) -> Inventory:
     app = App(
         name="web",
         repo=str(repo),
@@ -71,7 +73,10 @@ def inventory(tmp_path: Path, repo: Path, names=NAMES, watch_seconds: float = 0.
         drain=0,
         watch=Watch(seconds=watch_seconds, min_requests=5),
     )
-    hosts = {n: Host(name=n, address=f"203.0.113.{i}") for i, n in enumerate(names, 1)}
+    hosts = {
+        n: Host(name=n, address=f"203.0.113.{i}", switch_mode=switch_mode)
+        for i, n in enumerate(names, 1)
+    }
     return Inventory(tmp_path / "hosts.yml", app, Ports(), hosts=hosts, groups={})
 
 
@@ -350,17 +355,22 @@ def test_a_present_image_is_not_built_again(monkeypatch, tmp_path, repo):
     assert f"build: image web:{new} present, skipped" in result.out
 
 
-def test_a_second_switch_in_file_mode_only_renames_the_state_file(monkeypatch, tmp_path, repo):
+@pytest.mark.parametrize(
+    ("mode", "renamed"), [("file", "state file renamed"), ("core", "state link renamed")]
+)
+def test_a_second_switch_in_file_or_core_mode_only_renames_the_state(
+    monkeypatch, tmp_path, repo, mode, renamed
+):
     """The first switch installs the site (and reloads); a later one is one rename, no reload."""
     path, new = repo
-    fakes = fleet(names=("web1",))
-    inv = inventory(tmp_path, path, names=("web1",))
+    fakes = fleet(names=("web1",), mode=mode)
+    inv = inventory(tmp_path, path, names=("web1",), switch_mode=mode)
     assert run(monkeypatch, fakes, deploy, inv).ok
     reloads = fakes["web1"].nginx.reloads
     result = run(monkeypatch, fakes, rollback, inv)
 
     assert result.ok, result.out
-    assert "switch: state file renamed, no reload, live = blue" in result.out
+    assert f"switch: {renamed}, no reload, live = blue" in result.out
     assert fakes["web1"].nginx.reloads == reloads
     (install,) = [c for w, c in fakes["web1"].commands[-4:] if "nginx" in w]
     assert "nginx -s reload" not in install and "nginx -t" not in install
@@ -562,14 +572,15 @@ def test_a_split_whose_new_color_is_unhealthy_leaves_it_stopped(monkeypatch, tmp
 # --- dry run ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["file", "reload"])
+@pytest.mark.parametrize("mode", ["file", "reload", "core"])
 def test_a_dry_run_reads_facts_and_prints_the_plan_changing_nothing(
     monkeypatch, tmp_path, repo, mode
 ):
     fakes = fleet(mode=mode)
     before = {n: (f.containers.copy(), f.nginx.files.copy(), f.images.copy()) for n, f in
               fakes.items()}  # fmt: skip
-    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0]), dry_run=True)
+    inv = inventory(tmp_path, repo[0], switch_mode=mode)
+    result = run(monkeypatch, fakes, deploy, inv, dry_run=True)
 
     assert result.ok, result.out
     for name, fake in fakes.items():

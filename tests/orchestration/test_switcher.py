@@ -9,13 +9,16 @@ from bluegreen.orchestration.switcher import switch_mode
 @pytest.mark.parametrize(
     ("configured", "njs", "expected"),
     [
-        ("auto", True, "file"),
-        ("auto", False, "reload"),
+        ("auto", True, "core"),  # core beats njs per request (README "Switch modes, measured")
+        ("auto", False, "core"),  # core needs no module: AL2023's nginx switches without reload
         ("reload", True, "reload"),
+        ("reload", False, "reload"),
         ("file", True, "file"),
+        ("core", True, "core"),
+        ("core", False, "core"),
     ],
 )
-def test_switch_mode_follows_config_and_the_njs_module(configured, njs, expected):
+def test_switch_mode_follows_config_and_auto_is_core_on_any_nginx(configured, njs, expected):
     host = Host(name="web1", address="203.0.113.10", switch_mode=configured)
     assert switch_mode(host, HostFacts(njs=njs)) == expected
 

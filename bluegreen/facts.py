@@ -35,6 +35,7 @@ class HostFacts:
     live_color: str | None = None
     live_release: str | None = None
     split: Split | None = None  # a share of the traffic going to the other color
+    maintenance: bool = False  # nginx answers with the maintenance page (fab maintenance)
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
@@ -56,7 +57,7 @@ class HostFacts:
         """What nginx serves now (None: nothing, or files we do not trust)."""
         if self.live_color is None or self.live_release is None:
             return None
-        return Traffic(self.live_color, self.live_release, self.split)
+        return Traffic(self.live_color, self.live_release, self.split, self.maintenance)
 
     @property
     def idle_color(self) -> str:
@@ -124,6 +125,7 @@ def parse(output: str) -> HostFacts:
         live_color=serving and serving.color,
         live_release=serving and serving.release,
         split=serving and serving.split,
+        maintenance=bool(serving and serving.maintenance),
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),

@@ -17,6 +17,7 @@ from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.traffic import Traffic
 
 BUNDLED = bundled("templates")
+RETRY_AFTER = 60  # seconds, in the maintenance page's Retry-After header
 
 
 def environment(inventory: Inventory) -> jinja2.Environment:
@@ -60,6 +61,8 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "https_port": certificates.HTTPS_PORT,
         "webroot": certificates.WEBROOT,
         "tls": _tls(inventory),
+        "maintenance_page": nginx.maintenance_path(app),
+        "retry_after": RETRY_AFTER,
     }
 
 
@@ -103,5 +106,11 @@ def live(env: jinja2.Environment, inventory: Inventory, traffic: Traffic) -> str
         color=traffic.color,
         release=traffic.release,
         split=traffic.split,
+        maintenance=traffic.maintenance,
         port=inventory.ports.of(traffic.color),
     )
+
+
+def maintenance_page(env: jinja2.Environment, inventory: Inventory, message: str) -> str:
+    """The page nginx answers with while maintenance is on; ``message`` is HTML-escaped."""
+    return render(env, "maintenance.html.j2", **_common(inventory), message=message)

@@ -56,7 +56,7 @@ def test_file_mode_script_whitelists_the_state_file(tmp_path):
     assert "fs.readFileSync('/etc/nginx/bluegreen/my-shop.state', 'utf8')" in text
     assert (
         "var STATE = /^(blue|green) ([A-Za-z0-9._-]{1,64})"
-        "(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?$/;"
+        "(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?( maintenance)?$/;"
     ) in text
     assert "if (!m || m[3] === m[1]) {\n        return '';" in text
     assert "var roll = m[6] ? bucket(r.remoteAddress) : Math.floor(Math.random() * 100);" in text
@@ -90,6 +90,8 @@ def test_reload_mode_split_weights_one_upstream_and_names_the_color_that_answere
         '    "~127\\.0\\.0\\.1:4002$" "r2";\n'
         '    default "r1";\n'
         "}\n"
+        "# fab maintenance --on: nginx answers 503 with the maintenance page.\n"
+        'map $host $bluegreen_my_shop_maintenance { default ""; }\n'
     )
 
 
@@ -201,3 +203,43 @@ def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
     text = render.site(render.environment(inv), inv, "reload")
     assert "ssl_certificate /etc/letsencrypt/live/my-shop/fullchain.pem;" in text
     assert "ssl_certificate_key /etc/letsencrypt/live/my-shop/privkey.pem;" in text
+
+
+def test_maintenance_is_a_word_of_the_state_line_and_of_the_live_header(tmp_path):
+    inv = _inventory(tmp_path)
+    down = Traffic("blue", "r1", maintenance=True)
+    assert render.state(down) == "blue r1 maintenance\n"
+    split = Traffic("blue", "r1", Split("green", "r2", 10, sticky=True), maintenance=True)
+    assert render.state(split) == "blue r1 green r2 10 sticky maintenance\n"
+    text = render.live(render.environment(inv), inv, down)
+    assert text.splitlines()[0] == "# bluegreen live=blue release=r1 maintenance=on"
+    assert 'map $host $bluegreen_my_shop_maintenance { default "1"; }' in text
+
+
+def test_the_site_answers_503_with_the_page_while_in_maintenance(tmp_path):
+    inv = _inventory(tmp_path)
+    for mode in ("file", "reload"):
+        text = render.site(render.environment(inv), inv, mode)
+        assert (
+            "        if ($bluegreen_my_shop_maintenance) {\n"
+            "            error_page 503 /.bluegreen-my-shop-maintenance.html;\n"
+            "            return 503;"
+        ) in text
+        assert (
+            "    location = /.bluegreen-my-shop-maintenance.html {\n"
+            "        internal;\n"
+            "        alias /etc/nginx/bluegreen/my-shop.maintenance.html;\n"
+            "        default_type text/html;\n"
+            "        charset utf-8;\n"
+            "        add_header Retry-After 60 always;\n"
+        ) in text
+    file_site = render.site(render.environment(inv), inv, "file")
+    assert '    "~ maintenance$" 1;' in file_site
+    assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in file_site
+
+
+def test_the_maintenance_page_escapes_the_message(tmp_path):
+    inv = _inventory(tmp_path)
+    page = render.maintenance_page(render.environment(inv), inv, '<b>"DB" & co</b>')
+    assert "<p>&lt;b&gt;&#34;DB&#34; &amp; co&lt;/b&gt;</p>" in page
+    assert "<b>" not in page

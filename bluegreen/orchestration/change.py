@@ -94,6 +94,7 @@ class Change:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        self.refuse_in_maintenance(run)
         found = run.facts
         clash = neighbours.check(self.inventory, found.neighbours, found.owners)
         if clash:
@@ -106,7 +107,21 @@ class Change:
                 f" reached; set hosts.{run.name}.network: host (or defaults.network: host)"
             )
 
+    def refuse_in_maintenance(self, run: HostRun) -> None:
+        """While the maintenance page is up only ``fab maintenance`` changes a host, unless
+        forced (the switch then takes the page down)."""
+        served = run.facts.traffic
+        if self.operation == "maintenance" or self.options.force:
+            return
+        if served is not None and served.maintenance:
+            raise Refused(
+                f"host {run.name} is in maintenance: fab maintenance --off first, or --force"
+                f" to {self.operation} anyway (its switch takes the maintenance page down)"
+            )
+
     def health(self, run: HostRun) -> None:
+        if run.maintenance:
+            return  # the maintenance page needs no app (it may be down: that is why)
         port = self.inventory.ports.of(run.color)
         health = self.inventory.app.health
         if self.options.dry_run:

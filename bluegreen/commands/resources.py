@@ -1,0 +1,41 @@
+"""Read-only probes of a host's free memory and disk, and what each color's container uses
+(for the resources preflight of a deploy). Every value is in bytes; a value that cannot be
+read is left out (the preflight then does not judge it)."""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from bluegreen.commands import docker
+from bluegreen.inventory import COLORS
+
+
+def probe(app: str, app_dir: str) -> str:
+    """``mem_available=``, ``docker_root=``, ``disk_free=`` (docker's data root),
+    ``app_disk_free=`` (the app dir, or its nearest existing parent) and, per running
+    color, ``memory_<color>=`` (its cgroup's usage, else its main process's RSS); per color
+    ``image_size_<color>=``, the size of its container's image (the estimate of a new one)."""
+    lines = [
+        "awk '/^MemAvailable:/ {printf \"mem_available=%.0f\\n\", $2 * 1024}' /proc/meminfo",
+        "root=$(docker info -f '{{.DockerRootDir}}' 2>/dev/null); echo docker_root=$root",
+        'df -Pk "${root:-/}" 2>/dev/null | awk \'NR==2 {printf "disk_free=%.0f\\n", $4 * 1024}\'',
+        f"d={quote(app_dir)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done",
+        'df -Pk "$d" 2>/dev/null | awk \'NR==2 {printf "app_disk_free=%.0f\\n", $4 * 1024}\'',
+    ]
+    for color in COLORS:
+        name = quote(docker.container(app, color))
+        lines.append(
+            f"pid=$(docker inspect -f '{{{{.State.Pid}}}}' {name} 2>/dev/null);"
+            ' if [ -n "$pid" ] && [ "$pid" != 0 ]; then'
+            " cg=$(awk -F: '$2 == \"memory\" || $2 == \"\" {print $3; exit}' /proc/$pid/cgroup);"
+            f" used=$(cat /sys/fs/cgroup/memory$cg/memory.usage_in_bytes"
+            " /sys/fs/cgroup$cg/memory.current 2>/dev/null | head -n 1);"
+            " [ -n \"$used\" ] || used=$(awk '/^VmRSS:/ {printf \"%.0f\", $2 * 1024}'"
+            " /proc/$pid/status);"
+            f" echo memory_{color}=$used; fi"
+        )
+        lines.append(
+            f"if image=$(docker inspect -f '{{{{.Image}}}}' {name} 2>/dev/null); then"
+            f" echo image_size_{color}=$(docker inspect --type image -f '{{{{.Size}}}}' \"$image\"); fi"
+        )
+    return "\n".join(lines)

@@ -27,9 +27,7 @@ def size(text: str) -> int:
 
 
 def human(count: int) -> str:
-    """Bytes for people, in MiB (GiB from 10 GiB on)."""
-    if count >= 10 * 1024**3:
-        return f"{count / 1024**3:.1f} GiB"
+    """Bytes for people, in MiB (as docker's own sizes, e.g. ``512m``, read)."""
     return f"{round(count / 1024**2)} MiB"
 
 

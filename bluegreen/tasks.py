@@ -202,11 +202,14 @@ def logs(c, color=None, n=None, follow=False):
     help={
         "color": "blue or green (default: the live color of each host)",
         "once": "on the first selected host only",
+        "new": "in a one-off container of the live image (docker run --rm), not the running one",
+        "interactive": "with a terminal (a shell, a console), on exactly one host",
     },
 )
-def exec_task(c, color=None, once=False):
+def exec_task(c, color=None, once=False, new=False, interactive=False):
     """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
-    _run(c, execute, list(c.config.bluegreen.command), color, once)
+    argv = list(c.config.bluegreen.command)
+    _run(c, execute, argv, color, once, new=new, interactive=interactive)
 
 
 @task(help={"n": "how many records per host (default 10)"})

@@ -71,7 +71,7 @@ def test_docker_sizes_in_bytes(text, count):
 
 def test_sizes_for_people():
     assert resources.human(300 * MIB) == "300 MiB"
-    assert resources.human(12 * 1024 * MIB) == "12.0 GiB"
+    assert resources.human(12 * 1024 * MIB) == "12288 MiB"
 
 
 def test_the_probe_reads_meminfo_df_and_each_containers_cgroup():

@@ -19,7 +19,7 @@ def probe(app: str, app_dir: str) -> str:
         "awk '/^MemAvailable:/ {printf \"mem_available=%.0f\\n\", $2 * 1024}' /proc/meminfo",
         "root=$(docker info -f '{{.DockerRootDir}}' 2>/dev/null); echo docker_root=$root",
         'df -Pk "${root:-/}" 2>/dev/null | awk \'NR==2 {printf "disk_free=%.0f\\n", $4 * 1024}\'',
-        f"d={quote(app_dir)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done",
+        f'd={quote(app_dir)}; while [ ! -d "$d" ]; do d=$(dirname "$d"); done',
         'df -Pk "$d" 2>/dev/null | awk \'NR==2 {printf "app_disk_free=%.0f\\n", $4 * 1024}\'',
     ]
     for color in COLORS:
@@ -27,15 +27,16 @@ def probe(app: str, app_dir: str) -> str:
         lines.append(
             f"pid=$(docker inspect -f '{{{{.State.Pid}}}}' {name} 2>/dev/null);"
             ' if [ -n "$pid" ] && [ "$pid" != 0 ]; then'
-            " cg=$(awk -F: '$2 == \"memory\" || $2 == \"\" {print $3; exit}' /proc/$pid/cgroup);"
+            ' cg=$(awk -F: \'$2 == "memory" || $2 == "" {print $3; exit}\' /proc/$pid/cgroup);'
             f" used=$(cat /sys/fs/cgroup/memory$cg/memory.usage_in_bytes"
             " /sys/fs/cgroup$cg/memory.current 2>/dev/null | head -n 1);"
-            " [ -n \"$used\" ] || used=$(awk '/^VmRSS:/ {printf \"%.0f\", $2 * 1024}'"
+            ' [ -n "$used" ] || used=$(awk \'/^VmRSS:/ {printf "%.0f", $2 * 1024}\''
             " /proc/$pid/status);"
             f" echo memory_{color}=$used; fi"
         )
         lines.append(
             f"if image=$(docker inspect -f '{{{{.Image}}}}' {name} 2>/dev/null); then"
-            f" echo image_size_{color}=$(docker inspect --type image -f '{{{{.Size}}}}' \"$image\"); fi"
+            f" echo image_size_{color}=$(docker inspect --type image -f '{{{{.Size}}}}'"
+            ' "$image"); fi'
         )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ operator's hooks, and the resources preflight. The tests run in file order on on
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -129,3 +130,111 @@ def test_maintenance_answers_503_with_the_page_without_a_reload(fleet):
         assert sb.run_in(host, NGINX_PIDS).stdout.split() == pids[host.name], host.name
     history = fab(inventory, "history").stdout
     assert history.count("maintenance") >= 4, history
+
+
+def with_top(inventory, tmp_path, extra: str, app_extra: str = ""):
+    """A copy of the inventory (beside it, so its relative files still resolve) with more
+    top-level YAML and more app keys."""
+    text = inventory.read_text()
+    if app_extra:
+        text = text.replace("app:\n", f"app:\n  {app_extra}\n", 1)
+    copy = inventory.parent / f"hosts-{tmp_path.name}.yml"
+    copy.write_text(text + extra)
+    return copy
+
+
+def assert_no_failures(load: Load) -> None:
+    for kind in KINDS:
+        stats = load.stats(kind)
+        assert stats.sent > 20 and stats.failed == 0, load.report()
+
+
+def test_hooks_run_here_in_order_with_the_variables(fleet, tmp_path):
+    inventory, hosts, repo = fleet
+    record = (
+        'echo {0} >> {1}/order; env | grep -E ^BLUEGREEN_[AHOR] | sort > {1}/{0}.env; echo "hi {0}"'
+    )
+    names = ("before", "after_switch", "after", "failed")
+    hooks = "".join(f"  {name}: '{record.format(name, tmp_path)}'\n" for name in names)
+    hooked = with_top(inventory, tmp_path, f"hooks:\n{hooks}")
+
+    result, load = under_load(hosts, hooked, "deploy", "--ref", "v2")
+    assert result.returncode == 0, result.output
+    assert_no_failures(load)
+    assert (tmp_path / "order").read_text().split() == ["before", "after_switch", "after"]
+    assert "[hook before] hi before" in result.stdout
+    assert "[hook after] ✅ echo after" in result.stdout
+    common = [
+        "BLUEGREEN_APP=example",
+        "BLUEGREEN_HOSTS=sandbox1,sandbox2",
+        "BLUEGREEN_OPERATION=deploy",
+        f"BLUEGREEN_RELEASE={repo.releases['v2']}",
+    ]
+    assert (tmp_path / "before.env").read_text().split() == common
+    after = (tmp_path / "after.env").read_text().split()
+    assert after == sorted([*common, "BLUEGREEN_RESULT=succeeded"])
+
+    (tmp_path / "order").unlink()
+    broken = fab(hooked, "deploy", "--ref", "broken")
+    assert broken.returncode == 1, broken.output
+    assert (tmp_path / "order").read_text().split() == ["before", "failed"]
+    assert "BLUEGREEN_RESULT=failed" in (tmp_path / "failed.env").read_text()
+
+    serving = {h.name: sb.run_in(h, CONTAINERS).stdout for h in hosts}
+    stop = with_top(inventory, tmp_path, "hooks: {before: 'echo not now; exit 3'}\n")
+    refused = fab(stop, "rollback")
+    assert refused.returncode == 1, refused.output
+    assert "[hook before] not now" in refused.stdout
+    assert "[hook before] ❌ echo not now; exit 3: exit 3" in refused.stdout
+    assert "❌ the before hook failed: nothing changed on any host" in refused.stdout
+    assert {h.name: sb.run_in(h, CONTAINERS).stdout for h in hosts} == serving
+    assert all(page(h)[1]["X-Bluegreen-Release"] == repo.releases["v2"] for h in hosts)
+
+
+def test_a_deploy_that_would_not_fit_in_memory_is_refused_with_the_numbers(fleet, tmp_path):
+    inventory, hosts, repo = fleet
+    available = int(sb.run_in(hosts[0], "awk '/^MemAvailable/ {print $2}' /proc/meminfo").stdout)
+    limit = available // 1024 + 1024  # MiB: a GiB more than the host has free
+    big = with_top(inventory, tmp_path, "", app_extra=f"options: {{memory: {limit}m}}")
+    before = {h.name: sb.run_in(h, CONTAINERS).stdout for h in hosts}
+
+    refused = fab(big, "deploy", "--ref", "v1")
+    assert refused.returncode == 1, refused.output
+    line = next(line for line in refused.stdout.splitlines() if "needs" in line)
+    print(f"\nthe preflight on an overfull host: {line}")
+    assert re.search(
+        rf"sandbox1 +❌ host sandbox1: needs {limit} MiB for blue \(options.memory\),"
+        r" \d+ MiB available; --force to deploy anyway$",
+        line,
+    ), line
+    assert "❌ nothing changed" in refused.stdout
+    assert {h.name: sb.run_in(h, CONTAINERS).stdout for h in hosts} == before
+
+    forced = fab(big, "deploy", "--ref", "v1", "--force")
+    assert forced.returncode == 0, forced.output
+    memory = sb.run_in(hosts[0], "docker inspect -f '{{.HostConfig.Memory}}' example-blue")
+    assert int(memory.stdout) == limit * 1024**2
+
+
+def test_exec_new_runs_a_one_off_container_of_the_live_image_with_exact_quoting(fleet):
+    inventory, hosts, repo = fleet
+    script = 'printf "<%s>" "$@"; echo; echo "$(cat /app/VERSION) $GREETING $API_TOKEN"'
+    words = ("sh", "-c", script, "_", "a  b", "it's", "$(id)", '"q"', "")
+    before = {h.name: sb.run_in(h, "docker ps -aq | sort").stdout for h in hosts}
+    result = fab(inventory, "exec", "--new", "--", *words)
+    assert result.returncode == 0, result.output
+    live = repo.releases["v1"]
+    for host in hosts:
+        lines = re.findall(rf"^{host.name} +\| (.*)$", result.stdout, re.M)
+        assert lines == ['<a  b><it\'s><$(id)><"q"><>', "1.0.0 hello ***"], result.stdout
+        done = rf"^{host.name} +✅ exec in a new container of example:{live}: exit 0$"
+        assert re.search(done, result.stdout, re.M), result.stdout
+        assert sb.run_in(host, "docker ps -aq | sort").stdout == before[host.name]  # removed
+
+    several = fab(inventory, "exec", "-i", "--", "sh")
+    assert several.returncode == 2
+    assert (
+        "❌ -i needs exactly one host, not 2 (sandbox1, sandbox2): pick one with -H, or add --once"
+    ) in several.stderr
+    nothing = fab(inventory, "exec", "--new")
+    assert nothing.returncode == 2 and "give the command after --" in nothing.stderr

@@ -218,24 +218,24 @@ def test_maintenance_is_a_word_of_the_state_line_and_of_the_live_header(tmp_path
 
 def test_the_site_answers_503_with_the_page_while_in_maintenance(tmp_path):
     inv = _inventory(tmp_path)
-    for mode in ("file", "reload"):
-        text = render.site(render.environment(inv), inv, mode)
-        assert (
-            "        if ($bluegreen_my_shop_maintenance) {\n"
-            "            error_page 503 /.bluegreen-my-shop-maintenance.html;\n"
-            "            return 503;"
-        ) in text
-        assert (
-            "    location = /.bluegreen-my-shop-maintenance.html {\n"
-            "        internal;\n"
-            "        alias /etc/nginx/bluegreen/my-shop.maintenance.html;\n"
-            "        default_type text/html;\n"
-            "        charset utf-8;\n"
-            "        add_header Retry-After 60 always;\n"
-        ) in text
-    file_site = render.site(render.environment(inv), inv, "file")
-    assert '    "~ maintenance$" 1;' in file_site
-    assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in file_site
+    env = render.environment(inv)
+    sites = {mode: render.site(env, inv, mode) for mode in ("file", "reload")}
+    answer = (
+        "        if ($bluegreen_my_shop_maintenance) {\n"
+        "            error_page 503 /.bluegreen-my-shop-maintenance.html;\n"
+        "            return 503;"
+    )
+    page = (
+        "    location = /.bluegreen-my-shop-maintenance.html {\n"
+        "        internal;\n"
+        "        alias /etc/nginx/bluegreen/my-shop.maintenance.html;\n"
+        "        default_type text/html;\n"
+        "        charset utf-8;\n"
+        "        add_header Retry-After 60 always;\n"
+    )
+    assert all(answer in text and page in text for text in sites.values())
+    assert '    "~ maintenance$" 1;' in sites["file"]
+    assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in sites["file"]
 
 
 def test_the_maintenance_page_escapes_the_message(tmp_path):

@@ -238,3 +238,26 @@ def test_exec_new_runs_a_one_off_container_of_the_live_image_with_exact_quoting(
     ) in several.stderr
     nothing = fab(inventory, "exec", "--new")
     assert nothing.returncode == 2 and "give the command after --" in nothing.stderr
+
+
+def test_maintenance_in_reload_mode_is_a_tested_include_and_a_reload(fleet, tmp_path):
+    inventory, hosts, repo = fleet
+    reload_mode = with_top(inventory, tmp_path, "")
+    reload_mode.write_text(
+        reload_mode.read_text().replace("switch_mode: file", "switch_mode: reload")
+    )
+    workers = {h.name: sb.run_in(h, NGINX_PIDS).stdout.split() for h in hosts}
+    on = fab(reload_mode, "maintenance", "--on")
+    assert on.returncode == 0, on.output
+    assert "switch: nginx tested and reloaded, live = blue" in on.stdout
+    for host in hosts:
+        status, headers, body = page(host)
+        assert status == 503 and headers["X-Bluegreen-Maintenance"] == "on", headers
+        assert "We are making things better and will be back shortly." in body
+        live = sb.run_in(host, "head -n 1 /etc/nginx/bluegreen/example.live.conf").stdout
+        assert live.strip().endswith(" maintenance=on"), live
+        now = sb.run_in(host, NGINX_PIDS).stdout.split()
+        assert now[0] == workers[host.name][0] and now[1:] != workers[host.name][1:]  # reloaded
+    off = fab(reload_mode, "maintenance", "--off")
+    assert off.returncode == 0, off.output
+    assert all(page(h)[1]["X-Bluegreen-Release"] == repo.releases["v1"] for h in hosts)

@@ -79,7 +79,7 @@ def test_the_probe_reads_meminfo_df_and_each_containers_cgroup():
     assert text.splitlines()[0] == (
         "awk '/^MemAvailable:/ {printf \"mem_available=%.0f\\n\", $2 * 1024}' /proc/meminfo"
     )
-    assert "docker inspect -f '{{.State.Pid}}' shop-green" in text
+    assert "docker inspect -f '{{.Name}} {{.State.Pid}} {{.Image}}' shop-blue shop-green" in text
     assert "/sys/fs/cgroup/memory$cg/memory.usage_in_bytes /sys/fs/cgroup$cg/memory.current" in text
     assert 'd=/srv/shop; while [ ! -d "$d" ]; do d=$(dirname "$d"); done' in text
 

@@ -22,21 +22,17 @@ def probe(app: str, app_dir: str) -> str:
         f'd={quote(app_dir)}; while [ ! -d "$d" ]; do d=$(dirname "$d"); done',
         'df -Pk "$d" 2>/dev/null | awk \'NR==2 {printf "app_disk_free=%.0f\\n", $4 * 1024}\'',
     ]
-    for color in COLORS:
-        name = quote(docker.container(app, color))
-        lines.append(
-            f"pid=$(docker inspect -f '{{{{.State.Pid}}}}' {name} 2>/dev/null);"
-            ' if [ -n "$pid" ] && [ "$pid" != 0 ]; then'
-            ' cg=$(awk -F: \'$2 == "memory" || $2 == "" {print $3; exit}\' /proc/$pid/cgroup);'
-            f" used=$(cat /sys/fs/cgroup/memory$cg/memory.usage_in_bytes"
-            " /sys/fs/cgroup$cg/memory.current 2>/dev/null | head -n 1);"
-            ' [ -n "$used" ] || used=$(awk \'/^VmRSS:/ {printf "%.0f", $2 * 1024}\''
-            " /proc/$pid/status);"
-            f" echo memory_{color}=$used; fi"
-        )
-        lines.append(
-            f"if image=$(docker inspect -f '{{{{.Image}}}}' {name} 2>/dev/null); then"
-            f" echo image_size_{color}=$(docker inspect --type image -f '{{{{.Size}}}}'"
-            ' "$image"); fi'
-        )
+    names = " ".join(quote(docker.container(app, color)) for color in COLORS)
+    # one docker call for both colors; then their cgroups and (running or not) image sizes
+    lines.append(
+        f"docker inspect -f '{{{{.Name}}}} {{{{.State.Pid}}}} {{{{.Image}}}}' {names} 2>/dev/null |"
+        " while read -r name pid image; do color=${name##*-};"
+        ' echo image_size_$color=$(docker inspect --type image -f "{{.Size}}" "$image");'
+        ' [ "$pid" != 0 ] || continue;'
+        ' cg=$(awk -F: \'$2 == "memory" || $2 == "" {print $3; exit}\' /proc/$pid/cgroup);'
+        " used=$(cat /sys/fs/cgroup/memory$cg/memory.usage_in_bytes"
+        " /sys/fs/cgroup$cg/memory.current 2>/dev/null | head -n 1);"
+        ' [ -n "$used" ] || used=$(awk \'/^VmRSS:/ {printf "%.0f", $2 * 1024}\''
+        " /proc/$pid/status); echo memory_$color=$used; done"
+    )
     return "\n".join(lines)

@@ -109,7 +109,6 @@ def test_maintenance_answers_503_with_the_page_without_a_reload(fleet):
 
     report = json.loads(fab(inventory, "status", "--json").stdout)
     assert [h["maintenance"] for h in report["hosts"]] == [True, True]
-    assert "blue MAINTENANCE" in fab(inventory, "status").stdout
 
     refused = fab(inventory, "deploy", "--ref", "v2")
     assert refused.returncode == 1
@@ -128,8 +127,11 @@ def test_maintenance_answers_503_with_the_page_without_a_reload(fleet):
     print(f"maintenance off: {failed} answered 503 before the rename, {ok} ok after it")
     for host in hosts:
         assert sb.run_in(host, NGINX_PIDS).stdout.split() == pids[host.name], host.name
-    history = fab(inventory, "history").stdout
-    assert history.count("maintenance") >= 4, history
+    for host in hosts:  # on and off, one line each (the message was refused before any host)
+        lines = sb.run_in(host, "cat /srv/example/history.jsonl").stdout.splitlines()
+        records = [json.loads(line) for line in lines]
+        changes = [r.get("maintenance") for r in records if r["operation"] == "maintenance"]
+        assert changes == ["on", "off"], lines
 
 
 def with_top(inventory, tmp_path, extra: str, app_extra: str = ""):
@@ -236,8 +238,6 @@ def test_exec_new_runs_a_one_off_container_of_the_live_image_with_exact_quoting(
     assert (
         "❌ -i needs exactly one host, not 2 (sandbox1, sandbox2): pick one with -H, or add --once"
     ) in several.stderr
-    nothing = fab(inventory, "exec", "--new")
-    assert nothing.returncode == 2 and "give the command after --" in nothing.stderr
 
 
 def test_maintenance_in_reload_mode_is_a_tested_include_and_a_reload(fleet, tmp_path):

@@ -16,6 +16,7 @@ from bluegreen.traffic import Traffic
 
 COLOR_HEADER = "x-bluegreen-color"
 RELEASE_HEADER = "x-bluegreen-release"
+MAINTENANCE_HEADER = "x-bluegreen-maintenance"
 # The new color itself answering 5xx this long (nginx reaches it no more) fails verification
 # at once instead of at the deadline: every second of waiting is a second of outage.
 DEAD_LIMIT = 1.0
@@ -108,6 +109,28 @@ def serving(
         return None
     color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
     return traffic.parse(f"{color} {release}")
+
+
+def wait_maintenance(
+    remote: Remote,
+    port: int,
+    path: str,
+    deadline: float = 10.0,
+    tls: certificates.Client | None = None,
+) -> str:
+    """Wait until the public port answers with the maintenance page (503, Retry-After)."""
+    started, last = time.monotonic(), "no answer"
+    while time.monotonic() - started < deadline:
+        try:
+            reply = remote.http_get(port, path, timeout=2.0, tls=tls)
+            page = reply.headers.get(MAINTENANCE_HEADER) == "on"
+            if reply.status == 503 and page and "retry-after" in reply.headers:
+                return f"port {port} answers 503 with the maintenance page"
+            last = f"HTTP {reply.status}" + (" (not the maintenance page)" if not page else "")
+        except (OSError, ConnectionError) as error:
+            last = str(error) or type(error).__name__
+        time.sleep(0.02)
+    raise CheckFailed(f"port {port} shows no maintenance page after {deadline:g} s; last: {last}")
 
 
 def wait_serving(

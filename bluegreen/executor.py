@@ -184,6 +184,15 @@ class Remote:
             )
         return result.stdout
 
+    def interactive(self, command: str) -> int:
+        """Run ``command`` on a terminal (pty) wired to this process's own stdin and stdout
+        (``exec -i``); its exit code."""
+        self.round_trips += 1
+        result = self.connection.run(
+            shell.as_root(command, self.host.user, None), pty=True, warn=True
+        )
+        return result.exited
+
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:
         """Run a long command (``docker logs -f``), handing over each output line as it comes."""
         self.round_trips += 1

@@ -11,11 +11,17 @@ from dataclasses import dataclass, field
 from shlex import quote
 
 from bluegreen import traffic
-from bluegreen.commands import acme, docker, history, image, lock, nginx
+from bluegreen.commands import acme, docker, history, image, lock, nginx, resources
 from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
-HISTORY_LINES = 20  # enough to find the last verified release for a rollback
+HISTORY_LINES = 20
+RESOURCES = (
+    "mem_available",
+    "disk_free",
+    "app_disk_free",
+    *(f"{what}_{color}" for what in ("memory", "image_size") for color in COLORS),
+)  # enough to find the last verified release for a rollback
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class HostFacts:
     live_color: str | None = None
     live_release: str | None = None
     split: Split | None = None  # a share of the traffic going to the other color
+    maintenance: bool = False  # nginx answers with the maintenance page (fab maintenance)
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
@@ -50,13 +57,18 @@ class HostFacts:
     neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
     # color -> the bluegreen.app label of the container with our name ("" for none)
     owners: dict[str, str] = field(default_factory=dict)
+    # bytes: mem_available, disk_free (docker's data root), app_disk_free, memory_<color>,
+    # image_size_<color>; docker_root is that root's path (values that could not be read
+    # are absent)
+    resources: dict[str, int] = field(default_factory=dict)
+    docker_root: str = ""
 
     @property
     def traffic(self) -> Traffic | None:
         """What nginx serves now (None: nothing, or files we do not trust)."""
         if self.live_color is None or self.live_release is None:
             return None
-        return Traffic(self.live_color, self.live_release, self.split)
+        return Traffic(self.live_color, self.live_release, self.split, self.maintenance)
 
     @property
     def idle_color(self) -> str:
@@ -97,6 +109,7 @@ def probe(app: str, app_dir: str, release: str | None = None, bridge: bool = Fal
         lines.append(
             f"printf 'owner_{color}=%s\\n' \"$(docker inspect -f {owner} {name} 2>/dev/null)\""
         )
+    lines.append(resources.probe(app, app_dir))
     if release:
         lines += [docker.image_present(app, release), image.image_id(app, release)]
     return "\n".join(lines)
@@ -128,6 +141,7 @@ def parse(output: str) -> HostFacts:
         live_color=serving and serving.color,
         live_release=serving and serving.release,
         split=serving and serving.split,
+        maintenance=bool(serving and serving.maintenance),
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),
@@ -141,6 +155,12 @@ def parse(output: str) -> HostFacts:
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
         neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
+        resources={
+            key: int(value)
+            for key, value in values.items()
+            if key in RESOURCES and value.strip().isdigit()
+        },
+        docker_root=values.get("docker_root", ""),
         owners={
             color: values[f"owner_{color}"].removeprefix("owner=").removesuffix("<no value>")
             for color in COLORS

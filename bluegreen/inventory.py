@@ -182,6 +182,16 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Shell commands run on the operator's machine around a deploy, rollback or switch."""
+
+    before: str | None = None  # a failure stops the change before any host is touched
+    after_switch: str | None = None  # traffic moved and verified (before the drain)
+    after: str | None = None  # the change succeeded
+    failed: str | None = None  # the change failed (or was put back)
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     app: App
@@ -191,6 +201,7 @@ class Inventory:
     default_group: str | None = None
     notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
     secrets: Secrets = field(default_factory=Secrets)
+    hooks: Hooks = field(default_factory=Hooks)
 
     @property
     def public_port(self) -> int:
@@ -248,7 +259,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
 _URL = re.compile(r"https?://\S+")
 _GIT_URL = re.compile(r"[^-\s]\S*")  # no option injection, no spaces
-_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets")
+_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks")
 # [registry[:port]/]name[:tag][@sha256:digest], as docker spells image references
 IMAGE_REFERENCE = re.compile(
     r"(?:(?P<server>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)/)?"
@@ -322,7 +333,8 @@ def _parse(data: dict, path: Path) -> Inventory:
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
     notify = _notify(data.get("notify"))
     secrets = _registry_secrets(data.get("secrets"), base)
-    return Inventory(path, app, ports, hosts, groups, default_group, notify, secrets)
+    hooks = _record(Hooks, dict.fromkeys(_names(Hooks), _HOOK))(data.get("hooks"), "hooks")
+    return Inventory(path, app, ports, hosts, groups, default_group, notify, secrets, hooks)
 
 
 def _registry_secrets(value: Any, base: Path) -> Secrets:
@@ -671,6 +683,9 @@ def _is_relative(v: Any) -> bool:
 
 
 _relative = _expect(_is_relative, "a relative path inside the repository")
+_HOOK = _expect(
+    lambda v: isinstance(v, str) and v.strip() and "\n" not in v.strip(), "one shell command line"
+)
 _URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
 
 

@@ -23,6 +23,7 @@ BELOW = "|".join(
     [f"{t}[0-9] [{t + 1}-9][0-9]" for t in range(9)]
     + ["([0-9])(?:" + "|".join(f"{o} \\1[{o + 1}-9]" for o in range(9)) + ")"]
 )
+RETRY_AFTER = 60  # seconds, in the maintenance page's Retry-After header
 
 
 def environment(inventory: Inventory) -> jinja2.Environment:
@@ -68,6 +69,8 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "https_port": certificates.HTTPS_PORT,
         "webroot": certificates.WEBROOT,
         "tls": _tls(inventory),
+        "maintenance_page": nginx.maintenance_path(app),
+        "retry_after": RETRY_AFTER,
     }
 
 
@@ -111,5 +114,11 @@ def live(env: jinja2.Environment, inventory: Inventory, traffic: Traffic) -> str
         color=traffic.color,
         release=traffic.release,
         split=traffic.split,
+        maintenance=traffic.maintenance,
         port=inventory.ports.of(traffic.color),
     )
+
+
+def maintenance_page(env: jinja2.Environment, inventory: Inventory, message: str) -> str:
+    """The page nginx answers with while maintenance is on; ``message`` is HTML-escaped."""
+    return render(env, "maintenance.html.j2", **_common(inventory), message=message)

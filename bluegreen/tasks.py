@@ -22,6 +22,8 @@ from bluegreen.orchestration.execute import execute
 from bluegreen.orchestration.history import show_history
 from bluegreen.orchestration.locks import lock_release, lock_status
 from bluegreen.orchestration.logs import logs as app_logs
+from bluegreen.orchestration.maintenance import MESSAGE_LIMIT
+from bluegreen.orchestration.maintenance import maintenance as maintenance_mode
 from bluegreen.orchestration.state import Options
 from bluegreen.orchestration.status import status as status_of
 from bluegreen.testing import demo, sandbox
@@ -34,6 +36,9 @@ CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
     "parallel": "hosts worked on at once within a phase (default 10)",
+}
+FORCE_HELP = {
+    "force": "go on although a host is in maintenance (the switch takes the page down)",
 }
 
 
@@ -76,8 +81,11 @@ def _number(option: str, value: object, default: float, cast: type = int) -> flo
     return number
 
 
-def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
-    return Options(dry_run=dry_run, batch=batch, parallel=_number("parallel", parallel, 10))
+def _options(
+    dry_run: bool, batch: str | None, parallel: str | None, force: bool = False
+) -> Options:
+    parallel_hosts = _number("parallel", parallel, 10)
+    return Options(dry_run=dry_run, batch=batch, parallel=parallel_hosts, force=force)
 
 
 @task(
@@ -86,6 +94,7 @@ def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
         "canary": "move traffic in steps, e.g. 10,50 (percent), then 100; abort on errors",
         "hold": "seconds each canary step is held and watched (default 30)",
         "skip-release": "do not run the release command (app.release) this time",
+        "force": "go on despite maintenance or too little free memory/disk on a host",
         **CHANGE_HELP,
     }
 )
@@ -95,13 +104,14 @@ def deploy(
     canary=None,
     hold=None,
     skip_release=False,
+    force=False,
     dry_run=False,
     batch=None,
     parallel=None,
 ):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
     hold = _number("hold", hold, 30.0, float)
-    options = _options(dry_run, batch, parallel)
+    options = _options(dry_run, batch, parallel, force)
     _run(
         c,
         orchestration.deploy,
@@ -113,17 +123,17 @@ def deploy(
     )
 
 
-@task(help=CHANGE_HELP)
-def rollback(c, dry_run=False, batch=None, parallel=None):
+@task(help={**FORCE_HELP, **CHANGE_HELP})
+def rollback(c, force=False, dry_run=False, batch=None, parallel=None):
     """Go back to the previous color and release on every host (instant: it is kept)."""
-    options = _options(dry_run, batch, parallel)
+    options = _options(dry_run, batch, parallel, force)
     _run(c, orchestration.rollback, options=options)
 
 
-@task(help={"to": "blue or green", **CHANGE_HELP})
-def switch(c, to, dry_run=False, batch=None, parallel=None):
+@task(help={"to": "blue or green", **FORCE_HELP, **CHANGE_HELP})
+def switch(c, to, force=False, dry_run=False, batch=None, parallel=None):
     """Make a color live on every host, with the same health and serving checks as deploy."""
-    options = _options(dry_run, batch, parallel)
+    options = _options(dry_run, batch, parallel, force)
     _run(c, orchestration.switch, to, options=options)
 
 
@@ -162,6 +172,21 @@ def abort(c, dry_run=False, batch=None, parallel=None):
 
 @task(
     help={
+        "on": "put the maintenance page up: nginx answers 503, the containers keep running",
+        "off": "take it down: nginx proxies to the live color again",
+        "message": f"the page's text (one line, at most {MESSAGE_LIMIT} characters)",
+        "dry-run": CHANGE_HELP["dry-run"],
+    }
+)
+def maintenance(c, on=False, off=False, message=None, dry_run=False):
+    """Put a maintenance page up (--on [--message TEXT]) or take it down (--off)."""
+    if on == off:
+        raise Exit("❌ give exactly one of --on or --off", code=2)
+    _run(c, maintenance_mode, on, message, options=Options(dry_run=dry_run))
+
+
+@task(
+    help={
         "color": "blue or green (default: the live color of each host)",
         "n": "lines per host (default 50)",
         "follow": "keep streaming new lines until Ctrl-C",
@@ -177,11 +202,14 @@ def logs(c, color=None, n=None, follow=False):
     help={
         "color": "blue or green (default: the live color of each host)",
         "once": "on the first selected host only",
+        "new": "in a one-off container of the live image (docker run --rm), not the running one",
+        "interactive": "with a terminal (a shell, a console), on exactly one host",
     },
 )
-def exec_task(c, color=None, once=False):
+def exec_task(c, color=None, once=False, new=False, interactive=False):
     """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
-    _run(c, execute, list(c.config.bluegreen.command), color, once)
+    argv = list(c.config.bluegreen.command)
+    _run(c, execute, argv, color, once, new=new, interactive=interactive)
 
 
 @task(help={"n": "how many records per host (default 10)"})
@@ -256,6 +284,7 @@ ns = Collection(
     split,
     promote,
     abort,
+    maintenance,
     status,
     logs,
     exec_task,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# "<live> <release>" or "<live> <release> <other> <other release> <percent>[ sticky]"
+# "<live> <release>" or "<live> <release> <other> <other release> <percent>[ sticky]",
+# either one followed by " maintenance" while the maintenance page is up
 STATE = re.compile(
     r"(blue|green) ([A-Za-z0-9._-]{1,64})"
-    r"(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?"
+    r"(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?( maintenance)?"
 )
 
 
@@ -33,6 +34,7 @@ class Traffic:
     color: str  # the live color: all traffic, or what a split does not take
     release: str
     split: Split | None = None
+    maintenance: bool = False  # nginx answers 503 with the maintenance page instead
 
     @property
     def releases(self) -> dict[str, str]:
@@ -42,12 +44,10 @@ class Traffic:
 
     def line(self) -> str:
         """The state file's line (file mode), parsed back by ``parse``."""
-        if self.split is None:
-            return f"{self.color} {self.release}"
-        s = self.split
-        return f"{self.color} {self.release} {s.color} {s.release} {s.percent}" + (
-            " sticky" if s.sticky else ""
-        )
+        line = f"{self.color} {self.release}"
+        if (s := self.split) is not None:
+            line += f" {s.color} {s.release} {s.percent}" + (" sticky" if s.sticky else "")
+        return line + (" maintenance" if self.maintenance else "")
 
     def link_name(self) -> str:
         """Core mode: the state's directory name, its percent two digits for nginx's maps."""
@@ -58,14 +58,11 @@ class Traffic:
 
     def describe(self) -> str:
         """For people: ``blue r1`` or ``blue r1 90 % + green r2 10 % (sticky)``."""
-        if self.split is None:
-            return f"{self.color} {self.release}"
-        s = self.split
-        sticky = " (sticky)" if s.sticky else ""
-        return (
-            f"{self.color} {self.release} {100 - s.percent} % + {s.color} {s.release}"
-            f" {s.percent} %{sticky}"
-        )
+        text = f"{self.color} {self.release}"
+        if (s := self.split) is not None:
+            sticky = " (sticky)" if s.sticky else ""
+            text += f" {100 - s.percent} % + {s.color} {s.release} {s.percent} %{sticky}"
+        return text + (" (maintenance page up)" if self.maintenance else "")
 
 
 def parse(line: str) -> Traffic | None:
@@ -73,12 +70,13 @@ def parse(line: str) -> Traffic | None:
     match = STATE.fullmatch(line.strip())
     if match is None:
         return None
-    color, release, other, other_release, percent, sticky = match.groups()
+    color, release, other, other_release, percent, sticky, maintenance = match.groups()
     if other is None:
-        return Traffic(color, release)
+        return Traffic(color, release, maintenance=bool(maintenance))
     if other == color:
         return None
-    return Traffic(color, release, Split(other, other_release, int(percent), bool(sticky)))
+    split = Split(other, other_release, int(percent), bool(sticky))
+    return Traffic(color, release, split, bool(maintenance))
 
 
 def from_link(target: str) -> Traffic | None:
@@ -96,4 +94,6 @@ def from_header(words: dict[str, str]) -> Traffic | None:
         parts += [words["other"], words.get("other_release", ""), words.get("percent", "")]
         if words.get("sticky") == "yes":
             parts.append("sticky")
+    if words.get("maintenance") == "on":
+        parts.append("maintenance")
     return parse(" ".join(parts))

@@ -62,3 +62,23 @@ def test_env_lines_are_an_env_file():
 def test_exec_passes_each_argument_as_one_word():
     command = container.exec_in("shop", "green", ["sh", "-c", 'echo "$(id)" it\'s', ""])
     assert command == ("docker exec shop-green sh -c 'echo \"$(id)\" it'\"'\"'s' '' 2>&1")
+
+
+def test_exec_with_a_terminal_keeps_its_output_on_the_terminal():
+    command = container.exec_in("shop", "blue", ["bin/console", "a b"], tty=True)
+    assert command == "docker exec -it shop-blue bin/console 'a b'"
+
+
+def test_exec_new_runs_the_image_with_the_colors_env_file_and_the_exact_words():
+    app = App(name="shop", volumes=("shop-data:/data",), options=ContainerOptions(memory="96m"))
+    host = Host(name="w", address="a", app_dir="/srv/shop", network="host")
+    argv = ["sh", "-c", 'echo "$(id)" it\'s', "a  b", ""]
+    assert container.exec_new(app, "green", "r1", host, argv, tty=False) == (
+        "docker run --rm --pull never --label bluegreen.app=shop --label bluegreen.role=exec"
+        " --env-file /srv/shop/green.env --network host -v shop-data:/data --memory 96m"
+        " --stop-timeout 10 --entrypoint sh shop:r1 -c 'echo \"$(id)\" it'\"'\"'s' 'a  b' ''"
+        " 2>&1"
+    )
+    tty = container.exec_new(app, "green", "r1", host, ["sh"], tty=True)
+    assert tty.startswith("docker run --rm --pull never -it --label bluegreen.app=shop ")
+    assert tty.endswith(" --entrypoint sh shop:r1")

@@ -259,6 +259,11 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
 ]
 
 BAD_REST = [  # everything after a valid app: line
+    ("hosts: {w: a}\nhooks: {befor: x}", "hooks.befor", "did you mean 'before'?"),
+    ("hosts: {w: a}\nhooks: {after: 3}", "hooks.after", "expected one shell command line"),
+    ("hosts: {w: a}\nhooks: {failed: ''}", "hooks.failed", "expected one shell command line"),
+    ('hosts: {w: a}\nhooks: {before: "a\\nb"}', "hooks.before", "one shell command line"),
+    ("hosts: {w: a}\nhooks: [x]", "hooks", "expected a mapping, got list"),
     ("hosts: {w: a}\nsecrets: {registri: {}}", "secrets.registri", "did you mean 'registry'?"),
     (
         "hosts: {w: a}\nsecrets: {registry: {password: env:P}}",

@@ -57,7 +57,7 @@ def test_file_mode_script_whitelists_the_state_file(tmp_path):
     assert "fs.readFileSync('/etc/nginx/bluegreen/my-shop.state', 'utf8')" in text
     assert (
         "var STATE = /^(blue|green) ([A-Za-z0-9._-]{1,64})"
-        "(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?$/;"
+        "(?: (blue|green) ([A-Za-z0-9._-]{1,64}) ([1-9][0-9]?)( sticky)?)?( maintenance)?$/;"
     ) in text
     assert "if (!m || m[3] === m[1]) {\n        return '';" in text
     assert "var roll = m[6] ? bucket(r.remoteAddress) : Math.floor(Math.random() * 100);" in text
@@ -91,6 +91,8 @@ def test_reload_mode_split_weights_one_upstream_and_names_the_color_that_answere
         '    "~127\\.0\\.0\\.1:4002$" "r2";\n'
         '    default "r1";\n'
         "}\n"
+        "# fab maintenance --on: nginx answers 503 with the maintenance page.\n"
+        'map $host $bluegreen_my_shop_maintenance { default ""; }\n'
     )
 
 
@@ -211,21 +213,22 @@ SPLIT = (
 )
 CORE_MAPS = r"""# The live color is the name of the directory that this symlink points to:
 # /etc/nginx/bluegreen/my-shop.current -> "<color>,<release>", or split:
-# "<color>,<release>,<other>,<other release>,<percent, two digits>[,sticky]".
+# "<color>,<release>,<other>,<other release>,<percent, two digits>[,sticky]", either one
+# followed by ",maintenance" while the maintenance page is up.
 # A switch renames a new link over it (atomic): no reload, no window where both answer,
 # and core nginx only ($realpath_root, map, split_clients): no njs or Lua module needed.
 # The maps give what njs gives in file mode: one "<color> <release>" per request.
 map $bluegreen_my_shop_state $bluegreen_my_shop_main {
-    "~/(blue|green),([A-Za-z0-9._-]{1,64})$" "$1 $2";
-    "~SPLIT(?:,sticky)?$" "$1 $2";
+    "~/(blue|green),([A-Za-z0-9._-]{1,64})(?:,maintenance)?$" "$1 $2";
+    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$1 $2";
     default "";
 }
 map $bluegreen_my_shop_state $bluegreen_my_shop_other {
-    "~SPLIT(?:,sticky)?$" "$3 $4";
+    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$3 $4";
     default "";
 }
 map $bluegreen_my_shop_state $bluegreen_my_shop_percent {
-    "~SPLIT(?:,sticky)?$" "$5";
+    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$5";
     default "";
 }
 # A split's bucket 00..99: random per request, or by client address (sticky: a bucket below
@@ -235,8 +238,8 @@ BUCKETS}
 split_clients "${remote_addr}" $bluegreen_my_shop_stick {
 BUCKETS}
 map $bluegreen_my_shop_state $bluegreen_my_shop_bucket {
-    "~SPLIT,sticky$" $bluegreen_my_shop_stick;
-    "~SPLIT$" $bluegreen_my_shop_roll;
+    "~SPLIT,sticky(?:,maintenance)?$" $bluegreen_my_shop_stick;
+    "~SPLIT(?:,maintenance)?$" $bluegreen_my_shop_roll;
     default "";
 }
 # "<bucket> <percent>", both two digits: the bucket is below the percent -> the other color.
@@ -249,13 +252,21 @@ map $bluegreen_my_shop_live $bluegreen_my_shop_color {
     default "";
 }
 map $bluegreen_my_shop_live $bluegreen_my_shop_release {
-    "~ (?<release>[A-Za-z0-9._-]+)$" $release;
+    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;
+    default "";
+}
+map $bluegreen_my_shop_state $bluegreen_my_shop_maintenance {
+    "~[ ,]maintenance$" 1;
     default "";
 }
 """
 CORE_LOCATION = r"""    location / {
         root /etc/nginx/bluegreen/my-shop.current;  # never served from: only for $realpath_root
         set $bluegreen_my_shop_state $realpath_root;  # once: one switch state per request
+        if ($bluegreen_my_shop_maintenance) {
+            error_page 503 /.bluegreen-my-shop-maintenance.html;
+            return 503;  # fab maintenance --on: the page below, the containers keep running
+        }
         if ($bluegreen_my_shop_color = "") {
             return 503;  # the switch state is missing or invalid: never guess a color
         }
@@ -284,6 +295,11 @@ def test_core_site_reads_the_state_link_once_per_request_with_core_modules_only(
             Traffic("blue", "r1", Split("green", "r2", 50, sticky=True)),
             "blue,r1,green,r2,50,sticky",
         ),
+        (Traffic("blue", "r1", maintenance=True), "blue,r1,maintenance"),
+        (
+            Traffic("blue", "r1", Split("green", "r2", 7, sticky=True), maintenance=True),
+            "blue,r1,green,r2,07,sticky,maintenance",
+        ),
     ],
 )
 def test_core_mode_names_the_state_directory_and_reads_it_back(traffic, name):
@@ -298,3 +314,45 @@ def test_core_mode_sends_a_split_bucket_to_the_other_color_exactly_below_the_per
             key = f"{bucket:02d} {percent:02d}"
             assert bool(below.match(key)) is (bucket < percent), key
     assert below.match(" ") is None  # one color: no bucket, no percent
+
+
+def test_maintenance_is_a_word_of_the_state_line_and_of_the_live_header(tmp_path):
+    inv = _inventory(tmp_path)
+    down = Traffic("blue", "r1", maintenance=True)
+    assert render.state(down) == "blue r1 maintenance\n"
+    split = Traffic("blue", "r1", Split("green", "r2", 10, sticky=True), maintenance=True)
+    assert render.state(split) == "blue r1 green r2 10 sticky maintenance\n"
+    text = render.live(render.environment(inv), inv, down)
+    assert text.splitlines()[0] == "# bluegreen live=blue release=r1 maintenance=on"
+    assert 'map $host $bluegreen_my_shop_maintenance { default "1"; }' in text
+
+
+def test_the_site_answers_503_with_the_page_while_in_maintenance(tmp_path):
+    inv = _inventory(tmp_path)
+    env = render.environment(inv)
+    sites = {mode: render.site(env, inv, mode) for mode in ("file", "core", "reload")}
+    answer = (
+        "        if ($bluegreen_my_shop_maintenance) {\n"
+        "            error_page 503 /.bluegreen-my-shop-maintenance.html;\n"
+        "            return 503;"
+    )
+    page = (
+        "    location = /.bluegreen-my-shop-maintenance.html {\n"
+        "        internal;\n"
+        "        alias /etc/nginx/bluegreen/my-shop.maintenance.html;\n"
+        "        default_type text/html;\n"
+        "        charset utf-8;\n"
+        "        add_header Retry-After 60 always;\n"
+    )
+    assert all(answer in text and page in text for text in sites.values())
+    assert "$bluegreen_my_shop_live $bluegreen_my_shop_maintenance {" in sites["file"]
+    assert "$bluegreen_my_shop_state $bluegreen_my_shop_maintenance {" in sites["core"]
+    assert all('    "~[ ,]maintenance$" 1;' in sites[mode] for mode in ("file", "core"))
+    assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in sites["file"]
+
+
+def test_the_maintenance_page_escapes_the_message(tmp_path):
+    inv = _inventory(tmp_path)
+    page = render.maintenance_page(render.environment(inv), inv, '<b>"DB" & co</b>')
+    assert "<p>&lt;b&gt;&#34;DB&#34; &amp; co&lt;/b&gt;</p>" in page
+    assert "<b>" not in page

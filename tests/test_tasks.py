@@ -18,6 +18,13 @@ FAB = Path(sys.executable).parent / "fab"
         (["history", "-n", "0"], "❌ -n takes a whole number above 0, not '0'"),
         (["split", "--green", "10", "--blue", "5"], "❌ give exactly one of --green N or --blue N"),
         (["split", "--green", "ten"], "❌ --green takes a whole percent from 1 to 99, not 'ten'"),
+        (["maintenance"], "❌ give exactly one of --on or --off"),
+        (["maintenance", "--on", "--off"], "❌ give exactly one of --on or --off"),
+        (["maintenance", "--off", "--message", "x"], "❌ --message goes with --on"),
+        (
+            ["maintenance", "--on", "--message", "a\tb"],
+            "❌ --message contains the control character '\\t'; give one line of plain text",
+        ),
     ],
 )
 def test_bad_option_values_are_refused_before_anything_runs(args, message):

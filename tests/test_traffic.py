@@ -15,6 +15,18 @@ def test_the_two_state_forms_round_trip():
         assert traffic.parse(value.line()) == value
 
 
+def test_maintenance_is_a_last_word_of_either_form():
+    down = Traffic("blue", "r1", maintenance=True)
+    assert traffic.parse("blue r1 maintenance") == down
+    assert traffic.parse("blue r1 green r2 10 maintenance") == Traffic(
+        "blue", "r1", Split("green", "r2", 10), maintenance=True
+    )
+    assert down.describe() == "blue r1 (maintenance page up)"
+    assert traffic.from_header({"live": "blue", "release": "r1", "maintenance": "on"}) == down
+    assert traffic.parse("blue r1 maintenance maintenance") is None
+    assert traffic.parse("blue r1 maintenancex") is None
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -64,6 +64,11 @@ def point_link(app: str, name: str) -> str:
     )
 
 
+def maintenance_path(app: str) -> str:
+    """The maintenance page (``fab maintenance --on``), read by nginx per request."""
+    return f"{CONF_DIR}/bluegreen/{app}.maintenance.html"
+
+
 def njs_probe() -> str:
     """Prints ``njs=yes`` when nginx loads the njs module (apt: modules-enabled; dnf: modules)."""
     places = "/etc/nginx/nginx.conf /etc/nginx/modules-enabled /usr/share/nginx/modules"

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bluegreen import checks, executor, neighbours, watch
+from bluegreen import checks, executor, hooks, neighbours, watch
 from bluegreen.commands import docker, history, lock
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
 from bluegreen.inventory import Host, Inventory
@@ -28,6 +28,7 @@ from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
 
 HostStep = Callable[[HostRun], None]
+HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
 Stages = tuple[tuple[Phase, HostStep], ...]  # phases that stage a batch, before its health
 
 
@@ -94,6 +95,7 @@ class Change:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        self.refuse_in_maintenance(run)
         found = run.facts
         clash = neighbours.check(self.inventory, found.neighbours, found.owners)
         if clash:
@@ -106,7 +108,21 @@ class Change:
                 f" reached; set hosts.{run.name}.network: host (or defaults.network: host)"
             )
 
+    def refuse_in_maintenance(self, run: HostRun) -> None:
+        """While the maintenance page is up only ``fab maintenance`` changes a host, unless
+        forced (the switch then takes the page down)."""
+        served = run.facts.traffic
+        if self.operation == "maintenance" or self.options.force:
+            return
+        if served is not None and served.maintenance:
+            raise Refused(
+                f"host {run.name} is in maintenance: fab maintenance --off first, or --force"
+                f" to {self.operation} anyway (its switch takes the maintenance page down)"
+            )
+
     def health(self, run: HostRun) -> None:
+        if run.maintenance:
+            return  # the maintenance page needs no app (it may be down: that is why)
         port = self.inventory.ports.of(run.color)
         health = self.inventory.app.health
         if self.options.dry_run:
@@ -214,6 +230,9 @@ class Change:
         dry = self.options.dry_run
         self.runs = [HostRun(host, executor.connect(host, dry)) for host in hosts]
         ready = False
+        if not self.hook("before", release or ""):
+            self.log.line("❌ the before hook failed: nothing changed on any host")
+            return False
 
         def preflight(run: HostRun) -> None:
             self.preflight(run, release)
@@ -238,9 +257,11 @@ class Change:
                 return self.roll_batches(stages, undo, steps)
             finally:
                 self.end()
+                verdict = report.verdict(self.runs) if ready else "failed"
                 if ready:
-                    notifier.send(self.event(report.verdict(self.runs)))
+                    notifier.send(self.event(verdict))
                 notifier.close()
+                self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
 
     def roll_batches(self, stages: Stages, undo: HostStep, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
@@ -266,6 +287,19 @@ class Change:
             report.plans(self.log, self.runs)
         else:
             report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
+
+    def hook(self, name: str, release: str, result: str | None = None) -> bool:
+        """The operator's hook ``name`` on this machine (not for other operations, nor in a
+        dry run); False when it failed."""
+        if self.operation not in HOOKED or self.options.dry_run:
+            return True
+        names = [run.name for run in self.runs]
+        variables = hooks.environment(self.app, release, names, self.operation, result)
+        return hooks.run(self.inventory, name, variables, self.log)
+
+    @property
+    def releases(self) -> str:
+        return ", ".join(sorted({run.release for run in self.runs if run.release}))
 
     def event(self, name: str) -> Event:
         return report.event(
@@ -310,6 +344,7 @@ class Change:
                 return False
         for run in group:
             run.outcome = "switched"
+        self.hook("after_switch", self.releases)
         self.phase(Phase.DRAIN, group, self.drain)
         return True
 

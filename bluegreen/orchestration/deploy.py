@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bluegreen import artifact, source
+from bluegreen import artifact, resources, source
 from bluegreen.commands import container, docker, git, image, release
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
@@ -112,6 +112,17 @@ class Deploy:
             run.release = found.get("release", f"<{self.ref} on the host>")
             if found.get("image") == "present":
                 self.built.add(run.name)
+        self.fits(run)
+
+    def fits(self, run: HostRun) -> None:
+        """The resources preflight: the new color (and its image) must fit, unless forced."""
+        if self.change.options.force:
+            return
+        new_image = run.name not in self.built
+        memory = self.app.options.memory
+        problem = resources.shortage(run.name, run.facts, run.color, memory, new_image)
+        if problem is not None:
+            raise Refused(problem)
 
     @property
     def stages(self) -> Stages:

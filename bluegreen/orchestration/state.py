@@ -39,6 +39,7 @@ class Options:
     dry_run: bool = False  # read facts, print the commands, change nothing
     batch: str | None = None  # switch N hosts ("2") or a share ("25%") at a time
     parallel: int = 10  # hosts worked on at once within a phase
+    force: bool = False  # go on despite the maintenance page or a resources shortage
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class HostRun:
     outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
+    maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
 
     @property
     def name(self) -> str:
@@ -81,9 +83,9 @@ class HostRun:
         """What nginx is to serve: the target color alone, or a share of it beside the live one."""
         base = self.facts.traffic
         if self.share == 100 or base is None:
-            return Traffic(self.color, self.release)
+            return Traffic(self.color, self.release, maintenance=self.maintenance)
         split = Split(self.color, self.release, self.share, self.sticky)
-        return Traffic(base.color, base.release, split)
+        return Traffic(base.color, base.release, split, self.maintenance)
 
     @property
     def watched(self) -> bool:

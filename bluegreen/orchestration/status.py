@@ -8,6 +8,7 @@ rest go to ``live``), as read from nginx's files on the host::
 
     {"host": str, "reachable": bool, "error": str | null,
      "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | "core" | null,
+      "maintenance": bool,
      "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
                "sticky": bool} | null,
      "colors": {"blue" | "green": {"release": str, "state": str,
@@ -71,6 +72,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "error": None,
             "live": found.live_color,
             "switch_mode": found.site_mode,
+            "maintenance": found.maintenance,
             "split": found.split and dataclasses.asdict(found.split),
             "colors": colors,
             "lock": lock,
@@ -113,8 +115,9 @@ def _tls(run: Session, inventory: Inventory) -> dict | None:
 
 def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
-            "switch_mode": None, "split": None, "colors": dict.fromkeys(COLORS), "lock": None,
-            "last_change": None, "tls": None}  # fmt: skip
+            "switch_mode": None, "maintenance": False, "split": None,
+            "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
+            "tls": None}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
@@ -140,7 +143,8 @@ def table(records: list[dict]) -> list[list[str]]:
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
-        cells = [r["host"], r["live"] or "-", share or "-", r["switch_mode"] or "-"]
+        live = (r["live"] or "-") + (" MAINTENANCE" if r.get("maintenance") else "")
+        cells = [r["host"], live, share or "-", r["switch_mode"] or "-"]
         for name in COLORS:
             c = r["colors"][name]
             cells.append(f"{c['release']} {c['state']} {c['health'] or '-'}" if c else "-")

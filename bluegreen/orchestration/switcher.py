@@ -60,6 +60,7 @@ class Switcher:
         self.log = log
         self.dry_run = dry_run
         self.jinja = templates.environment(inventory)
+        self.page: str | None = None  # the maintenance page to put up with the next point()
 
     @property
     def app(self) -> str:
@@ -81,7 +82,9 @@ class Switcher:
             live = [(nginx.live_path(app), templates.live(jinja, inv, traffic))]
         changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
         reload = run.mode == "reload" or bool(changed)
-        command, key = nginx.install([*changed, *live], reload=reload, then=link), None
+        up = self.page and traffic.maintenance
+        page = [(nginx.maintenance_path(app), self.page)] if up else []
+        command, key = nginx.install([*changed, *page, *live], reload=reload, then=link), None
         pair = inv.app.tls.pair
         if pair is not None and changed:  # a new site may name a new pair: put it there first
             certificate, key_path = pair.paths(app)
@@ -117,6 +120,8 @@ class Switcher:
         port, tls = checks.public(self.inventory)
         if self.dry_run:
             return f"would check that port {port} serves {traffic.describe()}"
+        if traffic.maintenance:
+            return checks.wait_maintenance(run.remote, port, path, tls=tls)
         sticky = traffic.split is not None and traffic.split.sticky
         return checks.wait_serving(
             run.remote, port, path, traffic.releases, window=window, see_all=not sticky, tls=tls

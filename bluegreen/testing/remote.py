@@ -120,6 +120,7 @@ class Nginx:
         self.site, self.live = nginx.site_path(app), nginx.live_path(app)
         self.state, self.script = nginx.state_path(app), nginx.script_path(app)
         self.current = nginx.current_path(app)
+        self.page = nginx.maintenance_path(app)
         self.files: dict[str, str] = {}
         self.loaded: dict[str, str] = {}
         self.reloads = 0
@@ -137,6 +138,7 @@ class Nginx:
                 s = what.split
                 header += f" other={s.color} other_release={s.release} percent={s.percent}"
                 header += f" sticky={'yes' if s.sticky else 'no'}"
+            header += " maintenance=on" if what.maintenance else ""
             self.files[self.live] = f"# bluegreen {header}\n"
         self.reload()
 
@@ -170,7 +172,7 @@ class Nginx:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return (self.site, self.live, self.state, self.script, self.current)
+        return (self.site, self.live, self.state, self.script, self.current, self.page)
 
 
 class FakeHost:
@@ -463,6 +465,9 @@ class FakeHost:
             if served is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
             self.answered += 1
+            if served.maintenance:  # nginx answers with the page, asks no container
+                headers = {"x-bluegreen-maintenance": "on", "retry-after": "60"}
+                return HttpReply(503, headers, self.nginx.files.get(self.nginx.page, ""))
             colors = list(served.releases.items())
             color, release = colors[self.answered % len(colors)]
             container = self.containers.get(color)

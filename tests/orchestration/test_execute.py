@@ -17,12 +17,12 @@ NAMES = ("web1", "web2")
 TRICKY = ["sh", "-c", "echo \"a  b\" $(id -u) 'q'", ""]
 
 
-def run(monkeypatch, tmp_path, fakes, argv, color=None, once=False):
+def run(monkeypatch, tmp_path, fakes, argv, color=None, once=False, **kw):
     hosts = {n: Host(name=n, address=f"10.0.0.{i}") for i, n in enumerate(NAMES, 1)}
     inv = Inventory(tmp_path / "hosts.yml", App(name="web"), Ports(), hosts=hosts, groups={})
     monkeypatch.setattr(executor, "connect", hosts_by_name(fakes.values()))
     out = io.StringIO()
-    ok = execute(inv, list(hosts.values()), argv, color, once, Log(stream=out, width=5))
+    ok = execute(inv, list(hosts.values()), argv, color, once, Log(stream=out, width=5), **kw)
     return ok, out.getvalue()
 
 
@@ -82,3 +82,20 @@ def test_bad_input_is_refused_before_any_connect(monkeypatch, tmp_path, argv, co
     with pytest.raises(Refused, match=problem):
         run(monkeypatch, tmp_path, fakes, argv, color=color)
     assert all(fake.opened == 0 for fake in fakes.values())
+
+
+def test_a_terminal_is_refused_on_several_hosts_before_any_connect(monkeypatch, tmp_path):
+    fakes = fleet()
+    problem = "-i needs exactly one host, not 2 (web1, web2): pick one with -H, or add --once"
+    with pytest.raises(Refused, match=re.escape(problem)):
+        run(monkeypatch, tmp_path, fakes, ["sh"], interactive=True)
+    assert all(fake.opened == 0 for fake in fakes.values())
+
+
+def test_new_runs_a_one_off_container_of_the_live_release(monkeypatch, tmp_path):
+    fakes = fleet()
+    ok, out = run(monkeypatch, tmp_path, fakes, ["id"], once=True, new=True)
+    assert ok, out
+    runs = [c for w, c in fakes["web1"].commands if w == "exec"]
+    assert len(runs) == 1 and runs[0].startswith("docker run --rm --pull never --label")
+    assert runs[0].endswith(" --entrypoint id web:r1 2>&1")

@@ -43,6 +43,11 @@ def test_the_table_shows_the_split_beside_the_live_color():
     assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-", "-"]
 
 
+def test_the_table_says_when_a_host_is_in_maintenance():
+    rows = table([{**RECORD, "split": None, "maintenance": True}, {**RECORD, "split": None}])
+    assert [row[1] for row in rows[1:]] == ["blue MAINTENANCE", "blue"]
+
+
 def test_the_table_shows_the_served_certificate_only_for_tls_apps():
     good = {"valid": True, "error": None, "issuer": "R11", "names": ["a.io", "www.a.io"],
             "expires": "2027-01-01T00:00:00+00:00", "days_left": 30}  # fmt: skip

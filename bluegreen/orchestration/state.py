@@ -60,7 +60,7 @@ class HostRun:
     facts: facts.HostFacts = field(default_factory=facts.HostFacts)
     color: str = ""  # target color
     release: str = ""  # target release
-    mode: str = "reload"  # how this host's nginx switches: reload | file
+    mode: str = "reload"  # how this host's nginx switches: reload | file | core
     installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False

@@ -105,3 +105,8 @@ def live(env: jinja2.Environment, inventory: Inventory, traffic: Traffic) -> str
         split=traffic.split,
         port=inventory.ports.of(traffic.color),
     )
+
+
+def traffic_program(env: jinja2.Environment, inventory: Inventory) -> str:
+    """With metrics: the mtail program that counts the app's requests by color and status."""
+    return render(env, "traffic.mtail.j2", **_common(inventory))

@@ -22,7 +22,7 @@ from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, 
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
-from bluegreen.orchestration import certificate, interrupts, locking, probe, report
+from bluegreen.orchestration import certificate, interrupts, locking, monitoring, probe, report
 from bluegreen.orchestration.runner import Runner
 from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
@@ -87,6 +87,8 @@ class Change:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        if take and self.inventory.metrics:
+            take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
         seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
@@ -94,6 +96,7 @@ class Change:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        monitoring.check(self.inventory, seen.output)
         found = run.facts
         clash = neighbours.check(self.inventory, found.neighbours, found.owners)
         if clash:
@@ -163,6 +166,8 @@ class Change:
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        if self.inventory.metrics:
+            command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if self.tidy is not None and run.outcome == "switched":
             command = f"{self.tidy(run)}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned

@@ -40,9 +40,14 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items()) + "}"
 
 
+def _number(value: float) -> str:
+    """Every digit (``:g`` would round a timestamp to six), no ``.0`` on whole numbers."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> str:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{labels} {value:g}" for labels, value in samples]
+    lines += [f"{name}{labels} {_number(value)}" for labels, value in samples]
     return "\n".join(lines) + "\n"
 
 
@@ -105,8 +110,8 @@ def render(state: State) -> str:
         _family(
             "bluegreen_last_change_timestamp_seconds",
             "gauge",
-            "When fab's last change on this host ended.",
-            [(at(operation=state.operation), state.changed_at)],
+            "When fab's last change on this host ended (a new value: a switch annotation).",
+            [(at(), state.changed_at)],
         ),
         _family(
             "bluegreen_last_change_result",

@@ -132,8 +132,10 @@ def exporters(
     )
     if not systemd:
         lines += [
-            _started_directly("node-exporter", f'"$ne" {node_args}', "false"),
-            _started_directly("mtail", f"mtail {mtail_args} --logtostderr", '[ -n "$programs" ]'),
+            _started_directly("node-exporter", '"$ne"', node_args, "false"),
+            _started_directly(
+                "mtail", "mtail", f"{mtail_args} --logtostderr", '[ -n "$programs" ]'
+            ),
         ]
         return "\n".join(lines)
     settings = {

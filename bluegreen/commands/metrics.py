@@ -29,7 +29,10 @@ def write(directory: str, name: str, text: str, certificate: str | None = None) 
     if certificate:
         cert = quote(certificate)
         end = f"openssl x509 -enddate -noout -in {cert} 2>/dev/null | cut -d= -f2"
-        expiry = f'e=$(date -d "$({end})" +%s 2>/dev/null) && printf \' %s\\n\' "$e"'
+        expiry = (
+            f'end=$({end}) && [ -n "$end" ] && e=$(date -d "$end" +%s 2>/dev/null)'
+            " && printf ' %s\\n' \"$e\""
+        )
         body = f"{{ {body}; {expiry} || printf ' NaN\\n'; }}"
     return (
         f'{{ t=$(mktemp {quote(f"{directory}/.{name}.")}XXXXXX) && {{ {body} > "$t"; }}'

@@ -74,6 +74,14 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
     log.table(rows)
     log.line("phases: " + ", ".join(f"{name} {s:.2f} s" for name, s in timings.items()))
+    log.summary(
+        {
+            "verdict": verdict(runs),
+            "interrupted": interrupted,
+            "hosts": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
+            "phases": {name: round(seconds, 3) for name, seconds in timings.items()},
+        }
+    )
     if verdict(runs) == "succeeded":
         late = " (interrupted after every switch was verified: nothing to put back)"
         log.line(f"✅ done{late if interrupted else ''}")

@@ -182,6 +182,8 @@ class Change:
         pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
         if pruned:
             self.log.ok(run.name, f"prune: removed {len(pruned)} old image(s): {' '.join(pruned)}")
+        for warning in (line for line in output.splitlines() if line.startswith("warning: ")):
+            self.log.warn(run.name, warning.removeprefix("warning: "))  # e.g. a metrics file
 
     def agreed(self, group: list[HostRun]) -> bool:
         """The staged batch may switch together (e.g. every host has the same image)."""

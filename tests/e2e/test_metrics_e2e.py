@@ -16,7 +16,7 @@ import pytest
 from bluegreen.commands import metrics as textfile
 from bluegreen.commands import nginx
 from bluegreen.testing import sandbox as sb
-from bluegreen.testing.demo import PROJECT, fab, make_app_repo, write_inventory
+from bluegreen.testing.demo import PROJECT, fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 from bluegreen.testing.prometheus import SCRAPE, VARIABLES, Prometheus, dashboard_queries
 
@@ -29,6 +29,7 @@ NODE, MTAIL = 9100, 3903
 RESET = (
     "docker rm -f example-blue example-green >/dev/null 2>&1;"
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example /srv/metrics;"
+    " rm -f /etc/mtail/bluegreen-example.mtail;"  # /etc/mtail is this machine's (shared)
     " nginx -s reload"
 )
 STOP_EXPORTERS = (
@@ -42,11 +43,6 @@ STATE = nginx.state_path("example")
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    return make_app_repo(tmp_path_factory.mktemp("metrics-app") / "repo")
-
-
-@pytest.fixture(scope="module")
 def hosts(sandbox):
     chosen = [h for h in sandbox if h.name in HOSTS]
     for host in chosen:
@@ -57,17 +53,12 @@ def hosts(sandbox):
 
 
 @pytest.fixture(scope="module")
-def inventory(hosts, repo, tmp_path_factory):
-    path = write_inventory(
-        tmp_path_factory.mktemp("metrics") / "hosts.yml",
-        repo.path,
-        HOSTS,
-        defaults_extra="switch_mode: file",
-    )
-    # 0.0.0.0: each host's exporters answer on its own address, where Prometheus scrapes
-    path.write_text(
-        path.read_text() + f"metrics: {{textfile_dir: {TEXTFILE_DIR}, listen: 0.0.0.0}}\n"
-    )
+def inventory(hosts, app_repo, tmp_path_factory):
+    """File mode; 0.0.0.0: each host's exporters answer on its own address for Prometheus."""
+    where = tmp_path_factory.mktemp("metrics") / "hosts.yml"
+    path = write_inventory(where, app_repo.path, HOSTS, defaults_extra="switch_mode: file")
+    metrics = f"metrics: {{textfile_dir: {TEXTFILE_DIR}, listen: 0.0.0.0}}\n"
+    path.write_text(path.read_text() + metrics)
     return path
 
 
@@ -194,6 +185,10 @@ def test_promote_shows_everything_on_the_split_color(inventory, hosts, prometheu
     measured = prometheus.values(SHARE, "color")
     print(f"share after promote: {measured}; state seen in {took:.2f} s")
     assert measured.get("blue", 0) >= 100 - TOLERANCE and measured.get("green", 0) <= TOLERANCE
+    # the lock was held while promote ran (preflight marks it), and is free now
+    held = prometheus.values(f"max_over_time(bluegreen_lock_held[{WINDOW + 10}s])", "host")
+    assert held == dict.fromkeys(HOSTS, 1.0), held
+    assert prometheus.values("bluegreen_lock_held", "host") == dict.fromkeys(HOSTS, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -245,6 +240,9 @@ def test_a_textfile_directory_that_cannot_be_made_is_refused_before_anything_cha
     assert "nothing changed" in result.stdout
     after = [sb.run_in(h, f"cat {STATE}").stdout for h in hosts]
     assert after == before
+    bootstrap = fab(bad, "-H", "sandbox1", "bootstrap")
+    assert bootstrap.returncode == 1, bootstrap.output
+    assert "sandbox1 ❌ metrics: cannot create /proc/nope" in bootstrap.stdout
 
 
 def test_listen_that_is_not_an_address_is_refused(inventory):

@@ -18,7 +18,7 @@ from bluegreen.testing import sandbox
 
 SCRAPE = 1.0  # seconds between scrapes
 # Grafana's variables as a test fills them in: every app, windows a few scrapes long
-VARIABLES = {"$__rate_interval": "10s", "$__interval": "1m", "$app": ".+"}
+VARIABLES = {"$__rate_interval": "6s", "$__interval": "1m", "$app": ".+"}
 
 
 def config(targets: list[str], scrape: float = SCRAPE) -> str:

@@ -242,7 +242,7 @@ def test_a_textfile_directory_that_cannot_be_made_is_refused_before_anything_cha
     assert after == before
     bootstrap = fab(bad, "-H", "sandbox1", "bootstrap")
     assert bootstrap.returncode == 1, bootstrap.output
-    assert "sandbox1 ❌ metrics: cannot create /proc/nope" in bootstrap.stdout
+    assert "sandbox1 ❌ metrics: failed (exit 1): cannot create /proc/nope" in bootstrap.stdout
 
 
 def test_listen_that_is_not_an_address_is_refused(inventory):

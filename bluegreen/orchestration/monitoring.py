@@ -11,6 +11,7 @@ from bluegreen.commands import lock
 from bluegreen.commands import metrics as textfile
 from bluegreen.errors import Refused
 from bluegreen.inventory import Inventory
+from bluegreen.orchestration import report
 from bluegreen.orchestration.state import HostRun
 
 
@@ -36,10 +37,7 @@ def check(inventory: Inventory, output: str) -> None:
 
 def state(run: HostRun, app: str, operation: str) -> metrics.State:
     """What the host serves now, as the closing report judges it."""
-    switched = run.outcome in ("switched", "already live")
-    traffic = run.target if switched else run.facts.traffic
-    if not run.reached or (run.touched and run.outcome == "failed"):
-        traffic = None  # unknown: better no share than a wrong one
+    traffic = report.serving(run) if report.known(run) else None  # no share beats a wrong one
     releases = {color: c.release for color, c in run.facts.containers.items() if c.release}
     if run.started and run.release:
         releases[run.color] = run.release

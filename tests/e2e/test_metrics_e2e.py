@@ -192,21 +192,27 @@ def test_promote_shows_everything_on_the_split_color(inventory, hosts, prometheu
 
 
 @pytest.mark.parametrize(
-    ("args", "live"), [(("rollback",), "green"), (("switch", "--to", "blue"), "blue")]
+    ("args", "live"), [(("rollback",), "green"), (("switch", "--to", "blue", "--json"), "blue")]
 )
 def test_state_changes_within_one_scrape_after_rollback_and_switch(
     inventory, hosts, prometheus, args, live
 ):
-    _, _, took = _under_load(
+    result, _, took = _under_load(
         hosts,
         inventory,
         *args,
         then=lambda: _until(prometheus, f'bluegreen_live_color{{color="{live}"}}', 1),
     )
     print(f"fab {' '.join(args)}: live {live} seen by prometheus {took:.2f} s after it ended")
+    if "--json" in args:  # every line one event; the last one the summary
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        steps = [e for e in events if e["event"] == "step"]
+        assert {e["host"] for e in steps} == set(HOSTS) and "✅" not in result.stdout
+        assert events[-1]["event"] == "summary" and events[-1]["verdict"] == "succeeded"
+        assert [h["serves"] for h in events[-1]["hosts"]] == [events[-1]["hosts"][0]["serves"]] * 2
     assert took <= 2 * SCRAPE + 1  # one scrape, plus slack for a busy machine
-    result = prometheus.values('bluegreen_last_change_result{result="switched"}', "operation")
-    assert set(result) == {args[0]}
+    ended = prometheus.values('bluegreen_last_change_result{result="switched"}', "operation")
+    assert set(ended) == {args[0]}
 
 
 def test_traffic_counters_survive_log_rotation(inventory, hosts, prometheus):

@@ -107,6 +107,10 @@ class Prometheus:
     def targets_up(self) -> dict[str, float]:
         return self.values("up", "instance")
 
+    def label_values(self, label: str) -> list[str]:
+        """Every value of ``label`` (what Grafana's ``label_values`` variables list)."""
+        return self._get(f"/api/v1/label/{label}/values")
+
 
 def dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
     """(where, PromQL) of every panel target (rows' panels too) and annotation, with

@@ -6,6 +6,7 @@ Every error names the file, the key and the problem (``InventoryError``).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import posixpath
@@ -192,6 +193,17 @@ class Hooks:
 
 
 @dataclass(frozen=True)
+class Metrics:
+    """Prometheus: the state fab writes for node_exporter's textfile collector, the traffic
+    mtail reads from the access log; both exporters listen on ``listen``."""
+
+    textfile_dir: str = "/var/lib/prometheus/node-exporter"  # Debian's default
+    listen: str = "127.0.0.1"  # an IP address; Prometheus usually scrapes a private network
+    node_exporter_port: int = 9100
+    mtail_port: int = 3903
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     app: App
@@ -202,6 +214,7 @@ class Inventory:
     notify: tuple[Webhook, ...] = ()  # told when a change starts, succeeds or fails
     secrets: Secrets = field(default_factory=Secrets)
     hooks: Hooks = field(default_factory=Hooks)
+    metrics: Metrics | None = None  # off unless the inventory has a metrics: section
 
     @property
     def public_port(self) -> int:
@@ -259,7 +272,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
 _URL = re.compile(r"https?://\S+")
 _GIT_URL = re.compile(r"[^-\s]\S*")  # no option injection, no spaces
-_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks")
+_TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks", "metrics")
 # [registry[:port]/]name[:tag][@sha256:digest], as docker spells image references
 IMAGE_REFERENCE = re.compile(
     r"(?:(?P<server>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)/)?"
@@ -333,8 +346,48 @@ def _parse(data: dict, path: Path) -> Inventory:
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
     notify = _notify(data.get("notify"))
     secrets = _registry_secrets(data.get("secrets"), base)
+    metrics = _metrics(data["metrics"]) if "metrics" in data else None
     hooks = _record(Hooks, dict.fromkeys(_names(Hooks), _HOOK))(data.get("hooks"), "hooks")
-    return Inventory(path, app, ports, hosts, groups, default_group, notify, secrets, hooks)
+    return Inventory(
+        path, app, ports, hosts, groups, default_group, notify, secrets, hooks, metrics
+    )
+
+
+def _metrics(value: Any) -> Metrics:
+    """``metrics: {textfile_dir, listen, node_exporter_port, mtail_port}`` (``metrics: {}``:
+    the defaults)."""
+    checks: dict[str, Check] = {
+        "textfile_dir": _expect(_is_host_dir, "an absolute directory path on the hosts"),
+        "listen": _expect(_is_address, "an IP address (e.g. 127.0.0.1 or 10.0.0.5)"),
+        "node_exporter_port": _int(1, 65535),
+        "mtail_port": _int(1, 65535),
+    }
+    metrics = _record(Metrics, checks)(value, "metrics")
+    if metrics.node_exporter_port == metrics.mtail_port:
+        raise _Invalid("metrics.mtail_port", "must differ from metrics.node_exporter_port")
+    return metrics
+
+
+def _is_host_dir(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value != "/"
+        and all(
+            part not in (".", "..") and _DIR_PART.fullmatch(part)
+            for part in value.strip("/").split("/")
+        )
+    )
+
+
+def _is_address(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _registry_secrets(value: Any, base: Path) -> Secrets:

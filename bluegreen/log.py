@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -22,11 +23,23 @@ class Log:
         self.secrets = sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True)
         self._lock = threading.RLock()  # a signal handler may print while the main thread does
 
-    def line(self, text: str) -> None:
+    def masked(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        return text
+
+    def line(self, text: str) -> None:
+        text = self.masked(text)
         with self._lock:
             print(text, file=self.stream, flush=True)
+
+    def summary(self, record: dict) -> None:
+        """A change's closing record; the text log has said it all in its table already."""
+
+    @property
+    def colored(self) -> bool:
+        """Terminal colors only for a terminal, and never with NO_COLOR set (no-color.org)."""
+        return self.stream.isatty() and not os.environ.get("NO_COLOR")
 
     def table(
         self, rows: Sequence[Sequence[str]], paint: Callable[[int, str], str] | None = None

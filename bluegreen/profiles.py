@@ -30,6 +30,8 @@ class Profile:
     like: tuple[str, ...] = ()  # os-release ID_LIKE words that fall back to this profile
     # certbot's systemd timer (Debian's package enables it; Fedora's and AL2023's do not)
     certbot_timer: str = "certbot.timer"
+    # node_exporter and mtail (metrics: in hosts.yml), where the distribution packages them
+    metrics_packages: tuple[str, ...] = ()
 
     @property
     def all_packages(self) -> tuple[str, ...]:
@@ -37,6 +39,7 @@ class Profile:
 
 
 _DEBIAN_NGINX = {
+    "metrics_packages": ("prometheus-node-exporter", "mtail"),
     "nginx_user": "www-data",
     "main_conf_dir": "/etc/nginx/modules-enabled",
     "njs_package": "libnginx-mod-http-js",
@@ -65,6 +68,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # AL2023's own repositories have no njs module: file switch mode needs nginx.org's
     # nginx-module-njs (and its nginx) added by hand; otherwise deploys switch by reload.
+    # Nor node_exporter and mtail: metrics need them installed by hand (README, Monitoring).
     "amazon-linux": Profile(
         name="amazon-linux",
         manager="dnf",

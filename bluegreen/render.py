@@ -122,3 +122,8 @@ def live(env: jinja2.Environment, inventory: Inventory, traffic: Traffic) -> str
 def maintenance_page(env: jinja2.Environment, inventory: Inventory, message: str) -> str:
     """The page nginx answers with while maintenance is on; ``message`` is HTML-escaped."""
     return render(env, "maintenance.html.j2", **_common(inventory), message=message)
+
+
+def traffic_program(env: jinja2.Environment, inventory: Inventory) -> str:
+    """With metrics: the mtail program that counts the app's requests by color and status."""
+    return render(env, "traffic.mtail.j2", **_common(inventory))

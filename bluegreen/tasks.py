@@ -16,6 +16,7 @@ from invoke.exceptions import Exit
 from bluegreen import init as app_init
 from bluegreen import inventory, orchestration
 from bluegreen.errors import BluegreenError
+from bluegreen.events import JsonLog
 from bluegreen.log import Log
 from bluegreen.orchestration import bootstrap as bootstrap_hosts
 from bluegreen.orchestration.execute import execute
@@ -36,19 +37,28 @@ CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
     "parallel": "hosts worked on at once within a phase (default 10)",
+    "json": "print one JSON object per line: each step, then a summary (for CI and scripts)",
 }
 FORCE_HELP = {
     "force": "go on although a host is in maintenance (the switch takes the page down)",
 }
 
 
-def _run(c: Context, operation: Callable[..., bool], *args: object, **kwargs: object) -> None:
-    """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2."""
+def _run(
+    c: Context,
+    operation: Callable[..., bool],
+    *args: object,
+    events: bool = False,
+    **kwargs: object,
+) -> None:
+    """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2.
+    ``events``: the log as JSON lines (``--json``)."""
     settings = c.config.bluegreen
     try:
         inv = inventory.load(settings.inventory)
         hosts = inv.select(settings.hosts)
-        log = Log(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
+        kind = JsonLog if events else Log
+        log = kind(width=max(len(h.name) for h in hosts), secrets=_secrets(inv, hosts))
         ok = operation(inv, hosts, *args, log, **kwargs)
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
@@ -108,6 +118,7 @@ def deploy(
     dry_run=False,
     batch=None,
     parallel=None,
+    json=False,
 ):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
     hold = _number("hold", hold, 30.0, float)
@@ -120,21 +131,22 @@ def deploy(
         canary=canary,
         hold=hold,
         skip_release=skip_release,
+        events=json,
     )
 
 
 @task(help={**FORCE_HELP, **CHANGE_HELP})
-def rollback(c, force=False, dry_run=False, batch=None, parallel=None):
+def rollback(c, force=False, dry_run=False, batch=None, parallel=None, json=False):
     """Go back to the previous color and release on every host (instant: it is kept)."""
     options = _options(dry_run, batch, parallel, force)
-    _run(c, orchestration.rollback, options=options)
+    _run(c, orchestration.rollback, options=options, events=json)
 
 
 @task(help={"to": "blue or green", **FORCE_HELP, **CHANGE_HELP})
-def switch(c, to, force=False, dry_run=False, batch=None, parallel=None):
+def switch(c, to, force=False, dry_run=False, batch=None, parallel=None, json=False):
     """Make a color live on every host, with the same health and serving checks as deploy."""
     options = _options(dry_run, batch, parallel, force)
-    _run(c, orchestration.switch, to, options=options)
+    _run(c, orchestration.switch, to, options=options, events=json)
 
 
 @task(
@@ -145,7 +157,9 @@ def switch(c, to, force=False, dry_run=False, batch=None, parallel=None):
         **CHANGE_HELP,
     }
 )
-def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, parallel=None):
+def split(
+    c, green=None, blue=None, sticky=False, dry_run=False, batch=None, parallel=None, json=False
+):
     """Send a share of the requests to the color that is not live (both colors serve)."""
     if (green is None) == (blue is None):
         raise Exit("❌ give exactly one of --green N or --blue N", code=2)
@@ -153,21 +167,21 @@ def split(c, green=None, blue=None, sticky=False, dry_run=False, batch=None, par
     if not str(percent).isdigit():
         raise Exit(f"❌ --{color} takes a whole percent from 1 to 99, not {percent!r}", code=2)
     options = _options(dry_run, batch, parallel)
-    _run(c, orchestration.split, color, int(percent), sticky, options=options)
+    _run(c, orchestration.split, color, int(percent), sticky, options=options, events=json)
 
 
 @task(help=CHANGE_HELP)
-def promote(c, dry_run=False, batch=None, parallel=None):
+def promote(c, dry_run=False, batch=None, parallel=None, json=False):
     """Send all requests to the split's new color; drain and stop the old one."""
     options = _options(dry_run, batch, parallel)
-    _run(c, orchestration.promote, options=options)
+    _run(c, orchestration.promote, options=options, events=json)
 
 
 @task(help=CHANGE_HELP)
-def abort(c, dry_run=False, batch=None, parallel=None):
+def abort(c, dry_run=False, batch=None, parallel=None, json=False):
     """End a split: all requests back to the live color; stop the other one."""
     options = _options(dry_run, batch, parallel)
-    _run(c, orchestration.abort, options=options)
+    _run(c, orchestration.abort, options=options, events=json)
 
 
 @task(

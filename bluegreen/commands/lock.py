@@ -47,10 +47,14 @@ def take_over(app_dir: str, info: LockInfo) -> str:
     return f"rm -rf {d} && mkdir {d} && printf '%s' {quote(info.to_json())} > {d}/info"
 
 
+def ours(app_dir: str, token: str) -> str:
+    """A test that succeeds while the lock is this run's."""
+    return f"grep -qs {quote(token)} {_dir(app_dir)}/info"
+
+
 def release(app_dir: str, token: str) -> str:
     """Remove the lock only if it is still ours."""
-    d = _dir(app_dir)
-    return f"if grep -qs {quote(token)} {d}/info; then rm -rf {d}; fi"
+    return f"if {ours(app_dir, token)}; then rm -rf {_dir(app_dir)}; fi"
 
 
 def show(app_dir: str) -> str:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bluegreen import docker_config, executor, facts, neighbours, profiles
-from bluegreen.commands import acme, packages, system
+from bluegreen import docker_config, executor, facts, neighbours, profiles, render
+from bluegreen.commands import acme, metrics, packages, system
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -146,6 +146,7 @@ def steps(inventory: Inventory) -> list[Step]:
     port = inventory.public_port
     acme_mode = inventory.app.tls.mode == "acme"
     extra = ("certbot",) if acme_mode else ()  # same name on apt/dnf
+    exporters = inventory.metrics
 
     def checks(t: Target) -> Outcome:
         result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
@@ -162,7 +163,13 @@ def steps(inventory: Inventory) -> list[Step]:
             when=lambda t: t.cloud_init,
             skipped="no cloud-init",
         ),
-        _script("packages", lambda t: packages.install(t.profile, extra), PACKAGES_TIMEOUT),
+        _script(
+            "packages",
+            lambda t: packages.install(
+                t.profile, extra + (t.profile.metrics_packages if exporters else ())
+            ),
+            PACKAGES_TIMEOUT,
+        ),
         Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
         _script("nginx main context", lambda t: system.nginx_main(t.profile)),
         _script("services", lambda t: system.services(t.systemd)),
@@ -188,12 +195,27 @@ def steps(inventory: Inventory) -> list[Step]:
             when=lambda t: acme_mode,
             skipped="no ACME certificate",
         ),
+        *([_script("metrics", lambda t: _exporters(inventory, t.systemd))] if exporters else []),
         Step(
             "checks",
             lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],
             checks,
         ),
     ]
+
+
+def _exporters(inventory: Inventory, systemd: bool) -> str:
+    """node_exporter's textfile directory and mtail with the app's traffic program."""
+    settings = inventory.metrics
+    assert settings is not None  # the step runs only with metrics:
+    program = render.traffic_program(render.environment(inventory), inventory)
+    return metrics.exporters(
+        settings.textfile_dir,
+        settings.listen,
+        (settings.node_exporter_port, settings.mtail_port),
+        {metrics.program_path(inventory.app.name): program},
+        systemd,
+    )
 
 
 def _connect(inventory: Inventory, host: Host, log: Log) -> Target:

@@ -22,7 +22,7 @@ from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, 
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
-from bluegreen.orchestration import certificate, interrupts, locking, probe, report
+from bluegreen.orchestration import certificate, interrupts, locking, monitoring, probe, report
 from bluegreen.orchestration.runner import Runner
 from bluegreen.orchestration.state import HostRun, Options, Phase, Step, batches
 from bluegreen.orchestration.switcher import Switcher, installed, switch_mode
@@ -88,6 +88,8 @@ class Change:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        if take and self.inventory.metrics:
+            take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
         seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
@@ -96,6 +98,7 @@ class Change:
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
         self.refuse_in_maintenance(run)
+        monitoring.check(self.inventory, seen.output)
         found = run.facts
         clash = neighbours.check(self.inventory, found.neighbours, found.owners)
         if clash:
@@ -179,6 +182,8 @@ class Change:
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        if self.inventory.metrics:
+            command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if self.tidy is not None and run.outcome == "switched":
             command = f"{self.tidy(run)}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned
@@ -193,6 +198,8 @@ class Change:
         pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
         if pruned:
             self.log.ok(run.name, f"prune: removed {len(pruned)} old image(s): {' '.join(pruned)}")
+        for warning in (line for line in output.splitlines() if line.startswith("warning: ")):
+            self.log.warn(run.name, warning.removeprefix("warning: "))  # e.g. a metrics file
 
     def agreed(self, group: list[HostRun]) -> bool:
         """The staged batch may switch together (e.g. every host has the same image)."""

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from bluegreen.log import Log
 from bluegreen.notify import Event
 from bluegreen.orchestration.state import HostRun
+from bluegreen.traffic import Traffic
 
 
 def record(run: HostRun, operation: str, operator: str, started: float) -> dict:
@@ -60,17 +61,25 @@ def plans(log: Log, runs: list[HostRun]) -> None:
     log.line("dry run: nothing was changed")
 
 
+def serving(run: HostRun) -> Traffic | None:
+    """What the host serves after the change, as far as the change knows (see ``known``)."""
+    switched = run.outcome in ("switched", "already live")
+    return run.target if switched else run.facts.traffic
+
+
+def known(run: HostRun) -> bool:
+    """The host was reached, and no failed switch left it unsure what nginx serves."""
+    return run.reached and not (run.touched and run.outcome == "failed")
+
+
 def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupted: bool) -> None:
     """The final table: what each host did and what it serves now; the time of each phase."""
     rows = [("host", "result", "serves", "ssh round trips")]
     for run in runs:
-        switched = run.outcome in ("switched", "already live")
-        traffic = run.target if switched else run.facts.traffic
+        traffic = serving(run)
         serves = traffic.describe() if traffic else "nothing"
-        if run.touched and run.outcome == "failed":  # switched, and not put back for sure
-            serves = "unknown (see fab status)"
-        if not run.reached:
-            serves = "unknown (not reached)"
+        if not known(run):
+            serves = "unknown (not reached)" if not run.reached else "unknown (see fab status)"
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
     log.table(rows)
     log.line("phases: " + ", ".join(f"{name} {s:.2f} s" for name, s in timings.items()))
@@ -81,3 +90,11 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
         log.line("❌ interrupted: every host serves what the table says")
     else:
         log.line("❌ failed: every host serves what the table says")
+    log.summary(
+        {
+            "verdict": verdict(runs),
+            "interrupted": interrupted,
+            "hosts": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
+            "phases": {name: round(seconds, 3) for name, seconds in timings.items()},
+        }
+    )

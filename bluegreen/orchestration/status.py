@@ -126,7 +126,7 @@ def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> 
     if as_json:
         log.line(json.dumps({"hosts": records}, indent=2))
     else:
-        log.table(table(records), paint=_paint if log.stream.isatty() else None)
+        log.table(table(records), paint=_paint if log.colored else None)
     return all(record["reachable"] for record in records)
 
 

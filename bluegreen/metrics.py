@@ -25,7 +25,7 @@ class State:
     host: str  # the inventory's name for it
     traffic: Traffic | None  # None: nothing serves, or unknown (a failed switch not put back)
     releases: Mapping[str, str] = field(default_factory=dict)  # color -> its container's release
-    mode: str = "reload"  # reload | file
+    mode: str = "reload"  # reload | file | core
     operation: str = ""  # deploy | rollback | switch | split | ...
     result: str = "unchanged"  # one of RESULTS
     changed_at: float = 0.0  # epoch seconds
@@ -102,9 +102,15 @@ def render(state: State) -> str:
             ],
         ),
         _family(
+            "bluegreen_maintenance",
+            "gauge",
+            "1 while nginx answers with the maintenance page (fab maintenance --on).",
+            [(at(), int(state.traffic.maintenance))] if known else [],
+        ),
+        _family(
             "bluegreen_switch_mode_info",
             "gauge",
-            "How this host's nginx switches: reload or file (no reload).",
+            "How this host's nginx switches: reload, or file or core (no reload).",
             [(at(mode=state.mode), 1)],
         ),
         _family(

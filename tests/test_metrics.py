@@ -87,8 +87,12 @@ def test_a_split_host_renders_every_family():
         "# TYPE bluegreen_release_info gauge",
         f'bluegreen_release_info{{{lab},color="blue",release="r1"}} 1',
         f'bluegreen_release_info{{{lab},color="green",release="r2"}} 1',
-        "# HELP bluegreen_switch_mode_info How this host's nginx switches: reload or file"
-        " (no reload).",
+        "# HELP bluegreen_maintenance 1 while nginx answers with the maintenance page"
+        " (fab maintenance --on).",
+        "# TYPE bluegreen_maintenance gauge",
+        f"bluegreen_maintenance{{{lab}}} 0",
+        "# HELP bluegreen_switch_mode_info How this host's nginx switches: reload, or file or"
+        " core (no reload).",
         "# TYPE bluegreen_switch_mode_info gauge",
         f'bluegreen_switch_mode_info{{{lab},mode="file"}} 1',
         "# HELP bluegreen_last_change_timestamp_seconds When fab's last change on this host"
@@ -104,6 +108,11 @@ def test_a_split_host_renders_every_family():
         f'bluegreen_last_change_result{{{lab},operation="split",result="reverted"}} 0',
         f'bluegreen_last_change_result{{{lab},operation="split",result="failed"}} 0',
     ]
+
+
+def test_the_maintenance_page_is_a_gauge():
+    down = State(app="shop", host="web1", traffic=Traffic("blue", "r1", maintenance=True))
+    assert 'bluegreen_maintenance{app="shop",host="web1"} 1' in metrics.render(down)
 
 
 def test_an_unknown_state_has_no_color_and_no_share():

@@ -7,18 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bluegreen.commands import container, docker, image, process
+from bluegreen.commands import release as releases
 from bluegreen.inventory import App, Host, Ports
 
 
 @dataclass(frozen=True)
 class Docker:
     app: App
+    kind = "image"  # what a built release is
 
     def name(self, color: str) -> str:
         """What the operator's log calls the color's instance."""
         return docker.container(self.app.name, color)
 
-    def run(self, color: str, release: str, host: Host, ports: Ports, env: dict[str, str]):
+    def run(
+        self, color: str, release: str, host: Host, ports: Ports, env: dict[str, str]
+    ) -> tuple[str, str]:
         """(command, its stdin): start ``release`` as ``color`` (the env on stdin)."""
         settings = container.settings(self.app)
         command = docker.run(
@@ -50,21 +54,26 @@ class Docker:
     def present(self, host: Host, release: str) -> str:
         return docker.image_present(self.app.name, release)
 
+    def artifact(self, host: Host, release: str) -> str:
+        """A built release's name on the host, for the operator's log."""
+        return docker.image(self.app.name, release)
+
     def build(self, release: str, directory: str) -> str:
         """Build the unpacked source; prints ``image_id=`` of the result."""
         build = docker.build(self.app.name, release, directory, self.app.dockerfile)
         return f"{build}\n{image.image_id(self.app.name, release)}"
 
-    def prune(self, host: Host, keep: list[str], keep_releases: int) -> str:
-        return image.prune(self.app.name, keep, keep_releases)
-
 
 @dataclass(frozen=True)
 class Process(Docker):
+    kind = "release"
+
     def name(self, color: str) -> str:
         return process.unit(self.app.name, color)
 
-    def run(self, color: str, release: str, host: Host, ports: Ports, env: dict[str, str]):
+    def run(
+        self, color: str, release: str, host: Host, ports: Ports, env: dict[str, str]
+    ) -> tuple[str, str]:
         command = process.run(self.app, color, release, host)
         return command, process.env_lines(env, ports.of(color))
 
@@ -92,11 +101,11 @@ class Process(Docker):
     def present(self, host: Host, release: str) -> str:
         return process.built(host.app_dir, release)
 
+    def artifact(self, host: Host, release: str) -> str:
+        return releases.directory(host.app_dir, release)
+
     def build(self, release: str, directory: str) -> str:
         return process.build(self.app, directory)
-
-    def prune(self, host: Host, keep: list[str], keep_releases: int) -> str:
-        return process.prune(host.app_dir, keep_releases)
 
 
 def of(app: App) -> Docker:

@@ -6,7 +6,7 @@ failed anywhere. No lock is taken: the command is the operator's, as in ``docker
 
 from __future__ import annotations
 
-from bluegreen.commands import container
+from bluegreen.commands import runtime
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -32,7 +32,7 @@ def execute(
 
     def run_on(session: Session) -> None:
         which = probe.color_of(session.remote, inventory, session.host, color)
-        command = container.exec_in(app, which, argv)
+        command = runtime.of(inventory.app).exec_in(session.host, which, argv)
         try:
             output = session.remote.run(command, timeout=EXEC_TIMEOUT, what="exec")
             code = 0

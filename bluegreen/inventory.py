@@ -452,6 +452,9 @@ def _runtime(kw: dict[str, Any]) -> None:
         return
     if "command" not in kw:
         raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
+    for name in ("HOST", "PORT"):
+        if name in kw.get("env", {}) or name in kw.get("secrets", {}):
+            raise _Invalid(f"app.env.{name}", "set by bluegreen for each color (its port)")
     for name in _DOCKER_ONLY:
         if name in kw:
             raise _Invalid(f"app.{name}", "only for runtime: docker, not with runtime: process")

@@ -10,7 +10,8 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           docker-registry skopeo apache2-utils  # the image-source tests (registry, htpasswd)
           dnf rpm createrepo-c  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
           sqlite3  # copied into the lifecycle test app's image: its release command's database
-          openssl pebble certbot dnsmasq-base)  # HTTPS: a test ACME server, its client, a DNS
+          openssl pebble certbot dnsmasq-base  # HTTPS: a test ACME server, its client, a DNS
+          debootstrap systemd-container)  # runtime: process: sandbox hosts booting a real systemd
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -154,7 +154,7 @@ def test_first_deploy_builds_the_venv_and_runs_blue_under_systemd(fleet):
     # the env file as systemd read it: quotes, $ and spaces arrive as written
     env = sb.run_in(host, f"tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value"
                           f" {UNIT.format('blue')})/environ").stdout  # fmt: skip
-    assert "GREETING=it's $HOME \"quoted\"\n" in env and "PORT=4001\n" in env
+    assert 'GREETING=it\'s $HOME "quoted"\n' in env and "PORT=4001\n" in env
 
 
 def test_deploy_v2_under_load_drops_nothing_and_keeps_blue_stopped(fleet):
@@ -230,9 +230,19 @@ def test_logs_exec_and_status_read_the_units(fleet):
     run = demo.fab(inventory, "exec", "--", "sh", "-c", 'pwd; echo "$PORT $GREETING"')
     assert run.returncode == 0, run.output
     assert f"/srv/pyexample/releases/{releases['v1']}" in run.stdout
-    assert "4001 it's $HOME \"quoted\"" in run.stdout
+    assert '4001 it\'s $HOME "quoted"' in run.stdout
     status = demo.fab(inventory, "status")
     assert status.returncode == 0 and releases["v1"] in status.stdout, status.output
-    # pruning kept the live and the previous release (and keep_releases: 1 other)
+
+
+def test_a_redeploy_reuses_the_built_release_and_prunes_old_ones(fleet):
+    inventory, (host,), releases = fleet
+    result, load = under_load(host, inventory, "deploy", "--ref", "v2")
+    assert result.returncode == 0, result.output
+    assert "present, skipped" in result.stdout
+    assert_no_failures(load)
+    assert served(host) == ("green", releases["v2"], "2.0.0")
+    # kept: the live and the previous release, and keep_releases (1) newest other
     kept = sb.run_in(host, "ls /srv/pyexample/releases").stdout.split()
-    assert releases["v1"] in kept and releases["v2"] in kept and len(kept) <= 3
+    assert releases["v1"] in kept and releases["v2"] in kept and len(kept) == 3, kept
+    assert "prune: removed 2 old" in result.stdout

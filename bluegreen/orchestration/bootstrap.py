@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bluegreen import docker_config, executor, facts, neighbours, profiles
 from bluegreen.commands import packages, system
@@ -141,19 +141,48 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
     return f"port {port} answers (HTTP {reply.status})"
 
 
+def _no_docker(inventory: Inventory, profile: profiles.Profile) -> profiles.Profile:
+    """``runtime: process``: the profile's packages without docker (and git unless the hosts
+    fetch the source themselves)."""
+    source_git = inventory.app.source == "git"
+    wanted = [p for p in profile.packages if p not in ("docker", "docker.io")]
+    return replace(profile, packages=tuple(p for p in wanted if p != "git" or source_git))
+
+
+def _systemd(t: Target) -> Outcome:
+    if not t.systemd:
+        raise RuntimeError("runtime: process runs each color as a systemd unit: no systemd here")
+    return Outcome(notes=["systemd runs the colors"])
+
+
+def process_steps(inventory: Inventory, docker_steps: list[Step]) -> list[Step]:
+    """``runtime: process``: no docker steps; systemd required; nginx the only service."""
+    skip = ("docker log rotation", "docker group", "services")
+    kept = [step for step in docker_steps if step.name not in skip]
+    at = [step.name for step in kept].index("nginx main context") + 1
+    services = _script("services", lambda t: system.services(True, ("nginx",)))
+    return [
+        Step("systemd", lambda t: ["systemctl is-system-running"], _systemd),
+        *kept[:at],
+        services,
+        *kept[at:],
+    ]
+
+
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
     port = inventory.public_port
+    process = inventory.app.runtime == "process"
     extra = ("certbot",) if inventory.app.tls.mode == "acme" else ()  # same name on apt/dnf
 
     def checks(t: Target) -> Outcome:
-        result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
+        result = outcome(t.remote.run(system.checks(t.profile, port, not process), what="checks"))
         listening = system.LISTENING in result.notes
         result.notes = [n for n in result.notes if n != system.LISTENING]
         result.notes.append(_public_port(t, port, listening))
         return result
 
-    return [
+    found = [
         _script(
             "cloud-init",
             lambda t: system.wait_cloud_init(),
@@ -161,7 +190,13 @@ def steps(inventory: Inventory) -> list[Step]:
             when=lambda t: t.cloud_init,
             skipped="no cloud-init",
         ),
-        _script("packages", lambda t: packages.install(t.profile, extra), PACKAGES_TIMEOUT),
+        _script(
+            "packages",
+            lambda t: packages.install(
+                _no_docker(inventory, t.profile) if process else t.profile, extra
+            ),
+            PACKAGES_TIMEOUT,
+        ),
         Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
         _script("nginx main context", lambda t: system.nginx_main(t.profile)),
         _script("services", lambda t: system.services(t.systemd)),
@@ -181,10 +216,14 @@ def steps(inventory: Inventory) -> list[Step]:
         _script("firewall", lambda t: system.open_ports(neighbours.listens(inventory))),
         Step(
             "checks",
-            lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],
+            lambda t: [
+                system.checks(t.profile, port, not process),
+                f"GET http://127.0.0.1:{port}/ (over SSH)",
+            ],
             checks,
         ),
     ]
+    return process_steps(inventory, found) if process else found
 
 
 def _connect(inventory: Inventory, host: Host, log: Log) -> Target:

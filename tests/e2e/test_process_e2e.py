@@ -137,6 +137,14 @@ def assert_no_failures(load: Load) -> None:
         assert stats.sent > 20 and stats.failed == 0, load.report()
 
 
+def test_bootstrap_prepares_the_systemd_host_without_docker(fleet):
+    inventory, (host,), releases = fleet
+    result = demo.fab(inventory, "bootstrap")
+    assert result.returncode == 0, result.output
+    assert "systemd: ok" in result.stdout and "docker" not in result.stdout
+    assert re.search(r"checks: ok — systemd 252 .*nginx -t ok, nginx running", result.stdout)
+
+
 def test_first_deploy_builds_the_venv_and_runs_blue_under_systemd(fleet):
     inventory, (host,), releases = fleet
     result = demo.fab(inventory, "deploy", "--ref", "v1")
@@ -176,13 +184,18 @@ def test_rollback_restarts_the_previous_release_without_a_build(fleet):
     assert units(host) == {"blue": "active enabled", "green": "inactive disabled"}
 
 
-def test_a_release_failing_its_health_check_leaves_the_old_one_serving(fleet):
-    inventory, (host,), releases = fleet
-    result, load = under_load(host, inventory, "deploy", "--ref", "broken")
+def failed_deploy_keeps_v1(host, inventory: Path, releases: dict, ref: str, shown: str) -> None:
+    """A deploy of ``ref`` fails, says ``shown``, drops no request; v1 still serves."""
+    result, load = under_load(host, inventory, "deploy", "--ref", ref)
     assert result.returncode != 0
-    assert "health: green" in result.output
+    assert shown in result.output
     assert_no_failures(load)
     assert served(host) == ("blue", releases["v1"], "1.0.0")
+
+
+def test_a_release_failing_its_health_check_leaves_the_old_one_serving(fleet):
+    inventory, (host,), releases = fleet
+    failed_deploy_keeps_v1(host, inventory, releases, "broken", "health: green")
     # green has its kept release (v2) back, stopped, for the next rollback
     link = sb.run_in(host, "readlink /srv/pyexample/green.release").stdout.strip()
     assert link.endswith(releases["v2"])
@@ -191,11 +204,8 @@ def test_a_release_failing_its_health_check_leaves_the_old_one_serving(fleet):
 
 def test_a_failing_build_shows_its_output_and_changes_nothing(fleet):
     inventory, (host,), releases = fleet
-    result, load = under_load(host, inventory, "deploy", "--ref", "buildfail")
-    assert result.returncode != 0
-    assert "build failed as asked (BUILD_FAILS)" in result.output
-    assert_no_failures(load)
-    assert served(host) == ("blue", releases["v1"], "1.0.0")
+    shown = "build failed as asked (BUILD_FAILS)"
+    failed_deploy_keeps_v1(host, inventory, releases, "buildfail", shown)
 
 
 def test_a_process_crashing_after_the_switch_is_reverted_by_the_watch(fleet, tmp_path):

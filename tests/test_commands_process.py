@@ -65,11 +65,13 @@ def test_run_writes_the_env_installs_the_unit_sets_the_old_release_aside_and_sta
         " && cat > /srv/shop/blue.env.new && mv -f /srv/shop/blue.env.new /srv/shop/blue.env"
         f" && {process.install_unit(APP, '/srv/shop')}"
         " && rm -f /srv/shop/blue.release-prev"
-        " && { systemctl disable --now -q bluegreen-shop@blue.service 2>/dev/null || true; }"
+        " && { systemctl disable --no-reload -q bluegreen-shop@blue.service 2>/dev/null;"
+        " systemctl stop bluegreen-shop@blue.service; }"
         " && { ! [ -L /srv/shop/blue.release ]"
         " || mv -fT /srv/shop/blue.release /srv/shop/blue.release-prev; }"
         " && ln -sfn /srv/shop/releases/abc123 /srv/shop/blue.release"
-        " && systemctl enable --now -q bluegreen-shop@blue.service"
+        " && systemctl enable --no-reload -q bluegreen-shop@blue.service"
+        " && systemctl start bluegreen-shop@blue.service"
     )
     assert process.install_unit(APP, "/srv/shop").endswith(
         f" > {unit}.new && {{ if cmp -s {unit}.new {unit}; then rm -f {unit}.new;"
@@ -78,13 +80,17 @@ def test_run_writes_the_env_installs_the_unit_sets_the_old_release_aside_and_sta
 
 
 def test_restore_gives_the_kept_release_its_link_back_and_starts_it_when_it_ran() -> None:
-    stop = "{ systemctl disable --now -q bluegreen-shop@green.service 2>/dev/null || true; }"
+    stop = (
+        "{ systemctl disable --no-reload -q bluegreen-shop@green.service 2>/dev/null;"
+        " systemctl stop bluegreen-shop@green.service; }"
+    )
     assert process.restore("shop", "/srv/shop", "green", running=False) == (
         f"{stop}; if [ -L /srv/shop/green.release-prev ];"
         " then mv -fT /srv/shop/green.release-prev /srv/shop/green.release; fi"
     )
     assert process.restore("shop", "/srv/shop", "green", running=True).endswith(
-        " /srv/shop/green.release && systemctl enable --now -q bluegreen-shop@green.service; fi"
+        " /srv/shop/green.release && systemctl enable --no-reload -q bluegreen-shop@green.service"
+        " && systemctl start bluegreen-shop@green.service; fi"
     )
 
 

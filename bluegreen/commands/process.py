@@ -151,13 +151,16 @@ def discard_aside(app_dir: str, color: str) -> str:
 
 
 def start(app: str, color: str) -> str:
-    """Run the color now and at every boot."""
-    return f"systemctl enable --now -q {quote(unit(app, color))}"
+    """Run the color now and at every boot (enabling is a link on disk: no daemon-reload,
+    which costs about a second on a busy host)."""
+    name = quote(unit(app, color))
+    return f"systemctl enable --no-reload -q {name} && systemctl start {name}"
 
 
 def stop(app: str, color: str) -> str:
     """Stop the color and keep it stopped across reboots; its release stays for a rollback."""
-    return f"{{ systemctl disable --now -q {quote(unit(app, color))} 2>/dev/null || true; }}"
+    name = quote(unit(app, color))
+    return f"{{ systemctl disable --no-reload -q {name} 2>/dev/null; systemctl stop {name}; }}"
 
 
 def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:

@@ -4,7 +4,8 @@ The host boots a Debian rootfs with systemd-nspawn (``HostOptions(init="systemd"
 the colors are real systemd units and the reboot is a real boot. The app is
 example-process/ (a stdlib Python server with a venv build step); each test release is one
 commit. The tests run in file order and build on each other: v1, v2, rollback, a broken
-release, a failing build, a crash after the switch, a reboot, logs / exec / status.
+release, a failing build, a crash after the switch, a reboot, logs / exec / status,
+a redeploy that prunes, a split and its promote.
 """
 
 import re
@@ -256,3 +257,18 @@ def test_a_redeploy_reuses_the_built_release_and_prunes_old_ones(fleet):
     kept = sb.run_in(host, "ls /srv/pyexample/releases").stdout.split()
     assert releases["v1"] in kept and releases["v2"] in kept and len(kept) == 3, kept
     assert "prune: removed 2 old" in result.stdout
+
+
+def test_a_split_serves_both_units_and_promote_moves_everything(fleet):
+    inventory, (host,), releases = fleet
+    result, load = under_load(host, inventory, "split", "--blue", "50")
+    assert result.returncode == 0, result.output
+    assert_no_failures(load)
+    assert units(host) == {"blue": "active enabled", "green": "active enabled"}
+    seen = {served(host)[0] for _ in range(40)}
+    assert seen == {"blue", "green"}
+    result, load = under_load(host, inventory, "promote")
+    assert result.returncode == 0, result.output
+    assert_no_failures(load)
+    assert served(host) == ("blue", releases["v1"], "1.0.0")
+    assert units(host) == {"blue": "active enabled", "green": "inactive disabled"}

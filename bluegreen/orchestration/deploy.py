@@ -134,12 +134,12 @@ class Deploy:
         releases = {r.release for r in runs if r.outcome != "already live"}
         if len(releases) > 1:
             raise Refused(f"the hosts resolved {self.ref} to different commits: {sorted(releases)}")
-        runs = runtime.of(self.app)
-        name = runs.artifact(run.host, run.release)
+        engine = runtime.of(self.app)
+        name = engine.artifact(run.host, run.release)
         if self.place is not None:
             self.image_ids[run.name] = self.place(run)
         elif run.name in self.built:
-            self.change.log.ok(run.name, f"build: {runs.kind} {name} present, skipped")
+            self.change.log.ok(run.name, f"build: {engine.kind} {name} present, skipped")
             if run.facts.image_id:  # (source: git learns the release after the facts)
                 self.image_ids[run.name] = run.facts.image_id
         else:

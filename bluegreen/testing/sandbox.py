@@ -16,10 +16,11 @@ this checkout), or ``$BLUEGREEN_STATE_DIR/sandbox``: never inside the installed 
 A host can start **bare** (sshd only: no nginx or dockerd running, an empty
 /etc/nginx, no docker state) to exercise ``fab bootstrap``, with its own
 /etc/os-release (to pose as another distribution) and extra private
-directories; ``add_host`` adds such a host to a running fleet.
+directories; ``add_host`` adds such a host to a running fleet. A host with
+``HostOptions(init="systemd")`` boots a real systemd instead of tini (``systemd_host``).
 
 Command line: ``python -m bluegreen.testing.sandbox up [COUNT] [--bare] | add INDEX [--bare]
-[--os-release FILE] | remove NAME | down | status``.
+[--os-release FILE] [--systemd] | remove NAME | down | status``.
 """
 
 from __future__ import annotations
@@ -708,9 +709,11 @@ def _main(argv: list[str]) -> None:
     parser.add_argument("target", nargs="?", help="up: COUNT (2); add: INDEX; remove: NAME")
     parser.add_argument("--bare", action="store_true", help="sshd only (for fab bootstrap)")
     parser.add_argument("--os-release", type=Path, help="file to mount over /etc/os-release")
+    parser.add_argument("--systemd", action="store_true", help="boot a real systemd (nspawn)")
     args = parser.parse_args(argv)
     os_release = args.os_release.read_text() if args.os_release else None
-    options = HostOptions(bare=args.bare, os_release=os_release)
+    init = "systemd" if args.systemd else "tini"
+    options = HostOptions(bare=args.bare, os_release=os_release, init=init)
     if args.action == "up":
         up(int(args.target or 2), options=options)
     elif args.action == "add":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from shlex import quote
 
 from bluegreen import traffic
-from bluegreen.commands import acme, docker, history, image, lock, nginx, resources
+from bluegreen.commands import acme, docker, history, image, lock, nginx, process, resources
 from bluegreen.inventory import COLORS, other
 from bluegreen.traffic import Split, Traffic
 
@@ -76,9 +76,17 @@ class HostFacts:
         return other(self.live_color) if self.live_color else "blue"
 
 
-def probe(app: str, app_dir: str, release: str | None = None, bridge: bool = False) -> str:
-    """One shell script printing ``key=value`` lines about the app on this host; ``bridge``:
-    also whether dockerd has its bridge network (only ``network: bridge`` needs it)."""
+def probe(
+    app: str,
+    app_dir: str,
+    release: str | None = None,
+    runtime: str = "docker",
+    bridge: bool = False,
+) -> str:
+    """One shell script printing ``key=value`` lines about the app on this host (with
+    ``runtime: process`` its units stand for the containers, a built release directory for
+    the image); ``bridge``: also whether dockerd has its bridge network (only ``network:
+    bridge`` needs it)."""
     fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}} {{.Image}}')
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
@@ -100,6 +108,9 @@ def probe(app: str, app_dir: str, release: str | None = None, bridge: bool = Fal
         f'for f in {quote(nginx.CONF_DIR)}/conf.d/bluegreen-*.conf; do [ -f "$f" ] &&'
         f' [ "$f" != {site} ] && printf \'neighbour=%s\\n\' "$(head -n 1 "$f")"; done; true'
     )
+    if runtime == "process":
+        lines += process.probe(app, app_dir)
+        return "\n".join(lines + ([process.built(app_dir, release)] if release else []))
     owner = quote('owner={{index .Config.Labels "bluegreen.app"}}')
     for color in COLORS:
         name = quote(docker.container(app, color))

@@ -124,6 +124,11 @@ class App:
     stop_timeout: int = 10  # seconds docker stop waits for the app before killing it
     domains: tuple[str, ...] = ()  # served by name on 80 (and 443 with tls), not the public port
     tls: Tls = field(default_factory=Tls)
+    # docker | process: each color a plain process under systemd (``command`` in its release
+    # directory, after ``build_command``); see bluegreen/commands/process.py
+    runtime: str = "docker"
+    command: str | None = None
+    build_command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -464,6 +469,9 @@ def _app(value: Any, base: Path) -> App:
         "stop_timeout": _int(0, 300),
         "domains": _domains,
         "tls": _any,  # checked with the domains below
+        "runtime": _choice("docker", "process"),
+        "command": _one_line,
+        "build_command": _one_line,
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -482,7 +490,37 @@ def _app(value: Any, base: Path) -> App:
     for name in kw.get("secrets", {}):
         if name in kw.get("env", {}):
             raise _Invalid(f"app.secrets.{name}", f"{_BOTH} (app.env.{name})")
+    _runtime(kw)
     return App(**kw)
+
+
+# what only a container has: refused with runtime: process rather than silently ignored
+_DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
+_DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
+
+
+def _runtime(kw: dict[str, Any]) -> None:
+    """``runtime: process`` needs ``command`` and takes no Docker-only key; docker takes no
+    ``command``/``build_command`` (its image says what runs)."""
+    if kw.get("runtime", "docker") == "docker":
+        for name in ("command", "build_command"):
+            if name in kw:
+                raise _Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
+        return
+    if "command" not in kw:
+        raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
+    for name in ("HOST", "PORT"):
+        if name in kw.get("env", {}) or name in kw.get("secrets", {}):
+            raise _Invalid(f"app.env.{name}", "set by bluegreen for each color (its port)")
+    for name in _DOCKER_ONLY:
+        if name in kw:
+            raise _Invalid(f"app.{name}", "only for runtime: docker, not with runtime: process")
+    options = kw.get("options", ContainerOptions())
+    for name in _DOCKER_ONLY_OPTIONS:
+        if getattr(options, name) != getattr(ContainerOptions(), name):
+            raise _Invalid(
+                f"app.options.{name}", "only for runtime: docker, not with runtime: process"
+            )
 
 
 def _domains(value: Any, key: str) -> tuple[str, ...]:
@@ -850,6 +888,15 @@ def _env(value: Any, key: str) -> dict[str, str]:
             raise _Invalid(f"{key}.{name}", "contains a line break (env files hold one line each)")
         env[name] = str(item)
     return env
+
+
+def _one_line(value: Any, key: str) -> str:
+    """A shell command line: one line (a unit file's ExecStart cannot hold more)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(key, f"expected a command line, got {value!r}")
+    if "\n" in value or "\r" in value:
+        raise _Invalid(key, "must be one line (join commands with && or ;)")
+    return value
 
 
 def _release_command(value: Any, key: str) -> str | tuple[str, ...]:

@@ -12,7 +12,8 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           dnf rpm createrepo-c  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
           sqlite3  # copied into the lifecycle test app's image: its release command's database
           openssl pebble certbot dnsmasq-base  # HTTPS: a test ACME server, its client, a DNS
-          prometheus prometheus-node-exporter mtail)  # metrics: Prometheus (+ promtool), exporters
+          prometheus prometheus-node-exporter mtail  # metrics: Prometheus (+ promtool), exporters
+          debootstrap systemd-container)  # runtime: process: sandbox hosts booting a real systemd
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

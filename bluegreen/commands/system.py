@@ -84,11 +84,12 @@ def nginx_main(profile: Profile) -> str:
     return "\n".join(lines)
 
 
-def services(systemd: bool) -> str:
-    """Enable and start docker and nginx: with systemd, or directly where there is none."""
+def services(systemd: bool, names: tuple[str, ...] = ("docker", "nginx")) -> str:
+    """Enable and start docker and nginx (``names``): with systemd, or directly where there is
+    none."""
     if systemd:
         return (
-            "for s in docker nginx; do\n"
+            f"for s in {' '.join(names)}; do\n"
             '  systemctl is-enabled --quiet "$s" && systemctl is-active --quiet "$s" && continue\n'
             '  out=$(systemctl enable --now "$s" 2>&1)'
             ' || { printf "%s\\n" "$out" | tail -n 20 >&2; exit 1; }\n'
@@ -195,18 +196,24 @@ def app_dir(path: str, user: str) -> str:
     )
 
 
-def checks(profile: Profile, public_port: int) -> str:
-    """docker answers, nginx's configuration tests fine and nginx runs; prints versions.
+def checks(profile: Profile, public_port: int, docker: bool = True) -> str:
+    """docker answers (without ``docker``: systemd's version), nginx's configuration tests
+    fine and nginx runs; prints versions.
 
     Also prints ``LISTENING`` when something listens on the public port.
     """
+    engine = (
+        "v=$(docker info --format '{{.ServerVersion}}' 2>&1)"
+        ' || { echo "docker info: $v" >&2; exit 1; }; v="docker $v"'
+        if docker
+        else "v=$(systemctl --version | head -n 1)"
+    )
     return "\n".join(
         [
-            "v=$(docker info --format '{{.ServerVersion}}' 2>&1)"
-            ' || { echo "docker info: $v" >&2; exit 1; }',
+            engine,
             'out=$(nginx -t 2>&1) || { printf "%s\\n" "$out" >&2; exit 1; }',
             f'{NGINX_RUNNING} || {{ echo "nginx is not running" >&2; exit 1; }}',
-            "echo \"docker $v, $(nginx -v 2>&1 | sed 's|.*: ||'): nginx -t ok, nginx running\"",
+            "echo \"$v, $(nginx -v 2>&1 | sed 's|.*: ||'): nginx -t ok, nginx running\"",
             "nginx -T 2>/dev/null | grep -q '^[[:space:]]*worker_shutdown_timeout'"
             " || echo 'warning: nginx does not read worker_shutdown_timeout"
             f" (does nginx.conf include {profile.main_conf_dir}/*.conf?)'",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bluegreen import docker_config, executor, facts, neighbours, profiles, render
 from bluegreen.commands import acme, metrics, packages, system
@@ -141,21 +141,50 @@ def _public_port(t: Target, port: int, listening: bool) -> str:
     return f"port {port} answers (HTTP {reply.status})"
 
 
+def _no_docker(inventory: Inventory, profile: profiles.Profile) -> profiles.Profile:
+    """``runtime: process``: the profile's packages without docker (and git unless the hosts
+    fetch the source themselves)."""
+    source_git = inventory.app.source == "git"
+    wanted = [p for p in profile.packages if p not in ("docker", "docker.io")]
+    return replace(profile, packages=tuple(p for p in wanted if p != "git" or source_git))
+
+
+def _systemd(t: Target) -> Outcome:
+    if not t.systemd:
+        raise RuntimeError("runtime: process runs each color as a systemd unit: no systemd here")
+    return Outcome(notes=["systemd runs the colors"])
+
+
+def process_steps(inventory: Inventory, docker_steps: list[Step]) -> list[Step]:
+    """``runtime: process``: no docker steps; systemd required; nginx the only service."""
+    skip = ("docker log rotation", "docker group", "services")
+    kept = [step for step in docker_steps if step.name not in skip]
+    at = [step.name for step in kept].index("nginx main context") + 1
+    services = _script("services", lambda t: system.services(True, ("nginx",)))
+    return [
+        Step("systemd", lambda t: ["systemctl is-system-running"], _systemd),
+        *kept[:at],
+        services,
+        *kept[at:],
+    ]
+
+
 def steps(inventory: Inventory) -> list[Step]:
     """The bootstrap steps, in order."""
     port = inventory.public_port
     acme_mode = inventory.app.tls.mode == "acme"
     extra = ("certbot",) if acme_mode else ()  # same name on apt/dnf
     exporters = inventory.metrics
+    process = inventory.app.runtime == "process"
 
     def checks(t: Target) -> Outcome:
-        result = outcome(t.remote.run(system.checks(t.profile, port), what="checks"))
+        result = outcome(t.remote.run(system.checks(t.profile, port, not process), what="checks"))
         listening = system.LISTENING in result.notes
         result.notes = [n for n in result.notes if n != system.LISTENING]
         result.notes.append(_public_port(t, port, listening))
         return result
 
-    return [
+    found = [
         _script(
             "cloud-init",
             lambda t: system.wait_cloud_init(),
@@ -166,7 +195,8 @@ def steps(inventory: Inventory) -> list[Step]:
         _script(
             "packages",
             lambda t: packages.install(
-                t.profile, extra + (t.profile.metrics_packages if exporters else ())
+                _no_docker(inventory, t.profile) if process else t.profile,
+                extra + (t.profile.metrics_packages if exporters else ()),
             ),
             PACKAGES_TIMEOUT,
         ),
@@ -198,10 +228,14 @@ def steps(inventory: Inventory) -> list[Step]:
         *([_script("metrics", lambda t: _exporters(inventory, t.systemd))] if exporters else []),
         Step(
             "checks",
-            lambda t: [system.checks(t.profile, port), f"GET http://127.0.0.1:{port}/ (over SSH)"],
+            lambda t: [
+                system.checks(t.profile, port, not process),
+                f"GET http://127.0.0.1:{port}/ (over SSH)",
+            ],
             checks,
         ),
     ]
+    return process_steps(inventory, found) if process else found
 
 
 def _exporters(inventory: Inventory, systemd: bool) -> str:

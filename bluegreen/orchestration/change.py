@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from bluegreen import checks, executor, hooks, neighbours, watch
-from bluegreen.commands import docker, history, lock
+from bluegreen.commands import history, lock, runtime
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -134,7 +134,8 @@ class Change:
         try:
             detail = checks.wait_healthy(run.remote, port, health)
         except CheckFailed as error:
-            logs = run.remote.run(docker.logs(self.app, run.color), check=False, what="logs")
+            command = runtime.of(self.inventory.app).logs(run.color)
+            logs = run.remote.run(command, check=False, what="logs")
             raise CheckFailed(f"health: {run.color} {error}{tail(logs)}") from error
         self.log.ok(run.name, f"health: {run.color} {detail}")
         if run.host.network == "host" and checks.exposed(run.host.address, port):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen import artifact, resources, source
-from bluegreen.commands import container, docker, git, image, release
+from bluegreen.commands import git, process, release, runtime
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
@@ -60,20 +60,17 @@ def canary_steps(shares: str, hold: float, watch: float) -> tuple[Step, ...]:
 
 
 def start(change: Change, run: HostRun) -> None:
-    """Run the target release's image as the target color, env from a 0600 file."""
+    """Run the target release as the target color (its image, or its release directory),
+    env from a 0600 file."""
     inv = change.inventory
     run.started = True
-    run.retire = docker.discard_aside(change.app, run.color)
+    runs = runtime.of(inv.app)
+    run.retire = runs.retire(run.host, run.color)
     env = inv.env_for(run.host)
-    settings = container.settings(inv.app)
-    command = docker.run(
-        change.app, run.color, run.release, run.host, inv.ports, inv.app.container_port, settings
-    )
+    command, env_text = runs.run(run.color, run.release, run.host, inv.ports, env)
     timeout = 120 + inv.app.stop_timeout  # a warm standby set aside is stopped first
-    run.remote.run(
-        command, stdin=container.env_lines(env), timeout=timeout, what=f"start {run.color}"
-    )
-    change.log.ok(run.name, f"start: {docker.container(change.app, run.color)} runs {run.release}")
+    run.remote.run(command, stdin=env_text, timeout=timeout, what=f"start {run.color}")
+    change.log.ok(run.name, f"start: {runs.name(run.color)} runs {run.release}")
 
 
 class Deploy:
@@ -148,11 +145,12 @@ class Deploy:
         releases = {r.release for r in runs if r.outcome != "already live"}
         if len(releases) > 1:
             raise Refused(f"the hosts resolved {self.ref} to different commits: {sorted(releases)}")
-        name = docker.image(self.app.name, run.release)
+        engine = runtime.of(self.app)
+        name = engine.artifact(run.host, run.release)
         if self.place is not None:
             self.image_ids[run.name] = self.place(run)
         elif run.name in self.built:
-            self.change.log.ok(run.name, f"build: image {name} present, skipped")
+            self.change.log.ok(run.name, f"build: {engine.kind} {name} present, skipped")
             if run.facts.image_id:  # (source: git learns the release after the facts)
                 self.image_ids[run.name] = run.facts.image_id
         else:
@@ -166,6 +164,8 @@ class Deploy:
             self.change.log.line(f"⚠️  {problem} (built on each host; build: local makes one)")
 
     def prune(self, run: HostRun) -> str:
+        if self.app.runtime == "process":
+            return process.prune(run.host.app_dir, self.app.keep_releases)
         return images.prune(self.app.name, run, self.app.keep_releases)
 
     def build(self, run: HostRun, name: str) -> str:
@@ -180,10 +180,9 @@ class Deploy:
             else:
                 upload = release.upload_path(self.app.name, run.release)
                 unpack = release.unpack(run.remote.put(self.archive(), upload), target)
-            build = docker.build(self.app.name, run.release, target, self.app.dockerfile)
-            built = image.image_id(self.app.name, run.release)
+            build = runtime.of(self.app).build(run.release, target)
             try:
-                script = f"{unpack}\n{build}\n{built}"
+                script = f"{unpack}\n{build}"
                 output = run.remote.run(script, timeout=BUILD_TIMEOUT, what="build")
             except RemoteError as error:
                 # the tail ends with the line the one-line message would repeat
@@ -195,9 +194,10 @@ class Deploy:
         """Remove the new container; the one it replaced gets its name back, as it was."""
         kept = run.facts.containers.get(run.color)
         running = kept is not None and kept.running
-        command = docker.restore(self.app.name, run.color, running)
+        runs = runtime.of(self.app)
+        command = runs.restore(run.host, run.color, running)
         run.remote.run(command, what="restore the kept container")
-        name = docker.container(self.app.name, run.color)
+        name = runs.name(run.color)
         back = f"; {name} ({kept.release}) is back, {kept.status}" if kept else ""
         self.change.log.ok(run.name, f"clean up: removed the new {name}{back}")
 

@@ -8,7 +8,7 @@ failed anywhere. No lock is taken: the command is the operator's, as in ``docker
 
 from __future__ import annotations
 
-from bluegreen.commands import container
+from bluegreen.commands import container, runtime
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
@@ -39,13 +39,16 @@ def execute(
             f"-i needs exactly one host, not {len(targets)} ({', '.join(h.name for h in targets)}):"
             " pick one with -H, or add --once"
         )
+    if inventory.app.runtime == "process" and (new or interactive):
+        raise Refused("exec --new and -i are for runtime: docker (a process has no image)")
     app = inventory.app.name
 
     def command_for(session: Session) -> tuple[str, str]:
         """The command, and what it runs in (for the log)."""
         if not new:
             which = probe.color_of(session.remote, inventory, session.host, color)
-            return container.exec_in(app, which, argv, interactive), f"{app}-{which}"
+            command = runtime.of(inventory.app).exec_in(session.host, which, argv, interactive)
+            return command, f"{app}-{which}"
         found = probe.read(session.remote, inventory, session.host).facts
         which = color or found.live_color
         kept = found.containers.get(which) if which else None

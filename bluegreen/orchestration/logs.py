@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from bluegreen.commands import docker
+from bluegreen.commands import runtime
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.orchestration import probe
@@ -22,11 +22,10 @@ def logs(
 ) -> bool:
     """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
     probe.check_color(color)
-    app = inventory.app.name
 
     def read(run: Session) -> None:
         which = probe.color_of(run.remote, inventory, run.host, color)
-        command = docker.logs(app, which, lines, follow)
+        command = runtime.of(inventory.app).logs(which, lines, follow)
         if follow:
             run.remote.stream(command, lambda line: log.host(run.name, which, line))
         else:

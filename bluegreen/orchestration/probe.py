@@ -27,7 +27,8 @@ def read(
 ) -> Observed:
     """Facts (and the image of ``release``), plus ``extra`` commands in the same round trip
     (e.g. taking the lock: then the probe is not read-only)."""
-    command = facts.probe(inventory.app.name, host.app_dir, release, host.network == "bridge")
+    app = inventory.app
+    command = facts.probe(app.name, host.app_dir, release, app.runtime, host.network == "bridge")
     output = remote.run(
         f"{command}\n{extra}" if extra else command, what="facts", readonly=not extra
     )

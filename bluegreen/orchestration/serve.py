@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bluegreen.commands import docker
+from bluegreen.commands import runtime
 from bluegreen.errors import Refused
 from bluegreen.facts import pairs
 from bluegreen.inventory import COLORS, Host, Inventory, other
@@ -41,6 +41,10 @@ class Serve:
     def app(self) -> str:
         return self.change.app
 
+    @property
+    def runtime(self) -> runtime.Docker:
+        return runtime.of(self.change.inventory.app)
+
     def choose(self, run: HostRun) -> None:
         run.color = color = self.pick(run)
         container = run.facts.containers.get(color)
@@ -51,9 +55,7 @@ class Serve:
         elif self.change.operation == "rollback" and (release := last_verified(run)):
             self.from_image(run, release)
         else:
-            raise Refused(
-                f"no {color} container ({docker.container(self.app, color)}) to switch to"
-            )
+            raise Refused(f"no {color} container ({self.runtime.name(color)}) to switch to")
         if run.target == run.facts.traffic:
             run.outcome = "already live"
             split = run.share < 100
@@ -64,11 +66,12 @@ class Serve:
 
     def from_image(self, run: HostRun, release: str) -> None:
         """Rollback when the color's container is gone: run the last verified release's image."""
-        name, image = docker.container(self.app, run.color), docker.image(self.app, release)
-        found = run.remote.run(docker.image_present(self.app, release), what="image", readonly=True)
+        runs = self.runtime
+        name, image = runs.name(run.color), runs.artifact(run.host, release)
+        found = run.remote.run(runs.present(run.host, release), what="image", readonly=True)
         if pairs(found).get("image") != "present":
             raise Refused(
-                f"cannot roll back: {name} is gone and image {image} (the last verified"
+                f"cannot roll back: {name} is gone and {runs.kind} {image} (the last verified"
                 " release) is not on this host either;"
                 f" deploy it again: fab deploy --ref {release}"
             )
@@ -86,14 +89,12 @@ class Serve:
             start(self.change, run)
         elif container is not None and not container.running:
             run.started = True
-            run.remote.run(docker.start(self.app, run.color), what=f"start {run.color}")
-            self.change.log.ok(
-                run.name, f"start: {docker.container(self.app, run.color)} ({run.release})"
-            )
+            run.remote.run(self.runtime.start(run.color), what=f"start {run.color}")
+            self.change.log.ok(run.name, f"start: {self.runtime.name(run.color)} ({run.release})")
 
     def undo(self, run: HostRun) -> None:
         timeout = 120 + self.change.inventory.app.stop_timeout
-        run.remote.run(docker.stop(self.app, run.color), timeout=timeout, what=f"stop {run.color}")
+        run.remote.run(self.runtime.stop(run.color), timeout=timeout, what=f"stop {run.color}")
 
 
 def serve_color(

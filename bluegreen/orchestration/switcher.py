@@ -13,7 +13,7 @@ import hashlib
 from bluegreen import checks
 from bluegreen import render as templates
 from bluegreen import tls as certificates
-from bluegreen.commands import docker, nginx, tls
+from bluegreen.commands import nginx, runtime, tls
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import HostFacts
 from bluegreen.inventory import Host, Inventory
@@ -160,7 +160,7 @@ class Switcher:
             return
         seconds = self.inventory.app.drain
         wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
-        command = docker.drain(self.app, old, seconds, wait)
+        command = runtime.of(self.inventory.app).drain(old, seconds, wait)
         limit = seconds + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
         run.remote.run(command, timeout=limit, what="drain")
         self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")

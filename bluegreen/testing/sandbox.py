@@ -16,10 +16,11 @@ this checkout), or ``$BLUEGREEN_STATE_DIR/sandbox``: never inside the installed 
 A host can start **bare** (sshd only: no nginx or dockerd running, an empty
 /etc/nginx, no docker state) to exercise ``fab bootstrap``, with its own
 /etc/os-release (to pose as another distribution) and extra private
-directories; ``add_host`` adds such a host to a running fleet.
+directories; ``add_host`` adds such a host to a running fleet. A host with
+``HostOptions(init="systemd")`` boots a real systemd instead of tini (``systemd_host``).
 
 Command line: ``python -m bluegreen.testing.sandbox up [COUNT] [--bare] | add INDEX [--bare]
-[--os-release FILE] | remove NAME | down | status``.
+[--os-release FILE] [--systemd] | remove NAME | down | status``.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class HostOptions:
     bare: bool = False
     os_release: str | None = None  # content bind-mounted over /etc/os-release
     private: tuple[str, ...] = ()  # absolute paths that get an empty per-host directory
+    init: str = "tini"  # or "systemd": a Debian rootfs booted by systemd-nspawn (systemd_host)
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,12 @@ def _recorded_hosts(state: Path) -> list[tuple[str, Path, int]]:
 
 
 def _is_our_init(pid: int, directory: Path) -> bool:
-    """Guards against pid reuse: the recorded pid must still be that host's tini."""
-    return _pid_alive(pid) and f" {directory} " in f" {_cmdline(pid)} "
+    """Guards against pid reuse: the recorded pid must still be that host's tini (or the
+    systemd booted from its overlay)."""
+    from bluegreen.testing import systemd_host
+
+    ours = f" {directory} " in f" {_cmdline(pid)} " or systemd_host.is_ours(pid, directory)
+    return _pid_alive(pid) and ours
 
 
 def _kill_and_wait(pids: set[int], timeout: float = 10.0) -> None:
@@ -316,6 +322,12 @@ def _remove_mount_points(directory: Path) -> None:
             os.rmdir(path)
 
 
+def _unmount_systemd_root(directory: Path) -> None:
+    from bluegreen.testing import systemd_host
+
+    systemd_host.unmount(directory)
+
+
 def down(state: Path = DEFAULT_STATE) -> None:
     """Ends every sandbox host and removes its network and files; keeps the client key.
 
@@ -337,6 +349,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     _remove_container_cgroups()
     for directory in (state / "hosts").glob("sandbox*"):
         _remove_mount_points(directory)
+        _unmount_systemd_root(directory)
     shutil.rmtree(state / "hosts", ignore_errors=True)
     for leftover in ("known_hosts", BASE_TAR):
         (state / leftover).unlink(missing_ok=True)
@@ -513,9 +526,16 @@ def _start_host(
 ) -> tuple[SandboxHost, str]:
     name, address = host_name(index), host_address(index)
     directory = host_dir(state, name)
-    host_public_key = _prepare_host_dir(directory, address, client_public_key, options)
-    _create_netns(index)
-    init_pid = _launch_init(index, directory)
+    if options.init == "systemd":
+        from bluegreen.testing import systemd_host
+
+        host_public_key = systemd_host.prepare(directory, name, client_public_key)
+        _create_netns(index)
+        init_pid = systemd_host.launch(index, directory)
+    else:
+        host_public_key = _prepare_host_dir(directory, address, client_public_key, options)
+        _create_netns(index)
+        init_pid = _launch_init(index, directory)
     (directory / "init.pid").write_text(f"{init_pid}\n")
     return SandboxHost(name, address, init_pid), host_public_key
 
@@ -553,6 +573,8 @@ def _make_ready(host: SandboxHost, state: Path, base_tar: Path) -> str:
     if (directory / "bare").exists():
         return "sshd only (bare)"
     _wait_port(host, 80, directory, deadline)
+    if (directory / "systemd").exists():
+        return "systemd: sshd, nginx"
     script = (
         f"timeout {READY_TIMEOUT:.0f} sh -c "
         "'until docker version >/dev/null 2>&1; do sleep 0.05; done' && "
@@ -619,6 +641,7 @@ def remove_host(name: str, state: Path = DEFAULT_STATE) -> None:
     _run("ip", "link", "del", veth_name(index), check=False)
     _remove_container_cgroups(prefix=netns_name(index))
     _remove_mount_points(directory)
+    _unmount_systemd_root(directory)
     shutil.rmtree(directory, ignore_errors=True)
     _set_known_host(state, host_address(index), None)
 
@@ -686,9 +709,11 @@ def _main(argv: list[str]) -> None:
     parser.add_argument("target", nargs="?", help="up: COUNT (2); add: INDEX; remove: NAME")
     parser.add_argument("--bare", action="store_true", help="sshd only (for fab bootstrap)")
     parser.add_argument("--os-release", type=Path, help="file to mount over /etc/os-release")
+    parser.add_argument("--systemd", action="store_true", help="boot a real systemd (nspawn)")
     args = parser.parse_args(argv)
     os_release = args.os_release.read_text() if args.os_release else None
-    options = HostOptions(bare=args.bare, os_release=os_release)
+    init = "systemd" if args.systemd else "tini"
+    options = HostOptions(bare=args.bare, os_release=os_release, init=init)
     if args.action == "up":
         up(int(args.target or 2), options=options)
     elif args.action == "add":

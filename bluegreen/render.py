@@ -6,6 +6,8 @@ A template in ``<inventory dir>/templates/`` overrides the bundled one of the sa
 
 from __future__ import annotations
 
+import re
+
 import jinja2
 
 from bluegreen import neighbours
@@ -59,6 +61,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "state_path": nginx.state_path(app),
         "script_path": nginx.script_path(app),
         "current_path": nginx.current_path(app),
+        "states_regex": re.escape(nginx.states_dir(app)),
         "below": BELOW,
         "access_log": nginx.access_log_path(app),
         "public_port": inventory.ports.public,

@@ -207,8 +207,9 @@ def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
 
 
 # the state's whitelist, a split: color, release, the other color, its release, percent
+STATES = r"^/etc/nginx/bluegreen/my\-shop\.states"  # the states directory, as a regex
 SPLIT = (
-    r"/(blue|green),([A-Za-z0-9._-]{1,64}),(?!\1)(blue|green),([A-Za-z0-9._-]{1,64}),"
+    r"STATES/(blue|green),([A-Za-z0-9._-]{1,64}),(?!\1)(blue|green),([A-Za-z0-9._-]{1,64}),"
     r"(0[1-9]|[1-9][0-9])"
 )
 CORE_MAPS = r"""# The live color is the name of the directory that this symlink points to:
@@ -218,8 +219,14 @@ CORE_MAPS = r"""# The live color is the name of the directory that this symlink 
 # A switch renames a new link over it (atomic): no reload, no window where both answer,
 # and core nginx only ($realpath_root, map, split_clients): no njs or Lua module needed.
 # The maps give what njs gives in file mode: one "<color> <release>" per request.
+# One color is the first entry: one match per request.
+map $bluegreen_my_shop_state $bluegreen_my_shop_live {
+    "~STATES/(blue|green),([A-Za-z0-9._-]{1,64})(?:,maintenance)?$" "$1 $2";
+    "~SPLIT(?:,sticky)?(?:,maintenance)?$" $bluegreen_my_shop_split;
+    default "";
+}
+# A split only (the maps below are evaluated for split states alone):
 map $bluegreen_my_shop_state $bluegreen_my_shop_main {
-    "~/(blue|green),([A-Za-z0-9._-]{1,64})(?:,maintenance)?$" "$1 $2";
     "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$1 $2";
     default "";
 }
@@ -232,18 +239,17 @@ map $bluegreen_my_shop_state $bluegreen_my_shop_percent {
     default "";
 }
 # A split's bucket 00..99: random per request, or by client address (sticky: a bucket below
-# the percent stays on the other color when the percent grows). Computed only for splits.
+# the percent stays on the other color when the percent grows).
 split_clients "${request_id}" $bluegreen_my_shop_roll {
 BUCKETS}
 split_clients "${remote_addr}" $bluegreen_my_shop_stick {
 BUCKETS}
 map $bluegreen_my_shop_state $bluegreen_my_shop_bucket {
-    "~SPLIT,sticky(?:,maintenance)?$" $bluegreen_my_shop_stick;
-    "~SPLIT(?:,maintenance)?$" $bluegreen_my_shop_roll;
-    default "";
+    "~,sticky(?:,maintenance)?$" $bluegreen_my_shop_stick;
+    default $bluegreen_my_shop_roll;
 }
 # "<bucket> <percent>", both two digits: the bucket is below the percent -> the other color.
-map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_live {
+map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_split {
     "~^(?:BELOW)$" $bluegreen_my_shop_other;
     default $bluegreen_my_shop_main;
 }
@@ -279,7 +285,7 @@ def test_core_site_reads_the_state_link_once_per_request_with_core_modules_only(
     text = render.site(render.environment(inv), inv, "core")
     assert text.startswith("# bluegreen site mode=core app=my-shop listen=4000 ")
     buckets = "".join(f"    1% {bucket:02d};\n" for bucket in range(100))
-    maps = CORE_MAPS.replace("BUCKETS", buckets).replace("SPLIT", SPLIT)
+    maps = CORE_MAPS.replace("BUCKETS", buckets).replace("SPLIT", SPLIT).replace("STATES", STATES)
     assert maps.replace("BELOW", render.BELOW) in text
     assert CORE_LOCATION in text
     assert "upstream bluegreen_my_shop_green {\n    server 127.0.0.1:4002;" in text

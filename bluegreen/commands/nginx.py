@@ -58,7 +58,7 @@ def point_link(app: str, name: str) -> str:
         [
             f'old=$(basename "$(readlink {link})" 2>/dev/null); mkdir -p {states}/{quote(name)}',
             f'for s in {states}/*; do case "${{s##*/}}" in {quote(name)}|"$old") ;;'
-            ' *) rmdir "$s";; esac; done',
+            ' *) rmdir "$s" 2>/dev/null || true;; esac; done',
             f"ln -sfn {target} {link}.new && mv -Tf {link}.new {link}",
         ]
     )

@@ -28,7 +28,7 @@ SUITE = "bookworm"
 # what a server of the process runtime has: sshd, nginx with njs, python3 for apps
 PACKAGES = (
     "systemd,systemd-sysv,dbus,iproute2,openssh-server,nginx,libnginx-mod-http-js,"
-    "python3,python3-venv,procps,curl,sudo"
+    "python3,python3-venv,procps,curl,sudo,certbot"
 )
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 SSHD_SETTINGS = (

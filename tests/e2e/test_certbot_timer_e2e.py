@@ -67,7 +67,8 @@ def test_bootstrap_enables_certbots_timer_and_its_renewal_runs(host, tmp_path):
 
     renewal = sb.run_in(
         host,
-        "systemctl start certbot.service; systemctl show -p Result -p ExecMainStatus certbot.service",
+        "systemctl start certbot.service;"
+        " systemctl show -p Result -p ExecMainStatus certbot.service",
     )
     assert renewal.stdout.split() == ["Result=success", "ExecMainStatus=0"], renewal.stdout
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bluegreen import child_env
 from bluegreen import tls as certificates
 from bluegreen.errors import InventoryError
 
@@ -348,7 +349,10 @@ def _registry_secrets(value: Any, base: Path) -> Secrets:
     _check_keys(login, key, _names(RegistryLogin), required=("username",))
     if ("password_env" in login) == ("password_file" in login):
         raise _Invalid(key, "give exactly one of password_env or password_file")
-    return Secrets(RegistryLogin(**_fields(login, key, _names(RegistryLogin), checks)))
+    registry = RegistryLogin(**_fields(login, key, _names(RegistryLogin), checks))
+    if registry.password_env:
+        child_env.hide(registry.password_env)
+    return Secrets(registry)
 
 
 def _private_file(path: Path, key: str) -> Path:
@@ -881,6 +885,7 @@ def _app_secrets(base: Path) -> Check:
                     f"{key}.{name}", "expected env:VAR or file:PATH (never the value itself)"
                 )
             if found.group(1):
+                child_env.hide(found.group(2))
                 secret = os.environ.get(found.group(2))
                 if not secret:
                     raise _Invalid(

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=200, help="operations (default 200)")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one")
     parser.add_argument("--faults", type=float, default=0.5, help="share with a fault")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this long")
     args = parser.parse_args(argv)
     seed = random.randrange(1 << 32) if args.seed is None else args.seed
     hosts = sandbox.up(3)
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bluegreen-soak-") as work:
             repo = make_app_repo(Path(work) / "app")
             soak = Soak(hosts, repo, Path(work) / "run", seed, fault_share=args.faults)
-            result = soak.run(args.ops)
+            result = soak.run(args.ops, args.minutes)
     finally:
         sandbox.down()
     print(result.table())

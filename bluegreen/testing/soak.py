@@ -171,13 +171,18 @@ class Soak:
 
     # -- the run ------------------------------------------------------------------------
 
-    def run(self, operations: int) -> SoakResult:
+    def run(self, operations: int, minutes: float | None = None) -> SoakResult:
+        """Up to ``operations`` operations, fewer when ``minutes`` have passed first."""
+        stop_at = time.monotonic() + minutes * 60 if minutes else float("inf")
         self.log(f"soak seed {self.seed}: {operations} operations on {len(self.hosts)} hosts")
         targets = [(h.address, 4000) for h in self.hosts]
         self.open()
         try:
             with Load(targets, max_seconds=operations * 60 + 120, timeout=5.0) as load:
                 for number in range(1, operations + 1):
+                    if time.monotonic() > stop_at:
+                        self.log(f"soak: {minutes:g} minutes up after {number - 1} operations")
+                        break
                     step = self._step(number, load)
                     self.steps.append(step)
                     fault = f" + {step.fault.kind}@{step.fault.host or 'fab'}" if step.fault else ""

@@ -203,7 +203,7 @@ class Soak:
         before = self._observe(load)
         live = before[self.hosts[0].name][2]
         for args, inventory in self._calls(operation, fault, live):
-            step.calls.append(self._call(inventory, args, fault))
+            step.calls.append(self._call(inventory, args, None if step.calls else fault))
             if fault and fault.kind in SIGNALS:
                 break  # the operation was cut short; the next one picks up
         for host in self.hosts:
@@ -212,7 +212,8 @@ class Soak:
             self._note_verified(call.output)
         after = self._observe(load)
         if fault and fault.kind == "kill-app":  # an outage when that color served meanwhile
-            fault.outage = fault.color in before[fault.host][2] | after[fault.host][2]
+            served = before[fault.host][2] | after[fault.host][2]
+            fault.outage = fault.color in served | _verified_colors(step.calls, fault.host)
         step.violations = self._check(step, before, after)
         self._stale_lock = bool(fault and fault.kind == "sigkill")
         return step
@@ -396,6 +397,17 @@ class Soak:
 
     def _host(self, name: str | None) -> sb.SandboxHost:
         return next(h for h in self.hosts if h.name == name)
+
+
+def _verified_colors(calls: list[Call], host: str) -> set[str]:
+    """The colors fab saw the host's public port serve during the calls (a split: both)."""
+    lines = [
+        line
+        for call in calls
+        for line in call.output.splitlines()
+        if line.startswith(f"{host} ✅ verify:")
+    ]
+    return {color for color in ("blue", "green") if any(color in line for line in lines)}
 
 
 def _status_serving(record: dict) -> set[tuple[str, str]]:

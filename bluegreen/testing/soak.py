@@ -350,11 +350,12 @@ class Soak:
             excused = killed or (victim and fault.kind in ("partition", "kill-sshd", "disk-full"))
             if added > len(step.calls) or (added != reached and not excused):
                 problems.append(f"{name}: {added} history records for {reached} fab calls")
-            problems += self._host_leftovers(host, killed)
+            cut = victim and fault.kind == "partition"  # cleaned up by the next operation
+            problems += self._host_leftovers(host, killed or cut)
         return problems
 
-    def _host_leftovers(self, host: sb.SandboxHost, killed: bool) -> list[str]:
-        if killed:  # the next operation cleans up after a killed fab
+    def _host_leftovers(self, host: sb.SandboxHost, cut_off: bool) -> list[str]:
+        if cut_off:  # the next operation cleans up after a killed fab or a lost host
             return []
         names = sb.run_in(host, "docker ps -a --format '{{.Names}}'").stdout.split()
         stray = sorted(set(names) - {f"{APP}-blue", f"{APP}-green"})

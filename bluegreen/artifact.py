@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
 
+from bluegreen import child_env
 from bluegreen.commands import docker, image
 from bluegreen.errors import ImageError
 from bluegreen.inventory import IMAGE_REFERENCE, App, RegistryLogin
@@ -74,7 +75,8 @@ def release_of(digest: str) -> str:
 def _run(argv: list[str], what: str, timeout: float | None = None, **kw) -> str:
     """Run a local program; its failure is one line (the last of its error output)."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+        env = child_env.for_children()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kw)
     except FileNotFoundError:
         raise ImageError(f"{what}: {argv[0]} is not installed on this machine") from None
     except subprocess.TimeoutExpired:
@@ -174,7 +176,9 @@ def save(name: str, image_id: str, folder: Path) -> LocalImage:
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as z,
     ):
         try:
-            saving = subprocess.Popen(image.save(name), stdout=PIPE, stderr=PIPE)
+            saving = subprocess.Popen(
+                image.save(name), stdout=PIPE, stderr=PIPE, env=child_env.for_children()
+            )
         except FileNotFoundError:
             raise ImageError("save: docker is not installed on this machine") from None
         assert saving.stdout is not None

@@ -19,6 +19,7 @@ import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
+from bluegreen import known_hosts
 from bluegreen import tls as certificates
 from bluegreen.commands import shell
 from bluegreen.errors import RemoteError
@@ -110,8 +111,7 @@ class Remote:
             connect_kwargs=connect_kwargs,
         )
         client = self.connection.client
-        if host.known_hosts.exists():
-            client.load_host_keys(str(host.known_hosts))
+        known_hosts.load(host.known_hosts, client.get_host_keys())
         policy = (
             paramiko.RejectPolicy()
             if host.host_keys == "strict"
@@ -122,6 +122,9 @@ class Remote:
     def open(self) -> None:
         """Connect; a reset during the SSH handshake (sshd's MaxStartups shedding load) is
         retried twice, anything else (refused, timeout, keys, auth) is reported at once."""
+        refused = known_hosts.refusal(self.host, self.connection.client.get_host_keys())
+        if refused:
+            raise RemoteError(self.host.name, refused)
         for attempt in range(CONNECT_ATTEMPTS):
             try:
                 self.connection.open()

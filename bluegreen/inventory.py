@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bluegreen import child_env
 from bluegreen import tls as certificates
 from bluegreen.errors import InventoryError
 
@@ -999,6 +1000,7 @@ def _secret_source(source: Any, key: str, base: Path) -> str:
     if found is None:
         raise _Invalid(key, "expected env:VAR or file:PATH (never the value itself)")
     if found.group(1):
+        child_env.hide(found.group(2))  # kept from the processes fab starts (ps e)
         return source
     return f"file:{os.path.abspath(base / Path(found.group(4)).expanduser())}"
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from bluegreen import child_env
 from bluegreen.errors import SourceError
 
 
 def _git(repo: Path, *args: str) -> bytes:
     try:
         return subprocess.run(
-            ["git", "-C", str(repo), *args], check=True, capture_output=True
+            ["git", "-C", str(repo), *args],
+            check=True,
+            capture_output=True,
+            env=child_env.for_children(),
         ).stdout
     except FileNotFoundError as e:
         raise SourceError("git is not installed on this machine") from e

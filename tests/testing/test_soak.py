@@ -1,0 +1,43 @@
+from bluegreen.testing.soak import (
+    FAULTS,
+    Call,
+    Fault,
+    SoakResult,
+    Step,
+    _status_serving,
+    _verified_colors,
+)
+
+
+def test_the_colors_fab_verified_on_a_host_include_both_of_a_split():
+    split = "sandbox2 ✅ verify: port 4000 serves green abc and blue abc (0.09 s)"
+    calls = [
+        Call(("split", "--blue", "50"), 0, f"{split}\nsandbox1 ✅ verify: port 4000 serves x", 1),
+        Call(("abort",), 0, "sandbox2 ✅ verify: port 4000 serves green abc (0.01 s)", 1),
+    ]
+    assert _verified_colors(calls, "sandbox2") == {"blue", "green"}
+    assert _verified_colors(calls[1:], "sandbox2") == {"green"}
+    assert _verified_colors(calls, "sandbox3") == set()
+
+
+def test_status_serving_is_the_live_color_and_a_splits_other_color():
+    colors = {"blue": {"release": "r1"}, "green": {"release": "r2"}}
+    record = {"live": "blue", "split": None, "colors": colors}
+    assert _status_serving(record) == {("blue", "r1")}
+    record["split"] = {"color": "green", "percent": 10}
+    assert _status_serving(record) == {("blue", "r1"), ("green", "r2")}
+    assert _status_serving({"live": None, "split": None, "colors": {}}) == set()
+
+
+def test_the_table_counts_operations_faults_and_violations():
+    steps = [
+        Step(1, "deploy", None, [Call(("deploy",), 0, "", 4.0)]),
+        Step(2, "rollback", Fault("partition", "sandbox1", 1.0, outage=True),
+             [Call(("rollback",), 1, "", 20.0)], ["sandbox2: 3 failed requests"]),
+    ]  # fmt: skip
+    table = SoakResult(7, steps, "load: ...").table()
+    assert "soak seed 7: 2 operations, fab 24 s" in table
+    assert "  fault     partition         1" in table
+    assert "  fab exit codes           {0: 1, 1: 1}" in table
+    assert "  invariant violations        1\n    #2 rollback: sandbox2: 3 failed requests" in table
+    assert all(f"  fault     {kind:<14}" in table for kind in FAULTS)

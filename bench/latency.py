@@ -310,11 +310,15 @@ def main() -> int:
             results["sizes"] = sizes(repo, args.sizes, args.rounds)
     finally:
         sandbox.down()
-    out = PROJECT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latency.json").write_text(json.dumps(results, indent=2))
-    print(tables(results))
+    publish(results, PROJECT / "bench" / "results" / "latency.json")
     return 0
+
+
+def publish(results: dict[str, object], path: Path) -> None:
+    """The JSON beside the other results, and the tables on stdout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(tables(results))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ CONFIG = {"bluegreen": {"inventory": "hosts.yml", "hosts": [], "command": []}}
 CHANGE_HELP = {
     "dry-run": "print each host's command plan (after a read-only probe); change nothing",
     "batch": "switch N hosts (e.g. 2) or a share (e.g. 25%) at a time; default all at once",
-    "parallel": "hosts worked on at once within a phase (default 10)",
+    "parallel": "hosts worked on at once within a phase (default 50)",
 }
 
 
@@ -78,9 +78,9 @@ def _number(option: str, value: object, default: float, cast: type = int) -> flo
 
 
 def _options(dry_run: bool, batch: str | None, parallel: str | None) -> Options:
-    from bluegreen.orchestration.state import Options
+    from bluegreen.orchestration.state import PARALLEL, Options
 
-    return Options(dry_run=dry_run, batch=batch, parallel=_number("parallel", parallel, 10))
+    return Options(dry_run=dry_run, batch=batch, parallel=_number("parallel", parallel, PARALLEL))
 
 
 @task(

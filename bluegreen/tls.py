@@ -15,10 +15,10 @@ import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:  # loaded where used: an app without TLS does not pay for x509
+    from cryptography import x509
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -77,6 +77,9 @@ def fingerprint(der: bytes) -> str:
 def read_pair(certificate: Path, key: Path, domains: tuple[str, ...]) -> Pair:
     """Read and check the files: key private (no group/other access), key matching the
     certificate, the certificate valid now and covering every domain."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     chain = _read(certificate, "certificate")
     try:
         certs = x509.load_pem_x509_certificates(chain)
@@ -117,12 +120,16 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _public(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def dns_names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -174,6 +181,9 @@ class Served:
 
 
 def served(der: bytes) -> Served:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     cert = x509.load_der_x509_certificate(der)
     named = [
         attribute.value

@@ -33,3 +33,10 @@ def test_bad_option_values_are_refused_before_anything_runs(args, message):
     )
     assert done.returncode == 2
     assert done.stderr.strip() == message
+
+
+def test_the_maintenance_help_states_the_message_limit():
+    from bluegreen import tasks
+    from bluegreen.orchestration.maintenance import MESSAGE_LIMIT
+
+    assert f"at most {MESSAGE_LIMIT} characters" in tasks.maintenance.help["message"]

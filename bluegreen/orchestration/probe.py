@@ -7,6 +7,7 @@ the files and the served color apart; what the public port serves is what is liv
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bluegreen import checks, facts
@@ -26,18 +27,23 @@ def read(
     remote: Remote, inventory: Inventory, host: Host, release: str | None = None, extra: str = ""
 ) -> Observed:
     """Facts (and the image of ``release``), plus ``extra`` commands in the same round trip
-    (e.g. taking the lock: then the probe is not read-only)."""
+    (e.g. taking the lock: then the probe is not read-only).
+
+    The request to the public port goes out on its own SSH channel while the facts command
+    runs, so it adds no round trip (it is read only when nginx serves one color)."""
     app = inventory.app
     command = facts.probe(app.name, host.app_dir, release, app.runtime, host.network == "bridge")
-    output = remote.run(
-        f"{command}\n{extra}" if extra else command, what="facts", readonly=not extra
-    )
+    health = inventory.app.health
+    port, tls = checks.public(inventory)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asked = pool.submit(checks.serving, remote, port, health.path, health.timeout, tls)
+        output = remote.run(
+            f"{command}\n{extra}" if extra else command, what="facts", readonly=not extra
+        )
+        served = asked.result()
     found = facts.parse(output)
     if found.split is not None:  # both colors answer: one answer proves nothing
         return Observed(found, output)
-    health = inventory.app.health
-    port, tls = checks.public(inventory)
-    served = checks.serving(remote, port, health.path, health.timeout, tls)
     if served is None or served == found.traffic:
         return Observed(found, output)
     files = found.traffic.describe() if found.traffic else "nothing"

@@ -17,6 +17,7 @@ from bluegreen import executor
 from bluegreen.executor import Remote
 from bluegreen.inventory import Host
 from bluegreen.log import Log
+from bluegreen.orchestration.state import PARALLEL
 
 
 class Named(Protocol):
@@ -60,7 +61,7 @@ class Runner:
     """Phases of one operation: each step on every host in parallel, each failure logged as
     one line under its host, the time of each phase kept by name (all batches together)."""
 
-    def __init__(self, log: Log, parallel: int = 10) -> None:
+    def __init__(self, log: Log, parallel: int = PARALLEL) -> None:
         self.log = log
         self.parallel = parallel
         self.timings: dict[str, float] = {}
@@ -88,7 +89,7 @@ class Session:
 
 
 def read_each(
-    hosts: list[Host], step: Callable[[Session], object], log: Log, parallel: int = 10
+    hosts: list[Host], step: Callable[[Session], object], log: Log, parallel: int = PARALLEL
 ) -> GroupResult[Session]:
     """Connect to every host (no lock) and run the read-only ``step`` on each."""
     sessions = [Session(host, executor.connect(host)) for host in hosts]

@@ -28,8 +28,11 @@ SUITE = "bookworm"
 # what a server of the process runtime has: sshd, nginx with njs, python3 for apps
 PACKAGES = (
     "systemd,systemd-sysv,dbus,iproute2,openssh-server,nginx,libnginx-mod-http-js,"
-    "python3,python3-venv,procps,curl,sudo,certbot"
+    "python3,python3-venv,procps,curl,sudo"
 )
+# installed by apt in the new rootfs: debootstrap's own resolver leaves certbot's Python
+# dependencies unconfigured
+APT_PACKAGES = ("certbot",)
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 SSHD_SETTINGS = (
     "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
@@ -56,11 +59,30 @@ def ensure_rootfs(root: Path = ROOTFS) -> Path:
          mirror()],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
+    _apt_install(partial, APT_PACKAGES)
     for key in (partial / "etc" / "ssh").glob("ssh_host_*"):
         key.unlink()  # each host gets its own
     (partial / "etc" / "machine-id").write_text("")  # each boot makes one
     partial.rename(root)
     return root
+
+
+def _apt_install(root: Path, packages: tuple[str, ...]) -> None:
+    """apt-get install in a chroot of ``root`` (with this machine's /proc, /dev and DNS)."""
+    shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+    mounted = []
+    try:
+        for name in ("proc", "dev"):
+            subprocess.run(["mount", "--bind", f"/{name}", str(root / name)], check=True)
+            mounted.append(root / name)
+        script = (
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"
+            f" --no-install-recommends {' '.join(packages)} && apt-get clean"
+        )
+        subprocess.run(["chroot", str(root), "sh", "-c", script], check=True, capture_output=True)
+    finally:
+        for path in reversed(mounted):
+            subprocess.run(["umount", str(path)], check=False)
 
 
 def merged(directory: Path) -> Path:

@@ -62,6 +62,9 @@ class HostFacts:
     # are absent)
     resources: dict[str, int] = field(default_factory=dict)
     docker_root: str = ""
+    # colors whose kept container is still set aside (``<app>-<color>-prev``): a deploy was
+    # cut off (a partition, SIGKILL) before it could put it back or drop it
+    aside: tuple[str, ...] = ()
 
     @property
     def traffic(self) -> Traffic | None:
@@ -120,6 +123,11 @@ def probe(
         lines.append(
             f"printf 'owner_{color}=%s\\n' \"$(docker inspect -f {owner} {name} 2>/dev/null)\""
         )
+    for color in COLORS:
+        aside = quote(docker.aside(app, color))
+        lines.append(
+            f"docker container inspect {aside} >/dev/null 2>&1 && echo aside_{color}=yes; true"
+        )
     lines.append(resources.probe(app, app_dir))
     if release:
         lines += [docker.image_present(app, release), image.image_id(app, release)]
@@ -172,6 +180,7 @@ def parse(output: str) -> HostFacts:
             if key in RESOURCES and value.strip().isdigit()
         },
         docker_root=values.get("docker_root", ""),
+        aside=tuple(color for color in COLORS if values.get(f"aside_{color}") == "yes"),
         owners={
             color: values[f"owner_{color}"].removeprefix("owner=").removesuffix("<no value>")
             for color in COLORS

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from bluegreen import checks, executor, hooks, neighbours, watch
 from bluegreen.commands import history, lock, runtime
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
+from bluegreen.facts import HostFacts
 from bluegreen.inventory import Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
@@ -95,6 +96,8 @@ class Change:
         run.installed = installed(self.app, seen.facts)
         if take:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+        if run.locked and run.facts.aside:
+            self.repair(run, release)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
         self.refuse_in_maintenance(run)
@@ -110,6 +113,26 @@ class Change:
                 " --bridge=none?), so docker would silently ignore -p and the app could not be"
                 f" reached; set hosts.{run.name}.network: host (or defaults.network: host)"
             )
+
+    def repair(self, run: HostRun, release: str | None) -> None:
+        """A deploy cut off mid-way left the kept container set aside: where its color does
+        not serve, it is the rollback target and gets its name back (the unverified new one
+        is removed); where its color serves, the deploy got through and it is dropped. Then
+        the facts are read again."""
+        runs = runtime.of(self.inventory.app)
+        commands, done = [], []
+        for color, keep in leftovers(run.facts):
+            if keep:
+                commands.append(runs.restore(run.host, color, running=False))
+                done.append(f"the kept {runs.name(color)} is back")
+            else:
+                commands.append(runs.retire(run.host, color))
+                done.append(f"dropped the set-aside {runs.name(color)} ({color} serves)")
+        run.remote.run("; ".join(commands), what="repair")
+        self.log.warn(run.name, f"repair after a change cut off mid-way: {'; '.join(done)}")
+        seen = probe.read(run.remote, self.inventory, run.host, release)
+        run.facts, run.unfinished = seen.facts, seen.unfinished
+        run.installed = installed(self.app, seen.facts)
 
     def refuse_in_maintenance(self, run: HostRun) -> None:
         """While the maintenance page is up only ``fab maintenance`` changes a host, unless
@@ -355,6 +378,13 @@ class Change:
         self.hook("after_switch", self.releases)
         self.phase(Phase.DRAIN, group, self.drain)
         return True
+
+
+def leftovers(found: HostFacts) -> list[tuple[str, bool]]:
+    """(color, put back?) for each container still set aside: put back where its color
+    does not serve (it is the rollback target), dropped where it does."""
+    serving = set(found.traffic.releases) if found.traffic else set()
+    return [(color, color not in serving) for color in found.aside]
 
 
 def with_tail(error: RemoteError, message: str) -> RemoteError:

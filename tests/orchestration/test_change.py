@@ -23,9 +23,11 @@ import pytest
 from bluegreen import checks, executor, watch
 from bluegreen.commands.lock import LockInfo
 from bluegreen.errors import Refused
+from bluegreen.facts import HostFacts
 from bluegreen.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 from bluegreen.log import Log
 from bluegreen.orchestration import abort, deploy, promote, rollback, split, switch
+from bluegreen.orchestration.change import leftovers
 from bluegreen.orchestration.state import Options
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
 from bluegreen.traffic import Split, Traffic
@@ -705,3 +707,23 @@ def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
     plan = result.out.split("web1: plan", 1)[1]
     assert plan.index("docker build") < plan.index("--entrypoint /bin/sh") < plan.index(
         "docker run -d")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        (HostFacts(live_color="blue", live_release="r1", aside=("green",)), [("green", True)]),
+        (HostFacts(live_color="green", live_release="r2", aside=("green",)), [("green", False)]),
+        (
+            HostFacts(
+                live_color="blue", live_release="r1", split=Split("green", "r2", 10),
+                aside=("green",),
+            ),
+            [("green", False)],
+        ),
+        (HostFacts(aside=("blue",)), [("blue", True)]),
+        (HostFacts(live_color="blue", live_release="r1"), []),
+    ],
+)  # fmt: skip
+def test_a_container_left_aside_is_put_back_unless_its_color_serves(found, expected):
+    assert leftovers(found) == expected

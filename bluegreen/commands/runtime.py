@@ -33,6 +33,11 @@ class Docker:
     def retire(self, host: Host, color: str) -> str:
         return docker.discard_aside(self.app.name, color)
 
+    def prune(self, host: Host, keep: list[str]) -> str:
+        """Old images go; ``keep`` (the new and the previous release) and the app's
+        ``keep_releases`` newest others stay."""
+        return image.prune(self.app.name, keep, self.app.keep_releases)
+
     def restore(self, host: Host, color: str, running: bool) -> str:
         return docker.restore(self.app.name, color, running)
 
@@ -79,6 +84,10 @@ class Process(Docker):
 
     def retire(self, host: Host, color: str) -> str:
         return process.discard_aside(host.app_dir, color)
+
+    def prune(self, host: Host, keep: list[str]) -> str:
+        """Old release directories go; both colors' (and set-aside) releases always stay."""
+        return process.prune(host.app_dir, self.app.keep_releases)
 
     def restore(self, host: Host, color: str, running: bool) -> str:
         return process.restore(self.app.name, host.app_dir, color, running)

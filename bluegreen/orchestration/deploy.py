@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen import artifact, resources, source
-from bluegreen.commands import git, process, release, runtime
+from bluegreen.commands import git, release, runtime
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.inventory import Host, Inventory
@@ -164,9 +164,8 @@ class Deploy:
             self.change.log.line(f"⚠️  {problem} (built on each host; build: local makes one)")
 
     def prune(self, run: HostRun) -> str:
-        if self.app.runtime == "process":
-            return process.prune(run.host.app_dir, self.app.keep_releases)
-        return images.prune(self.app.name, run, self.app.keep_releases)
+        keep = sorted({run.release, run.facts.live_release or ""} - {""})
+        return runtime.of(self.app).prune(run.host, keep)
 
     def build(self, run: HostRun, name: str) -> str:
         """Put the release's source on the host and build its image; a failed build shows

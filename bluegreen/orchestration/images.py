@@ -1,5 +1,5 @@
 """Put one release's image on every host (sent over SSH, or pulled by digest), prove that
-every host has the same image, and prune old images after a deploy.
+every host has the same image.
 
 The operator's side (local build, save, resolving a tag) is ``bluegreen.artifact``.
 """
@@ -145,10 +145,3 @@ def same_everywhere(ids: dict[str, str]) -> None:
     problem = differing(ids)
     if problem:
         raise Refused(f"{problem}; nothing switched")
-
-
-def prune(app: str, run: HostRun, keep_releases: int) -> str:
-    """After a switch: the command removing old images, keeping the new, the previous and
-    the ``keep_releases`` newest others."""
-    keep = sorted({run.release, run.facts.live_release or ""} - {""})
-    return image.prune(app, keep, keep_releases)

@@ -175,9 +175,12 @@ def test_the_textfiles_pass_promtool(hosts):
 
 
 def test_promote_shows_everything_on_the_split_color(inventory, hosts, prometheus):
-    _, _, took = _under_load(
+    # a drain of 3 scrapes (the default drain) holds the lock long enough to be scraped
+    held_longer = Path(inventory).with_name("drain-longer.yml")
+    held_longer.write_text(inventory.read_text().replace("drain: 0.5", f"drain: {3 * SCRAPE}"))
+    result, _, took = _under_load(
         hosts,
-        inventory,
+        held_longer,
         "promote",
         after=WINDOW + 3,
         then=lambda: _until(prometheus, 'bluegreen_traffic_share_percent{color="blue"}', 100),
@@ -185,6 +188,7 @@ def test_promote_shows_everything_on_the_split_color(inventory, hosts, prometheu
     measured = prometheus.values(SHARE, "color")
     print(f"share after promote: {measured}; state seen in {took:.2f} s")
     assert measured.get("blue", 0) >= 100 - TOLERANCE and measured.get("green", 0) <= TOLERANCE
+    assert result.seconds > 3 * SCRAPE, result.output
     # the lock was held while promote ran (preflight marks it), and is free now
     held = prometheus.values(f"max_over_time(bluegreen_lock_held[{WINDOW + 10}s])", "host")
     assert held == dict.fromkeys(HOSTS, 1.0), held

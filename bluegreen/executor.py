@@ -12,6 +12,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -103,12 +105,67 @@ def _connect_error(host: Host, error: BaseException) -> str:
     return f"cannot connect to {where}: {type(error).__name__}: {error}"
 
 
+class Ahead:
+    """Channels opened before they are needed, each in a thread of its own: opening an SSH
+    channel costs a round trip, which overlaps the round trip of the command or request
+    running meanwhile. Keys name what a channel is for (a session, a port)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[object, Future[paramiko.Channel]] = {}
+        self.lock = threading.Lock()
+
+    def open(self, key: object, opener: Callable[[], paramiko.Channel]) -> None:
+        """Start opening a channel for ``key`` (once: an open already pending stays)."""
+        with self.lock:
+            if key in self.pending:
+                return
+            future: Future[paramiko.Channel] = Future()
+            self.pending[key] = future
+
+        def fill() -> None:
+            try:
+                future.set_result(opener())
+            except BaseException as error:  # given to whoever takes it (or dropped)
+                future.set_exception(error)
+
+        threading.Thread(target=fill, daemon=True).start()
+
+    def take(self, key: object, wait: float) -> paramiko.Channel | None:
+        """The channel opened for ``key``; None when none was asked for or its open failed
+        (the caller opens one itself and meets the real error). Not open after ``wait``
+        seconds: the timeout a fresh open would have had."""
+        with self.lock:
+            future = self.pending.pop(key, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=wait)
+        except FutureTimeout as error:
+            future.add_done_callback(_close_channel)
+            raise paramiko.SSHException("Timeout opening channel.") from error
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        """Close what nobody took (now, or when its open ends)."""
+        with self.lock:
+            left, self.pending = list(self.pending.values()), {}
+        for future in left:
+            future.add_done_callback(_close_channel)
+
+
+def _close_channel(future: Future[paramiko.Channel]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
 class Remote:
     """One host's SSH session: commands (under sudo when not root), files, HTTP probes."""
 
     def __init__(self, host: Host) -> None:
         self.host = host
         self.round_trips = 0
+        self.ahead = Ahead()
         connect_kwargs = {"key_filename": str(host.key)} if host.key else {}
         self.connection = Connection(
             host.address,
@@ -145,6 +202,7 @@ class Remote:
                 raise RemoteError(self.host.name, _connect_error(self.host, error)) from error
 
     def close(self) -> None:
+        self.ahead.close()
         self.connection.close()
 
     def run(
@@ -200,13 +258,17 @@ class Remote:
     def _exec(self, command: str, stdin: str | None, limit: float) -> _Result:
         """One command on a channel of its own, read as its output comes (no polling: Invoke's
         runner behind ``Connection.run`` wakes 100 times a second while a command runs, which
-        cost 4.9 ms CPU per 0.5 s command against 1.2 ms here). TimeoutError after ``limit``."""
+        cost 4.9 ms CPU per 0.5 s command against 1.2 ms here). TimeoutError after ``limit``.
+        The next command's channel is opened meanwhile, so it costs one round trip, not two."""
         transport = self.connection.transport
         if transport is None or not transport.is_active():
             raise EOFError("SSH connection lost")
         deadline = time.monotonic() + limit
         out, err = bytearray(), bytearray()
-        with transport.open_session(timeout=self.host.connect_timeout) as channel:
+        wait = self.host.connect_timeout
+        channel = self.ahead.take("session", wait) or transport.open_session(timeout=wait)
+        self.ahead.open("session", lambda: transport.open_session(timeout=wait))  # the next one
+        with channel:
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin.encode())
@@ -309,6 +371,13 @@ class Remote:
             ) from error
         return path
 
+    def connect_ahead(self, port: int, timeout: float) -> None:
+        """Open the channel of the next ``http_get`` to ``port`` now, while something else
+        runs (its TCP connection is made on the host now; the request is sent later)."""
+        transport = self.connection.transport
+        if transport is not None and transport.is_active():
+            self.ahead.open(port, lambda: _tunnel(transport, port, timeout))
+
     def http_get(
         self, port: int, path: str, timeout: float, tls: certificates.Client | None = None
     ) -> HttpReply:
@@ -320,9 +389,7 @@ class Remote:
         if transport is None or not transport.is_active():
             raise RemoteError(self.host.name, "SSH connection lost")
         try:
-            channel = transport.open_channel(
-                "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
-            )
+            channel = self.ahead.take(port, timeout) or _tunnel(transport, port, timeout)
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
         request = (
@@ -335,6 +402,13 @@ class Remote:
                 return _https(channel, request, tls)
             channel.sendall(request)
             return parse_http(_read_all(channel.recv))
+
+
+def _tunnel(transport: paramiko.Transport, port: int, timeout: float) -> paramiko.Channel:
+    """A channel to 127.0.0.1:``port`` on the host (ChannelException: nothing listens)."""
+    return transport.open_channel(
+        "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
+    )
 
 
 def _read_all(recv: Callable[[int], bytes], limit: int = 65536) -> bytes:

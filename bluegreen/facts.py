@@ -85,12 +85,14 @@ def probe(
     release: str | None = None,
     runtime: str = "docker",
     bridge: bool = False,
+    certificate: bool = False,
 ) -> str:
     """One shell script printing ``key=value`` lines about the app on this host (with
     ``runtime: process`` its units stand for the containers, a built release directory for
-    the image); ``bridge``: also whether dockerd has its bridge network (only ``network:
-    bridge`` needs it)."""
-    fmt = quote('{{.State.Status}} {{index .Config.Labels "bluegreen.release"}} {{.Image}}')
+    the image). Only what the change needs, as each tool started costs the host tens of ms:
+    ``bridge``, whether dockerd has its bridge network (``network: bridge``); ``certificate``,
+    the names of certbot's certificate (``tls: acme``); a ``release`` (a deploy: a new
+    image), also its image and the resources a second color needs."""
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
         f"printf 'live=%s\\n' \"$(head -n 1 {quote(nginx.live_path(app))} 2>/dev/null)\"",
@@ -102,7 +104,7 @@ def probe(
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
         *([docker.bridge_probe()] if bridge else []),
-        acme.names_probe(app),
+        *([acme.names_probe(app)] if certificate else []),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
     ]
@@ -114,22 +116,9 @@ def probe(
     if runtime == "process":
         lines += process.probe(app, app_dir)
         return "\n".join(lines + ([process.built(app_dir, release)] if release else []))
-    owner = quote('owner={{index .Config.Labels "bluegreen.app"}}')
-    for color in COLORS:
-        name = quote(docker.container(app, color))
-        lines.append(
-            f"printf 'container_{color}=%s\\n' \"$(docker inspect -f {fmt} {name} 2>/dev/null)\""
-        )
-        lines.append(
-            f"printf 'owner_{color}=%s\\n' \"$(docker inspect -f {owner} {name} 2>/dev/null)\""
-        )
-    for color in COLORS:
-        aside = quote(docker.aside(app, color))
-        lines.append(
-            f"docker container inspect {aside} >/dev/null 2>&1 && echo aside_{color}=yes; true"
-        )
-    lines.append(resources.probe(app, app_dir))
+    lines.append(docker.containers_probe(app))
     if release:
+        lines += [resources.probe(app, app_dir)]
         lines += [docker.image_present(app, release), image.image_id(app, release)]
     return "\n".join(lines)
 

@@ -62,3 +62,21 @@ def test_undo_puts_the_set_aside_container_back_under_its_name():
     assert docker.discard_aside("shop", "blue") == (
         "docker rm -f shop-blue-prev >/dev/null 2>&1 || true"
     )
+
+
+def test_one_inspect_reads_both_colors_and_their_kept_containers():
+    fields = (
+        '{{.Name}}|{{.State.Status}}|{{index .Config.Labels "bluegreen.release"}}'
+        '|{{.Image}}|{{index .Config.Labels "bluegreen.app"}}'
+    )
+    assert docker.containers_probe("shop") == (
+        f"docker container inspect -f '{fields}'"
+        " shop-blue shop-green shop-blue-prev shop-green-prev 2>/dev/null"
+        " | while IFS='|' read -r name status release image owner; do case \"$name\" in"
+        ' /shop-blue) echo "container_blue=$status $release $image";'
+        ' echo "owner_blue=owner=$owner";;'
+        ' /shop-green) echo "container_green=$status $release $image";'
+        ' echo "owner_green=owner=$owner";;'
+        " /shop-blue-prev) echo aside_blue=yes;; /shop-green-prev) echo aside_green=yes;;"
+        " esac; done; true"
+    )

@@ -106,3 +106,40 @@ def test_other_apps_sites_and_the_owners_of_our_container_names():
 def test_the_docker_bridge_is_probed_only_for_bridge_networking():
     assert docker.bridge_probe() not in facts.probe("shop", "/srv/shop")
     assert docker.bridge_probe() in facts.probe("shop", "/srv/shop", bridge=True)
+
+
+INSPECTED = (  # what docker container inspect prints for shop-green (no release label) and
+    # a kept shop-blue set aside; shop-blue itself is gone
+    "/shop-green|running|0123456789ab|sha256:abc|shop\n"
+    "/shop-blue-prev|exited|111111111111|sha256:def|shop\n"
+)
+
+
+def test_one_docker_call_gives_containers_owners_and_the_set_aside(tmp_path):
+    docker_cli = tmp_path / "docker"
+    docker_cli.write_text(
+        "#!/bin/sh\n"
+        '[ "$1 $2" = "container inspect" ] || exit 1\n'
+        f"printf '{INSPECTED}'\n"
+        "echo 'Error: No such container: shop-blue' >&2; exit 1\n"
+    )
+    docker_cli.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    out = subprocess.run(
+        ["sh", "-c", facts.probe("shop", str(tmp_path / "app"))],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    found = facts.parse(out.stdout)
+    assert found.containers == {"green": facts.Container("running", "0123456789ab", "sha256:abc")}
+    assert found.owners == {"green": "shop"} and found.aside == ("blue",)
+
+
+def test_a_switch_reads_neither_resources_nor_certificates_unless_it_needs_them():
+    switch = facts.probe("shop", "/srv/shop")
+    assert "MemAvailable" not in switch and "openssl" not in switch
+    assert "docker info" not in switch and switch.count("docker container inspect") == 1
+    deploy = facts.probe("shop", "/srv/shop", "abc", certificate=True)
+    assert "MemAvailable" in deploy and "openssl x509" in deploy

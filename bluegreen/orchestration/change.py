@@ -20,7 +20,7 @@ from bluegreen import checks, executor, hooks, neighbours, watch
 from bluegreen.commands import history, lock, runtime
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
 from bluegreen.facts import HostFacts
-from bluegreen.inventory import Host, Inventory
+from bluegreen.inventory import COLORS, Host, Inventory
 from bluegreen.log import Log
 from bluegreen.notify import Event, Notifier
 from bluegreen.orchestration import certificate, interrupts, locking, monitoring, probe, report
@@ -88,6 +88,12 @@ class Change:
     def preflight(self, run: HostRun, release: str | None) -> None:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
+        if release is None and not self.options.dry_run:
+            # a color that is there gets traffic: its health probe's channel opens now, in
+            # the facts' round trip (the one not chosen, or not running, goes unused)
+            timeout = self.inventory.app.health.timeout
+            for color in COLORS:
+                run.remote.connect_ahead(self.inventory.ports.of(color), timeout)
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
         if take and self.inventory.metrics:
             take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)

@@ -32,7 +32,8 @@ def read(
     The request to the public port goes out on its own SSH channel while the facts command
     runs, so it adds no round trip (it is read only when nginx serves one color)."""
     app = inventory.app
-    command = facts.probe(app.name, host.app_dir, release, app.runtime, host.network == "bridge")
+    bridge, certificate = host.network == "bridge", app.tls.mode == "acme"
+    command = facts.probe(app.name, host.app_dir, release, app.runtime, bridge, certificate)
     health = inventory.app.health
     port, tls = checks.public(inventory)
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -9,6 +9,8 @@ rename of the state link, and nginx is never reloaded.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 
 from bluegreen import checks
 from bluegreen import render as templates
@@ -61,20 +63,32 @@ class Switcher:
         self.dry_run = dry_run
         self.jinja = templates.environment(inventory)
         self.page: str | None = None  # the maintenance page to put up with the next point()
+        self.texts: dict[str, str] = {}  # what ``text`` rendered, by name
+        self.rendering = threading.Lock()
 
     @property
     def app(self) -> str:
         return self.inventory.app.name
 
+    def text(self, name: str, render: Callable[[], str]) -> str:
+        """A configuration file's text, rendered once per change: it is the same on every
+        host, and Jinja compiles a template at its first use (~20 ms of CPU, which hosts
+        switching at once would otherwise each spend, one after another under the GIL)."""
+        with self.rendering:
+            if name not in self.texts:
+                self.texts[name] = render()
+            return self.texts[name]
+
     def point(self, run: HostRun, traffic: Traffic) -> str:
         """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded)."""
-        jinja, inv, app = self.jinja, self.inventory, self.app
-        config = [(nginx.site_path(app), templates.site(jinja, inv, run.mode))]
+        jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
+        config = [(nginx.site_path(app), self.text(mode, lambda: templates.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
             config.append((nginx.http_path(app), templates.http(jinja, inv, run.host)))
         live, link = [], ""
         if run.mode == "file":
-            config.insert(0, (nginx.script_path(app), templates.script(jinja, inv)))
+            script = self.text("script", lambda: templates.script(jinja, inv))
+            config.insert(0, (nginx.script_path(app), script))
             live = [(nginx.state_path(app), templates.state(traffic))]
         elif run.mode == "core":
             link = nginx.point_link(app, traffic.link_name())
@@ -85,6 +99,8 @@ class Switcher:
         up = self.page and traffic.maintenance
         page = [(nginx.maintenance_path(app), self.page)] if up else []
         command, key = nginx.install([*changed, *page, *live], reload=reload, then=link), None
+        if not reload:  # verification's channel opens while the switch runs (read per request)
+            run.remote.connect_ahead(checks.public(inv)[0], inv.app.health.timeout)
         pair = inv.app.tls.pair
         if pair is not None and changed:  # a new site may name a new pair: put it there first
             certificate, key_path = pair.paths(app)

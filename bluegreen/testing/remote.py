@@ -227,6 +227,7 @@ class FakeHost:
         self.released: list[tuple[str, str | None]] = []  # (release, env) per release command
         self.unknown: list[str] = []
         self.opened = 0
+        self.ahead: list[int] = []  # ports whose next probe's channel was opened ahead, in order
         self.answered = 0  # requests to the public port (alternates colors in a split)
         self._lock = threading.Lock()
         self.names = {docker.container(app, color): color for color in COLORS}
@@ -555,6 +556,9 @@ class ScriptedRemote:
         self.round_trips += 1
         self.fake.sent.append(Sent("upload", "upload", path))
         return path
+
+    def connect_ahead(self, port: int, timeout: float) -> None:
+        self.fake.ahead.append(port)
 
     def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
         return self.fake.http(port, path)

@@ -727,3 +727,21 @@ def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
 )  # fmt: skip
 def test_a_container_left_aside_is_put_back_unless_its_color_serves(found, expected):
     assert leftovers(found) == expected
+
+
+def test_channels_open_ahead_only_where_what_they_reach_stays_as_it_is(monkeypatch, tmp_path, repo):
+    """A rollback opens both colors' probe channels with its facts (the target's health is
+    then one round trip) and verification's with a rename; a deploy replaces the idle
+    color, so its health probe opens nothing ahead, nor does any switch that reloads."""
+    path, _ = repo
+    for mode, verify in (("file", [4000]), ("core", [4000]), ("reload", [])):
+        fakes = fleet(names=("web1",), mode=mode)
+        inv = inventory(tmp_path, path, names=("web1",), switch_mode=mode)
+        assert run(monkeypatch, fakes, deploy, inv).ok
+        assert fakes["web1"].ahead == [], f"{mode}: a first deploy installs its site (reload)"
+        fakes["web1"].ahead.clear()
+        assert run(monkeypatch, fakes, rollback, inv).ok
+        assert fakes["web1"].ahead == [4001, 4002, *verify], mode
+        fakes["web1"].ahead.clear()
+        assert run(monkeypatch, fakes, deploy, inv).ok
+        assert fakes["web1"].ahead == verify, mode

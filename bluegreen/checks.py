@@ -40,6 +40,16 @@ def wait_healthy(remote: Remote, port: int, health: Health) -> str:
     raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
 
 
+def health_once(remote: Remote, port: int, health: Health) -> str | None:
+    """One probe of the health path: how it answered when healthy, else None (whatever went
+    wrong, the change then waits for health as usual)."""
+    try:
+        reply = remote.http_get(port, health.path, health.timeout)
+    except Exception:  # noqa: BLE001 - only a shortcut: every failure means "ask again later"
+        return None
+    return None if unexpected(reply, health.expect) else f"HTTP {reply.status} on {health.path}"
+
+
 def unexpected(reply: HttpReply, expect: Expect) -> str | None:
     """Why a health answer is not healthy (None: it is): its status, then its body."""
     body = reply.body.strip()

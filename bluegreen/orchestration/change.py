@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from bluegreen import checks, executor, hooks, neighbours, watch
 from bluegreen.commands import history, lock, runtime
@@ -88,21 +89,30 @@ class Change:
     def preflight(self, run: HostRun, release: str | None) -> None:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
-        if release is None and not self.options.dry_run:
-            # a color that is there gets traffic: its health probe's channel opens now, in
-            # the facts' round trip (the one not chosen, or not running, goes unused)
-            timeout = self.inventory.app.health.timeout
-            for color in COLORS:
-                run.remote.connect_ahead(self.inventory.ports.of(color), timeout)
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
         if take and self.inventory.metrics:
             take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
-        seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
+        # a change that serves a color already there probes both colors' health in the facts'
+        # round trip; the target's answer counts if nothing is started before its health
+        early = take and release is None
+        with ThreadPoolExecutor(max_workers=len(COLORS)) as pool:
+            health, ports = self.inventory.app.health, self.inventory.ports
+            asked = (
+                {
+                    c: pool.submit(checks.health_once, run.remote, ports.of(c), health)
+                    for c in COLORS
+                }
+                if early
+                else {}
+            )
+            seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
+            run.early_health = {c: said for c, future in asked.items() if (said := future.result())}
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
             run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
         if run.locked and run.facts.aside:
+            run.early_health = {}  # the repair renames containers: ask again
             self.repair(run, release)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
@@ -160,8 +170,13 @@ class Change:
         if self.options.dry_run:
             self.log.step(run.name, f"would check http://127.0.0.1:{port}{health.path}")
             return
+        early = None if run.started else run.early_health.get(run.color)
         try:
-            detail = checks.wait_healthy(run.remote, port, health)
+            detail = (
+                f"{early}, probed with the facts"
+                if early
+                else checks.wait_healthy(run.remote, port, health)
+            )
         except CheckFailed as error:
             command = runtime.of(self.inventory.app).logs(run.color)
             logs = run.remote.run(command, check=False, what="logs")

@@ -70,6 +70,8 @@ class HostRun:
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
     started: bool = False  # we started (or replaced) the target color's container
+    # color -> how its health path answered, probed with the facts (healthy ones only)
+    early_health: dict[str, str] = field(default_factory=dict)
     retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
     recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target

@@ -729,19 +729,41 @@ def test_a_container_left_aside_is_put_back_unless_its_color_serves(found, expec
     assert leftovers(found) == expected
 
 
-def test_channels_open_ahead_only_where_what_they_reach_stays_as_it_is(monkeypatch, tmp_path, repo):
-    """A rollback opens both colors' probe channels with its facts (the target's health is
-    then one round trip) and verification's with a rename; a deploy replaces the idle
-    color, so its health probe opens nothing ahead, nor does any switch that reloads."""
+def test_verification_opens_its_channel_with_a_rename_never_before_a_reload(
+    monkeypatch, tmp_path, repo
+):
+    """In file and core mode nginx reads the state per request, so the public port's
+    channel may be opened while the rename runs; a reload would leave it on an old worker."""
     path, _ = repo
     for mode, verify in (("file", [4000]), ("core", [4000]), ("reload", [])):
         fakes = fleet(names=("web1",), mode=mode)
         inv = inventory(tmp_path, path, names=("web1",), switch_mode=mode)
         assert run(monkeypatch, fakes, deploy, inv).ok
         assert fakes["web1"].ahead == [], f"{mode}: a first deploy installs its site (reload)"
-        fakes["web1"].ahead.clear()
         assert run(monkeypatch, fakes, rollback, inv).ok
-        assert fakes["web1"].ahead == [4001, 4002, *verify], mode
-        fakes["web1"].ahead.clear()
-        assert run(monkeypatch, fakes, deploy, inv).ok
         assert fakes["web1"].ahead == verify, mode
+
+
+def test_a_running_target_is_health_checked_with_the_facts_a_started_one_after_its_start(
+    monkeypatch, tmp_path, repo
+):
+    path, _ = repo
+    inv = inventory(tmp_path, path)
+    warm = fleet(containers={"green": Container(PREV)})  # green runs (warm standby)
+    result = run(monkeypatch, warm, switch, inv, "green")
+    assert result.ok, result.out
+    for name in NAMES:
+        said = f"{name:6} ✅ health: green HTTP 200 on /health, probed with the facts"
+        assert said in result.out, result.out
+    cold = fleet()  # green stopped: started, then checked
+    result = run(monkeypatch, cold, switch, inv, "green")
+    assert result.ok, result.out
+    assert "probed with the facts" not in result.out
+    assert "health: green HTTP 200 on /health after 1 attempt(s)" in result.out
+    unhealthy = fleet(containers={"green": Container(PREV)}, faults={"web2": ("health",)})
+    unhealthy["web2"].containers["green"].fresh = True  # its health answers 503
+    result = run(monkeypatch, unhealthy, switch, inv, "green")
+    assert not result.ok and "web2   ❌ health: green port 4002 not healthy" in result.out
+    assert unhealthy["web2"].serving() == Traffic("blue", OLD)
+    result = run(monkeypatch, fleet(containers={"green": Container(PREV)}), deploy, inv)
+    assert result.ok and "probed with the facts" not in result.out  # a deploy replaces green

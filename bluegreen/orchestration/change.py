@@ -15,7 +15,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from bluegreen import checks, executor, hooks, neighbours, watch
 from bluegreen.commands import history, lock, runtime
@@ -92,21 +91,11 @@ class Change:
         take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
         if take and self.inventory.metrics:
             take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
-        # a change that serves a color already there probes both colors' health in the facts'
-        # round trip; the target's answer counts if nothing is started before its health
-        early = take and release is None
-        with ThreadPoolExecutor(max_workers=len(COLORS)) as pool:
-            health, ports = self.inventory.app.health, self.inventory.ports
-            asked = (
-                {
-                    c: pool.submit(checks.health_once, run.remote, ports.of(c), health)
-                    for c in COLORS
-                }
-                if early
-                else {}
-            )
-            seen = probe.read(run.remote, self.inventory, run.host, release, extra=take)
-            run.early_health = {c: said for c, future in asked.items() if (said := future.result())}
+        # serving a color that is there: both colors' health is probed with the facts (the
+        # target's answer counts if nothing is started before its health phase)
+        colors = COLORS if take and release is None else ()
+        seen = probe.read(run.remote, self.inventory, run.host, release, take, colors)
+        run.early_health = seen.healthy
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:

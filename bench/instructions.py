@@ -124,10 +124,10 @@ server {{
 
 
 def relocated(text: str, root: Path) -> str:
-    """``text`` with the host's nginx paths moved under the private prefix ``root``."""
-    return text.replace("/etc/nginx/", f"{root}/etc/nginx/").replace(
-        "/var/log/nginx/", f"{root}/"
-    )
+    """``text`` with the host's nginx paths moved under the private prefix ``root``, and
+    its public port on loopback only."""
+    text = text.replace("/etc/nginx/", f"{root}/etc/nginx/").replace("/var/log/nginx/", f"{root}/")
+    return re.sub(r"^( *listen )(\d+;)", r"\g<1>127.0.0.1:\2", text, flags=re.M)
 
 
 def write_sites(root: Path) -> list[str]:

@@ -1,7 +1,8 @@
 """bluegreen's benchmark: dropped requests, switch latency, rollback, deploy scaling, load held.
 
     .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
-                                    [--sources 1,6,12] [--cost-rounds 9] [--only sources|modes]
+                                    [--sources 1,6,12] [--cost-rounds 9]
+                                    [--only sources|modes|instructions]
 
 Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
 command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
@@ -28,13 +29,16 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside this file)
+import instructions  # noqa: E402  (bench/instructions.py)
 import sites  # noqa: E402  (bench/sites.py)
 
 from bluegreen.commands import nginx as nginx_commands  # noqa: E402
+from bluegreen.commands import system  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
 from bluegreen.inventory import Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
 from bluegreen.orchestration.state import Phase  # noqa: E402
+from bluegreen.profiles import PROFILES  # noqa: E402
 from bluegreen.testing import demo, sandbox  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
 
@@ -287,6 +291,7 @@ class Bench:
         """
         host = self.fleet[0]
         ports = Ports(public=4100, blue=4201, green=4202)
+        sandbox.run_in(host, system.nginx_main(PROFILES["debian"]))  # as bootstrapped: pcre_jit
         files = {"/etc/nginx/conf.d/bench-backend.conf": sites.backends(ports)}
         for app, (mode, public) in COST_VARIANTS.items():
             app_ports = Ports(public=public, blue=ports.blue, green=ports.green)
@@ -465,8 +470,12 @@ def main() -> int:
     parser.add_argument(
         "--cost-rounds", type=int, default=9, help="interleaved wrk rounds per switch mode"
     )
-    parser.add_argument("--only", choices=["sources", "modes"], help="run only this part")
+    parser.add_argument(
+        "--only", choices=["sources", "modes", "instructions"], help="run only this part"
+    )
     args = parser.parse_args()
+    if args.only == "instructions":  # no sandbox: a private nginx on loopback
+        return instructions.main([])
     bench = Bench(args)
     try:
         results = bench.run()

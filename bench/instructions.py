@@ -1,6 +1,6 @@
 """Instructions per proxied request of each switch mode, counted with valgrind's cachegrind.
 
-    .venv/bin/python bench/instructions.py [--rows plain,file,core,core-jit,lua-dict,lua-link]
+    .venv/bin/python bench/instructions.py [--rows plain,file,core,core-nojit,lua-dict,lua-link]
     .venv/bin/python bench/bench.py --only instructions
 
 wrk's req/s spread by ±40 points on this shared machine; a count of user-space instructions
@@ -35,7 +35,7 @@ sys.path.insert(0, str(PROJECT))
 
 import sites  # noqa: E402  (bench/sites.py, beside this file)
 
-from bluegreen.commands import nginx  # noqa: E402
+from bluegreen.commands import nginx, system  # noqa: E402
 from bluegreen.inventory import Ports  # noqa: E402
 
 FEW, MANY = 300, 1500
@@ -55,19 +55,19 @@ START_TIMEOUT, RUN_TIMEOUT = 60.0, 300.0  # seconds: valgrind starts nginx ~50x 
 @dataclass(frozen=True)
 class Row:
     """One measured site: its name, the switch mode it renders (None: the Lua fixture),
-    its port, and whether the main context turns ``pcre_jit`` on."""
+    its port, and whether the main context is what ``fab bootstrap`` writes (pcre_jit)."""
 
     name: str
     mode: str | None
     port: int
-    jit: bool = False
+    bootstrapped: bool = True
 
 
 ROWS = {
     "plain": Row("plain", "reload", 18100),  # reload mode's site: plain proxying, the base
     "file": Row("file", "file", 18101),
     "core": Row("core", "core", 18103),
-    "core-jit": Row("core", "core", 18103, jit=True),
+    "core-nojit": Row("core", "core", 18103, bootstrapped=False),
     "lua-dict": Row("luadict", None, 18104),
     "lua-link": Row("lualink", None, 18105),
 }
@@ -79,11 +79,12 @@ init_by_lua_block {{
     ffi.cdef[[ long readlink(const char *path, char *buf, size_t size); ]]
     local buf = ffi.new("char[?]", 256)
     local last, color, release = nil, "", ""
+    local STATE = [[(?:^|/)(blue|green),([A-Za-z0-9._-]{{1,64}})$]]  -- one color: enough here
     -- one parse per change of state, not per request: the state is compared as a string
     local function pick(state)
         if state ~= last then
             last = state
-            local m = ngx.re.match(state or "", [[(?:^|/)(blue|green)[ ,]([A-Za-z0-9._-]{{1,64}})$]], "jo")
+            local m = ngx.re.match(state or "", STATE, "jo")
             color, release = m and m[1] or "", m and m[2] or ""
         end
         ngx.var.bluegreen_lua_release = release
@@ -124,9 +125,9 @@ server {{
 
 
 def relocated(text: str, root: Path) -> str:
-    """``text`` with the host's nginx paths moved under the private prefix ``root``, and
-    its public port on loopback only."""
-    text = text.replace("/etc/nginx/", f"{root}/etc/nginx/").replace("/var/log/nginx/", f"{root}/")
+    """``text`` with the host's nginx paths moved under the private prefix ``root`` (as deep
+    as /etc/nginx: core mode's realpath() walks every component), its port on loopback."""
+    text = text.replace("/etc/nginx/", f"{root}/").replace("/var/log/nginx/", f"{root}/")
     return re.sub(r"^( *listen )(\d+;)", r"\g<1>127.0.0.1:\2", text, flags=re.M)
 
 
@@ -160,7 +161,7 @@ def fetch_lua(root: Path) -> str | None:
     return None
 
 
-def config(root: Path, includes: list[str], lua: bool, jit: bool) -> Path:
+def config(root: Path, includes: list[str], lua: bool, bootstrapped: bool) -> Path:
     """The private nginx.conf: one process, loopback only, our sites (+ Lua rows)."""
     modules = [NJS_MODULE]
     http = [f"include {path};" for path in includes] + [sites.backends(BACKENDS)]
@@ -169,12 +170,12 @@ def config(root: Path, includes: list[str], lua: bool, jit: bool) -> Path:
         modules += [str(lib / "ndk_http_module.so"), str(lib / "ngx_http_lua_module.so")]
         link = relocated(nginx.current_path("core"), root)
         http.append(LUA_INIT.format(root=root, line=sites.TRAFFIC.link_name(), link=link))
-        for name, source in (("luadict", "dict"), ("lualink", "link")):
+        for source in ("dict", "link"):
             http.append(LUA_SITE.format(port=ROWS[f"lua-{source}"].port, root=root, source=source))
-    conf = root / f"nginx{'-jit' if jit else ''}.conf"
+    conf = root / f"nginx{'' if bootstrapped else '-plain'}.conf"
     conf.write_text(
         "daemon off;\nmaster_process off;\n"
-        + ("pcre_jit on;\n" if jit else "")
+        + (system.MAIN_CONF_TEXT if bootstrapped else "")
         + "".join(f"load_module {m};\n" for m in modules)
         + f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
         + "events { worker_connections 64; }\n"
@@ -240,14 +241,12 @@ def instructions(conf: Path, env: dict[str, str], port: int, count: int) -> int:
 
 def per_request(conf: Path, env: dict[str, str], port: int) -> float:
     """Instructions per request: the difference between MANY and FEW requests."""
-    return (instructions(conf, env, port, MANY) - instructions(conf, env, port, FEW)) / (
-        MANY - FEW
-    )
+    return (instructions(conf, env, port, MANY) - instructions(conf, env, port, FEW)) / (MANY - FEW)
 
 
 def measure(names: list[str]) -> dict[str, object]:
     """Each row's instructions per request and its cost against plain proxying."""
-    with tempfile.TemporaryDirectory(prefix="bluegreen_instructions_") as temp:
+    with tempfile.TemporaryDirectory(prefix="bgi", dir="/tmp") as temp:
         root = Path(temp)
         includes = write_sites(root)
         lua_rows = [n for n in names if ROWS[n].mode is None]
@@ -260,7 +259,7 @@ def measure(names: list[str]) -> dict[str, object]:
             row = ROWS[name]
             if row.mode is None and skipped:
                 continue
-            conf = config(root, includes, row.mode is None and not skipped, row.jit)
+            conf = config(root, includes, row.mode is None and not skipped, row.bootstrapped)
             counts[name] = per_request(conf, env, row.port)
             print(f"{name:9} {counts[name]:10,.0f} instructions per request", flush=True)
     base = counts["plain"]

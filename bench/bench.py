@@ -12,7 +12,6 @@ from one run are compared with each other (ratios), because the machine is share
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -30,6 +29,7 @@ sys.path.insert(0, str(PROJECT))
 
 import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside this file)
 import instructions  # noqa: E402  (bench/instructions.py)
+import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py)
 
 from bluegreen.commands import nginx as nginx_commands  # noqa: E402
@@ -481,11 +481,7 @@ def main() -> int:
         results = bench.run()
     finally:
         sandbox.down()
-    out_dir = PROJECT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "latest.json").write_text(json.dumps(results, indent=2))
-    print(tables(results))
-    print(f"\nwritten to {out_dir / 'latest.json'}")
+    report.publish(results, "latest.json", tables(results))
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import signal
@@ -33,6 +32,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py, beside this file)
 
 from bluegreen.commands import nginx, system  # noqa: E402
@@ -295,11 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     results = measure(args.rows)
-    out_dir = PROJECT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "instructions.json").write_text(json.dumps(results, indent=2))
-    print(table(results))
-    print(f"\nwritten to {out_dir / 'instructions.json'}")
+    report.publish(results, "instructions.json", table(results))
     return 0
 
 

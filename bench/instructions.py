@@ -194,6 +194,18 @@ def environment(root: Path, lua: bool) -> dict[str, str]:
     return os.environ | {"LD_LIBRARY_PATH": ":".join(map(str, libs))}
 
 
+def ensure_free(ports: set[int]) -> None:
+    """Refuse to count while another process holds one of our ports: it would answer our
+    requests and the row would count the wrong nginx."""
+    for port in sorted(ports):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx: not a listener
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as e:
+                raise RuntimeError(f"127.0.0.1:{port} is in use ({e.strerror})") from e
+
+
 def wait_listening(port: int, process: subprocess.Popen) -> None:
     """Until nginx (under valgrind) accepts on ``port``; bounded."""
     deadline = time.monotonic() + START_TIMEOUT
@@ -224,6 +236,7 @@ def send(port: int, count: int) -> None:
 def instructions(conf: Path, env: dict[str, str], port: int, count: int) -> int:
     """Instructions (Ir) the whole nginx run executes while serving ``count`` requests."""
     out = conf.with_suffix(f".{port}.{count}.cachegrind")
+    ensure_free({row.port for row in ROWS.values()} | {BACKENDS.blue, BACKENDS.green})
     grind = ["valgrind", "-q", "--tool=cachegrind", "--cache-sim=no"]
     process = subprocess.Popen(
         [*grind, f"--cachegrind-out-file={out}", "nginx", "-p", str(conf.parent), "-c", str(conf)],

@@ -1,7 +1,8 @@
 """bluegreen's benchmark: dropped requests, switch latency, rollback, deploy scaling, load held.
 
     .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
-                                    [--sources 1,6,12] [--cost-rounds 9] [--only sources|modes]
+                                    [--sources 1,6,12] [--cost-rounds 9]
+                                    [--only sources|modes|instructions]
 
 Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
 command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
@@ -11,7 +12,6 @@ from one run are compared with each other (ratios), because the machine is share
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -28,16 +28,19 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside this file)
+import instructions  # noqa: E402  (bench/instructions.py)
+import report  # noqa: E402  (bench/report.py)
+import sites  # noqa: E402  (bench/sites.py)
 
-from bluegreen import render as templates  # noqa: E402
 from bluegreen.commands import nginx as nginx_commands  # noqa: E402
+from bluegreen.commands import system  # noqa: E402
 from bluegreen.executor import Remote  # noqa: E402
-from bluegreen.inventory import App, Inventory, Ports  # noqa: E402
+from bluegreen.inventory import Ports  # noqa: E402
 from bluegreen.inventory import load as load_inventory  # noqa: E402
 from bluegreen.orchestration.state import Phase  # noqa: E402
+from bluegreen.profiles import PROFILES  # noqa: E402
 from bluegreen.testing import demo, sandbox  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
-from bluegreen.traffic import Traffic  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "bench"
 RESET = (
@@ -45,8 +48,6 @@ RESET = (
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
 OTHER = {"blue": "green", "green": "blue"}
-BENCH_TRAFFIC = Traffic("blue", "bench")
-CONSTANT_NJS = "function live(r) { return 'blue bench'; }\nexport default {live};\n"
 # nginx_cost: app name -> (switch mode, public port); "plain" is reload mode's static proxy
 COST_VARIANTS = {
     "plain": ("reload", 4100),
@@ -290,34 +291,15 @@ class Bench:
         """
         host = self.fleet[0]
         ports = Ports(public=4100, blue=4201, green=4202)
-        files = {}
+        sandbox.run_in(host, system.nginx_main(PROFILES["debian"]))  # as bootstrapped: pcre_jit
+        files = {"/etc/nginx/conf.d/bench-backend.conf": sites.backends(ports)}
         for app, (mode, public) in COST_VARIANTS.items():
-            inv = Inventory(
-                path=WORK / "x.yml",
-                app=App(name=app),
-                ports=Ports(public=public, blue=ports.blue, green=ports.green),
-                hosts={},
-                groups={},
-            )
-            env = templates.environment(inv)
-            files[f"/etc/nginx/conf.d/bluegreen-{app}.conf"] = templates.site(env, inv, mode)
-            if app == "vmonly":  # the njs call alone, without reading the state file
-                files[f"/etc/nginx/bluegreen/{app}.js"] = CONSTANT_NJS
-            elif mode == "file":
-                files[f"/etc/nginx/bluegreen/{app}.js"] = templates.script(env, inv)
-                files[f"/etc/nginx/bluegreen/{app}.state"] = templates.state(BENCH_TRAFFIC)
-            elif mode == "reload":
-                files[f"/etc/nginx/bluegreen/{app}.live.conf"] = templates.live(
-                    env, inv, BENCH_TRAFFIC
-                )
-        files["/etc/nginx/conf.d/bench-backend.conf"] = "".join(
-            f"server {{ listen 127.0.0.1:{p}; access_log off; return 200 'ok'; }}\n"
-            for p in (ports.blue, ports.green)
-        )
+            app_ports = Ports(public=public, blue=ports.blue, green=ports.green)
+            files |= sites.files(app, mode, app_ports, WORK)
         sandbox.run_in(host, "mkdir -p /etc/nginx/bluegreen")
         for path, text in files.items():
             sandbox.run_in(host, f"printf '%s' {shlex.quote(text)} > {path}")
-        sandbox.run_in(host, nginx_commands.point_link("core", BENCH_TRAFFIC.link_name()))
+        sandbox.run_in(host, nginx_commands.point_link("core", sites.TRAFFIC.link_name()))
         sandbox.run_in(host, "nginx -t && nginx -s reload")
         time.sleep(0.5)
         rates: dict[str, list[float]] = {app: [] for app in COST_VARIANTS}
@@ -488,18 +470,18 @@ def main() -> int:
     parser.add_argument(
         "--cost-rounds", type=int, default=9, help="interleaved wrk rounds per switch mode"
     )
-    parser.add_argument("--only", choices=["sources", "modes"], help="run only this part")
+    parser.add_argument(
+        "--only", choices=["sources", "modes", "instructions"], help="run only this part"
+    )
     args = parser.parse_args()
+    if args.only == "instructions":  # no sandbox: a private nginx on loopback
+        return instructions.main([])
     bench = Bench(args)
     try:
         results = bench.run()
     finally:
         sandbox.down()
-    out_dir = PROJECT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "latest.json").write_text(json.dumps(results, indent=2))
-    print(tables(results))
-    print(f"\nwritten to {out_dir / 'latest.json'}")
+    report.publish(results, "latest.json", tables(results))
     return 0
 
 

@@ -7,7 +7,7 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           procps docker.io git python3 python3-venv curl ca-certificates
           sudo iptables  # the non-root login and the partition tests
           ufw  # bootstrap opens the public port in an active ufw (bootstrap test)
-          wrk  # the benchmark: nginx-bound throughput
+          wrk valgrind  # the benchmark: nginx-bound throughput, instructions per request
           docker-registry skopeo apache2-utils  # the image-source tests (registry, htpasswd)
           dnf rpm createrepo-c  # dnf, rpmbuild, createrepo_c: the Amazon Linux 2023 bootstrap test
           sqlite3  # copied into the lifecycle test app's image: its release command's database

@@ -45,7 +45,7 @@ def test_nginx_main_context_file_per_profile():
     assert "/usr/share/nginx/modules/90-bluegreen.conf" in al
     assert "njs" not in al
     for command in (debian, al):
-        assert "worker_shutdown_timeout 30s;" in command
+        assert "worker_shutdown_timeout 30s;" in command and "pcre_jit on;" in command
         assert 'if ! out=$(nginx -t 2>&1); then eval "$undo";' in command
         assert command.endswith(
             f"if {RUNNING}; then nginx -s reload; echo 'changed: nginx reloaded'; fi"

@@ -206,65 +206,63 @@ def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
     assert "ssl_certificate_key /etc/letsencrypt/live/my-shop/privkey.pem;" in text
 
 
-# the state's whitelist, a split: color, release, the other color, its release, percent
-STATES = r"^/etc/nginx/bluegreen/my\-shop\.states"  # the states directory, as a regex
-SPLIT = (
-    r"STATES/(blue|green),([A-Za-z0-9._-]{1,64}),(?!\1)(blue|green),([A-Za-z0-9._-]{1,64}),"
-    r"(0[1-9]|[1-9][0-9])"
+# the state's whitelist, captured by name: color and release, then a split's other color,
+# its release, the percent, sticky; either one may end in maintenance
+MAIN = (
+    r"^/etc/nginx/bluegreen/my\-shop\.states/(?<bluegreen_my_shop_main>blue|green),"
+    r"(?<bluegreen_my_shop_main_release>[A-Za-z0-9._-]{1,64})"
 )
+SPLIT = (
+    r",(?!\1)(?<bluegreen_my_shop_other>blue|green),"
+    r"(?<bluegreen_my_shop_other_release>[A-Za-z0-9._-]{1,64}),"
+    r"(?<bluegreen_my_shop_percent>0[1-9]|[1-9][0-9])(?<bluegreen_my_shop_sticky>,sticky)?"
+)
+DOWN = r"(?<bluegreen_my_shop_down>,maintenance)?$"
 CORE_MAPS = r"""# The live color is the name of the directory that this symlink points to:
 # /etc/nginx/bluegreen/my-shop.current -> "<color>,<release>", or split:
 # "<color>,<release>,<other>,<other release>,<percent, two digits>[,sticky]", either one
 # followed by ",maintenance" while the maintenance page is up.
 # A switch renames a new link over it (atomic): no reload, no window where both answer,
 # and core nginx only ($realpath_root, map, split_clients): no njs or Lua module needed.
-# The maps give what njs gives in file mode: one "<color> <release>" per request.
-# One color is the first entry: one match per request.
-map $bluegreen_my_shop_state $bluegreen_my_shop_live {
-    "~STATES/(blue|green),([A-Za-z0-9._-]{1,64})(?:,maintenance)?$" "$1 $2";
-    "~SPLIT(?:,sticky)?(?:,maintenance)?$" $bluegreen_my_shop_split;
+# One regex per request: the first map's match captures the state's words by name; color,
+# release and maintenance are then hash lookups of the side that serves ("main", or
+# "other": a split's bucket below its percent), so they read that one match's captures.
+map $bluegreen_my_shop_state $bluegreen_my_shop_side {
+    "~MAINDOWN" main;
+    "~MAINSPLITDOWN" $bluegreen_my_shop_split_side;
     default "";
 }
-# A split only (the maps below are evaluated for split states alone):
-map $bluegreen_my_shop_state $bluegreen_my_shop_main {
-    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$1 $2";
+map $bluegreen_my_shop_side $bluegreen_my_shop_color {
+    main $bluegreen_my_shop_main;
+    other $bluegreen_my_shop_other;
     default "";
 }
-map $bluegreen_my_shop_state $bluegreen_my_shop_other {
-    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$3 $4";
+map $bluegreen_my_shop_side $bluegreen_my_shop_release {
+    main $bluegreen_my_shop_main_release;
+    other $bluegreen_my_shop_other_release;
     default "";
 }
-map $bluegreen_my_shop_state $bluegreen_my_shop_percent {
-    "~SPLIT(?:,sticky)?(?:,maintenance)?$" "$5";
+map $bluegreen_my_shop_side $bluegreen_my_shop_maintenance {
+    main $bluegreen_my_shop_down;
+    other $bluegreen_my_shop_down;
     default "";
 }
-# A split's bucket 00..99: random per request, or by client address (sticky: a bucket below
-# the percent stays on the other color when the percent grows).
+# A split only: its bucket 00..99, random per request, or by client address (sticky: a
+# bucket below the percent stays on the other color when the percent grows).
 split_clients "${request_id}" $bluegreen_my_shop_roll {
 BUCKETS}
 split_clients "${remote_addr}" $bluegreen_my_shop_stick {
 BUCKETS}
-map $bluegreen_my_shop_state $bluegreen_my_shop_bucket {
-    "~,sticky(?:,maintenance)?$" $bluegreen_my_shop_stick;
+map $bluegreen_my_shop_sticky $bluegreen_my_shop_bucket {
+    ",sticky" $bluegreen_my_shop_stick;
     default $bluegreen_my_shop_roll;
 }
 # "<bucket> <percent>", both two digits: the bucket is below the percent -> the other color.
-map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_split {
-    "~^(?:BELOW)$" $bluegreen_my_shop_other;
-    default $bluegreen_my_shop_main;
+map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_split_side {
+    "~^(?:BELOW)$" other;
+    default main;
 }
-map $bluegreen_my_shop_live $bluegreen_my_shop_color {
-    "~^(?<color>blue|green) " $color;
-    default "";
-}
-map $bluegreen_my_shop_live $bluegreen_my_shop_release {
-    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;
-    default "";
-}
-map $bluegreen_my_shop_state $bluegreen_my_shop_maintenance {
-    "~[ ,]maintenance$" 1;
-    default "";
-}
+upstream bluegreen_my_shop_blue {
 """
 CORE_LOCATION = r"""    location / {
         root /etc/nginx/bluegreen/my-shop.current;  # never served from: only for $realpath_root
@@ -285,7 +283,8 @@ def test_core_site_reads_the_state_link_once_per_request_with_core_modules_only(
     text = render.site(render.environment(inv), inv, "core")
     assert text.startswith("# bluegreen site mode=core app=my-shop listen=4000 ")
     buckets = "".join(f"    1% {bucket:02d};\n" for bucket in range(100))
-    maps = CORE_MAPS.replace("BUCKETS", buckets).replace("SPLIT", SPLIT).replace("STATES", STATES)
+    maps = CORE_MAPS.replace("BUCKETS", buckets).replace("SPLIT", SPLIT).replace("DOWN", DOWN)
+    maps = maps.replace("MAIN", MAIN)
     assert maps.replace("BELOW", render.BELOW) in text
     assert CORE_LOCATION in text
     assert "upstream bluegreen_my_shop_green {\n    server 127.0.0.1:4002;" in text
@@ -351,9 +350,11 @@ def test_the_site_answers_503_with_the_page_while_in_maintenance(tmp_path):
         "        add_header Retry-After 60 always;\n"
     )
     assert all(answer in text and page in text for text in sites.values())
-    assert "$bluegreen_my_shop_live $bluegreen_my_shop_maintenance {" in sites["file"]
-    assert "$bluegreen_my_shop_state $bluegreen_my_shop_maintenance {" in sites["core"]
-    assert all('    "~[ ,]maintenance$" 1;' in sites[mode] for mode in ("file", "core"))
+    assert (
+        '$bluegreen_my_shop_live $bluegreen_my_shop_maintenance {\n    "~[ ,]maintenance$" 1;'
+        in (sites["file"])
+    )
+    assert "    main $bluegreen_my_shop_down;\n    other $bluegreen_my_shop_down;" in sites["core"]
     assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in sites["file"]
 
 

@@ -17,7 +17,7 @@ DOCKERD_LOG = "/var/log/dockerd.log"  # where a dockerd started without systemd 
 DAEMON_JSON = "/etc/docker/daemon.json"
 MAIN_CONF = "90-bluegreen.conf"
 # nginx/90-bluegreen.conf: bounds how long old nginx workers keep long-lived connections
-# open after a reload
+# open after a reload, and compiles regexes (core mode's per-request match) to machine code
 MAIN_CONF_TEXT = nginx_file(MAIN_CONF)
 CLOUD_INIT_TIMEOUT = 900  # seconds bootstrap waits for a first boot's cloud-init
 LISTENING = "public port listening"
@@ -53,7 +53,8 @@ def wait_cloud_init() -> str:
 
 
 def nginx_main(profile: Profile) -> str:
-    """Put ``worker_shutdown_timeout`` in the main context (and enable njs where it is a link).
+    """Put ``worker_shutdown_timeout`` and ``pcre_jit`` in the main context (and enable njs
+    where it is a link).
 
     Changes are tested with ``nginx -t`` and undone if it fails; a running nginx is
     reloaded only when something changed.
@@ -75,7 +76,7 @@ def nginx_main(profile: Profile) -> str:
         f"  if [ -f {path} ]; then cp -p {path} {path}.prev;"
         f' undo="$undo mv -f {path}.prev {path};"; else undo="$undo rm -f {path};"; fi',
         f"  printf '%s' {quote(MAIN_CONF_TEXT)} > {path}.new && mv -f {path}.new {path}",
-        f'  echo "changed: worker_shutdown_timeout 30s in {path}"; changed=1',
+        f'  echo "changed: worker_shutdown_timeout 30s, pcre_jit on in {path}"; changed=1',
         "fi",
         '[ -n "$changed" ] || exit 0',
         'if ! out=$(nginx -t 2>&1); then eval "$undo"; printf "%s\\n" "$out" >&2; exit 3; fi',

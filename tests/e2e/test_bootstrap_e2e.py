@@ -186,7 +186,7 @@ def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
         "profile amazon-linux (detected: amzn 2023, dnf); no systemd",
         "packages: changed — installed docker nginx git certbot",
         "certificate renewal: no systemd timer and no cron job runs certbot",
-        "nginx main context: changed — worker_shutdown_timeout 30s in"
+        "nginx main context: changed — worker_shutdown_timeout 30s, pcre_jit on in"
         " /usr/share/nginx/modules/90-bluegreen.conf",
         "services: changed — started dockerd (no systemd; log /var/log/dockerd.log);"
         " started nginx (no systemd)",
@@ -197,7 +197,7 @@ def test_amazon_linux_2023_with_real_dnf(amazon_linux, app_repo, tmp_path):
     assert installed == [f"{name}-{rpm.VERSIONS[name]}-1.bgtest.noarch" for name in names]
     running = sb.run_in(amazon_linux, "docker info --format '{{.ServerVersion}}' && nginx -T")
     assert "include /usr/share/nginx/modules/*.conf;" in running.stdout
-    assert "worker_shutdown_timeout 30s;" in running.stdout
+    assert "worker_shutdown_timeout 30s;" in running.stdout and "pcre_jit on;" in running.stdout
 
     second = _bootstrap(inventory, "second bootstrap (dnf)")
     assert "bootstrap: 0 changed, 11 ok" in second.stdout

@@ -215,7 +215,8 @@ def test_steps_are_in_dependency_order():
         "certificate renewal",
         "checks",
     ]
-    assert system.MAIN_CONF_TEXT.endswith("worker_shutdown_timeout 30s;\n")
+    assert "\nworker_shutdown_timeout 30s;\n" in system.MAIN_CONF_TEXT
+    assert system.MAIN_CONF_TEXT.endswith("\npcre_jit on;\n")
 
 
 @pytest.mark.parametrize(

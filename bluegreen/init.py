@@ -18,6 +18,7 @@ import jinja2
 import yaml
 
 from bluegreen.errors import InitError
+from bluegreen.inventory import APP_NAME_MAX
 
 FABFILE = (
     "from bluegreen.tasks import ns  # noqa: F401  (fab looks for a collection named fabfile)\n"
@@ -53,9 +54,9 @@ class Plan:
 
 def app_name(folder: str) -> str:
     """The folder's name as an app name inventory.py accepts: a-z 0-9 _ -, a letter first,
-    at most 40 characters (it becomes container, image and nginx names)."""
+    at most ``APP_NAME_MAX`` characters (it becomes container, image and nginx names)."""
     name = re.sub(r"[^a-z0-9_-]+", "-", folder.lower())
-    name = re.sub(r"^[^a-z]+", "", name)[:40].rstrip("-_")
+    name = re.sub(r"^[^a-z]+", "", name)[:APP_NAME_MAX].rstrip("-_")
     return name or "app"
 
 

@@ -272,7 +272,10 @@ class Inventory:
 
 Check = Callable[[Any, str], Any]  # (value, dotted key) -> checked value; raises _Invalid
 
-_APP_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # becomes container, image and nginx names
+# an app's name becomes container, image and nginx names; nginx's variables
+# (``bluegreen_<name>_maintenance``) must fit its default variables_hash_bucket_size (64)
+APP_NAME_MAX = 24
+_APP_NAME = re.compile(rf"[a-z][a-z0-9_-]{{0,{APP_NAME_MAX - 1}}}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # host and group names
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIR_PART = re.compile(r"[A-Za-z0-9_.-]+")
@@ -447,7 +450,9 @@ def _notify(value: Any) -> tuple[Webhook, ...]:
 def _app(value: Any, base: Path) -> App:
     """The app section; relative local paths resolve against the inventory's directory."""
     checks: dict[str, Check] = {
-        "name": _match(_APP_NAME, "a name of a-z 0-9 _ - starting with a letter, at most 40 long"),
+        "name": _match(
+            _APP_NAME, f"a name of a-z 0-9 _ - starting with a letter, at most {APP_NAME_MAX} long"
+        ),
         "source": _choice("upload", "git"),
         "repo": _expect(lambda v: isinstance(v, str) and v, "a path or git URL"),
         "path": _relative,

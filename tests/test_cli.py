@@ -45,7 +45,7 @@ def git_repo(path: Path, files: dict[str, str]) -> Path:
         ("2048-game", "game"),
         ("hello world!", "hello-world"),
         ("___", "app"),
-        ("a" * 50, "a" * 40),
+        ("a" * 50, "a" * 24),
     ],
 )
 def test_the_app_name_is_the_folder_name_made_valid(folder, name):

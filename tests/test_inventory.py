@@ -193,7 +193,7 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
     ("null", "app.name", "required"),
     ("{source: git}", "app.name", "required"),
     ("{name: My App}", "app.name", "got 'My App'"),
-    ("{name: %s}" % ("x" * 41), "app.name", "at most 40"),
+    ("{name: %s}" % ("x" * 25), "app.name", "at most 24"),
     ("{name: e, helth: {}}", "app.helth", "unknown key (did you mean 'health'?)"),
     ("{name: e, zzz: 1}", "app.zzz", "unknown key (expected one of: name, source"),
     ("{name: e, source: svn}", "app.source", "expected 'upload' or 'git', got 'svn'"),

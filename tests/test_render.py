@@ -1,11 +1,13 @@
 import dataclasses
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from bluegreen import render
-from bluegreen.inventory import App, Host, Inventory, Ports, Tls
+from bluegreen.inventory import APP_NAME_MAX, App, Host, Inventory, Ports, Tls
 from bluegreen.tls import Pair
 from bluegreen.traffic import Split, Traffic, from_link
 
@@ -209,15 +211,15 @@ def test_acme_site_reads_certbots_lineage_named_after_the_app(tmp_path):
 # the state's whitelist, captured by name: color and release, then a split's other color,
 # its release, the percent, sticky; either one may end in maintenance
 MAIN = (
-    r"^/etc/nginx/bluegreen/my\-shop\.states/(?<bluegreen_my_shop_main>blue|green),"
-    r"(?<bluegreen_my_shop_main_release>[A-Za-z0-9._-]{1,64})"
+    r"^/etc/nginx/bluegreen/my\-shop\.states/(?<bluegreen__main>blue|green),"
+    r"(?<bluegreen__main_release>[A-Za-z0-9._-]{1,64})"
 )
 SPLIT = (
-    r",(?!\1)(?<bluegreen_my_shop_other>blue|green),"
-    r"(?<bluegreen_my_shop_other_release>[A-Za-z0-9._-]{1,64}),"
-    r"(?<bluegreen_my_shop_percent>0[1-9]|[1-9][0-9])(?<bluegreen_my_shop_sticky>,sticky)?"
+    r",(?!\1)(?<bluegreen__other>blue|green),"
+    r"(?<bluegreen__other_release>[A-Za-z0-9._-]{1,64}),"
+    r"(?<bluegreen__percent>0[1-9]|[1-9][0-9])(?<bluegreen__sticky>,sticky)?"
 )
-DOWN = r"(?<bluegreen_my_shop_down>,maintenance)?$"
+DOWN = r"(?<bluegreen__down>,maintenance)?$"
 CORE_MAPS = r"""# The live color is the name of the directory that this symlink points to:
 # /etc/nginx/bluegreen/my-shop.current -> "<color>,<release>", or split:
 # "<color>,<release>,<other>,<other release>,<percent, two digits>[,sticky]", either one
@@ -233,18 +235,18 @@ map $bluegreen_my_shop_state $bluegreen_my_shop_side {
     default "";
 }
 map $bluegreen_my_shop_side $bluegreen_my_shop_color {
-    main $bluegreen_my_shop_main;
-    other $bluegreen_my_shop_other;
+    main $bluegreen__main;
+    other $bluegreen__other;
     default "";
 }
 map $bluegreen_my_shop_side $bluegreen_my_shop_release {
-    main $bluegreen_my_shop_main_release;
-    other $bluegreen_my_shop_other_release;
+    main $bluegreen__main_release;
+    other $bluegreen__other_release;
     default "";
 }
 map $bluegreen_my_shop_side $bluegreen_my_shop_maintenance {
-    main $bluegreen_my_shop_down;
-    other $bluegreen_my_shop_down;
+    main $bluegreen__down;
+    other $bluegreen__down;
     default "";
 }
 # A split only: its bucket 00..99, random per request, or by client address (sticky: a
@@ -253,12 +255,12 @@ split_clients "${request_id}" $bluegreen_my_shop_roll {
 BUCKETS}
 split_clients "${remote_addr}" $bluegreen_my_shop_stick {
 BUCKETS}
-map $bluegreen_my_shop_sticky $bluegreen_my_shop_bucket {
+map $bluegreen__sticky $bluegreen_my_shop_bucket {
     ",sticky" $bluegreen_my_shop_stick;
     default $bluegreen_my_shop_roll;
 }
 # "<bucket> <percent>", both two digits: the bucket is below the percent -> the other color.
-map "$bluegreen_my_shop_bucket $bluegreen_my_shop_percent" $bluegreen_my_shop_split_side {
+map "$bluegreen_my_shop_bucket $bluegreen__percent" $bluegreen_my_shop_split_side {
     "~^(?:BELOW)$" other;
     default main;
 }
@@ -354,7 +356,7 @@ def test_the_site_answers_503_with_the_page_while_in_maintenance(tmp_path):
         '$bluegreen_my_shop_live $bluegreen_my_shop_maintenance {\n    "~[ ,]maintenance$" 1;'
         in (sites["file"])
     )
-    assert "    main $bluegreen_my_shop_down;\n    other $bluegreen_my_shop_down;" in sites["core"]
+    assert "    main $bluegreen__down;\n    other $bluegreen__down;" in sites["core"]
     assert '    "~^(blue|green) (?<release>[A-Za-z0-9._-]+)" $release;' in sites["file"]
 
 
@@ -363,3 +365,30 @@ def test_the_maintenance_page_escapes_the_message(tmp_path):
     page = render.maintenance_page(render.environment(inv), inv, '<b>"DB" & co</b>')
     assert "<p>&lt;b&gt;&#34;DB&#34; &amp; co&lt;/b&gt;</p>" in page
     assert "<b>" not in page
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs the nginx binary")
+def test_real_nginx_accepts_core_sites_of_two_apps_one_with_the_longest_name(tmp_path):
+    """Two apps' core-mode sites in one nginx, one app name as long as allowed: PCRE2
+    refuses capture names over 32 characters (so they do not carry the app's name), and
+    nginx's default variables_hash_bucket_size (64) variable names over 46."""
+    longest = "a" * (APP_NAME_MAX - 1) + "b"
+    includes = []
+    for name, port in ((longest, 4000), ("shop", 4100)):
+        inv = dataclasses.replace(
+            _inventory(tmp_path, name), ports=Ports(public=port, blue=port + 1, green=port + 2)
+        )
+        text = render.site(render.environment(inv), inv, "core")
+        site = tmp_path / f"{name}.conf"
+        site.write_text(text.replace("/var/log/nginx/", f"{tmp_path}/"))
+        includes.append(f"include {site};")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n{chr(10).join(includes)}\n}}\n"
+    )
+    tested = subprocess.run(
+        ["nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+    )
+    assert tested.returncode == 0, tested.stderr

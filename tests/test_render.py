@@ -1,7 +1,9 @@
 import dataclasses
 import re
 import shutil
+import socket
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -367,28 +369,58 @@ def test_the_maintenance_page_escapes_the_message(tmp_path):
     assert "<b>" not in page
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="needs the nginx binary")
-def test_real_nginx_accepts_core_sites_of_two_apps_one_with_the_longest_name(tmp_path):
+def test_a_real_nginx_serves_two_core_mode_apps_each_its_own_state(tmp_path):
     """Two apps' core-mode sites in one nginx, one app name as long as allowed: PCRE2
-    refuses capture names over 32 characters (so they do not carry the app's name), and
-    nginx's default variables_hash_bucket_size (64) variable names over 46."""
+    refuses capture names over 32 characters (so they do not carry the app's name, and
+    both sites share them), nginx's default variables_hash_bucket_size (64) variable names
+    over 46. Each app answers from its own state link: one blue, the other a split."""
     longest = "a" * (APP_NAME_MAX - 1) + "b"
-    includes = []
-    for name, port in ((longest, 4000), ("shop", 4100)):
+    states = {
+        longest: Traffic("blue", "r1"),
+        "shop": Traffic("green", "r2", Split("blue", "r1", 50)),
+    }
+    config, ports = [], {}
+    for name, traffic in states.items():
+        public, blue, green = _free_port(), _free_port(), _free_port()
+        ports[name] = public
         inv = dataclasses.replace(
-            _inventory(tmp_path, name), ports=Ports(public=port, blue=port + 1, green=port + 2)
+            _inventory(tmp_path, name), ports=Ports(public=public, blue=blue, green=green)
         )
         text = render.site(render.environment(inv), inv, "core")
-        site = tmp_path / f"{name}.conf"
-        site.write_text(text.replace("/var/log/nginx/", f"{tmp_path}/"))
-        includes.append(f"include {site};")
+        text = text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
+            "/var/log/nginx/", f"{tmp_path}/"
+        )
+        config.append(text)
+        for color, port in (("blue", blue), ("green", green)):
+            config.append(f"server {{ listen 127.0.0.1:{port}; return 200 '{name} {color}'; }}")
+        (tmp_path / f"{name}.states" / traffic.link_name()).mkdir(parents=True)
+        (tmp_path / f"{name}.current").symlink_to(f"{name}.states/{traffic.link_name()}")
     conf = tmp_path / "nginx.conf"
     conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n{chr(10).join(includes)}\n}}\n"
+        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\naccess_log off;\n"
+        + "\n".join(config)
+        + "\n}\n"
     )
-    tested = subprocess.run(
-        ["nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
-        capture_output=True,
-        text=True,
-    )
+    nginx = ["nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)]
+    tested = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True)
     assert tested.returncode == 0, tested.stderr
+    subprocess.run([*nginx, "-g", "daemon on; master_process off;"], check=True, timeout=10)
+    try:
+        seen = {name: set() for name in states}
+        for name, port in ports.items():
+            for _ in range(40):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+                    color = reply.headers["X-Bluegreen-Color"]
+                    release = reply.headers["X-Bluegreen-Release"]
+                    assert reply.read().decode() == f"{name} {color}"
+                    seen[name].add((color, release))
+    finally:
+        subprocess.run([*nginx, "-s", "stop"], timeout=10)
+    assert seen == {longest: {("blue", "r1")}, "shop": {("green", "r2"), ("blue", "r1")}}

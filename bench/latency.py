@@ -35,6 +35,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+import report  # noqa: E402  (bench/report.py, beside this file)
+
 from bluegreen.testing import demo, relay, sandbox  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "latency"
@@ -310,15 +312,8 @@ def main() -> int:
             results["sizes"] = sizes(repo, args.sizes, args.rounds)
     finally:
         sandbox.down()
-    publish(results, PROJECT / "bench" / "results" / "latency.json")
+    report.publish(results, "latency.json", tables(results))
     return 0
-
-
-def publish(results: dict[str, object], path: Path) -> None:
-    """The JSON beside the other results, and the tables on stdout."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(tables(results))
 
 
 if __name__ == "__main__":

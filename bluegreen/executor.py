@@ -405,10 +405,21 @@ class Remote:
 
 
 def _tunnel(transport: paramiko.Transport, port: int, timeout: float) -> paramiko.Channel:
-    """A channel to 127.0.0.1:``port`` on the host (ChannelException: nothing listens)."""
-    return transport.open_channel(
-        "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
-    )
+    """A channel to 127.0.0.1:``port`` on the host (ChannelException: nothing listens).
+
+    paramiko keeps one refusal per transport, handed to the first open that asks: of two
+    refusals at once (blue's and green's ports both closed), the second sees only "Unable
+    to open channel." on a live transport. That is a refusal too, not a lost connection."""
+    try:
+        return transport.open_channel(
+            "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
+        )
+    except paramiko.ChannelException:
+        raise
+    except paramiko.SSHException as error:
+        if transport.is_active() and str(error) == "Unable to open channel.":
+            raise paramiko.ChannelException(2, "Connect failed") from error
+        raise
 
 
 def _read_all(recv: Callable[[int], bytes], limit: int = 65536) -> bytes:

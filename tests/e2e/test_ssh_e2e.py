@@ -12,9 +12,12 @@ import signal
 import subprocess
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bluegreen import inventory as inventory_module
+from bluegreen.executor import Remote
 from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab
 
@@ -163,6 +166,30 @@ def test_unreachable_hosts_get_one_clear_line_each_and_nothing_changes(fleet, tm
     assert result.seconds < 8, result.output  # bounded by connect_timeout, not TCP's minutes
     assert [snapshot(h) for h in hosts] == before
     assert not any(lock_held(h) for h in hosts)
+
+
+def test_refusals_at_once_are_refusals_not_a_lost_connection(sandbox, repo, tmp_path):
+    """Eight tunnels to closed ports opened at once over one real SSH connection (as the
+    facts probe does with both colors' health and the public port): each is a refused
+    connection, and the connection still serves a command afterwards."""
+    host = inventory_module.load(inventory(tmp_path, repo)).hosts["sandbox1"]
+    remote = Remote(host)
+    remote.open()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(lambda port: _refusal(remote, port), range(4990, 4998)))
+        assert outcomes == ["ConnectionRefusedError"] * 8
+        assert remote.run("echo alive", timeout=10, what="echo").strip() == "alive"
+    finally:
+        remote.close()
+
+
+def _refusal(remote: Remote, port: int) -> str:
+    try:
+        remote.http_get(port, "/", timeout=5)
+    except Exception as error:  # the kind is what the test compares
+        return type(error).__name__
+    return "answered"
 
 
 def test_connection_lost_during_stage_then_status_shows_it_and_deploy_repairs_it(fleet):

@@ -25,29 +25,35 @@ DEAD_LIMIT = 1.0
 def wait_healthy(remote: Remote, port: int, health: Health) -> str:
     """Probe the color's port until the health path answers as expected (by default 2xx or
     3xx; ``health.expect`` may ask for status codes, a text and JSON fields); say how."""
-    last = "no answer"
-    for attempt in range(1, health.attempts + 1):
-        try:
-            reply = remote.http_get(port, health.path, health.timeout)
-            problem = unexpected(reply, health.expect)
-            if problem is None:
-                return f"HTTP {reply.status} on {health.path} after {attempt} attempt(s)"
-            last = f"HTTP {reply.status} {problem}"
-        except (OSError, ConnectionError) as error:
-            last = str(error) or type(error).__name__
+    for attempt in range(1, health.attempts + 1):  # at least one (inventory.py checks)
+        healthy, said = _ask_health(remote, port, health)
+        if healthy:
+            return f"{said} after {attempt} attempt(s)"
         if attempt < health.attempts:
             time.sleep(health.interval)
-    raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {last}")
+    raise CheckFailed(f"port {port} not healthy after {health.attempts} attempt(s); last: {said}")
 
 
 def health_once(remote: Remote, port: int, health: Health) -> str | None:
     """One probe of the health path: how it answered when healthy, else None (whatever went
     wrong, the change then waits for health as usual)."""
     try:
-        reply = remote.http_get(port, health.path, health.timeout)
+        healthy, said = _ask_health(remote, port, health)
     except Exception:  # noqa: BLE001 - only a shortcut: every failure means "ask again later"
         return None
-    return None if unexpected(reply, health.expect) else f"HTTP {reply.status} on {health.path}"
+    return said if healthy else None
+
+
+def _ask_health(remote: Remote, port: int, health: Health) -> tuple[bool, str]:
+    """One request to the health path: (healthy?, how it answered or why not)."""
+    try:
+        reply = remote.http_get(port, health.path, health.timeout)
+    except (OSError, ConnectionError) as error:
+        return False, str(error) or type(error).__name__
+    problem = unexpected(reply, health.expect)
+    if problem is None:
+        return True, f"HTTP {reply.status} on {health.path}"
+    return False, f"HTTP {reply.status} {problem}"
 
 
 def unexpected(reply: HttpReply, expect: Expect) -> str | None:

@@ -55,9 +55,8 @@ def read(
         served = asked.result()
         healthy = {color: said for color, future in colors.items() if (said := future.result())}
     found = facts.parse(output)
-    if found.split is not None:  # both colors answer: one answer proves nothing
-        return Observed(found, output, healthy=healthy)
-    if served is None or served == found.traffic:
+    # a split: both colors answer, one answer proves nothing
+    if found.split is not None or served is None or served == found.traffic:
         return Observed(found, output, healthy=healthy)
     files = found.traffic.describe() if found.traffic else "nothing"
     why = (

@@ -32,15 +32,15 @@ import instructions  # noqa: E402  (bench/instructions.py)
 import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py)
 
-from bluegreen.commands import nginx as nginx_commands  # noqa: E402
-from bluegreen.commands import system  # noqa: E402
-from bluegreen.executor import Remote  # noqa: E402
-from bluegreen.inventory import Ports  # noqa: E402
-from bluegreen.inventory import load as load_inventory  # noqa: E402
-from bluegreen.orchestration.state import Phase  # noqa: E402
-from bluegreen.profiles import PROFILES  # noqa: E402
+from bluegreen.config.inventory import Ports  # noqa: E402
+from bluegreen.config.inventory import load as load_inventory  # noqa: E402
+from bluegreen.config.profiles import PROFILES  # noqa: E402
+from bluegreen.engine.state import Phase  # noqa: E402
+from bluegreen.shell import nginx as nginx_commands  # noqa: E402
+from bluegreen.shell import system  # noqa: E402
 from bluegreen.testing import demo, sandbox  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
+from bluegreen.transport.ssh import Remote  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "bench"
 RESET = (

@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from bluegreen.testing import demo, sandbox
+from bluegreen import sandbox
+from bluegreen.testing import demo
 from bluegreen.testing.artifacts import REGISTRY_PORT, OperatorDocker, Registry
 
 SOURCES = ("host", "local", "image")

@@ -35,8 +35,8 @@ sys.path.insert(0, str(PROJECT))
 import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py, beside this file)
 
-from bluegreen.commands import nginx, system  # noqa: E402
-from bluegreen.inventory import Ports  # noqa: E402
+from bluegreen.config.inventory import Ports  # noqa: E402
+from bluegreen.shell import nginx, system  # noqa: E402
 
 FEW, MANY = 300, 1500
 BACKENDS = Ports(public=18100, blue=18201, green=18202)

@@ -1,4 +1,4 @@
-"""The switch modes' sites as nginx files, rendered from bluegreen's real templates.
+"""The switch modes' sites as nginx files, rendered from bluegreen's real render.
 
 Shared by the wrk cost (bench.py, on a sandbox host) and the instruction count
 (instructions.py, on a private nginx): both must measure what a host really runs.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bluegreen import render as templates
-from bluegreen.inventory import App, Inventory, Ports
-from bluegreen.traffic import Traffic
+from bluegreen import render
+from bluegreen.config.inventory import App, Inventory, Ports
+from bluegreen.facts.traffic import Traffic
 
 TRAFFIC = Traffic("blue", "bench")
 CONSTANT_NJS = "function live(r) { return 'blue bench'; }\nexport default {live};\n"
@@ -29,13 +29,13 @@ def files(app: str, mode: str, ports: Ports, where: Path) -> dict[str, str]:
     """Path -> text of ``app``'s site in ``mode`` serving ``TRAFFIC`` (core: its link too,
     which the caller points with ``nginx.point_link``)."""
     inv = Inventory(path=where / "x.yml", app=App(name=app), ports=ports, hosts={}, groups={})
-    env = templates.environment(inv)
-    out = {f"/etc/nginx/conf.d/bluegreen-{app}.conf": templates.site(env, inv, mode)}
+    env = render.environment(inv)
+    out = {f"/etc/nginx/conf.d/bluegreen-{app}.conf": render.site(env, inv, mode)}
     if app == VMONLY:
         out[f"/etc/nginx/bluegreen/{app}.js"] = CONSTANT_NJS
     elif mode == "file":
-        out[f"/etc/nginx/bluegreen/{app}.js"] = templates.script(env, inv)
-        out[f"/etc/nginx/bluegreen/{app}.state"] = templates.state(TRAFFIC)
+        out[f"/etc/nginx/bluegreen/{app}.js"] = render.script(env, inv)
+        out[f"/etc/nginx/bluegreen/{app}.state"] = render.state(TRAFFIC)
     elif mode == "reload":
-        out[f"/etc/nginx/bluegreen/{app}.live.conf"] = templates.live(env, inv, TRAFFIC)
+        out[f"/etc/nginx/bluegreen/{app}.live.conf"] = render.live(env, inv, TRAFFIC)
     return out

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bluegreen.testing import sandbox
+from bluegreen import sandbox
 from bluegreen.testing.demo import make_app_repo
 from bluegreen.testing.soak import Soak
 

@@ -10,13 +10,13 @@ import re
 
 import jinja2
 
-from bluegreen import neighbours
-from bluegreen import tls as certificates
-from bluegreen.commands import nginx
+from bluegreen.config import certificates
+from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.errors import TemplateError
+from bluegreen.facts import neighbours
+from bluegreen.facts.traffic import Traffic
 from bluegreen.files import bundled
-from bluegreen.inventory import COLORS, Host, Inventory
-from bluegreen.traffic import Traffic
+from bluegreen.shell import nginx
 
 BUNDLED = bundled("templates")
 # Core mode's split: "<bucket> <percent>" (two digits each) where the bucket is the smaller:

@@ -21,8 +21,8 @@ from invoke.exceptions import Exit
 from bluegreen.errors import BluegreenError
 
 if TYPE_CHECKING:
-    from bluegreen import inventory
-    from bluegreen.orchestration.state import Options
+    from bluegreen.config import inventory
+    from bluegreen.engine.state import Options
 
 # The defaults of config.bluegreen, set on the collection so that both `fab` (fabfile.py)
 # and the `bluegreen` program (which loads no project config) have them.
@@ -48,9 +48,9 @@ def _run(
 ) -> None:
     """Load the inventory, resolve hosts, run; a bad input is one line and exit code 2.
     ``events``: the log as JSON lines (``--json``)."""
-    from bluegreen import inventory
-    from bluegreen.events import JsonLog
-    from bluegreen.log import Log
+    from bluegreen.config import inventory
+    from bluegreen.output.events import JsonLog
+    from bluegreen.output.log import Log
 
     settings = c.config.bluegreen
     try:
@@ -93,7 +93,7 @@ def _number(option: str, value: object, default: float, cast: type = int) -> flo
 def _options(
     dry_run: bool, batch: str | None, parallel: str | None, force: bool = False
 ) -> Options:
-    from bluegreen.orchestration.state import PARALLEL, Options
+    from bluegreen.engine.state import PARALLEL, Options
 
     parallel_hosts = _number("parallel", parallel, PARALLEL)
     return Options(dry_run=dry_run, batch=batch, parallel=parallel_hosts, force=force)
@@ -122,7 +122,7 @@ def deploy(
     json=False,
 ):
     """Deploy REF to the idle color on every host, then switch the fleet to it."""
-    from bluegreen.orchestration.deploy import deploy as run_deploy
+    from bluegreen.ops.deploy import deploy as run_deploy
 
     hold = _number("hold", hold, 30.0, float)
     options = _options(dry_run, batch, parallel, force)
@@ -141,7 +141,7 @@ def deploy(
 @task(help={**FORCE_HELP, **CHANGE_HELP})
 def rollback(c, force=False, dry_run=False, batch=None, parallel=None, json=False):
     """Go back to the previous color and release on every host (instant: it is kept)."""
-    from bluegreen.orchestration.serve import rollback as run_rollback
+    from bluegreen.ops.serve import rollback as run_rollback
 
     options = _options(dry_run, batch, parallel, force)
     _run(c, run_rollback, options=options, events=json)
@@ -150,7 +150,7 @@ def rollback(c, force=False, dry_run=False, batch=None, parallel=None, json=Fals
 @task(help={"to": "blue or green", **FORCE_HELP, **CHANGE_HELP})
 def switch(c, to, force=False, dry_run=False, batch=None, parallel=None, json=False):
     """Make a color live on every host, with the same health and serving checks as deploy."""
-    from bluegreen.orchestration.serve import switch as run_switch
+    from bluegreen.ops.serve import switch as run_switch
 
     options = _options(dry_run, batch, parallel, force)
     _run(c, run_switch, to, options=options, events=json)
@@ -173,7 +173,7 @@ def split(
     color, percent = ("green", green) if green is not None else ("blue", blue)
     if not str(percent).isdigit():
         raise Exit(f"❌ --{color} takes a whole percent from 1 to 99, not {percent!r}", code=2)
-    from bluegreen.orchestration.split import split as run_split
+    from bluegreen.ops.split import split as run_split
 
     options = _options(dry_run, batch, parallel)
     _run(c, run_split, color, int(percent), sticky, options=options, events=json)
@@ -182,7 +182,7 @@ def split(
 @task(help=CHANGE_HELP)
 def promote(c, dry_run=False, batch=None, parallel=None, json=False):
     """Send all requests to the split's new color; drain and stop the old one."""
-    from bluegreen.orchestration.split import promote as run_promote
+    from bluegreen.ops.split import promote as run_promote
 
     options = _options(dry_run, batch, parallel)
     _run(c, run_promote, options=options, events=json)
@@ -191,7 +191,7 @@ def promote(c, dry_run=False, batch=None, parallel=None, json=False):
 @task(help=CHANGE_HELP)
 def abort(c, dry_run=False, batch=None, parallel=None, json=False):
     """End a split: all requests back to the live color; stop the other one."""
-    from bluegreen.orchestration.split import abort as run_abort
+    from bluegreen.ops.split import abort as run_abort
 
     options = _options(dry_run, batch, parallel)
     _run(c, run_abort, options=options, events=json)
@@ -207,7 +207,7 @@ def abort(c, dry_run=False, batch=None, parallel=None, json=False):
 )
 def maintenance(c, on=False, off=False, message=None, dry_run=False):
     """Put a maintenance page up (--on [--message TEXT]) or take it down (--off)."""
-    from bluegreen.orchestration.maintenance import maintenance as maintenance_mode
+    from bluegreen.ops.maintenance import maintenance as maintenance_mode
 
     if on == off:
         raise Exit("❌ give exactly one of --on or --off", code=2)
@@ -223,7 +223,7 @@ def maintenance(c, on=False, off=False, message=None, dry_run=False):
 )
 def logs(c, color=None, n=None, follow=False):
     """Show the app's container output from every host, prefixed by host."""
-    from bluegreen.orchestration.logs import logs as app_logs
+    from bluegreen.ops.logs import logs as app_logs
 
     _run(c, app_logs, color, _number("n", n, 50), follow)
 
@@ -239,7 +239,7 @@ def logs(c, color=None, n=None, follow=False):
 )
 def exec_task(c, color=None, once=False, new=False, interactive=False):
     """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
-    from bluegreen.orchestration.execute import execute
+    from bluegreen.ops.execute import execute
 
     argv = list(c.config.bluegreen.command)
     _run(c, execute, argv, color, once, new=new, interactive=interactive)
@@ -248,7 +248,7 @@ def exec_task(c, color=None, once=False, new=False, interactive=False):
 @task(help={"n": "how many records per host (default 10)"})
 def history(c, n=None):
     """Show the last changes made on every host (who, what, from → to, result)."""
-    from bluegreen.orchestration.history import show_history
+    from bluegreen.ops.history import show_history
 
     _run(c, show_history, _number("n", n, 10))
 
@@ -256,7 +256,7 @@ def history(c, n=None):
 @task(name="status")
 def lock_status_task(c):
     """Show who holds the deploy lock on every host."""
-    from bluegreen.orchestration.locks import lock_status
+    from bluegreen.ops.locks import lock_status
 
     _run(c, lock_status)
 
@@ -264,15 +264,15 @@ def lock_status_task(c):
 @task(name="release")
 def lock_release_task(c):
     """Break the deploy lock on every host (says whose lock it broke)."""
-    from bluegreen.orchestration.locks import lock_release
+    from bluegreen.ops.locks import lock_release
 
     _run(c, lock_release)
 
 
-@task(help={"json": "print JSON (schema in bluegreen/orchestration/status.py) instead of a table"})
+@task(help={"json": "print JSON (schema in bluegreen/ops/status.py) instead of a table"})
 def status(c, json=False):
     """Show, per host, the live color, each color's release and health, lock, last change."""
-    from bluegreen.orchestration.status import status as status_of
+    from bluegreen.ops.status import status as status_of
 
     _run(c, status_of, json)
 
@@ -280,7 +280,7 @@ def status(c, json=False):
 @task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})
 def bootstrap(c, dry_run=False):
     """Prepare fresh Ubuntu/Debian or Amazon Linux 2023 hosts for deploys (idempotent)."""
-    from bluegreen.orchestration import bootstrap as bootstrap_hosts
+    from bluegreen.ops import bootstrap as bootstrap_hosts
 
     _run(c, bootstrap_hosts.bootstrap, dry_run)
 
@@ -295,7 +295,7 @@ def bootstrap(c, dry_run=False):
 )
 def init(c, health="/", dockerfile=None, fabfile=False):
     """Write a commented hosts.yml for the app repository in this folder; say what to edit."""
-    from bluegreen import init as app_init
+    from bluegreen.local import init as app_init
 
     name = c.config.bluegreen.inventory
     try:
@@ -309,11 +309,11 @@ def init(c, health="/", dockerfile=None, fabfile=False):
 @task(name="up", help={"hosts": "how many simulated servers (default 2)"})
 def sandbox_up(c, hosts=None):
     """Start the local sandbox fleet (needs root) and an inventory of your app on it."""
-    from bluegreen.testing import demo
+    from bluegreen.sandbox import app
 
     count = _number("hosts", hosts, 2)
     try:
-        print("\n".join(demo.up_for(Path(c.config.bluegreen.inventory), count)))
+        print("\n".join(app.up_for(Path(c.config.bluegreen.inventory), count)))
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
 
@@ -321,7 +321,7 @@ def sandbox_up(c, hosts=None):
 @task(name="down")
 def sandbox_down(c):
     """Stop the sandbox fleet and remove everything it made."""
-    from bluegreen.testing import sandbox
+    from bluegreen import sandbox
 
     sandbox.down()
 

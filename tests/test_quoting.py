@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bluegreen.commands import docker, history, lock, nginx
-from bluegreen.inventory import Host, Ports
+from bluegreen.config.inventory import Host, Ports
+from bluegreen.shell import docker, history, lock, nginx
 
 HOSTILE = st.text(
     alphabet=st.sampled_from(list("ab '\"\\;$()`|&<>*?~#\n\t{}[]!-=.")),

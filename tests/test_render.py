@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bluegreen import render
-from bluegreen.inventory import APP_NAME_MAX, App, Host, Inventory, Ports, Tls
-from bluegreen.tls import Pair
-from bluegreen.traffic import Split, Traffic, from_link
+from bluegreen.config.certificates import Pair
+from bluegreen.config.inventory import APP_NAME_MAX, App, Host, Inventory, Ports, Tls
+from bluegreen.facts.traffic import Split, Traffic, from_link
 
 
 def _inventory(tmp_path: Path, name: str = "my-shop") -> Inventory:

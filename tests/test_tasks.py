@@ -37,6 +37,6 @@ def test_bad_option_values_are_refused_before_anything_runs(args, message):
 
 def test_the_maintenance_help_states_the_message_limit():
     from bluegreen import tasks
-    from bluegreen.orchestration.maintenance import MESSAGE_LIMIT
+    from bluegreen.ops.maintenance import MESSAGE_LIMIT
 
     assert f"at most {MESSAGE_LIMIT} characters" in tasks.maintenance.help["message"]

@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bluegreen.testing import sandbox
+from bluegreen import sandbox
 
 REGISTRY_PORT = 5000 + sandbox.INSTANCE
 

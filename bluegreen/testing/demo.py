@@ -19,10 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from bluegreen import inventory
-from bluegreen.testing import sandbox
+from bluegreen import sandbox
+from bluegreen.sandbox.app import sandbox_hosts
 from bluegreen.testing.load import Load
 
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout (example/ lives there)
@@ -108,64 +106,6 @@ def _secret_file(path: Path, value: str) -> Path:
     return path
 
 
-def sandbox_hosts(
-    group: str,
-    hosts: list[str],
-    defaults_extra: str = "",
-    host_extra: dict[str, str] | None = None,
-) -> str:
-    """The inventory sections after ``app:`` for sandbox hosts: the sandbox's defaults (its
-    key, its known hosts checked strictly, host network), default group ``group``, hosts."""
-    state = sandbox.DEFAULT_STATE
-    extra = host_extra or {}
-    host_lines = "".join(
-        f"  {name}: {{address: {sandbox.host_address(sandbox.host_index(name))}"
-        + (f", {extra[name]}" if name in extra else "")
-        + "}\n"
-        for name in hosts
-    )
-    return (
-        textwrap.dedent("""\
-            defaults:
-              group: {group}
-              key: {state}/id_ed25519
-              known_hosts: {state}/known_hosts
-              host_keys: strict
-              network: host
-            {defaults_extra}
-            groups:
-              {group}: [{hosts}]
-            hosts:
-            """).format(
-            group=group,
-            state=state,
-            hosts=", ".join(hosts),
-            defaults_extra=textwrap.indent(defaults_extra, "  "),
-        )
-        + host_lines
-    )
-
-
-def app_section(source: Path) -> str:
-    """The ``app:`` section of your inventory as YAML text that works from another folder
-    (repo, env_file and secret files made absolute), for an inventory of the sandbox hosts.
-
-    Its ports and notify sections stay out (the sandbox uses the standard ports and tells
-    no one). A bad ``source`` raises ``InventoryError``.
-    """
-    yours = inventory.load(source)
-    app = yaml.safe_load(Path(source).read_text(encoding="utf-8"))["app"]
-    if yours.app.source != "git":
-        app["repo"] = yours.app.repo
-    if yours.app.env_file is not None:
-        app["env_file"] = str(yours.app.env_file)
-    for name, given in (app.get("secrets") or {}).items():
-        if str(given).startswith("file:"):  # relative to your inventory
-            where = Path(source).parent / Path(given[5:]).expanduser()
-            app["secrets"][name] = f"file:{os.path.abspath(where)}"
-    return yaml.safe_dump({"app": app}, sort_keys=False, allow_unicode=True)
-
-
 @dataclass
 class FabResult:
     returncode: int
@@ -176,24 +116,6 @@ class FabResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
-
-
-def up_for(source: Path, count: int) -> list[str]:
-    """``sandbox.up``: start ``count`` hosts and write an inventory of the app in ``source``
-    on them (``<state>/hosts.yml``); say what was done. A bad ``source`` is refused (an
-    InventoryError) before anything starts."""
-    app = app_section(source) if source.exists() else None
-    fleet = sandbox.up(count)
-    if app is None:
-        return [f"no {source} here to take the app from: `bluegreen init` writes one"]
-    target = sandbox.DEFAULT_STATE / "hosts.yml"
-    header = f"# Written by sandbox.up from {source.resolve()}; rewritten at each sandbox.up.\n"
-    target.write_text(header + app + sandbox_hosts("sandbox", [h.name for h in fleet]))
-    shown = os.path.relpath(target)
-    return [
-        f"✅ wrote {shown}: the app of {source} on the sandbox hosts (group sandbox)",
-        f"next: bluegreen --inventory {shown} deploy   (fab: FABRIC_BLUEGREEN_INVENTORY={shown})",
-    ]
 
 
 def fab(inventory: Path, *args: str, echo: bool = False, timeout: float = 600) -> FabResult:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bluegreen.testing import sandbox
+from bluegreen import sandbox
 
 SCRAPE = 1.0  # seconds between scrapes
 # Grafana's variables as a test fills them in: every app, windows a few scrapes long

@@ -3,9 +3,9 @@
 In the spirit of ``fabric.testing`` and of pyinfra's facts→commands fixtures: a
 ``FakeHost`` is a small, stateful model of one server (the app's containers per color,
 its images, nginx's files and what the public port serves, the deploy lock, the history
-file). A ``ScriptedRemote`` is the session ``bluegreen.executor.connect`` would return:
+file). A ``ScriptedRemote`` is the session ``bluegreen.transport.ssh.connect`` would return:
 it recognises each command the engine sends by stable markers of the builders in
-``bluegreen.commands`` (``docker run``, the nginx file paths, the lock directory,
+``bluegreen.shell`` (``docker run``, the nginx file paths, the lock directory,
 ``history.jsonl``, ...), applies it to the model (a deploy sets the idle color's container
 aside while the new one starts, and puts it back on undo), records it, and answers ``http_get``
 from the model. So a test states a fleet, injects a fault by name, runs a real
@@ -43,12 +43,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from bluegreen import traffic
-from bluegreen.commands import docker, history, nginx
-from bluegreen.commands.lock import LockInfo
-from bluegreen.executor import HttpReply, RemoteError
-from bluegreen.inventory import COLORS, Host, Ports
-from bluegreen.traffic import Traffic
+from bluegreen.config.inventory import COLORS, Host, Ports
+from bluegreen.facts import traffic
+from bluegreen.facts.traffic import Traffic
+from bluegreen.shell import docker, history, nginx
+from bluegreen.shell.lock import LockInfo
+from bluegreen.transport.ssh import HttpReply, RemoteError
 
 FAULTS = {
     "connect": "connection refused",
@@ -258,7 +258,7 @@ class FakeHost:
     # -- commands -----------------------------------------------------------------------------
 
     def kind(self, command: str) -> str:
-        """What a command is, by the markers of the builders in ``bluegreen.commands``."""
+        """What a command is, by the markers of the builders in ``bluegreen.shell``."""
         n = self.nginx
         for kind, found in (
             # first: the files an install writes may hold any of the other markers

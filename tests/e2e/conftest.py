@@ -2,8 +2,8 @@
 
 import pytest
 
+from bluegreen import sandbox as sandbox_module
 from bluegreen.testing import demo
-from bluegreen.testing import sandbox as sandbox_module
 from tests.e2e import support
 
 FLEET_SIZE = 3

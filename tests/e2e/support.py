@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import (
     API_TOKEN,
     FAB,

@@ -18,9 +18,10 @@ import urllib.request
 import pytest
 import trustme
 
-from bluegreen.commands import acme
-from bluegreen.testing import sandbox as sb
-from bluegreen.testing.demo import fab, sandbox_hosts
+from bluegreen import sandbox as sb
+from bluegreen.sandbox.app import sandbox_hosts
+from bluegreen.shell import acme
+from bluegreen.testing.demo import fab
 from bluegreen.testing.load import Load
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,9 @@ import time
 import pytest
 import trustme
 
-from bluegreen.testing import sandbox as sb
-from bluegreen.testing.demo import fab, sandbox_hosts
+from bluegreen import sandbox as sb
+from bluegreen.sandbox.app import sandbox_hosts
+from bluegreen.testing.demo import fab
 from bluegreen.testing.load import Load
 from tests.e2e import support
 

@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.artifacts import OperatorDocker, Registry
 from bluegreen.testing.demo import RELEASES, fab, make_app_repo, write_inventory
 from tests.e2e.support import HOSTS, Fab, served, snapshot

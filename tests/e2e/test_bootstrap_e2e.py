@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import Load
 from tests.e2e import rpm

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen import sandbox as sb
+from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing import demo
-from bluegreen.testing import sandbox as sb
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +43,7 @@ def _inventory(folder: Path) -> Path:
           tls: {acme: {email: ops@bluegreen.test}}
         """)
     path = folder / "hosts.yml"
-    path.write_text(app + demo.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
+    path.write_text(app + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
     return path
 
 

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 from tests.e2e.test_bootstrap_e2e import amazon_linux  # noqa: F401  (the AL2023 host)

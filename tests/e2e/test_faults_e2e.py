@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from bluegreen import checks
+from bluegreen import sandbox as sb
+from bluegreen.engine import checks
 from bluegreen.render import BUNDLED
-from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab
 
 from .support import (

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import first_and_last
 from tests.e2e.support import (

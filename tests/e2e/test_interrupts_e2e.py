@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 
 from .support import (
     RETRYING,

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
+from bluegreen import sandbox as sb
 from bluegreen.testing import relay
-from bluegreen.testing import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 

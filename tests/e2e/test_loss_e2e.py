@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab
 
 from .support import assert_no_failures, load, lock_held, served

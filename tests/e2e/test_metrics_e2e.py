@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.commands import metrics as textfile
-from bluegreen.commands import nginx
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
+from bluegreen.shell import metrics as textfile
+from bluegreen.shell import nginx
 from bluegreen.testing.demo import PROJECT, fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 from bluegreen.testing.prometheus import SCRAPE, VARIABLES, Prometheus, dashboard_queries

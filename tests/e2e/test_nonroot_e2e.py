@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import KINDS
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import FabResult, fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
 

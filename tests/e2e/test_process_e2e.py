@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.testing import demo, systemd_host
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
+from bluegreen.sandbox import app as sandbox_app
+from bluegreen.sandbox import systemd_host
+from bluegreen.testing import demo
 from bluegreen.testing.load import Load
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +80,7 @@ def write_inventory(path: Path, repo: Path, extra: str = "") -> Path:
           keep_releases: 1
         """)
     body = app + textwrap.indent(extra, "  ")
-    path.write_text(body + demo.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
+    path.write_text(body + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
     return path
 
 

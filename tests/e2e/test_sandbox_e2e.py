@@ -11,7 +11,7 @@ import paramiko
 import pytest
 from fabric import Config, Connection
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import PROJECT
 
 pytestmark = pytest.mark.e2e

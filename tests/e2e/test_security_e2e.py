@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import FAB, PROJECT, fab, write_inventory
 from bluegreen.testing.load import Load
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import RELEASES, fab, make_app_repo, write_inventory
 from bluegreen.testing.load import KINDS, Load
 

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bluegreen import inventory as inventory_module
-from bluegreen.executor import Remote
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
+from bluegreen.config import inventory as inventory_module
 from bluegreen.testing.demo import fab
+from bluegreen.transport.ssh import Remote
 
 from .support import (
     SLOW_RELOAD,

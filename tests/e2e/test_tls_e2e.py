@@ -19,7 +19,7 @@ import pytest
 import trustme
 from cryptography import x509
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import Load
 from tests.e2e import support

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bluegreen.testing import sandbox as sb
+from bluegreen import sandbox as sb
 from bluegreen.testing.demo import RELEASES, fab, make_app_repo, write_inventory
 from bluegreen.testing.load import KINDS, Load
 

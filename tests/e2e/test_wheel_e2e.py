@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen import inventory
+from bluegreen import sandbox as sb
+from bluegreen.config import inventory
 from bluegreen.testing import demo
-from bluegreen.testing import sandbox as sb
 from bluegreen.testing.load import KINDS, RELEASE_HEADER, Load
 from tests.e2e import support
 

@@ -2,11 +2,11 @@
 and the commands the builders make change its model as they would change a server."""
 
 from bluegreen import facts
-from bluegreen.commands import docker, lock, nginx
-from bluegreen.executor import RemoteError
-from bluegreen.inventory import Host
+from bluegreen.config.inventory import Host
+from bluegreen.facts.traffic import Split, Traffic
+from bluegreen.shell import docker, lock, nginx
 from bluegreen.testing.remote import Container, FakeHost
-from bluegreen.traffic import Split, Traffic
+from bluegreen.transport.ssh import RemoteError
 
 HOST = Host(name="web1", address="10.0.0.1")
 LOCK = lock.LockInfo("me@here", 1, "deploy", "2026-12-01T00:00:00+00:00", 2**40, "tok")

@@ -1,0 +1,422 @@
+"""The engine of every change: ONE orchestration over all selected hosts, in phases.
+
+preflight (connect, facts, lock — every host) → choose (each host's target) → per batch:
+stage → health → for each step (a canary has several traffic shares, anything else one):
+switch → verify → watch; then drain. A failure before a batch's switch leaves its hosts
+on their old color (new containers undone); a failure during or after it points every
+touched host back and verifies that. Later batches are not started. Locks are released and
+history is written on every host at the end, also after a failure or SIGINT/SIGTERM (which
+are deferred to the end of the current step, then handled like a failure).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+from bluegreen.config.inventory import COLORS, Host, Inventory
+from bluegreen.engine import (
+    certificate,
+    checks,
+    interrupts,
+    locking,
+    monitoring,
+    probe,
+    report,
+    watch,
+)
+from bluegreen.engine.runner import Runner
+from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
+from bluegreen.engine.switcher import Switcher, installed, switch_mode
+from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
+from bluegreen.facts import HostFacts, neighbours
+from bluegreen.local import hooks
+from bluegreen.local.notify import Event, Notifier
+from bluegreen.output.log import Log
+from bluegreen.shell import history, lock, runtime
+from bluegreen.transport import ssh
+
+HostStep = Callable[[HostRun], None]
+HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
+Stages = tuple[tuple[Phase, HostStep], ...]  # phases that stage a batch, before its health
+
+
+class Change:
+    """One fleet change: the hosts' runs, the phases, the lock, the report."""
+
+    def __init__(
+        self, inventory: Inventory, log: Log, operation: str, options: Options | None = None
+    ) -> None:
+        self.inventory = inventory
+        self.log = log
+        self.operation = operation
+        self.options = options or Options()
+        self.runner = Runner(log, self.options.parallel)
+        self.switcher = Switcher(inventory, log, self.options.dry_run)
+        self.runs: list[HostRun] = []
+        self.interrupted = False
+        self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
+        self.step = Step()  # the traffic move being made
+        self.batch: list[HostRun] = []  # the hosts being rolled now
+        self.started = time.time()
+        self.lock = locking.new(operation, self.started)
+        # an operation's hooks (a deploy's): judge each staged batch before its health checks
+        # (the same image everywhere); a command run with each switched host's finish (prune)
+        self.staged: Callable[[list[HostRun]], None] | None = None
+        self.tidy: Callable[[HostRun], str] | None = None
+
+    @property
+    def app(self) -> str:
+        return self.inventory.app.name
+
+    def phase(self, phase: Phase, runs: list[HostRun], step: HostStep) -> bool:
+        """``step`` on every host in parallel; a host it failed on is marked failed."""
+        result = self.runner.phase(phase.value, runs, step)
+        for run in runs:
+            if run.name in result.failed:
+                run.outcome = "failed"
+        return result.ok
+
+    def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
+        """Run phases in order while they succeed and no interrupt came."""
+        return all(self.phase(phase, runs, step) and not self.interrupted for phase, step in steps)
+
+    def interrupt(self, signal_name: str) -> None:
+        """A signal came: finish the current step everywhere, then put everything back."""
+        if not self.interrupted:
+            self.log.line(
+                f"⚠️  {signal_name}: finishing the current step on every host,"
+                " then putting everything back"
+            )
+        self.interrupted = True
+        self.halt.set()
+
+    # -- per-host steps -----------------------------------------------------------------
+
+    def preflight(self, run: HostRun, release: str | None) -> None:
+        """Connect, read facts and take the lock, in one round trip."""
+        run.remote.open()
+        take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        if take and self.inventory.metrics:
+            take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
+        # serving a color that is there: both colors' health is probed with the facts (the
+        # target's answer counts if nothing is started before its health phase)
+        colors = COLORS if take and release is None else ()
+        seen = probe.read(run.remote, self.inventory, run.host, release, take, colors)
+        run.early_health = seen.healthy
+        run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
+        run.installed = installed(self.app, seen.facts)
+        if take:
+            run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+        if run.locked and run.facts.aside:
+            run.early_health = {}  # the repair renames containers: ask again
+            self.repair(run, release)
+        if run.unfinished:
+            self.log.warn(run.name, run.unfinished)
+        self.refuse_in_maintenance(run)
+        monitoring.check(self.inventory, seen.output)
+        found = run.facts
+        clash = neighbours.check(self.inventory, found.neighbours, found.owners)
+        if clash:
+            raise Refused(clash)
+        run.mode = switch_mode(run.host, run.facts)
+        if run.host.network == "bridge" and run.facts.docker_bridge == "no":
+            raise Refused(
+                "network: bridge, but this host's dockerd has no bridge network (started with"
+                " --bridge=none?), so docker would silently ignore -p and the app could not be"
+                f" reached; set hosts.{run.name}.network: host (or defaults.network: host)"
+            )
+
+    def repair(self, run: HostRun, release: str | None) -> None:
+        """A deploy cut off mid-way left the kept container set aside: where its color does
+        not serve, it is the rollback target and gets its name back (the unverified new one
+        is removed); where its color serves, the deploy got through and it is dropped. Then
+        the facts are read again."""
+        runs = runtime.of(self.inventory.app)
+        commands, done = [], []
+        for color, keep in leftovers(run.facts):
+            if keep:
+                commands.append(runs.restore(run.host, color, running=False))
+                done.append(f"the kept {runs.name(color)} is back")
+            else:
+                commands.append(runs.retire(run.host, color))
+                done.append(f"dropped the set-aside {runs.name(color)} ({color} serves)")
+        run.remote.run("; ".join(commands), what="repair")
+        self.log.warn(run.name, f"repair after a change cut off mid-way: {'; '.join(done)}")
+        seen = probe.read(run.remote, self.inventory, run.host, release)
+        run.facts, run.unfinished = seen.facts, seen.unfinished
+        run.installed = installed(self.app, seen.facts)
+
+    def refuse_in_maintenance(self, run: HostRun) -> None:
+        """While the maintenance page is up only ``fab maintenance`` changes a host, unless
+        forced (the switch then takes the page down)."""
+        served = run.facts.traffic
+        if self.operation == "maintenance" or self.options.force:
+            return
+        if served is not None and served.maintenance:
+            raise Refused(
+                f"host {run.name} is in maintenance: fab maintenance --off first, or --force"
+                f" to {self.operation} anyway (its switch takes the maintenance page down)"
+            )
+
+    def health(self, run: HostRun) -> None:
+        if run.maintenance:
+            return  # the maintenance page needs no app (it may be down: that is why)
+        port = self.inventory.ports.of(run.color)
+        health = self.inventory.app.health
+        if self.options.dry_run:
+            self.log.step(run.name, f"would check http://127.0.0.1:{port}{health.path}")
+            return
+        early = None if run.started else run.early_health.get(run.color)
+        try:
+            detail = (
+                f"{early}, probed with the facts"
+                if early
+                else checks.wait_healthy(run.remote, port, health)
+            )
+        except CheckFailed as error:
+            command = runtime.of(self.inventory.app).logs(run.color)
+            logs = run.remote.run(command, check=False, what="logs")
+            raise CheckFailed(f"health: {run.color} {error}{tail(logs)}") from error
+        self.log.ok(run.name, f"health: {run.color} {detail}")
+        if run.host.network == "host" and checks.exposed(run.host.address, port):
+            self.log.warn(
+                run.name,
+                f"{run.color} answers on {run.host.address}:{port} from outside: with network:"
+                f" host the app must listen on 127.0.0.1 (bluegreen passes HOST=127.0.0.1 and"
+                f" PORT={port}), or a firewall must close ports {self.inventory.ports.of('blue')}"
+                f" and {self.inventory.ports.of('green')}",
+            )
+
+    def watch(self, run: HostRun) -> None:
+        """Judge the color that got traffic by the access log, for the step's watch time."""
+        seconds = self.step.watch
+        if seconds <= 0 or not run.watched:
+            return
+        if self.options.dry_run:
+            self.log.step(run.name, f"would watch {run.color} for {seconds:g} s")
+            return
+        try:
+            result = watch.watch(run.remote, self.inventory, run.color, seconds, self.halt)
+        except WatchFailed:
+            self.halt.set()  # the other hosts stop watching: the batch goes back now
+            raise
+        self.log.ok(run.name, f"watch: {result}")
+
+    def settled(self, run: HostRun, error: BluegreenError, consequence: str) -> None:
+        """A step after the verified switch failed: a warning, not a failure (the host
+        serves what it was to serve)."""
+        message = str(error).removeprefix(f"{run.name}: ")
+        self.log.warn(run.name, f"{message}; {consequence}")
+
+    def drain(self, run: HostRun) -> None:
+        """After a verified switch nothing is put back: a failed drain leaves the old color
+        running (a warning), the host stays switched."""
+        try:
+            self.switcher.drain(run)
+        except BluegreenError as error:
+            self.settled(run, error, "the old color still runs (fab status shows it)")
+
+    def finish(self, run: HostRun) -> None:
+        """Write the host's history line and give its lock back (a switched host also drops
+        the container it set aside, and old images), in one round trip. A host lost by then
+        keeps its lock (a warning): what it serves is already settled."""
+        line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
+        app_dir = run.host.app_dir
+        command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        if self.inventory.metrics:
+            command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
+        if self.tidy is not None and run.outcome == "switched":
+            command = f"{self.tidy(run)}\n{command}"
+        if run.retire and run.outcome == "switched":  # first: its image may then be pruned
+            command = f"{run.retire}; {command}"
+        try:
+            output = run.remote.run(command, what="history and unlock")
+        except BluegreenError as error:
+            lock_left = "its lock stays until it expires or the next run from this machine takes it"
+            self.settled(run, error, f"{lock_left} over")
+            return
+        run.locked = False
+        pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
+        if pruned:
+            self.log.ok(run.name, f"prune: removed {len(pruned)} old image(s): {' '.join(pruned)}")
+        for warning in (line for line in output.splitlines() if line.startswith("warning: ")):
+            self.log.warn(run.name, warning.removeprefix("warning: "))  # e.g. a metrics file
+
+    def agreed(self, group: list[HostRun]) -> bool:
+        """The staged batch may switch together (e.g. every host has the same image)."""
+        try:
+            if self.staged is not None:
+                self.staged(group)
+        except BluegreenError as error:
+            self.log.line(f"❌ {error}")
+            for run in group:
+                run.outcome = "failed"
+            return False
+        return True
+
+    # -- the state machine ----------------------------------------------------------------
+
+    def run(
+        self,
+        hosts: list[Host],
+        choose: HostStep,
+        stage: HostStep | Stages,
+        undo: HostStep,
+        release: str | None = None,
+        steps: tuple[Step, ...] = (),
+    ) -> bool:
+        """Run the change; True when every host ends on its target.
+
+        ``stage`` is one step (the stage phase) or several phases in order (a deploy with a
+        release command: build, release, start). ``steps`` move traffic to the target color
+        (default: all of it at once, watched for the inventory's ``app.watch.seconds``); the
+        last one is where the hosts end.
+        """
+        stages = stage if isinstance(stage, tuple) else ((Phase.STAGE, stage),)
+        steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
+        batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
+        dry = self.options.dry_run
+        self.runs = [HostRun(host, ssh.connect(host, dry)) for host in hosts]
+        ready = False
+        if not self.hook("before", release or ""):
+            self.log.line("❌ the before hook failed: nothing changed on any host")
+            return False
+
+        def preflight(run: HostRun) -> None:
+            self.preflight(run, release)
+            run.share, run.sticky = steps[-1].share, steps[-1].sticky
+
+        def choose_target(run: HostRun) -> None:
+            choose(run)
+            splits = min(step.share for step in steps) < 100
+            if splits and run.outcome != "already live" and run.facts.traffic is None:
+                raise Refused("nothing serves here yet, so there is nothing to split with")
+
+        notifier = Notifier(() if dry else self.inventory.notify, self.log)
+        with interrupts.deferred(self.interrupt):
+            try:
+                ready = self.phases(
+                    self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
+                )
+                if not ready:
+                    self.log.line("❌ nothing changed")
+                    return False
+                notifier.send(self.event("started"))
+                return self.roll_batches(stages, undo, steps)
+            finally:
+                self.end()
+                verdict = report.verdict(self.runs) if ready else "failed"
+                if ready:
+                    notifier.send(self.event(verdict))
+                notifier.close()
+                self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
+
+    def roll_batches(self, stages: Stages, undo: HostStep, steps: tuple[Step, ...]) -> bool:
+        """Batch after batch while each succeeds; an interrupt starts no further batch (the
+        batches switched so far stay)."""
+        todo = [run for run in self.runs if run.outcome != "already live"]
+        groups = batches(todo, self.options.batch)
+        for number, group in enumerate(groups, 1):
+            if self.interrupted:
+                return False
+            if len(groups) > 1:
+                names = ", ".join(run.name for run in group)
+                self.log.line(f"batch {number}/{len(groups)}: {names}")
+            if not self.roll(group, stages, undo, steps):
+                return False
+        return True
+
+    def end(self) -> None:
+        """On every host: history and unlock; sessions closed; then the operator's report."""
+        self.phase(Phase.FINISH, [run for run in self.runs if run.locked], self.finish)
+        for run in self.runs:
+            run.remote.close()
+        if self.options.dry_run:
+            report.plans(self.log, self.runs)
+        else:
+            report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
+
+    def hook(self, name: str, release: str, result: str | None = None) -> bool:
+        """The operator's hook ``name`` on this machine (not for other operations, nor in a
+        dry run); False when it failed."""
+        if self.operation not in HOOKED or self.options.dry_run:
+            return True
+        names = [run.name for run in self.runs]
+        variables = hooks.environment(self.app, release, names, self.operation, result)
+        return hooks.run(self.inventory, name, variables, self.log)
+
+    @property
+    def releases(self) -> str:
+        return ", ".join(sorted({run.release for run in self.runs if run.release}))
+
+    def event(self, name: str) -> Event:
+        return report.event(
+            name, self.operation, self.app, self.runs, self.lock.holder, self.started
+        )
+
+    def roll(
+        self, group: list[HostRun], stages: Stages, undo: HostStep, steps: tuple[Step, ...]
+    ) -> bool:
+        """One batch, all or nothing: any failure up to the last step's watch puts it back."""
+        switcher, self.batch = self.switcher, group
+        (phase, first), *rest = stages  # the image is on every host after the first stage
+
+        def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            certificate.ensure(switcher, self.log, run)
+            first(run)
+
+        ready = (
+            self.phases(group, (phase, certified))
+            and self.agreed(group)  # the same image everywhere?
+            and self.phases(group, *rest, (Phase.HEALTH, self.health))
+        )
+        if not ready:
+            self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
+            self.phase(Phase.UNDO, [run for run in group if run.started], undo)
+            return False
+        for number, step in enumerate(steps, 1):
+            self.step = step
+            for run in group:
+                run.share, run.sticky = step.share, step.sticky
+            if len(steps) > 1:
+                self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
+            moved = self.phases(
+                group,
+                (Phase.SWITCH, switcher.switch),
+                (Phase.VERIFY, switcher.verify_target),
+                (Phase.WATCH, self.watch),
+            )
+            if not moved:
+                self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
+                self.phase(Phase.UNDO, [run for run in group if run.started], undo)
+                return False
+        for run in group:
+            run.outcome = "switched"
+        self.hook("after_switch", self.releases)
+        self.phase(Phase.DRAIN, group, self.drain)
+        return True
+
+
+def leftovers(found: HostFacts) -> list[tuple[str, bool]]:
+    """(color, put back?) for each container still set aside: put back where its color
+    does not serve (it is the rollback target), dropped where it does."""
+    serving = set(found.traffic.releases) if found.traffic else set()
+    return [(color, color not in serving) for color in found.aside]
+
+
+def with_tail(error: RemoteError, message: str) -> RemoteError:
+    """``message`` and the failed command's last output lines, as one host error (its own
+    one-line message when the command printed nothing)."""
+    if not error.output:
+        return RemoteError(
+            error.host, str(error).removeprefix(f"{error.host}: "), exited=error.exited
+        )
+    return RemoteError(error.host, f"{message}{tail(error.output)}", exited=error.exited)
+
+
+def tail(output: str, lines: int = 10) -> str:
+    """The last lines of a command's output, indented under the step's error line."""
+    return "".join(f"\n      | {line}" for line in output.splitlines()[-lines:])

@@ -1,0 +1,73 @@
+"""The lock protocol of a change: one lock per app per host, taken in preflight (in the same
+round trip as the facts), given back at the end on every host, also after a failure.
+
+A lock still held by someone else is refused until it expires, unless it is stale: taken
+from this same user@machine by a process that no longer runs (killed, or its connection
+lost), so nobody will ever give it back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from bluegreen.config.inventory import Host
+from bluegreen.errors import Refused
+from bluegreen.facts import pairs
+from bluegreen.output.log import Log
+from bluegreen.shell import lock
+from bluegreen.transport.ssh import Remote
+
+LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over
+
+
+def new(operation: str, now: float) -> lock.LockInfo:
+    """This run's lock: who, which process, what, until when, and a token of its own."""
+    return lock.LockInfo(
+        holder=f"{getpass.getuser()}@{socket.gethostname()}",
+        pid=os.getpid(),
+        operation=operation,
+        started=datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
+        expires=int(now) + LOCK_TTL,
+        token=uuid.uuid4().hex,
+    )
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return True
+
+
+def stale(info: lock.LockInfo, me: str, running: Callable[[int], bool] = _running) -> bool:
+    """A lock taken from this same user@machine by a process that no longer runs."""
+    return info.holder == me and info.pid != os.getpid() and not running(info.pid)
+
+
+def settle(remote: Remote, host: Host, mine: lock.LockInfo, output: str, log: Log) -> bool:
+    """Read ``lock.acquire``'s answer: True when we hold the lock now (taken, or an expired
+    or stale one taken over, with a warning); Refused when someone else holds it."""
+    values = pairs(output)
+    state = values.get("lock", "")
+    if state == "taken":
+        return True
+    if not state.startswith("held"):  # dry run: the lock is not taken
+        return False
+    holder = lock.parse(state.removeprefix("held").strip())
+    now = int(values.get("lock_now", "0") or 0)
+    dead = holder is not None and stale(holder, mine.holder)
+    if holder is not None and holder.expires > now and not dead:
+        raise Refused(f"locked by {holder.describe()}; try again later or `fab lock.release`")
+    remote.run(lock.take_over(host.app_dir, mine), what="take over lock")
+    was = holder.describe() if holder else "an unreadable lock"
+    why = "the stale lock (its process no longer runs here)" if dead else "the expired lock"
+    log.warn(host.name, f"lock: took over {why} of {was}")
+    return True

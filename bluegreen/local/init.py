@@ -1,0 +1,205 @@
+"""``bluegreen init``: a commented inventory for the app repository in the current folder.
+
+The file is rendered from ``hosts.yml.j2`` (shipped beside this module) and loads with
+``inventory.load`` as written, placeholder servers included, so the user only edits it.
+Everything is checked before anything is written: a refusal leaves the folder untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+import jinja2
+import yaml
+
+from bluegreen.config.inventory import APP_NAME_MAX
+from bluegreen.errors import InitError
+
+FABFILE = (
+    "from bluegreen.tasks import ns  # noqa: F401  (fab looks for a collection named fabfile)\n"
+)
+FABRIC_YAML = (
+    "# Project config for fab, loaded because fabfile.py sits beside it.\n"
+    "tasks:\n"
+    "  executor_class: bluegreen.cli.fleet.FleetExecutor\n"
+)
+STATE_DIR = ".bluegreen/"  # sandbox state and keys (bluegreen.sandbox.STATE_ROOT)
+COMMENT_COLUMN = 29  # where the template's end-of-line comments start
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Where ``docker build`` runs, as inventory.py names it: app.path and app.dockerfile."""
+
+    path: str = "."  # relative to the repository's top
+    dockerfile: str = "Dockerfile"  # relative to path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``init`` writes, all checked: the inventory's values and the files."""
+
+    inventory: Path
+    name: str
+    repo: str  # the repository's top, relative to the inventory's folder
+    context: BuildContext
+    health: str
+    fabfile: bool
+
+
+def app_name(folder: str) -> str:
+    """The folder's name as an app name inventory.py accepts: a-z 0-9 _ -, a letter first,
+    at most ``APP_NAME_MAX`` characters (it becomes container, image and nginx names)."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", folder.lower())
+    name = re.sub(r"^[^a-z]+", "", name)[:APP_NAME_MAX].rstrip("-_")
+    return name or "app"
+
+
+def repository_top(folder: Path) -> Path:
+    """The top of the git repository holding ``folder`` (deploys upload its committed files)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        raise InitError("git is not installed on this machine (deploys upload commits)") from None
+    if done.returncode:
+        raise InitError(
+            f"{folder} is not a git repository: bluegreen deploys commits of one"
+            " (git init, commit your app and its Dockerfile, then bluegreen init)"
+        )
+    return Path(done.stdout.strip()).resolve()
+
+
+def _dockerfiles(folder: Path) -> list[Path]:
+    """Files named Dockerfile in ``folder`` and below that git tracks or does not ignore."""
+    listed = subprocess.run(
+        ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names = sorted({n for n in listed.split("\0") if PurePosixPath(n).name == "Dockerfile"})
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def build_context(folder: Path, top: Path, dockerfile: str | None = None) -> BuildContext:
+    """The build context of the Dockerfile given, at ``folder``'s root, or the only one below
+    it; the context is the Dockerfile's folder."""
+    if dockerfile is not None:
+        chosen = (folder / dockerfile).resolve()
+        if not chosen.is_file():
+            raise InitError(f"--dockerfile {dockerfile}: no such file in {folder}")
+    elif (folder / "Dockerfile").is_file():
+        chosen = (folder / "Dockerfile").resolve()
+    else:
+        found = _dockerfiles(folder)
+        if not found:
+            raise InitError(
+                f"no Dockerfile in {folder} or below: bluegreen builds the app with"
+                " docker build; add one (or name it with --dockerfile PATH)"
+            )
+        if len(found) > 1:
+            names = ", ".join(str(f.relative_to(folder)) for f in found)
+            raise InitError(f"several Dockerfiles ({names}): pick one with --dockerfile PATH")
+        chosen = found[0].resolve()
+    if not chosen.is_relative_to(top):
+        raise InitError(f"--dockerfile {dockerfile}: outside the git repository {top}")
+    relative = PurePosixPath(chosen.relative_to(top).as_posix())
+    return BuildContext(path=str(relative.parent), dockerfile=relative.name)
+
+
+def prepare(
+    folder: Path,
+    inventory: Path,
+    health: str = "/",
+    dockerfile: str | None = None,
+    fabfile: bool = False,
+) -> Plan:
+    """Check everything ``write`` needs; an ``InitError`` names the first problem."""
+    folder = folder.resolve()
+    inventory = folder / inventory
+    top = repository_top(folder)
+    targets = [inventory, *((folder / "fabfile.py", folder / "fabric.yaml") if fabfile else ())]
+    for target in targets:
+        if target.exists():
+            raise InitError(
+                f"{target.name} already exists in {target.parent}: left untouched"
+                " (edit it, or remove it to start again)"
+            )
+    if not re.fullmatch(r"/\S*", health):
+        raise InitError(f"--health takes a URL path starting with '/', not {health!r}")
+    context = build_context(folder, top, dockerfile)
+    repo = os.path.relpath(top, inventory.parent)
+    return Plan(inventory, app_name(folder.name), repo, context, health, fabfile)
+
+
+def _field(key: str, value: str, indent: int = 2) -> str:
+    """``key: value`` as YAML (quoted where needed), padded to the comment column."""
+    scalar = yaml.safe_dump(value, default_flow_style=True, width=1000).splitlines()[0]
+    return f"{' ' * indent}{key}: {scalar}".ljust(COMMENT_COLUMN - 1) + " "
+
+
+def render(plan: Plan) -> str:
+    """The inventory's text, from the template shipped beside this module."""
+    source = (resources.files("bluegreen") / "hosts.yml.j2").read_text(encoding="utf-8")
+    template = jinja2.Template(source, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return template.render(
+        field=_field,
+        name=plan.name,
+        repo=plan.repo,
+        path=plan.context.path,
+        dockerfile=plan.context.dockerfile,
+        health=plan.health,
+    )
+
+
+def ignore_state(top: Path) -> bool:
+    """Add ``.bluegreen/`` to the repository's .gitignore; False when it is there already."""
+    gitignore = top / ".gitignore"
+    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    if any(line.strip().strip("/") == STATE_DIR.strip("/") for line in text.splitlines()):
+        return False
+    separator = "\n" if text and not text.endswith("\n") else ""
+    gitignore.write_text(f"{text}{separator}{STATE_DIR}\n", encoding="utf-8")
+    return True
+
+
+def write(plan: Plan) -> list[str]:
+    """Write the planned files and the .gitignore line; one line per change, for the report."""
+    plan.inventory.write_text(render(plan), encoding="utf-8")
+    context = plan.context.path
+    if plan.context.dockerfile != "Dockerfile":
+        context += f" ({plan.context.dockerfile})"
+    done = [
+        f"wrote {plan.inventory.name}: app {plan.name}, build context {context},"
+        f" health path {plan.health}"
+    ]
+    if plan.fabfile:
+        folder = plan.inventory.parent
+        (folder / "fabfile.py").write_text(FABFILE, encoding="utf-8")
+        (folder / "fabric.yaml").write_text(FABRIC_YAML, encoding="utf-8")
+        done.append("wrote fabfile.py and fabric.yaml: plain `fab` runs bluegreen's tasks too")
+    if ignore_state(repository_top(plan.inventory.parent)):
+        done.append(f"added {STATE_DIR} to .gitignore (sandbox state and keys)")
+    return done
+
+
+def next_steps(inventory: str) -> str:
+    """What to do after init, in order."""
+    return (
+        f"next:\n"
+        f"  1. edit {inventory}: your servers under hosts: and groups: (web1, web2 are"
+        f" placeholders);\n"
+        f"     check app.container_port (the app listens on $PORT) and app.health.path\n"
+        f"  2. bluegreen -H prod bootstrap   # once per new server: docker, nginx, git\n"
+        f"  3. commit your Dockerfile, then: bluegreen -H prod deploy\n"
+        f"  (to try it locally first, as root: bluegreen sandbox.up)"
+    )

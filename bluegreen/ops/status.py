@@ -1,0 +1,179 @@
+"""What serves where: per host, the live color and any split of the traffic, each color's
+release, state and health, the lock and the last change. A table for people (colored on a
+terminal), or JSON.
+
+JSON schema (``fab status --json``), one object per host in ``hosts``. ``split`` is set
+while ``percent`` % of the requests go to ``color`` (the one that is not ``live``; the
+rest go to ``live``), as read from nginx's files on the host::
+
+    {"host": str, "reachable": bool, "error": str | null,
+     "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | "core" | null,
+      "maintenance": bool,
+     "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
+               "sticky": bool} | null,
+     "colors": {"blue" | "green": {"release": str, "state": str,
+                                   "health": "healthy" | "unhealthy" | null,
+                                   "image": "sha256:..." | null} | null},
+     "lock": {"holder", "pid", "operation", "started", "expires"} | null,
+     "last_change": {"time", "operator", "operation", "release", "from", "to",
+                     "result", "seconds"} | null,
+     "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
+             "expires": ISO time | null, "days_left": int | null} | null}
+
+``tls`` is null for an app without ``app.tls``; else the certificate served for the first
+domain (``valid``: verified against that name as a deploy verifies it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from bluegreen.config import certificates
+from bluegreen.config.inventory import COLORS, Host, Inventory
+from bluegreen.engine import checks, probe
+from bluegreen.engine.runner import Session, read_each
+from bluegreen.output.log import Log
+
+ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
+
+
+def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]:
+    """One record per host (in order), following the schema above."""
+    records = {host.name: _unreachable(host.name) for host in hosts}
+    once = dataclasses.replace(inventory.app.health, attempts=1)  # a status probe never waits
+
+    def read(run: Session) -> None:
+        found = probe.read(run.remote, inventory, run.host).facts
+        colors: dict[str, dict | None] = {}
+        for color in COLORS:
+            container = found.containers.get(color)
+            health = None
+            if container is not None and container.running:
+                try:
+                    checks.wait_healthy(run.remote, inventory.ports.of(color), once)
+                    health = "healthy"
+                except checks.CheckFailed:
+                    health = "unhealthy"
+            colors[color] = container and {
+                "release": container.release,
+                "state": container.status,
+                "health": health,
+                "image": container.image_id or None,
+            }
+        tls = _tls(run, inventory)
+        lock = found.lock and dataclasses.asdict(found.lock)
+        if lock:
+            lock.pop("token")
+        records[run.name] = {
+            "host": run.name,
+            "reachable": True,
+            "error": None,
+            "live": found.live_color,
+            "switch_mode": found.site_mode,
+            "maintenance": found.maintenance,
+            "split": found.split and dataclasses.asdict(found.split),
+            "colors": colors,
+            "lock": lock,
+            "last_change": found.history[-1] if found.history else None,
+            "tls": tls,
+        }
+
+    result = read_each(hosts, read, log)
+    for name, error in result.failed.items():
+        records[name]["error"] = str(error).removeprefix(f"{name}: ")
+    return list(records.values())
+
+
+def _tls(run: Session, inventory: Inventory) -> dict | None:
+    """The certificate the host serves for the first domain: checked as a deploy checks it,
+    and read unverified when that fails (to say what is wrong with it)."""
+    port, client = checks.public(inventory)
+    if client is None:
+        return None
+    path, error = inventory.app.health.path, None
+    try:
+        der = run.remote.http_get(port, path, 5.0, tls=client).certificate
+    except (OSError, ConnectionError) as problem:
+        error = str(problem) or type(problem).__name__
+        unverified = dataclasses.replace(client, verify=False, fingerprint=None)
+        try:
+            der = run.remote.http_get(port, path, 5.0, tls=unverified).certificate
+        except (OSError, ConnectionError):
+            der = None
+    cert = der and certificates.served(der)
+    return {
+        "valid": error is None,
+        "error": error,
+        "issuer": cert.issuer if cert else None,
+        "names": list(cert.names) if cert else [],
+        "expires": cert.expires.isoformat() if cert else None,
+        "days_left": cert.days_left() if cert else None,
+    }
+
+
+def _unreachable(name: str) -> dict:
+    return {"host": name, "reachable": False, "error": "not read", "live": None,
+            "switch_mode": None, "maintenance": False, "split": None,
+            "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
+            "tls": None}  # fmt: skip
+
+
+def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
+    """Print the fleet's status; False when a host could not be read."""
+    records = read_status(inventory, hosts, log)
+    if as_json:
+        log.line(json.dumps({"hosts": records}, indent=2))
+    else:
+        log.table(table(records), paint=_paint if log.colored else None)
+    return all(record["reachable"] for record in records)
+
+
+def _paint(column: int, cell: str) -> str:
+    """The live color in its color, on a terminal."""
+    name = cell.strip()
+    return f"{ANSI[name]}{cell}{ANSI['reset']}" if column == 1 and name in ANSI else cell
+
+
+def table(records: list[dict]) -> list[list[str]]:
+    tls = any(r.get("tls") for r in records)
+    rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]]
+    rows[0] += ["tls"] * tls
+    for r in records:
+        split = r["split"]
+        share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
+        live = (r["live"] or "-") + (" MAINTENANCE" if r.get("maintenance") else "")
+        cells = [r["host"], live, share or "-", r["switch_mode"] or "-"]
+        for name in COLORS:
+            c = r["colors"][name]
+            cells.append(f"{c['release']} {c['state']} {c['health'] or '-'}" if c else "-")
+        cells.append(f"{r['lock']['holder']} ({r['lock']['operation']})" if r["lock"] else "-")
+        last = r["last_change"]
+        cells.append(
+            f"{last.get('time', '?')} {last.get('operation', '?')} {last.get('result', '?')}"
+            if last
+            else "-"
+        )
+        cells.append(_images(r["colors"]))
+        if tls:
+            cells.append(_tls_cell(r.get("tls")))
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls)])
+    return rows
+
+
+def _images(colors: dict) -> str:
+    """Each color's image id (12 hex digits, as ``docker images`` shows them)."""
+    ids = [
+        f"{name}:{c['image'].removeprefix('sha256:')[:12]}"
+        for name in COLORS
+        if (c := colors[name]) and c.get("image")
+    ]
+    return " ".join(ids) or "-"
+
+
+def _tls_cell(tls: dict | None) -> str:
+    """``ok CA, a.example, 89 days`` (or the reason it does not verify)."""
+    if not tls or not tls["issuer"]:
+        return f"no certificate: {tls['error']}" if tls else "-"
+    what = f"{tls['issuer']}, {' '.join(tls['names'])}, {tls['days_left']} days"
+    return f"ok {what}" if tls["valid"] else f"INVALID ({tls['error']}) {what}"

@@ -1,0 +1,230 @@
+"""systemd commands for ``app.runtime: process``: one release directory per commit, one
+instance of a template unit per color.
+
+Each color is ``bluegreen-<app>@<color>.service``: ``app.command`` run by ``/bin/sh`` in the
+color's release (``<app_dir>/<color>.release``, a link to ``releases/<commit>``) with the
+color's env file (the app's env plus ``HOST`` and ``PORT``). A color's unit is enabled
+exactly while it should run, so a reboot brings back the colors that served. The builders
+mirror ``docker``'s (run, set aside, restore, start, stop, drain, logs) so the orchestration
+treats both runtimes alike.
+"""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from bluegreen.config.inventory import COLORS, App, Host
+from bluegreen.shell import release as releases
+from bluegreen.shell.docker import env_file
+from bluegreen.shell.wrap import quiet
+
+UNIT_DIR = "/etc/systemd/system"
+BUILT = ".bluegreen-built"  # in a release directory whose build_command succeeded
+
+
+def template(app: str) -> str:
+    return f"bluegreen-{app}@.service"
+
+
+def unit(app: str, color: str) -> str:
+    return f"bluegreen-{app}@{color}.service"
+
+
+def link(app_dir: str, color: str) -> str:
+    """The color's release: a link to ``releases/<commit>`` (its unit's working directory)."""
+    return f"{app_dir}/{color}.release"
+
+
+def aside(app_dir: str, color: str) -> str:
+    """Where the color's previous release link waits while a new release is staged."""
+    return f"{link(app_dir, color)}-prev"
+
+
+def systemd_quote(command: str) -> str:
+    """``command`` as one double-quoted word of an ExecStart line: systemd's own ``%``
+    specifiers and ``$`` expansion are escaped, so the shell gets exactly ``command``."""
+    escaped = command.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
+
+
+def memory_max(memory: str) -> str:
+    """Docker's ``512m`` → systemd's ``512M`` (bytes without a suffix stay as they are)."""
+    number, suffix = memory[:-1], memory[-1].lower()
+    units = {"b": "", "k": "K", "m": "M", "g": "G"}
+    return f"{number}{units[suffix]}" if suffix in units else memory
+
+
+def unit_file(app: App, app_dir: str) -> str:
+    """The template unit both colors are instances of (``%i`` is the color)."""
+    options = app.options
+    limits = []
+    if options.memory:
+        limits.append(f"MemoryMax={memory_max(options.memory)}")
+    if options.cpus is not None:
+        limits.append(f"CPUQuota={options.cpus * 100:g}%")
+    if options.user:
+        user, _, group = options.user.partition(":")
+        limits += [f"User={user}"] + ([f"Group={group}"] if group else [])
+    return "\n".join(
+        [
+            f"# bluegreen app={app.name}",
+            "[Unit]",
+            f"Description=bluegreen {app.name} (%i)",
+            "After=network.target",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"WorkingDirectory={app_dir}/%i.release",
+            f"EnvironmentFile={app_dir}/%i.env",
+            f"ExecStart=/bin/sh -c {systemd_quote(app.command or '')}",
+            "Restart=on-failure",
+            "RestartSec=1",
+            f"TimeoutStopSec={app.stop_timeout}",
+            *limits,
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def install_unit(app: App, app_dir: str) -> str:
+    """Write the template unit when it changed (then ``daemon-reload``); nothing otherwise."""
+    path = quote(f"{UNIT_DIR}/{template(app.name)}")
+    return (
+        f"printf '%s' {quote(unit_file(app, app_dir))} > {path}.new"
+        f" && {{ if cmp -s {path}.new {path}; then rm -f {path}.new;"
+        f" else mv -f {path}.new {path} && systemctl daemon-reload; fi; }}"
+    )
+
+
+def env_lines(env: dict[str, str], port: int) -> str:
+    """The color's env file (sent on stdin, never on a command line), double-quoted as
+    systemd reads it, so spaces, quotes and ``$`` arrive as written."""
+    values = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    return "".join(f'{k}="{_env_escape(v)}"\n' for k, v in values.items())
+
+
+def _env_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def run(app: App, color: str, release: str, host: Host) -> str:
+    """Start ``release`` as the color's unit; its env file comes from stdin (0600).
+
+    The release the color ran before is set aside (stopped, its link renamed), so a failed
+    deploy can put it back (``restore``).
+    """
+    app_dir = host.app_dir
+    envf = quote(env_file(app_dir, color))
+    target = quote(releases.directory(app_dir, release))
+    return (
+        f"umask 077 && mkdir -p {quote(app_dir)}"
+        f" && cat > {envf}.new && mv -f {envf}.new {envf}"
+        f" && {install_unit(app, app_dir)}"
+        f" && {set_aside(app.name, app_dir, color)}"
+        f" && ln -sfn {target} {quote(link(app_dir, color))}"
+        f" && {start(app.name, color)}"
+    )
+
+
+def set_aside(app: str, app_dir: str, color: str) -> str:
+    """Stop the color and rename its release link aside (one set aside before is dropped)."""
+    current, kept = quote(link(app_dir, color)), quote(aside(app_dir, color))
+    return (
+        f"rm -f {kept} && {stop(app, color)}"
+        f" && {{ ! [ -L {current} ] || mv -fT {current} {kept}; }}"
+    )
+
+
+def restore(app: str, app_dir: str, color: str, running: bool) -> str:
+    """Undo a staged release: stop it and give the set-aside release its link back (started
+    again when it ran before)."""
+    current, kept = quote(link(app_dir, color)), quote(aside(app_dir, color))
+    again = f" && {start(app, color)}" if running else ""
+    return f"{stop(app, color)}; if [ -L {kept} ]; then mv -fT {kept} {current}{again}; fi"
+
+
+def discard_aside(app_dir: str, color: str) -> str:
+    return f"rm -f {quote(aside(app_dir, color))}"
+
+
+def start(app: str, color: str) -> str:
+    """Run the color now and at every boot (enabling is a link on disk: no daemon-reload,
+    which costs about a second on a busy host)."""
+    name = quote(unit(app, color))
+    return f"systemctl enable --no-reload -q {name} && systemctl start {name}"
+
+
+def stop(app: str, color: str) -> str:
+    """Stop the color and keep it stopped across reboots; its release stays for a rollback."""
+    name = quote(unit(app, color))
+    return f"{{ systemctl disable --no-reload -q {name} 2>/dev/null; systemctl stop {name}; }}"
+
+
+def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:
+    """Let in-flight requests finish, then stop (keep) the colors that no longer serve."""
+    stops = "; ".join(stop(app, color) for color in colors)
+    return f"sleep {seconds:g}; {wait_old_workers}; {stops}"
+
+
+def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:
+    """The color's output from journald."""
+    follow_flag = " --follow" if follow else ""
+    return (
+        f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(unit(app, color))}"
+        " 2>&1"
+    )
+
+
+def exec_in(app: str, app_dir: str, color: str, argv: list[str]) -> str:
+    """Run ``argv`` as the color's unit would (its release directory, env file and user),
+    through systemd, waiting for it; its output and exit code are the command's."""
+    words = " ".join(quote(arg) for arg in argv)
+    envf = quote(f"EnvironmentFile={env_file(app_dir, color)}")
+    cwd = quote(f"WorkingDirectory={link(app_dir, color)}")
+    return f"systemd-run --quiet --pipe --wait --collect -p {envf} -p {cwd} -- {words} 2>&1"
+
+
+def build(app: App, directory: str) -> str:
+    """Run ``app.build_command`` in the release directory; mark the release built."""
+    d = quote(directory)
+    if app.build_command is None:
+        return f"touch {d}/{BUILT}"
+    return quiet(f"cd {d} && sh -c {quote(app.build_command)}") + f" && touch {d}/{BUILT}"
+
+
+def built(app_dir: str, release: str) -> str:
+    """Prints ``image=present`` when the release's directory is built (named as docker's
+    image line, so the facts read both alike)."""
+    marker = quote(f"{releases.directory(app_dir, release)}/{BUILT}")
+    return f"[ -f {marker} ] && echo image=present || echo image="
+
+
+def probe(app: str, app_dir: str) -> list[str]:
+    """``container_<color>=<running|exited> <release>`` per color with a release link."""
+    lines = []
+    for color in COLORS:
+        current, name = quote(link(app_dir, color)), quote(unit(app, color))
+        state = f"$(systemctl is-active {name} >/dev/null && echo running || echo exited)"
+        lines.append(
+            f"if [ -L {current} ]; then printf 'container_{color}=%s %s\\n' \"{state}\""
+            f' "$(basename "$(readlink {current})")"; fi'
+        )
+    return lines
+
+
+def prune(app_dir: str, keep: int) -> str:
+    """Remove old release directories, keeping both colors' (and set-aside) releases and the
+    ``keep`` newest others; prints ``pruned=<release>`` per removal."""
+    root = quote(f"{app_dir}/releases")
+    links = " ".join(
+        quote(path) for color in COLORS for path in (link(app_dir, color), aside(app_dir, color))
+    )
+    return (
+        f'used=$(for l in {links}; do [ -L "$l" ] && basename "$(readlink "$l")"; done);'
+        f" ls -1t {root} 2>/dev/null | grep -vxF -e \"$used\" -e '' | grep -v '\\.tmp$'"
+        f' | tail -n +{keep + 1} | while read -r r; do rm -rf {root}/"$r" && echo pruned="$r";'
+        " done; true"
+    )

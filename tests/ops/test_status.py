@@ -1,0 +1,82 @@
+import io
+
+from bluegreen.config.inventory import App, Host, Inventory, Ports
+from bluegreen.errors import RemoteError
+from bluegreen.ops.status import read_status, table
+from bluegreen.output.log import Log
+from bluegreen.transport import ssh
+
+RECORD = {
+    "host": "web1",
+    "reachable": True,
+    "error": None,
+    "live": "blue",
+    "switch_mode": "file",
+    "split": {"color": "green", "release": "r2", "percent": 10, "sticky": True},
+    "colors": {
+        "blue": {
+            "release": "r1",
+            "state": "running",
+            "health": "healthy",
+            "image": "sha256:" + "a" * 64,
+        },
+        "green": {"release": "r2", "state": "running", "health": "healthy", "image": None},
+    },
+    "lock": None,
+    "last_change": {
+        "time": "2026-01-01T00:00:00+00:00",
+        "operation": "split",
+        "result": "switched",
+    },
+}
+
+
+def test_the_table_shows_the_split_beside_the_live_color():
+    rows = table(
+        [RECORD, {**RECORD, "host": "web2", "split": None}, {**RECORD, "reachable": False}]
+    )
+    header = ["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]
+    assert rows[0] == header
+    assert rows[1][:4] == ["web1", "blue", "green 10% sticky", "file"]
+    assert rows[1][-1] == "blue:aaaaaaaaaaaa"  # green's image id is not known
+    assert rows[2][:4] == ["web2", "blue", "-", "file"]
+    assert rows[3] == ["web1", "unreachable", "-", "-", "-", "-", "-", "-", "-"]
+
+
+def test_the_table_says_when_a_host_is_in_maintenance():
+    rows = table([{**RECORD, "split": None, "maintenance": True}, {**RECORD, "split": None}])
+    assert [row[1] for row in rows[1:]] == ["blue MAINTENANCE", "blue"]
+
+
+def test_the_table_shows_the_served_certificate_only_for_tls_apps():
+    good = {"valid": True, "error": None, "issuer": "R11", "names": ["a.io", "www.a.io"],
+            "expires": "2027-01-01T00:00:00+00:00", "days_left": 30}  # fmt: skip
+    bad = {**good, "valid": False, "error": "certificate has expired"}
+    rows = table([{**RECORD, "tls": good}, {**RECORD, "host": "web2", "tls": bad}])
+    assert rows[0][-1] == "tls"
+    assert rows[1][-1] == "ok R11, a.io www.a.io, 30 days"
+    assert rows[2][-1] == "INVALID (certificate has expired) R11, a.io www.a.io, 30 days"
+    assert "tls" not in table([{**RECORD, "tls": None}])[0]
+
+
+class Unreachable:
+    """A session whose connect fails as a real one would (one readable line)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def open(self) -> None:
+        raise RemoteError(self.host.name, "connection to root@203.0.113.9:22 refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unreadable_host_reports_its_real_cause(monkeypatch, tmp_path):
+    monkeypatch.setattr(ssh, "connect", lambda host, dry_run=False: Unreachable(host))
+    inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="web"), ports=Ports(), hosts={},
+                    groups={})  # fmt: skip
+    host = Host(name="web9", address="203.0.113.9")
+    [record] = read_status(inv, [host], Log(io.StringIO()))
+    assert record["reachable"] is False
+    assert record["error"] == "connection to root@203.0.113.9:22 refused"

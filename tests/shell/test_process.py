@@ -1,0 +1,134 @@
+"""systemd commands of runtime: process, as exact strings (quoting of command and env)."""
+
+from bluegreen.config.inventory import App, ContainerOptions, Host
+from bluegreen.shell import process
+
+APP = App(
+    name="shop",
+    runtime="process",
+    command='python3 app.py --greet "$USER" 100%',
+    build_command="python3 -m venv .venv",
+    options=ContainerOptions(memory="256m", cpus=0.5, user="app:web"),
+)
+HOST = Host(name="web1", address="203.0.113.10", app_dir="/srv/shop")
+
+
+def test_the_unit_file_escapes_systemd_specifiers_and_expansion_and_sets_limits() -> None:
+    assert process.unit_file(APP, "/srv/shop") == (
+        "# bluegreen app=shop\n"
+        "[Unit]\n"
+        "Description=bluegreen shop (%i)\n"
+        "After=network.target\n"
+        "\n"
+        "[Service]\n"
+        "Type=simple\n"
+        "WorkingDirectory=/srv/shop/%i.release\n"
+        "EnvironmentFile=/srv/shop/%i.env\n"
+        'ExecStart=/bin/sh -c "python3 app.py --greet \\"$$USER\\" 100%%"\n'
+        "Restart=on-failure\n"
+        "RestartSec=1\n"
+        "TimeoutStopSec=10\n"
+        "MemoryMax=256M\n"
+        "CPUQuota=50%\n"
+        "User=app\n"
+        "Group=web\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=multi-user.target\n"
+    )
+
+
+def test_systemd_quote_escapes_backslashes_first() -> None:
+    assert process.systemd_quote("a\\b") == '"a\\\\b"'
+
+
+def test_memory_sizes_become_systemd_suffixes() -> None:
+    assert [process.memory_max(m) for m in ("512m", "1g", "64k", "100b", "1024")] == [
+        "512M",
+        "1G",
+        "64K",
+        "100",
+        "1024",
+    ]
+
+
+def test_the_env_file_is_double_quoted_as_systemd_reads_it_with_host_and_port() -> None:
+    assert process.env_lines({"A": 'x "y" $z \\n'}, 4001) == (
+        'A="x \\"y\\" \\$z \\\\n"\nHOST="127.0.0.1"\nPORT="4001"\n'
+    )
+
+
+def test_run_writes_the_env_installs_the_unit_sets_the_old_release_aside_and_starts() -> None:
+    unit = "/etc/systemd/system/bluegreen-shop@.service"
+    assert process.run(APP, "blue", "abc123", HOST) == (
+        "umask 077 && mkdir -p /srv/shop"
+        " && cat > /srv/shop/blue.env.new && mv -f /srv/shop/blue.env.new /srv/shop/blue.env"
+        f" && {process.install_unit(APP, '/srv/shop')}"
+        " && rm -f /srv/shop/blue.release-prev"
+        " && { systemctl disable --no-reload -q bluegreen-shop@blue.service 2>/dev/null;"
+        " systemctl stop bluegreen-shop@blue.service; }"
+        " && { ! [ -L /srv/shop/blue.release ]"
+        " || mv -fT /srv/shop/blue.release /srv/shop/blue.release-prev; }"
+        " && ln -sfn /srv/shop/releases/abc123 /srv/shop/blue.release"
+        " && systemctl enable --no-reload -q bluegreen-shop@blue.service"
+        " && systemctl start bluegreen-shop@blue.service"
+    )
+    assert process.install_unit(APP, "/srv/shop").endswith(
+        f" > {unit}.new && {{ if cmp -s {unit}.new {unit}; then rm -f {unit}.new;"
+        f" else mv -f {unit}.new {unit} && systemctl daemon-reload; fi; }}"
+    )
+
+
+def test_restore_gives_the_kept_release_its_link_back_and_starts_it_when_it_ran() -> None:
+    stop = (
+        "{ systemctl disable --no-reload -q bluegreen-shop@green.service 2>/dev/null;"
+        " systemctl stop bluegreen-shop@green.service; }"
+    )
+    assert process.restore("shop", "/srv/shop", "green", running=False) == (
+        f"{stop}; if [ -L /srv/shop/green.release-prev ];"
+        " then mv -fT /srv/shop/green.release-prev /srv/shop/green.release; fi"
+    )
+    assert process.restore("shop", "/srv/shop", "green", running=True).endswith(
+        " /srv/shop/green.release && systemctl enable --no-reload -q bluegreen-shop@green.service"
+        " && systemctl start bluegreen-shop@green.service; fi"
+    )
+
+
+def test_logs_come_from_journald_and_exec_runs_through_systemd_with_the_colors_env() -> None:
+    assert process.logs("shop", "blue", 50, follow=True) == (
+        "journalctl --no-pager -o cat -n 50 --follow -u bluegreen-shop@blue.service 2>&1"
+    )
+    assert process.exec_in("shop", "/srv/shop", "blue", ["sh", "-c", "echo $PORT"]) == (
+        "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/srv/shop/blue.env"
+        " -p WorkingDirectory=/srv/shop/blue.release -- sh -c 'echo $PORT' 2>&1"
+    )
+
+
+def test_build_runs_the_build_command_in_the_release_and_marks_it_built() -> None:
+    assert process.build(APP, "/srv/shop/releases/abc") == (
+        "out=$({ cd /srv/shop/releases/abc && sh -c 'python3 -m venv .venv'; } 2>&1)"
+        ' || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }'
+        " && touch /srv/shop/releases/abc/.bluegreen-built"
+    )
+    assert process.built("/srv/shop", "abc") == (
+        "[ -f /srv/shop/releases/abc/.bluegreen-built ] && echo image=present || echo image="
+    )
+
+
+def test_the_probe_reports_each_colors_state_and_release_as_the_container_lines() -> None:
+    assert process.probe("shop", "/srv/shop")[1] == (
+        "if [ -L /srv/shop/green.release ]; then printf 'container_green=%s %s\\n'"
+        ' "$(systemctl is-active bluegreen-shop@green.service >/dev/null && echo running'
+        ' || echo exited)" "$(basename "$(readlink /srv/shop/green.release)")"; fi'
+    )
+
+
+def test_prune_keeps_every_linked_release_and_the_newest_others() -> None:
+    assert process.prune("/srv/shop", 2) == (
+        "used=$(for l in /srv/shop/blue.release /srv/shop/blue.release-prev"
+        ' /srv/shop/green.release /srv/shop/green.release-prev; do [ -L "$l" ]'
+        ' && basename "$(readlink "$l")"; done);'
+        " ls -1t /srv/shop/releases 2>/dev/null | grep -vxF -e \"$used\" -e ''"
+        " | grep -v '\\.tmp$' | tail -n +3"
+        ' | while read -r r; do rm -rf /srv/shop/releases/"$r" && echo pruned="$r"; done; true'
+    )

@@ -98,6 +98,12 @@ def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
     return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
 
 
+def refuse(env: jinja2.Environment, ports: tuple[int, ...]) -> str:
+    """The host's default server on ``ports`` (80, 443): unknown names get a refusal."""
+    values = {"http_port": certificates.HTTP_PORT, "https_port": certificates.HTTPS_PORT}
+    return render(env, "refuse.conf.j2", ports=ports, **values)
+
+
 def script(env: jinja2.Environment, inventory: Inventory) -> str:
     """File mode: the njs module that reads the live color per request."""
     return render(env, "state.js.j2", **_common(inventory))

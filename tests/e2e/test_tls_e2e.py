@@ -32,7 +32,8 @@ ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 GUARDED = {"reload": ("new", "keepalive-retry"), "file": ALL_KINDS}
 FRESH_HOST = (
     "docker rm -f example-blue example-green >/dev/null 2>&1;"
-    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
+    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/conf.d/00-bluegreen-refuse.conf"
+    " /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
 
 

@@ -56,6 +56,7 @@ class HostFacts:
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
     neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
     refuse_md5: str | None = None  # the host's shared default server for unknown names
+    refused: tuple[int, ...] = ()  # the ports it refuses them on (its header line)
     # the ports (IPv4) where a file we did not install has nginx's default_server
     foreign_defaults: frozenset[int] = frozenset()
     # color -> the bluegreen.app label of the container with our name ("" for none)
@@ -107,6 +108,7 @@ def probe(
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'refuse=%s\\n' \"$(md5sum {quote(nginx.refuse_path())} 2>/dev/null)\"",
+        f"printf 'refuse_head=%s\\n' \"$(head -n 1 {quote(nginx.refuse_path())} 2>/dev/null)\"",
         *([nginx.foreign_defaults_probe()] if domains else []),
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
@@ -171,6 +173,11 @@ def parse(output: str) -> HostFacts:
         lock=lock.parse(values.get("lock_info", "")),
         neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
         refuse_md5=_md5(values.get("refuse", "")),
+        refused=tuple(
+            int(port)
+            for port in _words(values.get("refuse_head", "")).get("ports", "").split(",")
+            if port.isdigit()
+        ),
         foreign_defaults=frozenset(
             port
             for line in lines

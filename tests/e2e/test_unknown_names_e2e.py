@@ -9,6 +9,7 @@ connection (444) while the stock hosts still answer with Debian's page, untouche
 app's names and its ACME challenges keep working.
 """
 
+import json
 import socket
 import ssl
 import subprocess
@@ -98,6 +99,13 @@ def answers(host) -> dict[str, str]:
     return said
 
 
+def refusals(site) -> dict[str, list[int]]:
+    """``fab status --json``: the ports where each host refuses unknown names."""
+    status = fab(site["inventory"], "status", "--json")
+    assert status.returncode == 0, status.output
+    return {r["host"]: r["unknown_names"]["refused"] for r in json.loads(status.stdout)["hosts"]}
+
+
 def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
     first = fab(site["inventory"], "deploy", "--ref", "v1")
     assert first.returncode == 0, first.output
@@ -107,6 +115,7 @@ def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
     for host in site["hosts"]:
         assert shows_certificate(host, UNKNOWN), host.name  # the app's certificate
     print("\nunknown name before:", before)
+    assert refusals(site) == {h.name: [] for h in site["hosts"]}  # status: NOT refused
 
     result, load = under_load(site, "deploy", "--ref", "v2", guarded=GUARDED["reload"])
     print("deploy installing the default server, failed per kind:")
@@ -116,6 +125,7 @@ def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
 
     after = {host.name: answers(host) for host in site["hosts"]}
     print("unknown name after:", after)
+    assert refusals(site) == {h.name: [80, 443] if h.name == BARE else [443] for h in site["hosts"]}
     for host in site["hosts"]:
         ours = sb.run_in(host, f"cat {REFUSE}").stdout
         assert ours.startswith(

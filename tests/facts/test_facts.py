@@ -156,3 +156,9 @@ def test_default_servers_of_other_files_are_read_by_ipv4_port():
     assert found.foreign_defaults == frozenset({80, 8443})
     assert found.refuse_md5 == "0123abcd"
     assert facts.parse("refuse=\n").foreign_defaults == frozenset()
+
+
+def test_the_ports_our_default_server_refuses_are_read_from_its_header():
+    assert facts.parse("refuse_head=# bluegreen refuse ports=80,443\n").refused == (80, 443)
+    assert facts.parse("refuse_head=# bluegreen refuse ports=-\n").refused == ()
+    assert facts.parse("refuse_head=\n").refused == ()

@@ -110,7 +110,7 @@ def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
     first = fab(site["inventory"], "deploy", "--ref", "v1")
     assert first.returncode == 0, first.output
     for host in site["hosts"]:  # as an older bluegreen left the host: no default of ours
-        sb.run_in(host, f"rm {REFUSE} && nginx -s reload")
+        sb.run_in(host, f"rm -f {REFUSE} && nginx -s reload")
     before = {host.name: answers(host) for host in site["hosts"]}
     for host in site["hosts"]:
         assert shows_certificate(host, UNKNOWN), host.name  # the app's certificate

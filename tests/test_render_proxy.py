@@ -29,9 +29,8 @@ def _inventory(tmp_path: Path, name: str = "shop", **ports: int) -> Inventory:
 def test_the_site_passes_websockets_and_keeps_plain_requests_keep_alive(tmp_path):
     inv = _inventory(tmp_path)
     text = render.site(render.environment(inv), inv, "core")
-    assert 'map $http_upgrade $bluegreen_shop_connection {\n    default upgrade;\n    "" "";\n}' in (
-        text
-    )
+    upgrade = 'map $http_upgrade $bluegreen_shop_connection {\n    default upgrade;\n    "" "";\n}'
+    assert upgrade in text
     assert (
         "        proxy_http_version 1.1;\n"
         "        proxy_set_header Upgrade $http_upgrade;\n"

@@ -799,8 +799,10 @@ _URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
 _BOOL = _expect(lambda v: isinstance(v, bool), "true or false", bool)
 _PROXY: dict[str, Check] = {
     "max_body": _expect(
-        lambda v: (type(v) is int and v >= 0)
-        or (isinstance(v, str) and re.fullmatch(r"(0|[1-9][0-9]{0,9}[kmg]?)", v)),
+        lambda v: (
+            (type(v) is int and v >= 0)
+            or (isinstance(v, str) and re.fullmatch(r"(0|[1-9][0-9]{0,9}[kmg]?)", v))
+        ),
         "a size like 512m, 2g or 0 (unlimited)",
     ),
     "timeout": _int(1),

@@ -94,7 +94,10 @@ class _App(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/cookie":
+        if self.path == "/peer":  # which connection of nginx's asked, and how
+            peer = f"{self.client_address[1]} {self.headers.get('Connection', '-')}"
+            self._answer(peer.encode())
+        elif self.path == "/cookie":
             self._answer(str(len(self.headers.get("Cookie", ""))).encode())
         elif self.path == "/set-cookie":
             self._answer(b"ok", Set_Cookie="big=" + "c" * BIG)
@@ -182,6 +185,11 @@ def test_a_real_nginx_carries_big_headers_and_uploads(nginx_proxy):
     assert _request(port, "POST", "/upload", upload)[::2] == (200, str(len(upload)).encode())
     too_big = str(100 * 1024 * 1024 + 1)  # refused from its length alone, nothing sent
     assert _request(port, "POST", "/upload", b"", **{"Content-Length": too_big})[0] == 413
+
+
+def test_a_real_nginx_keeps_app_connections_alive_for_plain_requests(nginx_proxy):
+    answers = {_request(nginx_proxy["web"], "GET", "/peer")[2] for _ in range(5)}
+    assert len(answers) == 1 and answers.pop().endswith(b" -"), "one upstream connection"
 
 
 def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):

@@ -473,7 +473,7 @@ def _app(value: Any, base: Path) -> App:
         "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
-        "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+        "warm_standby": _BOOL,
         "watch": _record(Watch, _WATCH),
         "build": _choice("host", "local"),
         "image": _match(IMAGE_REFERENCE, "a reference like registry.example.com/team/app:tag"),
@@ -871,7 +871,7 @@ def _tls_checks(base: Path) -> dict[str, Check]:
     return {
         "files": lambda value, key: _fields(value, key, tuple(files), files),
         "acme": _acme,
-        "hsts": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+        "hsts": _BOOL,
     }
 
 

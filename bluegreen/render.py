@@ -74,6 +74,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "tls": _tls(inventory),
         "maintenance_page": nginx.maintenance_path(app),
         "retry_after": RETRY_AFTER,
+        "proxy": inventory.app.proxy,
     }
 
 

@@ -86,7 +86,10 @@ class Switcher:
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
             config.append((nginx.http_path(app), render.http(jinja, inv, run.host)))
-        refused = neighbours.refused(inv, run.facts.neighbours, run.facts.foreign_defaults)
+        found = run.facts
+        refused = neighbours.refused(
+            inv, found.neighbours, found.foreign_defaults, found.rejects_handshake
+        )
         if refused:  # the host's, shared: the same text from every app that needs it
             config.append((nginx.refuse_path(), render.refuse(jinja, refused)))
         live, link = [], ""

@@ -59,6 +59,13 @@ class HostFacts:
     refused: tuple[int, ...] = ()  # the ports it refuses them on (its header line)
     # the ports (IPv4) where a file we did not install has nginx's default_server
     foreign_defaults: frozenset[int] = frozenset()
+    nginx_version: tuple[int, ...] = ()  # read with the default servers; () when not read
+
+    @property
+    def rejects_handshake(self) -> bool:
+        """nginx knows ``ssl_reject_handshake`` (1.19.4+); an unread version is assumed new."""
+        return not self.nginx_version or self.nginx_version >= (1, 19, 4)
+
     # color -> the bluegreen.app label of the container with our name ("" for none)
     owners: dict[str, str] = field(default_factory=dict)
     # bytes: mem_available, disk_free (docker's data root), app_disk_free, memory_<color>,
@@ -173,6 +180,11 @@ def parse(output: str) -> HostFacts:
         lock=lock.parse(values.get("lock_info", "")),
         neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
         refuse_md5=_md5(values.get("refuse", "")),
+        nginx_version=tuple(
+            int(part)
+            for part in values.get("nginx_version", "").rpartition("/")[2].split(".")
+            if part.isdigit()
+        ),
         refused=tuple(
             int(port)
             for port in _words(values.get("refuse_head", "")).get("ports", "").split(",")

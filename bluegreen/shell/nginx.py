@@ -30,8 +30,9 @@ def refuse_path() -> str:
 def foreign_defaults_probe() -> str:
     """Prints ``default_server=<listen line>`` for each ``default_server`` that nginx loads
     from a file other than ours (``nginx -T``: only files nginx includes, e.g. Debian's
-    enabled default site, not ``sites-available``)."""
+    enabled default site, not ``sites-available``), and nginx's version."""
     return (
+        "printf 'nginx_version=%s\\n' \"$(nginx -v 2>&1)\"\n"
         f"nginx -T 2>/dev/null | awk -v ours={quote(refuse_path())}"
         ' \'/^# configuration file /{f=$4; sub(/:$/, "", f); next}'
         " f != ours && /^[ \\t]*listen[ \\t]/ && /default_server/"

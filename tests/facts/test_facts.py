@@ -1,5 +1,7 @@
 import subprocess
 
+import pytest
+
 from bluegreen import facts
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.shell import docker
@@ -162,3 +164,11 @@ def test_the_ports_our_default_server_refuses_are_read_from_its_header():
     assert facts.parse("refuse_head=# bluegreen refuse ports=80,443\n").refused == (80, 443)
     assert facts.parse("refuse_head=# bluegreen refuse ports=-\n").refused == ()
     assert facts.parse("refuse_head=\n").refused == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "rejects"),
+    [("nginx version: nginx/1.22.1", True), ("nginx version: nginx/1.18.0", False), ("", True)],
+)
+def test_nginx_before_1_19_4_cannot_reject_a_handshake(line, rejects):
+    assert facts.parse(f"nginx_version={line}\n").rejects_handshake is rejects

@@ -67,3 +67,8 @@ def test_a_default_server_we_did_not_install_keeps_its_port():
 
 def test_an_app_without_domains_installs_no_default_server():
     assert neighbours.refused(inventory(), [BLOG_TLS], frozenset()) == ()
+
+
+def test_an_nginx_that_cannot_reject_a_handshake_gets_no_default_server_on_443():
+    tls = inventory(domains=("shop.io",), tls=TLS)
+    assert neighbours.refused(tls, [], frozenset(), rejects=False) == (80,)

@@ -176,13 +176,15 @@ server {
 
 def test_foreign_defaults_probe_reads_only_files_we_did_not_install(tmp_path):
     fake = tmp_path / "nginx"
-    fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{NGINX_T}EOF\n")
+    version = '[ "$1" = -v ] && echo "nginx version: nginx/1.22.1" >&2 && exit 0'
+    fake.write_text(f"#!/bin/sh\n{version}\ncat <<'EOF'\n{NGINX_T}EOF\n")
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
     out = subprocess.run(
         ["sh", "-c", nginx.foreign_defaults_probe()], capture_output=True, text=True, env=env
     ).stdout
     assert out == (
+        "nginx_version=nginx version: nginx/1.22.1\n"
         "default_server=\tlisten 80 default_server;\n"
         "default_server=\tlisten [::]:80 default_server;\n"
     )

@@ -1,4 +1,4 @@
-"""The dry run's session: the real one for reading facts, a plan for everything else."""
+"""``--dry-run``: the exact per-host plan of changes, made on no host."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def get(
 
 def read_reply(recv: Callable[[int], bytes]) -> HttpReply:
     """The response ``recv`` yields until it returns b''; ConnectionError when it is not one."""
-    response = client.HTTPResponse(_Stream(recv))  # type: ignore[arg-type]
+    response = client.HTTPResponse(_Stream(recv))
     try:
         response.begin()
         body = response.read(LIMIT)
@@ -70,7 +70,7 @@ class _Stream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: memoryview) -> int:
         data = self.recv(len(buffer))
         buffer[: len(data)] = data
         return len(data)

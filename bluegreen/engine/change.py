@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bluegreen import transport
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import (
     certificate,
@@ -36,7 +37,6 @@ from bluegreen.local import hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
 from bluegreen.shell import history, lock, runtime
-from bluegreen.transport import ssh
 
 HostStep = Callable[[HostRun], None]
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
@@ -279,7 +279,7 @@ class Change:
         steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
         batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
         dry = self.options.dry_run
-        self.runs = [HostRun(host, ssh.connect(host, dry)) for host in hosts]
+        self.runs = [HostRun(host, transport.connect(host, dry)) for host in hosts]
         ready = False
         if not self.hook("before", release or ""):
             self.log.line("❌ the before hook failed: nothing changed on any host")

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 
 from bluegreen.config import certificates
 from bluegreen.config.inventory import Expect, Health, Inventory, json_text
-from bluegreen.errors import CheckFailed
+from bluegreen.errors import CheckFailed, RemoteError
 from bluegreen.facts import traffic
 from bluegreen.facts.traffic import Traffic
-from bluegreen.transport.ssh import HttpReply, Remote, RemoteError
+from bluegreen.transport.http import HttpReply
+from bluegreen.transport.ssh import Remote
 
 COLOR_HEADER = "x-bluegreen-color"
 RELEASE_HEADER = "x-bluegreen-release"

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from bluegreen import transport
 from bluegreen.config.inventory import Host
 from bluegreen.engine.state import PARALLEL
 from bluegreen.output.log import Log
-from bluegreen.transport import ssh
 from bluegreen.transport.ssh import Remote
 
 
@@ -92,7 +92,7 @@ def read_each(
     hosts: list[Host], step: Callable[[Session], object], log: Log, parallel: int = PARALLEL
 ) -> GroupResult[Session]:
     """Connect to every host (no lock) and run the read-only ``step`` on each."""
-    sessions = [Session(host, ssh.connect(host)) for host in hosts]
+    sessions = [Session(host, transport.connect(host)) for host in hosts]
 
     def opened(session: Session) -> None:
         session.remote.open()

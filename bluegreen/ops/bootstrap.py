@@ -17,13 +17,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from bluegreen import facts, render
+from bluegreen import facts, render, transport
 from bluegreen.config import profiles
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.facts import neighbours
 from bluegreen.output.log import Log
 from bluegreen.shell import acme, docker_config, metrics, packages, system
-from bluegreen.transport import ssh
 from bluegreen.transport.ssh import Remote
 
 PACKAGES_TIMEOUT = 1800.0
@@ -257,7 +256,7 @@ def _exporters(inventory: Inventory, systemd: bool) -> str:
 
 def _connect(inventory: Inventory, host: Host, log: Log) -> Target:
     """Open the session and probe the host in one round trip; choose its profile."""
-    remote = ssh.connect(host)
+    remote = transport.connect(host)
     remote.open()
     how = "root login" if host.user == "root" else f"user {host.user} with sudo -n"
     script = f"{facts.probe(inventory.app.name, host.app_dir)}\n{system.probe()}"

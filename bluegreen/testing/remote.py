@@ -3,7 +3,7 @@
 In the spirit of ``fabric.testing`` and of pyinfra's facts→commands fixtures: a
 ``FakeHost`` is a small, stateful model of one server (the app's containers per color,
 its images, nginx's files and what the public port serves, the deploy lock, the history
-file). A ``ScriptedRemote`` is the session ``bluegreen.transport.ssh.connect`` would return:
+file). A ``ScriptedRemote`` is the session ``bluegreen.transport.connect`` would return:
 it recognises each command the engine sends by stable markers of the builders in
 ``bluegreen.shell`` (``docker run``, the nginx file paths, the lock directory,
 ``history.jsonl``, ...), applies it to the model (a deploy sets the idle color's container
@@ -44,11 +44,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bluegreen.config.inventory import COLORS, Host, Ports
+from bluegreen.errors import RemoteError
 from bluegreen.facts import traffic
 from bluegreen.facts.traffic import Traffic
 from bluegreen.shell import docker, history, nginx
 from bluegreen.shell.lock import LockInfo
-from bluegreen.transport.ssh import HttpReply, RemoteError
+from bluegreen.transport.http import HttpReply
 
 FAULTS = {
     "connect": "connection refused",

@@ -1,19 +1,16 @@
-"""The only place that talks SSH: Fabric connections with verified host keys and clear errors."""
+"""SSH connections: Fabric with verified host keys and clear errors; commands (under sudo
+when not root), uploads, streams, and the channels HTTP probes go through."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import posixpath
 import select
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,7 +22,9 @@ from bluegreen.config import certificates
 from bluegreen.config.inventory import Host
 from bluegreen.errors import RemoteError
 from bluegreen.shell import wrap
-from bluegreen.transport import known_hosts
+from bluegreen.transport import http, known_hosts
+from bluegreen.transport.ahead import Ahead
+from bluegreen.transport.http import HttpReply
 
 CONNECT_ATTEMPTS = 3
 SEND_CHUNK = 256 * 1024
@@ -44,14 +43,6 @@ class _Result:
     exited: int  # -1: the session ended without an exit status
     stdout: str
     stderr: str
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    headers: dict[str, str]  # lower-case names
-    body: str
-    certificate: bytes | None = None  # HTTPS: the leaf the host served (DER)
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -103,60 +94,6 @@ def _connect_error(host: Host, error: BaseException) -> str:
     if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
         return f"connection to {where} refused"
     return f"cannot connect to {where}: {type(error).__name__}: {error}"
-
-
-class Ahead:
-    """Channels opened before they are needed, each in a thread of its own: opening an SSH
-    channel costs a round trip, which overlaps the round trip of the command or request
-    running meanwhile. Keys name what a channel is for (a session, a port)."""
-
-    def __init__(self) -> None:
-        self.pending: dict[object, Future[paramiko.Channel]] = {}
-        self.lock = threading.Lock()
-
-    def open(self, key: object, opener: Callable[[], paramiko.Channel]) -> None:
-        """Start opening a channel for ``key`` (once: an open already pending stays)."""
-        with self.lock:
-            if key in self.pending:
-                return
-            future: Future[paramiko.Channel] = Future()
-            self.pending[key] = future
-
-        def fill() -> None:
-            try:
-                future.set_result(opener())
-            except BaseException as error:  # given to whoever takes it (or dropped)
-                future.set_exception(error)
-
-        threading.Thread(target=fill, daemon=True).start()
-
-    def take(self, key: object, wait: float) -> paramiko.Channel | None:
-        """The channel opened for ``key``; None when none was asked for or its open failed
-        (the caller opens one itself and meets the real error). Not open after ``wait``
-        seconds: the timeout a fresh open would have had."""
-        with self.lock:
-            future = self.pending.pop(key, None)
-        if future is None:
-            return None
-        try:
-            return future.result(timeout=wait)
-        except FutureTimeout as error:
-            future.add_done_callback(_close_channel)
-            raise paramiko.SSHException("Timeout opening channel.") from error
-        except Exception:
-            return None
-
-    def close(self) -> None:
-        """Close what nobody took (now, or when its open ends)."""
-        with self.lock:
-            left, self.pending = list(self.pending.values()), {}
-        for future in left:
-            future.add_done_callback(_close_channel)
-
-
-def _close_channel(future: Future[paramiko.Channel]) -> None:
-    if not future.cancelled() and future.exception() is None:
-        future.result().close()
 
 
 class Remote:
@@ -381,10 +318,8 @@ class Remote:
     def http_get(
         self, port: int, path: str, timeout: float, tls: certificates.Client | None = None
     ) -> HttpReply:
-        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl).
-
-        With ``tls``: HTTPS with its name (SNI and Host), the certificate verified against
-        that name and ``tls``'s trust; a wrong certificate is an ``ssl.SSLError``."""
+        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl);
+        HTTPS with ``tls`` (a wrong certificate is an ``ssl.SSLError``)."""
         transport = self.connection.transport
         if transport is None or not transport.is_active():
             raise RemoteError(self.host.name, "SSH connection lost")
@@ -392,16 +327,7 @@ class Remote:
             channel = self.ahead.take(port, timeout) or _tunnel(transport, port, timeout)
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
-        request = (
-            f"GET {path} HTTP/1.0\r\nHost: {tls.server_name if tls else 'localhost'}\r\n"
-            "User-Agent: bluegreen\r\nConnection: close\r\n\r\n"
-        ).encode()
-        with channel:
-            channel.settimeout(timeout)
-            if tls is not None:
-                return _https(channel, request, tls)
-            channel.sendall(request)
-            return parse_http(_read_all(channel.recv))
+        return http.get(channel, path, timeout, tls)
 
 
 def _tunnel(transport: paramiko.Transport, port: int, timeout: float) -> paramiko.Channel:
@@ -420,54 +346,6 @@ def _tunnel(transport: paramiko.Transport, port: int, timeout: float) -> paramik
         if transport.is_active() and str(error) == "Unable to open channel.":
             raise paramiko.ChannelException(2, "Connect failed") from error
         raise
-
-
-def _read_all(recv: Callable[[int], bytes], limit: int = 65536) -> bytes:
-    data = b""
-    while len(data) < limit:
-        chunk = recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _https(channel: paramiko.Channel, request: bytes, tls: certificates.Client) -> HttpReply:
-    """TLS over an SSH channel (not a socket): OpenSSL through memory buffers."""
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    conn = tls.context.wrap_bio(incoming, outgoing, server_hostname=tls.server_name)
-
-    def step(action: Callable[[], object]) -> object:
-        while True:
-            try:
-                result = action()
-            except ssl.SSLWantReadError:
-                channel.sendall(outgoing.read())
-                chunk = channel.recv(65536)
-                if not chunk:
-                    incoming.write_eof()
-                else:
-                    incoming.write(chunk)
-                continue
-            except ssl.SSLZeroReturnError:
-                return b""
-            channel.sendall(outgoing.read())
-            return result
-
-    step(conn.do_handshake)
-    der = conn.getpeercert(binary_form=True)
-    served = der and certificates.fingerprint(der)
-    if tls.fingerprint and served != tls.fingerprint:
-        raise ssl.SSLError(f"served certificate {served}, expected {tls.fingerprint}")
-    step(lambda: conn.write(request))
-
-    def recv(size: int) -> bytes:
-        try:
-            return step(lambda: conn.read(size))  # type: ignore[return-value]
-        except ssl.SSLEOFError:  # a peer closing without close_notify ends the answer too
-            return b""
-
-    return dataclasses.replace(parse_http(_read_all(recv)), certificate=der)
 
 
 def _detect_silence(transport: paramiko.Transport) -> None:
@@ -514,46 +392,3 @@ class _LineWriter(io.TextIOBase):
         if self.pending:
             self.on_line(self.pending)
             self.pending = ""
-
-
-def parse_http(data: bytes) -> HttpReply:
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ConnectionError(f"not an HTTP response: {lines[0][:60]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return HttpReply(int(parts[1]), headers, body.decode("utf-8", "replace"))
-
-
-class DryRemote(Remote):
-    """A dry run's session: it connects and reads facts, and records every change instead."""
-
-    def __init__(self, host: Host) -> None:
-        super().__init__(host)
-        self.plan: list[str] = []
-
-    def run(self, command: str, *, stdin: str | None = None, readonly: bool = False, **kw) -> str:
-        if readonly:
-            return super().run(command, stdin=stdin, readonly=True, **kw)
-        self.plan.append(command)
-        if stdin is not None:
-            self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
-        return ""
-
-    def put(self, data: bytes, remote_path: str) -> str:
-        self.plan.append(f"# upload {len(data)} bytes over SFTP to ~/{remote_path}")
-        return f"~/{remote_path}"
-
-    def send(self, command: str, source: BinaryIO, progress: Callable[[int], None], **kw) -> str:
-        self.plan.append(f"# stream the image on stdin into: {command}")
-        return ""
-
-
-def connect(host: Host, dry_run: bool = False) -> Remote:
-    """The one place a session is made (not yet opened): unit tests replace it with a
-    scripted one (``bluegreen.testing``)."""
-    return DryRemote(host) if dry_run else Remote(host)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen import transport
 from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
@@ -34,7 +35,6 @@ from bluegreen.ops.split import abort, promote, split
 from bluegreen.output.log import Log
 from bluegreen.shell.lock import LockInfo
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
-from bluegreen.transport import ssh
 
 # checks' polling (health interval, the verify window and its fixed 10 s deadline) runs on a
 # virtual clock; the watch's poll interval (a module constant, 1 s) is made short
@@ -122,7 +122,7 @@ class Outcome:
 
 
 def run(monkeypatch, fakes, operation, inv, *args, **options) -> Outcome:
-    monkeypatch.setattr(ssh, "connect", hosts_by_name(fakes.values()))
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
     out = io.StringIO()
     log = Log(stream=out, width=6, secrets={SECRET})
     hosts = [inv.hosts[name] for name in fakes]
@@ -609,7 +609,7 @@ def with_release(inv: Inventory, **app) -> Inventory:
 
 def deploy_with(monkeypatch, fakes, inv, skip_release=False, **options) -> Outcome:
     """``run`` for a deploy with deploy-only arguments."""
-    monkeypatch.setattr(ssh, "connect", hosts_by_name(fakes.values()))
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
     out = io.StringIO()
     log = Log(stream=out, width=6, secrets={SECRET})
     hosts = [inv.hosts[name] for name in fakes]

@@ -5,7 +5,7 @@ import pytest
 from bluegreen.config.inventory import Expect, Health
 from bluegreen.engine import checks
 from bluegreen.facts.traffic import Traffic
-from bluegreen.transport.ssh import HttpReply
+from bluegreen.transport.http import HttpReply
 
 
 class Answers:

@@ -1,7 +1,7 @@
 from bluegreen.config.inventory import App, Host, Inventory, Ports
 from bluegreen.engine import checks, probe
 from bluegreen.facts.traffic import Traffic
-from bluegreen.transport.ssh import HttpReply
+from bluegreen.transport.http import HttpReply
 
 # reload mode's live include names green r2
 FILES_SAY_GREEN = "site_head=# bluegreen mode=reload\nlive=# bluegreen live=green release=r2\n"

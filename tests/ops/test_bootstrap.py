@@ -5,11 +5,11 @@ import json
 
 import pytest
 
+from bluegreen import transport
 from bluegreen.config.inventory import App, Host, Inventory, Ports, Tls
 from bluegreen.ops import bootstrap
 from bluegreen.output.log import Log
 from bluegreen.shell import acme, docker_config, system
-from bluegreen.transport import ssh
 
 # --- daemon.json merge -------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class FakeRemote:
 
 
 def _run(fake: FakeHost, monkeypatch, dry_run=False, inventory=None, **host) -> tuple[bool, str]:
-    monkeypatch.setattr(ssh, "connect", lambda host, dry_run=False: fake.remote(host))
+    monkeypatch.setattr(transport, "connect", lambda host, dry_run=False: fake.remote(host))
     out = io.StringIO()
     hosts = [Host("web1", "10.0.0.1", **host)]
     ok = bootstrap.bootstrap(inventory or _inventory(), hosts, dry_run, Log(out, 4))

@@ -5,13 +5,13 @@ import re
 
 import pytest
 
+from bluegreen import transport
 from bluegreen.config.inventory import App, Host, Inventory, Ports
 from bluegreen.errors import Refused
 from bluegreen.facts.traffic import Traffic
 from bluegreen.ops.execute import execute
 from bluegreen.output.log import Log
 from bluegreen.testing.remote import Container, FakeHost, hosts_by_name
-from bluegreen.transport import ssh
 
 NAMES = ("web1", "web2")
 TRICKY = ["sh", "-c", "echo \"a  b\" $(id -u) 'q'", ""]
@@ -20,7 +20,7 @@ TRICKY = ["sh", "-c", "echo \"a  b\" $(id -u) 'q'", ""]
 def run(monkeypatch, tmp_path, fakes, argv, color=None, once=False, **kw):
     hosts = {n: Host(name=n, address=f"10.0.0.{i}") for i, n in enumerate(NAMES, 1)}
     inv = Inventory(tmp_path / "hosts.yml", App(name="web"), Ports(), hosts=hosts, groups={})
-    monkeypatch.setattr(ssh, "connect", hosts_by_name(fakes.values()))
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
     out = io.StringIO()
     ok = execute(inv, list(hosts.values()), argv, color, once, Log(stream=out, width=5), **kw)
     return ok, out.getvalue()

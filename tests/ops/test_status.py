@@ -1,10 +1,10 @@
 import io
 
+from bluegreen import transport
 from bluegreen.config.inventory import App, Host, Inventory, Ports
 from bluegreen.errors import RemoteError
 from bluegreen.ops.status import read_status, table
 from bluegreen.output.log import Log
-from bluegreen.transport import ssh
 
 RECORD = {
     "host": "web1",
@@ -73,7 +73,7 @@ class Unreachable:
 
 
 def test_an_unreadable_host_reports_its_real_cause(monkeypatch, tmp_path):
-    monkeypatch.setattr(ssh, "connect", lambda host, dry_run=False: Unreachable(host))
+    monkeypatch.setattr(transport, "connect", lambda host, dry_run=False: Unreachable(host))
     inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="web"), ports=Ports(), hosts={},
                     groups={})  # fmt: skip
     host = Host(name="web9", address="203.0.113.9")

@@ -3,10 +3,10 @@ and the commands the builders make change its model as they would change a serve
 
 from bluegreen import facts
 from bluegreen.config.inventory import Host
+from bluegreen.errors import RemoteError
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.shell import docker, lock, nginx
 from bluegreen.testing.remote import Container, FakeHost
-from bluegreen.transport.ssh import RemoteError
 
 HOST = Host(name="web1", address="10.0.0.1")
 LOCK = lock.LockInfo("me@here", 1, "deploy", "2026-12-01T00:00:00+00:00", 2**40, "tok")

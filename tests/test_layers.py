@@ -93,6 +93,46 @@ def test_the_check_fails_on_an_upward_import():
     ]
 
 
+def operation_of(module: str) -> str | None:
+    """``bluegreen.ops.deploy.images`` belongs to the operation ``bluegreen.ops.deploy``."""
+    parts = module.split(".")
+    return ".".join(parts[:3]) if parts[:2] == ["bluegreen", "ops"] and len(parts) > 2 else None
+
+
+def cross_operation_imports(module: str, source: str) -> list[str]:
+    """An operation imports no other operation: what they share lives in the engine."""
+    own = operation_of(module)
+    if own is None:
+        return []
+    return [
+        f"{module} imports {name} (another operation; share it from bluegreen.engine)"
+        for name in sorted(imported(ast.parse(source)))
+        if operation_of(name) not in (None, own)
+    ]
+
+
+OPERATIONS = sorted((PACKAGE / "ops").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", OPERATIONS, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_no_operation_imports_another(path):
+    assert cross_operation_imports(module_name(path), path.read_text(encoding="utf-8")) == []
+
+
+def test_the_check_fails_when_an_operation_imports_another():
+    """split taking a helper from deploy is reported; deploy using its own parts, and the
+    engine, are not."""
+    source = "from bluegreen.ops.deploy import names\nfrom bluegreen.engine import operation\n"
+    assert cross_operation_imports("bluegreen.ops.split", source) == [
+        "bluegreen.ops.split imports bluegreen.ops.deploy.names"
+        " (another operation; share it from bluegreen.engine)"
+    ]
+    own = "from bluegreen.ops.deploy import images\nimport bluegreen.ops.deploy.release_command"
+    assert cross_operation_imports("bluegreen.ops.deploy", own) == []
+    assert cross_operation_imports("bluegreen.ops.deploy.images", own) == []
+    assert cross_operation_imports("bluegreen.tasks", "from bluegreen.ops import serve") == []
+
+
 def test_every_module_is_in_a_layer():
     for path in SOURCES:
         layer_of(module_name(path))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 
 from bluegreen import transport
 from bluegreen.config.inventory import COLORS, Host, Inventory
@@ -28,6 +27,7 @@ from bluegreen.engine import (
     report,
     watch,
 )
+from bluegreen.engine.operation import HostStep, Operation
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
@@ -38,9 +38,7 @@ from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
 from bluegreen.shell import history, lock, runtime
 
-HostStep = Callable[[HostRun], None]
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
-Stages = tuple[tuple[Phase, HostStep], ...]  # phases that stage a batch, before its health
 
 
 class Change:
@@ -62,10 +60,6 @@ class Change:
         self.batch: list[HostRun] = []  # the hosts being rolled now
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
-        # an operation's hooks (a deploy's): judge each staged batch before its health checks
-        # (the same image everywhere); a command run with each switched host's finish (prune)
-        self.staged: Callable[[list[HostRun]], None] | None = None
-        self.tidy: Callable[[HostRun], str] | None = None
 
     @property
     def app(self) -> str:
@@ -219,7 +213,7 @@ class Change:
         except BluegreenError as error:
             self.settled(run, error, "the old color still runs (fab status shows it)")
 
-    def finish(self, run: HostRun) -> None:
+    def finish(self, plan: Operation, run: HostRun) -> None:
         """Write the host's history line and give its lock back (a switched host also drops
         the container it set aside, and old images), in one round trip. A host lost by then
         keeps its lock (a warning): what it serves is already settled."""
@@ -228,8 +222,8 @@ class Change:
         command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
-        if self.tidy is not None and run.outcome == "switched":
-            command = f"{self.tidy(run)}\n{command}"
+        if run.outcome == "switched" and (tidy := plan.tidy(run)):
+            command = f"{tidy}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned
             command = f"{run.retire}; {command}"
         try:
@@ -245,11 +239,10 @@ class Change:
         for warning in (line for line in output.splitlines() if line.startswith("warning: ")):
             self.log.warn(run.name, warning.removeprefix("warning: "))  # e.g. a metrics file
 
-    def agreed(self, group: list[HostRun]) -> bool:
+    def agreed(self, plan: Operation, group: list[HostRun]) -> bool:
         """The staged batch may switch together (e.g. every host has the same image)."""
         try:
-            if self.staged is not None:
-                self.staged(group)
+            plan.agree(group)
         except BluegreenError as error:
             self.log.line(f"❌ {error}")
             for run in group:
@@ -262,20 +255,15 @@ class Change:
     def run(
         self,
         hosts: list[Host],
-        choose: HostStep,
-        stage: HostStep | Stages,
-        undo: HostStep,
+        plan: Operation,
         release: str | None = None,
         steps: tuple[Step, ...] = (),
     ) -> bool:
-        """Run the change; True when every host ends on its target.
+        """Run the change ``plan`` describes; True when every host ends on its target.
 
-        ``stage`` is one step (the stage phase) or several phases in order (a deploy with a
-        release command: build, release, start). ``steps`` move traffic to the target color
-        (default: all of it at once, watched for the inventory's ``app.watch.seconds``); the
-        last one is where the hosts end.
+        ``steps`` move traffic to the target color (default: all of it at once, watched for
+        the inventory's ``app.watch.seconds``); the last one is where the hosts end.
         """
-        stages = stage if isinstance(stage, tuple) else ((Phase.STAGE, stage),)
         steps = steps or (Step(watch=self.inventory.app.watch.seconds),)
         batches(hosts, self.options.batch)  # a bad --batch is refused before any connect
         dry = self.options.dry_run
@@ -290,7 +278,7 @@ class Change:
             run.share, run.sticky = steps[-1].share, steps[-1].sticky
 
         def choose_target(run: HostRun) -> None:
-            choose(run)
+            plan.choose(run)
             splits = min(step.share for step in steps) < 100
             if splits and run.outcome != "already live" and run.facts.traffic is None:
                 raise Refused("nothing serves here yet, so there is nothing to split with")
@@ -305,16 +293,16 @@ class Change:
                     self.log.line("❌ nothing changed")
                     return False
                 notifier.send(self.event("started"))
-                return self.roll_batches(stages, undo, steps)
+                return self.roll_batches(plan, steps)
             finally:
-                self.end()
+                self.end(plan)
                 verdict = report.verdict(self.runs) if ready else "failed"
                 if ready:
                     notifier.send(self.event(verdict))
                 notifier.close()
                 self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
 
-    def roll_batches(self, stages: Stages, undo: HostStep, steps: tuple[Step, ...]) -> bool:
+    def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
         batches switched so far stay)."""
         todo = [run for run in self.runs if run.outcome != "already live"]
@@ -325,13 +313,14 @@ class Change:
             if len(groups) > 1:
                 names = ", ".join(run.name for run in group)
                 self.log.line(f"batch {number}/{len(groups)}: {names}")
-            if not self.roll(group, stages, undo, steps):
+            if not self.roll(group, plan, steps):
                 return False
         return True
 
-    def end(self) -> None:
+    def end(self, plan: Operation) -> None:
         """On every host: history and unlock; sessions closed; then the operator's report."""
-        self.phase(Phase.FINISH, [run for run in self.runs if run.locked], self.finish)
+        locked = [run for run in self.runs if run.locked]
+        self.phase(Phase.FINISH, locked, lambda run: self.finish(plan, run))
         for run in self.runs:
             run.remote.close()
         if self.options.dry_run:
@@ -357,12 +346,10 @@ class Change:
             name, self.operation, self.app, self.runs, self.lock.holder, self.started
         )
 
-    def roll(
-        self, group: list[HostRun], stages: Stages, undo: HostStep, steps: tuple[Step, ...]
-    ) -> bool:
+    def roll(self, group: list[HostRun], plan: Operation, steps: tuple[Step, ...]) -> bool:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher, self.batch = self.switcher, group
-        (phase, first), *rest = stages  # the image is on every host after the first stage
+        (phase, first), *rest = plan.stages()  # the image is on every host after the first
 
         def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
             certificate.ensure(switcher, self.log, run)
@@ -370,12 +357,11 @@ class Change:
 
         ready = (
             self.phases(group, (phase, certified))
-            and self.agreed(group)  # the same image everywhere?
+            and self.agreed(plan, group)  # the same image everywhere?
             and self.phases(group, *rest, (Phase.HEALTH, self.health))
         )
         if not ready:
-            self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
-            self.phase(Phase.UNDO, [run for run in group if run.started], undo)
+            self.put_back(group, plan)
             return False
         for number, step in enumerate(steps, 1):
             self.step = step
@@ -390,14 +376,18 @@ class Change:
                 (Phase.WATCH, self.watch),
             )
             if not moved:
-                self.phase(Phase.REVERT, [run for run in group if run.touched], switcher.revert)
-                self.phase(Phase.UNDO, [run for run in group if run.started], undo)
+                self.put_back(group, plan)
                 return False
         for run in group:
             run.outcome = "switched"
         self.hook("after_switch", self.releases)
         self.phase(Phase.DRAIN, group, self.drain)
         return True
+
+    def put_back(self, group: list[HostRun], plan: Operation) -> None:
+        """A batch failed: point touched hosts back, then undo what was started."""
+        self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
+        self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

@@ -15,9 +15,9 @@ import unicodedata
 from bluegreen import render
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine.change import Change
-from bluegreen.engine.state import HostRun, Options
+from bluegreen.engine.operation import Operation, Stages, names, no_split
+from bluegreen.engine.state import HostRun, Options, Phase
 from bluegreen.errors import Refused
-from bluegreen.ops.deploy import names, no_split
 from bluegreen.output.log import Log
 
 MESSAGE_LIMIT = 200  # characters
@@ -59,19 +59,32 @@ def maintenance(
         change.switcher.page = render.maintenance_page(
             change.switcher.jinja, inventory, message or DEFAULT_MESSAGE
         )
+    return change.run(hosts, Maintenance(change, on, message))
 
-    def choose(run: HostRun) -> None:
+
+class Maintenance(Operation):
+    """The page up or down on each host: only the switch changes, no container."""
+
+    def __init__(self, change: Change, on: bool, message: str | None) -> None:
+        self.change, self.on, self.message = change, on, message
+
+    def choose(self, run: HostRun) -> None:
         served = run.facts.traffic
         if served is None:
             raise Refused("nothing is live here, so there is no site to put a page on")
         no_split(run)
-        run.color, run.release, run.maintenance = served.color, served.release, on
+        verb = "on" if self.on else "off"
+        run.color, run.release, run.maintenance = served.color, served.release, self.on
         run.recorded["maintenance"] = verb
-        if served.maintenance == on and message is None:
+        if served.maintenance == self.on and self.message is None:
             run.outcome = "already live"
-            change.log.ok(run.name, f"maintenance is already {verb}")
+            self.change.log.ok(run.name, f"maintenance is already {verb}")
 
-    def nothing(run: HostRun) -> None:
+    def stages(self) -> Stages:
+        return ((Phase.STAGE, self.nothing),)
+
+    def undo(self, run: HostRun) -> None:
+        self.nothing(run)
+
+    def nothing(self, run: HostRun) -> None:
         """Maintenance starts and stops no container."""
-
-    return change.run(hosts, choose, nothing, nothing)

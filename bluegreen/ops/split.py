@@ -9,10 +9,10 @@ change (lock, history, revert on failure, watch, notifications), made by ``serve
 from __future__ import annotations
 
 from bluegreen.config.inventory import COLORS, Host, Inventory, other
+from bluegreen.engine.operation import names
+from bluegreen.engine.serving import serve_color
 from bluegreen.engine.state import HostRun, Options, Step
 from bluegreen.errors import Refused
-from bluegreen.ops.deploy import names
-from bluegreen.ops.serve import serve_color
 from bluegreen.output.log import Log
 
 

@@ -1,7 +1,7 @@
 from bluegreen.config.inventory import Host
+from bluegreen.engine.serving import last_verified
 from bluegreen.engine.state import HostRun
 from bluegreen.facts import HostFacts
-from bluegreen.ops.serve import last_verified
 
 
 def _run(history, live_release="r3") -> HostRun:

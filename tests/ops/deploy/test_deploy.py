@@ -1,11 +1,12 @@
 import pytest
 
 from bluegreen.config.inventory import Host
+from bluegreen.engine.operation import no_split
 from bluegreen.engine.state import HostRun, Step
 from bluegreen.errors import Refused
 from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split
-from bluegreen.ops.deploy import canary_steps, no_split
+from bluegreen.ops.deploy import canary_steps
 
 
 def _run() -> HostRun:

@@ -16,29 +16,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen.config.inventory import Host, Inventory
-from bluegreen.engine.change import Change, Stages, with_tail
+from bluegreen.engine.change import Change, with_tail
+from bluegreen.engine.operation import Operation, Stages, names, no_split, start
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import fit, pairs
 from bluegreen.local import artifact, source
-from bluegreen.ops import images
-from bluegreen.ops.release_command import ReleaseCommand
+from bluegreen.ops.deploy import images
+from bluegreen.ops.deploy.release_command import ReleaseCommand
 from bluegreen.output.log import Log
 from bluegreen.shell import git, release, runtime
 
 BUILD_TIMEOUT = 1800.0
-
-
-def names(hosts: list[Host]) -> str:
-    return ", ".join(h.name for h in hosts)
-
-
-def no_split(run: HostRun) -> None:
-    """Refuse a change that would replace or drop a color while a split still sends it traffic."""
-    if run.facts.split is not None and run.facts.traffic is not None:
-        raise Refused(
-            f"traffic is split ({run.facts.traffic.describe()}): `fab promote` or `fab abort` first"
-        )
 
 
 def canary_steps(shares: str, hold: float, watch: float) -> tuple[Step, ...]:
@@ -59,22 +48,8 @@ def canary_steps(shares: str, hold: float, watch: float) -> tuple[Step, ...]:
     return (*(Step(share, hold) for share in percents), Step(100, watch))
 
 
-def start(change: Change, run: HostRun) -> None:
-    """Run the target release as the target color (its image, or its release directory),
-    env from a 0600 file."""
-    inv = change.inventory
-    run.started = True
-    runs = runtime.of(inv.app)
-    run.retire = runs.retire(run.host, run.color)
-    env = inv.env_for(run.host)
-    command, env_text = runs.run(run.color, run.release, run.host, inv.ports, env)
-    timeout = 120 + inv.app.stop_timeout  # a warm standby set aside is stopped first
-    run.remote.run(command, stdin=env_text, timeout=timeout, what=f"start {run.color}")
-    change.log.ok(run.name, f"start: {runs.name(run.color)} runs {run.release}")
-
-
-class Deploy:
-    """One deploy's per-host steps (choose, stage, undo) over its ``Change``."""
+class Deploy(Operation):
+    """One deploy's per-host steps over its ``Change``."""
 
     def __init__(
         self,
@@ -94,7 +69,6 @@ class Deploy:
         self.image_ids: dict[str, str] = {}  # host -> the release's image id there
         repo = Path(self.app.repo)
         self.archive = functools.cache(lambda: source.archive(repo, commit, self.app.path))
-        change.staged, change.tidy = self.same_image, self.prune
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
@@ -121,7 +95,6 @@ class Deploy:
         if problem is not None:
             raise Refused(problem)
 
-    @property
     def stages(self) -> Stages:
         """Image and start in one phase; with a release command, it runs in between."""
         if self.app.release is None:
@@ -156,14 +129,15 @@ class Deploy:
         else:
             self.image_ids[run.name] = self.build(run, name)
 
-    def same_image(self, runs: list[HostRun]) -> None:
+    def agree(self, batch: list[HostRun]) -> None:
         """Before any switch: the same image on every host (a build on each host cannot be)."""
         if self.place is not None:
             images.same_everywhere(self.image_ids)
         elif problem := images.differing(self.image_ids):
             self.change.log.line(f"⚠️  {problem} (built on each host; build: local makes one)")
 
-    def prune(self, run: HostRun) -> str:
+    def tidy(self, run: HostRun) -> str:
+        """Prune old images, keeping the new release and the one it replaced."""
         keep = sorted({run.release, run.facts.live_release or ""} - {""})
         return runtime.of(self.app).prune(run.host, keep)
 
@@ -230,7 +204,7 @@ def deploy(
     if commit is not None and app.build == "local":
         return deploy_local(change, hosts, ref, commit, steps, skip_release)
     plan = Deploy(change, ref, commit, skip_release=skip_release)
-    return change.run(hosts, plan.choose, plan.stages, plan.undo, commit, steps)
+    return change.run(hosts, plan, commit, steps)
 
 
 def deploy_local(
@@ -248,7 +222,7 @@ def deploy_local(
         built = images.build_locally(app, commit, Path(folder), log, change.options.dry_run)
         place = images.Sender(app.name, built, log).place
         plan = Deploy(change, ref, commit, place, skip_release)
-        return change.run(hosts, plan.choose, plan.stages, plan.undo, commit, steps)
+        return change.run(hosts, plan, commit, steps)
 
 
 def deploy_image(
@@ -268,4 +242,4 @@ def deploy_image(
     change = Change(inventory, log, "deploy", options)
     puller = images.Puller(app.name, reference, digest, login, log)
     plan = Deploy(change, str(reference), release_id, puller.place, skip_release)
-    return change.run(hosts, plan.choose, plan.stages, plan.undo, release_id, steps)
+    return change.run(hosts, plan, release_id, steps)

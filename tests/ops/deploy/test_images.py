@@ -8,8 +8,7 @@ from bluegreen.engine.state import HostRun
 from bluegreen.errors import Refused
 from bluegreen.facts import HostFacts
 from bluegreen.local.artifact import LocalImage, Reference
-from bluegreen.ops import images
-from bluegreen.ops.deploy import Deploy
+from bluegreen.ops.deploy import Deploy, images
 from bluegreen.output.log import Log
 from bluegreen.shell import image
 
@@ -48,9 +47,8 @@ def plan(tmp_path, place=None):
 
 def test_a_shipped_image_that_differs_stops_the_batch_before_its_health_checks(tmp_path):
     deploy, change, out = plan(tmp_path, place=lambda run: A)
-    assert change.staged == deploy.same_image  # the engine asks the deploy before health
     deploy.image_ids.update({"web1": A, "web2": B})
-    assert change.agreed([]) is False
+    assert change.agreed(deploy, []) is False
     assert out.getvalue() == (
         "❌ the hosts have different images for this release:"
         " web1 aaaaaaaaaaaa; web2 bbbbbbbbbbbb; nothing switched\n"
@@ -60,7 +58,7 @@ def test_a_shipped_image_that_differs_stops_the_batch_before_its_health_checks(t
 def test_builds_on_each_host_that_differ_are_a_warning_only(tmp_path):
     deploy, change, out = plan(tmp_path)
     deploy.image_ids.update({"web1": A, "web2": B})
-    assert change.agreed([]) is True
+    assert change.agreed(deploy, []) is True
     assert "⚠️  the hosts have different images" in out.getvalue()
     assert "build: local makes one" in out.getvalue()
 

@@ -104,12 +104,17 @@ class Change:
         # serving a color that is there: both colors' health is probed with the facts (the
         # target's answer counts if nothing is started before its health phase)
         colors = COLORS if take and release is None else ()
+        run.locked = bool(take)  # maybe taken: a run lost before settle still gives it back
         seen = probe.read(run.remote, self.inventory, run.host, release, take, colors)
         run.early_health = seen.healthy
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
-            run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+            try:
+                run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+            except Refused:
+                run.locked = False  # theirs: left alone
+                raise
         if run.locked and run.facts.aside:
             run.early_health = {}  # the repair renames containers: ask again
             self.repair(run, release)
@@ -225,7 +230,9 @@ class Change:
         keeps its lock (a warning): what it serves is already settled."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
-        command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        command = lock.release(app_dir, self.lock.token)
+        if run.reached:  # its facts were read: the history line has something to say
+            command = f"{history.append(app_dir, line)}; {command}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if self.tidy is not None and run.outcome == "switched":

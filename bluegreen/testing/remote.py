@@ -52,6 +52,7 @@ from bluegreen.transport.ssh import HttpReply, RemoteError
 
 FAULTS = {
     "connect": "connection refused",
+    "probe": "Connection reset by peer",  # the probe ran (and took the lock); its answer is lost
     "build": "step 2/3: RUN make: exit code 2",
     "health": "starting",
     "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
@@ -277,7 +278,7 @@ class FakeHost:
             ("logs", lambda c: "docker logs" in c),
             ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
-            ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
+            ("take over", lambda c: f"{self.app_dir}/.lock-taker." in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
             if found(command):
@@ -315,6 +316,8 @@ class FakeHost:
             values.append(("image", "present" if present else ""))
         if "lock=taken" in command:  # the probe also takes the lock
             values += self._acquire(command)
+        if "probe" in self.fail:
+            raise CommandFailed(255, self.fail["probe"])
         return "".join(f"{key}={value}\n" for key, value in values)
 
     def _acquire(self, command: str) -> list[tuple[str, str]]:
@@ -325,7 +328,7 @@ class FakeHost:
 
     def _take_over(self, command: str, stdin: str | None) -> str:
         self.lock = _lock_info(command)
-        return ""
+        return "lock=taken\n"
 
     def _history(self, command: str, stdin: str | None) -> str:
         """The history line, the unlock, and (after a switch) dropping what was set aside."""

@@ -771,3 +771,18 @@ def test_a_running_target_is_health_checked_with_the_facts_a_started_one_after_i
     assert unhealthy["web2"].serving() == Traffic("blue", OLD)
     result = run(monkeypatch, fleet(containers={"green": Container(PREV)}), deploy, inv)
     assert result.ok and "probed with the facts" not in result.out  # a deploy replaces green
+
+
+def test_a_connection_lost_after_the_probe_took_the_lock_still_gives_it_back(
+    monkeypatch, tmp_path, repo
+):
+    """The lock is taken inside the facts round trip: when its answer is lost, the run does
+    not know whether it holds the lock, and gives it back (only if it is its own)."""
+    fakes = fleet(names=("web1",), faults={"web1": ["probe"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok is False
+    assert "Connection reset by peer" in result.out
+    assert fakes["web1"].lock is None, result.out
+    assert fakes["web1"].kinds == ["probe", "unlock"]
+    assert fakes["web1"].new_history() == []  # nothing was read, nothing to record

@@ -81,7 +81,10 @@ def test_imports_point_down(path):
 def test_the_check_fails_on_an_upward_import():
     """A shell builder that imported the engine (even inside a function), or an engine
     module that imported the harness, is reported; a downward import is not."""
-    source = "def f():\n    from bluegreen.engine import change\nfrom bluegreen.config import inventory\n"
+    source = (
+        "def f():\n    from bluegreen.engine import change\n"
+        "from bluegreen.config import inventory\n"
+    )
     assert upward_imports("bluegreen.shell.docker", source) == [
         "bluegreen.shell.docker imports bluegreen.engine.change (a higher layer)"
     ]

@@ -99,10 +99,11 @@ class App:
     container_port: int = 8080
     env: Mapping[str, str] = field(default_factory=dict)  # settings: shown in output
     env_file: Path | None = None  # local file of KEY=VALUE lines (secrets)
-    env_file_values: Mapping[str, str] = field(default_factory=dict)  # what env_file holds
+    # what env_file holds (secrets: never in repr, so never in a traceback or a debug print)
+    env_file_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     # NAME -> value read from the operator's environment ("env:VAR") or a 0600 file
     # ("file:PATH"); masked in all output, never on a command line
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     health: Health = field(default_factory=Health)
     drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
     # keep the previous color running after a switch (rollback and the next switch skip the

@@ -1,16 +1,17 @@
 """The operator's hooks (``hooks:`` in hosts.yml): shell commands run on THIS machine, in the
 app's repository, around a deploy, rollback or switch — e.g. a chat message, a CDN purge,
-a smoke test. Told what happens through ``BLUEGREEN_*`` variables.
+a smoke test. Told what happens through ``BLUEGREEN_*`` variables; they get the operator's
+environment less the variables secrets are read from, like every program bluegreen starts.
 
 ``before`` may stop the change (before any host is touched); the others only warn.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
+from bluegreen.config import child_env
 from bluegreen.config.inventory import Inventory
 from bluegreen.output.log import Log
 
@@ -51,7 +52,7 @@ def run(inventory: Inventory, name: str, variables: dict[str, str], log: Log) ->
             command,
             shell=True,
             cwd=directory(inventory),
-            env={**os.environ, **variables},
+            env={**child_env.for_children(), **variables},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -27,7 +27,11 @@ def resolve(repo: Path, ref: str) -> str:
     """The release id: the commit REF names, 12 hex digits."""
     try:
         return (
-            _git(repo, "rev-parse", "--verify", "--short=12", f"{ref}^{{commit}}").decode().strip()
+            _git(
+                repo, "rev-parse", "--verify", "--short=12", "--end-of-options", f"{ref}^{{commit}}"
+            )
+            .decode()
+            .strip()
         )
     except SourceError as e:
         raise SourceError(f"ref {ref!r} does not exist in {repo}: {e}") from e
@@ -36,4 +40,4 @@ def resolve(repo: Path, ref: str) -> str:
 def archive(repo: Path, release: str, path: str) -> bytes:
     """A tar.gz of the build context at that commit (committed files only, like a clean clone)."""
     tree = f"{release}:{path}" if path not in ("", ".") else release
-    return _git(repo, "archive", "--format=tar.gz", tree)
+    return _git(repo, "archive", "--format=tar.gz", "--end-of-options", tree)

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TextIO
+
+# ESC sequences (CSI, OSC, single-character escapes) and every other control character but
+# tab: text from hosts (log tails, command output) must not move the cursor, retitle the
+# terminal or hide what came before it
+_CONTROLS = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """Text from a host as the operator's terminal may show it: control sequences removed,
+    line breaks kept."""
+    return _CONTROLS.sub("", text)
 
 
 class Log:
@@ -57,7 +72,7 @@ class Log:
             self.line("  ".join(cells).rstrip())
 
     def host(self, host: str, mark: str, text: str) -> None:
-        self.line(f"{host:<{self.width}} {mark} {text}")
+        self.line(f"{host:<{self.width}} {mark} {printable(text)}")
 
     def ok(self, host: str, text: str) -> None:
         self.host(host, "✅", text)

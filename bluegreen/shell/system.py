@@ -157,7 +157,7 @@ def docker_group(user: str) -> str:
     u = quote(user)
     return (
         f"id -nG {u} | tr ' ' '\\n' | grep -qx docker"
-        f' || {{ usermod -aG docker {u} && echo "changed: added {user} to group docker"; }}'
+        f" || {{ usermod -aG docker {u} && printf 'changed: added %s to group docker\\n' {u}; }}"
     )
 
 
@@ -192,7 +192,7 @@ def app_dir(path: str, user: str) -> str:
     return (
         f'if [ ! -d {d} ] || [ "$(stat -c %U {d})" != {u} ]; then\n'
         f"  mkdir -p {d} && chown {u}: {d}\n"
-        f'  echo "changed: {path} owned by {user}"\n'
+        f"  printf 'changed: %s owned by %s\\n' {d} {u}\n"
         "fi"
     )
 

@@ -523,6 +523,8 @@ def test_secrets_reach_the_env_and_are_the_values_to_mask(tmp_path, monkeypatch)
         "TOKEN": "s3cr3t",
     }
     assert inventory.secret_values == {"s3cr3t", "from-file"}  # a setting is not masked
+    shown = repr(inventory)  # what a traceback or a debug print would show
+    assert "127.0.0.1" in shown and "s3cr3t" not in shown and "from-file" not in shown
 
 
 def test_missing_env_file(tmp_path: Path) -> None:

@@ -220,7 +220,7 @@ def test_a_process_crashing_after_the_switch_is_reverted_by_the_watch(fleet, tmp
     watched = write_inventory(tmp_path / "hosts.yml", inventory.parent / "repo", extra)
     result, load = under_load(host, watched, "deploy", "--ref", "crash")
     assert result.returncode != 0, result.output
-    assert re.search(r"watch: .*5xx|watch", result.output)
+    assert re.search(r"❌ watch: green .*5xx", result.output), result.output
     assert served(host) == ("blue", releases["v1"], "1.0.0")
     failed = {kind: load.stats(kind).failed for kind in ALL_KINDS}
     print(f"failed during the crash window: {failed}")

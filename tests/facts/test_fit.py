@@ -56,8 +56,7 @@ def test_a_second_color_must_fit_in_memory_and_its_image_on_disk(
 
 def test_nothing_live_is_not_judged():
     assert (
-        fit.shortage("web1", HostFacts(resources={"mem_available": 1}), "blue", None, True)
-        is None
+        fit.shortage("web1", HostFacts(resources={"mem_available": 1}), "blue", None, True) is None
     )
 
 

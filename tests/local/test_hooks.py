@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+from bluegreen.config import child_env
 from bluegreen.config.inventory import App, Hooks, Inventory, Ports
 from bluegreen.local import hooks
 from bluegreen.output.log import Log
@@ -38,6 +39,17 @@ def test_a_hook_runs_in_the_repository_with_the_variables_and_its_output_prefixe
     seen = json.loads(lines[1].removeprefix("[hook after] "))
     assert {k: v for k, v in seen.items() if k.startswith("BLUEGREEN_")} == variables
     assert lines[2] == f"[hook after] ✅ pwd; {dump}"
+
+
+def test_a_hook_never_gets_the_variables_secrets_are_read_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "s3cr3t")
+    monkeypatch.setenv("SHOP_REGION", "eu")
+    monkeypatch.setattr(child_env, "_hidden", set())
+    child_env.hide("SHOP_DB_PASSWORD")  # what loading `secrets: {DB: env:SHOP_DB_PASSWORD}` does
+    inv = _inventory(tmp_path, after='echo "[$SHOP_DB_PASSWORD] [$SHOP_REGION]"')
+    out = io.StringIO()
+    assert hooks.run(inv, "after", hooks.environment("shop", "r1", ["w"], "deploy"), Log(out))
+    assert out.getvalue().splitlines()[0] == "[hook after] [] [eu]"
 
 
 def test_a_failing_before_hook_is_an_error_and_the_others_a_warning(tmp_path):

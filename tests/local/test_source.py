@@ -29,7 +29,9 @@ def test_resolve_gives_the_short_commit(repo):
     assert source.resolve(repo, "HEAD") == full[:12]
 
 
-@pytest.mark.parametrize("ref", ["no-such-branch", "$(touch pwned)", "--output=x", "a b;c"])
+@pytest.mark.parametrize(
+    "ref", ["no-such-branch", "$(touch pwned)", "--output=x", "--git-dir=x", "a b;c"]
+)
 def test_a_bad_ref_is_refused_and_runs_nothing(repo, tmp_path, ref, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(source.SourceError) as error:

@@ -3,6 +3,8 @@
 import io
 import time
 
+import pytest
+
 from bluegreen.output.log import Log
 
 
@@ -33,3 +35,20 @@ def test_a_long_step_reports_that_it_is_still_running():
     lines = ended.splitlines()
     assert lines  # at least one tick while it ran (more on an idle machine)
     assert all(line.startswith("web1 ·· build: shop:abc: running for ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("release \x1b[31mfailed\x1b[0m", "release failed"),  # colors (CSI)
+        ("x \x1b]0;owned\x07y", "x y"),  # a new window title (OSC, BEL-ended)
+        ("x \x1b]8;;http://evil\x1b\\link", "x link"),  # a hyperlink (OSC, ST-ended)
+        ("hidden\rshown", "hiddenshown"),  # a carriage return overwriting the line
+        ("c1 \x9b2J", "c1 2J"),  # an 8-bit CSI clearing the screen
+        ("tab\tkept", "tab\tkept"),
+    ],
+)
+def test_text_from_hosts_cannot_drive_the_terminal(sent, shown):
+    out = io.StringIO()
+    Log(stream=out, width=4).fail("web1", sent)
+    assert out.getvalue() == f"web1 ❌ {shown}\n"

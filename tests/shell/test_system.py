@@ -1,4 +1,6 @@
-"""System commands of bootstrap, as exact strings."""
+"""System commands of bootstrap, as exact strings (the quoting ones also run in a shell)."""
+
+import subprocess
 
 from bluegreen.config.profiles import PROFILES
 from bluegreen.shell import system
@@ -67,8 +69,57 @@ def test_nginx_runs_when_the_master_of_its_own_pid_file_does():
 def test_docker_group_is_quoted():
     assert system.docker_group("ubuntu") == (
         "id -nG ubuntu | tr ' ' '\\n' | grep -qx docker"
-        ' || { usermod -aG docker ubuntu && echo "changed: added ubuntu to group docker"; }'
+        " || { usermod -aG docker ubuntu && printf 'changed: added %s to group docker\\n' ubuntu; }"
     )
+
+
+HOSTILE = "o'neil $(touch PWNED) `touch PWNED`"
+
+
+def stub_path(tmp_path, **scripts: str) -> dict[str, str]:
+    """An environment whose PATH has only the named stub commands (plus the shell's tools)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in scripts.items():
+        stub = bin_dir / name
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+
+def test_docker_group_runs_with_a_name_that_needs_quoting(tmp_path):
+    """Executed, not only compared: the name reaches usermod and the report as one word,
+    and nothing in it runs."""
+    env = stub_path(tmp_path, id='echo "$3 users"', usermod='printf "%s\\n" "$@" > args')
+    out = subprocess.run(
+        ["sh", "-c", system.docker_group(HOSTILE)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == f"changed: added {HOSTILE} to group docker\n"
+    assert (tmp_path / "args").read_text().splitlines() == ["-aG", "docker", HOSTILE]
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_app_dir_runs_with_a_path_and_user_that_need_quoting(tmp_path):
+    env = stub_path(tmp_path, chown='printf "%s\\n" "$@" > ../args', stat="echo nobody")
+    where = tmp_path / "work"
+    where.mkdir()
+    out = subprocess.run(
+        ["sh", "-c", system.app_dir(f"srv/{HOSTILE}", HOSTILE)],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == f"changed: srv/{HOSTILE} owned by {HOSTILE}\n"
+    assert (where / "srv" / HOSTILE).is_dir()
+    assert (tmp_path / "args").read_text().splitlines() == [f"{HOSTILE}:", f"srv/{HOSTILE}"]
+    assert not list(tmp_path.rglob("PWNED"))
 
 
 def test_selinux_boolean_is_set_only_when_off():
@@ -83,7 +134,7 @@ def test_app_dir_owned_by_the_login_user():
     assert system.app_dir("/srv/my app", "ec2-user") == (
         "if [ ! -d '/srv/my app' ] || [ \"$(stat -c %U '/srv/my app')\" != ec2-user ]; then\n"
         "  mkdir -p '/srv/my app' && chown ec2-user: '/srv/my app'\n"
-        '  echo "changed: /srv/my app owned by ec2-user"\n'
+        "  printf 'changed: %s owned by %s\\n' '/srv/my app' ec2-user\n"
         "fi"
     )
 

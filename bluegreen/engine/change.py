@@ -54,14 +54,14 @@ class Change:
         self.operation = operation
         self.options = options or Options()
         self.runner = Runner(log, self.options.parallel)
-        self.switcher = Switcher(inventory, log, self.options.dry_run)
+        self.started = time.time()
+        self.lock = locking.new(operation, self.started)
+        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
-        self.started = time.time()
-        self.lock = locking.new(operation, self.started)
         # an operation's hooks (a deploy's): judge each staged batch before its health checks
         # (the same image everywhere); a command run with each switched host's finish (prune)
         self.staged: Callable[[list[HostRun]], None] | None = None

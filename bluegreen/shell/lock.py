@@ -66,6 +66,16 @@ def ours(app_dir: str, token: str) -> str:
     return f"grep -qs {quote(token)} {_dir(app_dir)}/info"
 
 
+LOST = 4  # the exit status of a command stopped by ``held``
+LOST_WHY = "the lock is no longer this run's (taken over?)"
+
+
+def held(app_dir: str, token: str) -> str:
+    """A first line that stops the command (exit ``LOST``, nothing done) unless the lock is
+    still this run's: a run whose lock was taken over must not act on the host."""
+    return f"{ours(app_dir, token)} || {{ echo {quote(LOST_WHY)} >&2; exit {LOST}; }}"
+
+
 def release(app_dir: str, token: str) -> str:
     """Remove the lock only if it is still ours (renamed aside first, so that a run taking
     the lock meanwhile never has its new lock removed)."""

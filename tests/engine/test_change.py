@@ -786,3 +786,16 @@ def test_a_connection_lost_after_the_probe_took_the_lock_still_gives_it_back(
     assert fakes["web1"].lock is None, result.out
     assert fakes["web1"].kinds == ["probe", "unlock"]
     assert fakes["web1"].new_history() == []  # nothing was read, nothing to record
+
+
+def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatch, tmp_path, repo):
+    """The lock was taken over mid-run (it expired): the switch command itself checks the
+    lock, so nginx is never pointed by a run that no longer holds it, and theirs is kept."""
+    fakes = fleet(names=("web1",), faults={"web1": ["lock lost"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok is False
+    assert "switch refused: the lock is no longer this run's" in result.out
+    assert fakes["web1"].serving() == Traffic("blue", OLD)
+    assert fakes["web1"].lock.holder == "other@ci"  # theirs, not released by us
+    assert "revert" not in fakes["web1"].kinds  # nothing was switched

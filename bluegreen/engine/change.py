@@ -98,7 +98,11 @@ class Change:
     def preflight(self, run: HostRun, release: str | None) -> None:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
-        take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        take = (
+            ""
+            if self.options.dry_run
+            else lock.acquire(run.host.app_dir, self.lock, locking.LOCK_TTL)
+        )
         if take and self.inventory.metrics:
             take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
         # serving a color that is there: both colors' health is probed with the facts (the

@@ -22,7 +22,7 @@ from bluegreen.output.log import Log
 from bluegreen.shell import lock
 from bluegreen.transport.ssh import Remote
 
-LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over
+LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over (host clock)
 
 
 def new(operation: str, now: float) -> lock.LockInfo:
@@ -63,7 +63,7 @@ def settle(remote: Remote, host: Host, mine: lock.LockInfo, output: str, log: Lo
     dead = holder is not None and stale(holder, mine.holder)
     if holder is not None and holder.expires > now and not dead:
         raise _refusal(holder)
-    taking = remote.run(lock.take_over(host.app_dir, mine, holder), what="take over lock")
+    taking = remote.run(lock.take_over(host.app_dir, mine, holder, LOCK_TTL), what="take over lock")
     state, now_held, _ = _answer(taking)
     if state != "taken":  # another run took it over first
         raise _refusal(now_held)

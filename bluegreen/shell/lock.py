@@ -31,7 +31,17 @@ def _dir(app_dir: str) -> str:
     return quote(f"{app_dir}/.lock")
 
 
-def acquire(app_dir: str, info: LockInfo) -> str:
+def _record(info: LockInfo, ttl: int | None) -> str:
+    """The holder's record as a shell word; with ``ttl`` its expiry is the host's clock plus
+    ``ttl`` (the host compares expiries with its own clock, never with the operator's)."""
+    if ttl is None:
+        return quote(info.to_json())
+    key = '"expires": '
+    before, _, after = info.to_json().partition(f"{key}{info.expires}")
+    return f'{quote(before + key)}"$(($(date +%s) + {int(ttl)}))"{quote(after)}'
+
+
+def acquire(app_dir: str, info: LockInfo, ttl: int | None = None) -> str:
     """Prints ``lock=taken``, or ``lock=held <json>`` and ``lock_now=<epoch>`` when held.
 
     Atomic: the holder's record is written into a private directory first, which is then
@@ -40,14 +50,16 @@ def acquire(app_dir: str, info: LockInfo) -> str:
     d = _dir(app_dir)
     return (
         f"mkdir -p {quote(app_dir)} && t=$(mktemp -d {quote(app_dir)}/.lock-new.XXXXXXXX)"
-        f" && printf '%s' {quote(info.to_json())} > \"$t/info\""
+        f" && printf '%s' {_record(info, ttl)} > \"$t/info\""
         f' && if mv -T "$t" {d} 2>/dev/null; then echo lock=taken;'
         f' else rm -rf "$t"; echo "lock=held $(cat {d}/info 2>/dev/null)";'
         f' echo "lock_now=$(date +%s)"; fi'
     )
 
 
-def take_over(app_dir: str, info: LockInfo, expired: LockInfo | None) -> str:
+def take_over(
+    app_dir: str, info: LockInfo, expired: LockInfo | None, ttl: int | None = None
+) -> str:
     """Replace the ``expired`` lock (None: an unreadable one) with ours, answering as
     ``acquire`` does. Only one of many takers gets the marker ``mkdir``; it renames the
     lock aside only while it is still the expired one, then acquires like anyone else."""
@@ -57,7 +69,7 @@ def take_over(app_dir: str, info: LockInfo, expired: LockInfo | None) -> str:
     still = f"grep -qsF {quote(expired.token)} {d}/info" if expired else f"! test -s {d}/info"
     return (
         f"if mkdir {marker} 2>/dev/null; then if {still} && mv -T {d} {aside} 2>/dev/null;"
-        f" then rm -rf {aside}; fi; rm -rf {marker}; fi; {acquire(app_dir, info)}"
+        f" then rm -rf {aside}; fi; rm -rf {marker}; fi; {acquire(app_dir, info, ttl)}"
     )
 
 

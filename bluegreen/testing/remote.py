@@ -496,6 +496,9 @@ class FakeHost:
 
 
 def _lock_info(command: str) -> LockInfo:
+    """The record a lock command writes, its expiry on this host's clock as the host's is."""
+    host_clock = re.compile(r"\$\(\(\$\(date \+%s\) \+ (\d+)\)\)")
+    command = host_clock.sub(lambda m: str(int(time.time()) + int(m[1])), command)
     for token in shlex.split(command):
         if token.startswith("{") and '"token"' in token:
             return LockInfo(**json.loads(token))

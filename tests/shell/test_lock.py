@@ -102,3 +102,12 @@ def test_a_guarded_command_runs_only_while_the_lock_is_its_runs(tmp_path):
         command = f"{lock.held(str(tmp_path), token)}\necho acted"
         done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
         assert (done.returncode, done.stdout) == (exited, out)
+
+
+def test_the_host_writes_the_expiry_on_its_own_clock(tmp_path):
+    """The operator's clock may be hours off the host's: only the host's counts."""
+    subprocess.run(["sh", "-c", lock.acquire(str(tmp_path), _info(1), ttl=600)], check=True)
+    written = lock.parse((tmp_path / ".lock" / "info").read_text())
+    now = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout)
+    assert written == lock.LockInfo(**{**vars(_info(1)), "expires": written.expires})
+    assert now + 595 <= written.expires <= now + 600

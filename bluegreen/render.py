@@ -74,6 +74,7 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "tls": _tls(inventory),
         "maintenance_page": nginx.maintenance_path(app),
         "retry_after": RETRY_AFTER,
+        "proxy": inventory.app.proxy,
     }
 
 
@@ -96,6 +97,12 @@ def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
     acme = inventory.app.tls.mode == "acme"
     peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
     return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
+
+
+def refuse(env: jinja2.Environment, ports: tuple[int, ...]) -> str:
+    """The host's default server on ``ports`` (80, 443): unknown names get a refusal."""
+    values = {"http_port": certificates.HTTP_PORT, "https_port": certificates.HTTPS_PORT}
+    return render(env, "refuse.conf.j2", ports=ports, **values)
 
 
 def script(env: jinja2.Environment, inventory: Inventory) -> str:

@@ -424,3 +424,29 @@ def test_a_real_nginx_serves_two_core_mode_apps_each_its_own_state(tmp_path):
     finally:
         subprocess.run([*nginx, "-s", "stop"], timeout=10)
     assert seen == {longest: {("blue", "r1")}, "shop": {("green", "r2"), ("blue", "r1")}}
+
+
+REFUSE_80 = """server {
+    listen 80 default_server;
+    server_name _;
+    return 444;  # close the connection without an answer
+}
+"""
+REFUSE_443 = """server {
+    listen 443 ssl default_server;
+    server_name _;
+    # An unknown name, or a handshake without SNI (a scanner), fails the handshake: no
+    # certificate of ours is shown (nginx >= 1.19.4).
+    ssl_reject_handshake on;
+}
+"""
+
+
+def test_the_default_server_refuses_unknown_names_on_each_port_it_is_given(tmp_path):
+    env = render.environment(_inventory(tmp_path))
+    both = render.refuse(env, (80, 443))
+    assert both.startswith("# bluegreen refuse ports=80,443\n")
+    assert both.endswith(REFUSE_80 + REFUSE_443)
+    only = render.refuse(env, (443,))
+    assert only.startswith("# bluegreen refuse ports=443\n") and only.endswith(REFUSE_443)
+    assert "listen 80" not in only

@@ -76,6 +76,15 @@ class Tls:
 
 
 @dataclass(frozen=True)
+class Proxy:
+    """What nginx lets through to the app on the public port (docs/guides/proxy.md)."""
+
+    max_body: str = "100m"  # largest request body, nginx units (k, m, g); 0: unlimited
+    timeout: int = 60  # seconds nginx waits between two reads or writes of the app's traffic
+    buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
+
+
+@dataclass(frozen=True)
 class ContainerOptions:
     """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
 
@@ -130,6 +139,7 @@ class App:
     runtime: str = "docker"
     command: str | None = None
     build_command: str | None = None
+    proxy: Proxy = field(default_factory=Proxy)
 
 
 @dataclass(frozen=True)
@@ -463,7 +473,7 @@ def _app(value: Any, base: Path) -> App:
         "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
         "drain": _number(0, inclusive=True),
-        "warm_standby": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+        "warm_standby": _BOOL,
         "watch": _record(Watch, _WATCH),
         "build": _choice("host", "local"),
         "image": _match(IMAGE_REFERENCE, "a reference like registry.example.com/team/app:tag"),
@@ -478,6 +488,7 @@ def _app(value: Any, base: Path) -> App:
         "runtime": _choice("docker", "process"),
         "command": _one_line,
         "build_command": _one_line,
+        "proxy": _record(Proxy, _PROXY),
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -786,6 +797,20 @@ _HOOK = _expect(
 _URL_PATH = _match(re.compile(r"/\S*"), "a URL path starting with '/'")
 
 
+_BOOL = _expect(lambda v: isinstance(v, bool), "true or false", bool)
+_PROXY: dict[str, Check] = {
+    "max_body": _expect(
+        lambda v: (
+            (type(v) is int and v >= 0)
+            or (isinstance(v, str) and re.fullmatch(r"(0|[1-9][0-9]{0,9}[kmg]?)", v))
+        ),
+        "a size like 512m, 2g or 0 (unlimited)",
+    ),
+    "timeout": _int(1),
+    "buffering": _BOOL,
+}
+
+
 def _status_codes(value: Any, key: str) -> tuple[int, ...]:
     codes = value if isinstance(value, list) else [value]
     if not codes or not all(type(c) is int and 100 <= c <= 599 for c in codes):
@@ -846,7 +871,7 @@ def _tls_checks(base: Path) -> dict[str, Check]:
     return {
         "files": lambda value, key: _fields(value, key, tuple(files), files),
         "acme": _acme,
-        "hsts": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+        "hsts": _BOOL,
     }
 
 

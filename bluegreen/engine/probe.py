@@ -42,7 +42,9 @@ def read(
     adds no round trip (the public port's is read only when nginx serves one color)."""
     app = inventory.app
     bridge, certificate = host.network == "bridge", app.tls.mode == "acme"
-    command = facts.probe(app.name, host.app_dir, release, app.runtime, bridge, certificate)
+    command = facts.probe(
+        app.name, host.app_dir, release, app.runtime, bridge, certificate, bool(app.domains)
+    )
     health, ports = inventory.app.health, inventory.ports
     port, tls = checks.public(inventory)
     with ThreadPoolExecutor(max_workers=1 + len(health_of)) as pool:

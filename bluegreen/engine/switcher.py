@@ -18,7 +18,7 @@ from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import checks
 from bluegreen.engine.state import HostRun
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.facts import HostFacts
+from bluegreen.facts import HostFacts, neighbours
 from bluegreen.facts.traffic import Traffic
 from bluegreen.output.log import Log
 from bluegreen.shell import lock, nginx, runtime, tls
@@ -53,6 +53,7 @@ def installed(app: str, found: HostFacts) -> dict[str, str | None]:
         nginx.site_path(app): found.site_md5,
         nginx.script_path(app): found.script_md5,
         nginx.http_path(app): found.http_md5,
+        nginx.refuse_path(): found.refuse_md5,
     }
 
 
@@ -88,6 +89,12 @@ class Switcher:
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
             config.append((nginx.http_path(app), render.http(jinja, inv, run.host)))
+        found = run.facts
+        refused = neighbours.refused(
+            inv, found.neighbours, found.foreign_defaults, found.rejects_handshake
+        )
+        if refused:  # the host's, shared: the same text from every app that needs it
+            config.append((nginx.refuse_path(), render.refuse(jinja, refused)))
         live, link = [], ""
         if run.mode == "file":
             script = self.text("script", lambda: render.script(jinja, inv))

@@ -55,6 +55,17 @@ class HostFacts:
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
     neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
+    refuse_md5: str | None = None  # the host's shared default server for unknown names
+    refused: tuple[int, ...] = ()  # the ports it refuses them on (its header line)
+    # the ports (IPv4) where a file we did not install has nginx's default_server
+    foreign_defaults: frozenset[int] = frozenset()
+    nginx_version: tuple[int, ...] = ()  # read with the default servers; () when not read
+
+    @property
+    def rejects_handshake(self) -> bool:
+        """nginx knows ``ssl_reject_handshake`` (1.19.4+); an unread version is assumed new."""
+        return not self.nginx_version or self.nginx_version >= (1, 19, 4)
+
     # color -> the bluegreen.app label of the container with our name ("" for none)
     owners: dict[str, str] = field(default_factory=dict)
     # bytes: mem_available, disk_free (docker's data root), app_disk_free, memory_<color>,
@@ -86,12 +97,14 @@ def probe(
     runtime: str = "docker",
     bridge: bool = False,
     certificate: bool = False,
+    domains: bool = False,
 ) -> str:
     """One shell script printing ``key=value`` lines about the app on this host (with
     ``runtime: process`` its units stand for the containers, a built release directory for
     the image). Only what the change needs, as each tool started costs the host tens of ms:
     ``bridge``, whether dockerd has its bridge network (``network: bridge``); ``certificate``,
-    the names of certbot's certificate (``tls: acme``); a ``release`` (a deploy: a new
+    the names of certbot's certificate (``tls: acme``); ``domains``, which ports have a
+    default server we did not install (``nginx -T``); a ``release`` (a deploy: a new
     image), also its image and the resources a second color needs."""
     lines = [
         "grep -E '^(ID|VERSION_ID|ID_LIKE)=' /etc/os-release 2>/dev/null | sed 's/^/os_/'",
@@ -101,6 +114,9 @@ def probe(
         f"printf 'site=%s\\n' \"$(md5sum {quote(nginx.site_path(app))} 2>/dev/null)\"",
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
+        f"printf 'refuse=%s\\n' \"$(md5sum {quote(nginx.refuse_path())} 2>/dev/null)\"",
+        f"printf 'refuse_head=%s\\n' \"$(head -n 1 {quote(nginx.refuse_path())} 2>/dev/null)\"",
+        *([nginx.foreign_defaults_probe()] if domains else []),
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
         nginx.njs_probe(),
         *([docker.bridge_probe()] if bridge else []),
@@ -163,6 +179,22 @@ def parse(output: str) -> HostFacts:
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
         neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
+        refuse_md5=_md5(values.get("refuse", "")),
+        nginx_version=tuple(
+            int(part)
+            for part in values.get("nginx_version", "").rpartition("/")[2].split(".")
+            if part.isdigit()
+        ),
+        refused=tuple(
+            int(port)
+            for port in _words(values.get("refuse_head", "")).get("ports", "").split(",")
+            if port.isdigit()
+        ),
+        foreign_defaults=frozenset(
+            port
+            for line in lines
+            if line.startswith("default_server=") and (port := _default_port(line[15:]))
+        ),
         resources={
             key: int(value)
             for key, value in values.items()
@@ -188,6 +220,16 @@ def _json(text: str) -> dict:
 
 def _md5(md5sum_line: str) -> str | None:
     return md5sum_line.split()[0] if md5sum_line.strip() else None
+
+
+def _default_port(listen: str) -> int | None:
+    """``listen 80 default_server;`` -> 80; None for IPv6 (ours listen on IPv4 only) or a
+    unix socket."""
+    words = listen.replace(";", " ").split()
+    if len(words) < 2 or words[1].startswith(("[", "unix:")):
+        return None
+    port = words[1].rsplit(":", 1)[-1]
+    return int(port) if port.isdigit() else None
 
 
 def _words(line: str) -> dict[str, str]:

@@ -91,3 +91,21 @@ def check(inventory: Inventory, headers: list[str], owners: dict[str, str]) -> s
     if not problems:
         return None
     return f"{mine.app} collides with what is on this host: {'; '.join(problems)}"
+
+
+def refused(
+    inventory: Inventory, headers: list[str], foreign: frozenset[int], rejects: bool = True
+) -> tuple[int, ...]:
+    """The ports (80, 443) where the host's shared default server refuses unknown names: each
+    one that an app with domains (ours or another's ``headers``) listens on, the same for
+    every app on the host, except where a site we did not install (``foreign``) is the
+    default server, and 443 where nginx cannot reject a handshake (``rejects``: 1.19.4+).
+    Empty for an app without domains: nothing of its changes."""
+    if not inventory.app.domains:
+        return ()
+    sites = [site for header in headers if (site := parse(header)) is not None and site.domains]
+    ports = set(listens(inventory)).union(*(site.listen for site in sites))
+    names = {certificates.HTTP_PORT, certificates.HTTPS_PORT} - foreign
+    if not rejects:
+        names.discard(certificates.HTTPS_PORT)
+    return tuple(sorted(ports & names))

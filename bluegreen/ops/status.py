@@ -18,10 +18,13 @@ rest go to ``live``), as read from nginx's files on the host::
      "last_change": {"time", "operator", "operation", "release", "from", "to",
                      "result", "seconds"} | null,
      "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
-             "expires": ISO time | null, "days_left": int | null} | null}
+             "expires": ISO time | null, "days_left": int | null} | null,
+     "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null}
 
 ``tls`` is null for an app without ``app.tls``; else the certificate served for the first
-domain (``valid``: verified against that name as a deploy verifies it).
+domain (``valid``: verified against that name as a deploy verifies it). ``unknown_names`` is
+null for an app without ``domains``; else the ports where bluegreen's default server refuses
+names nobody deployed, and those where a site bluegreen did not install is the default.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bluegreen.config import certificates
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import checks, probe
 from bluegreen.engine.runner import Session, read_each
+from bluegreen.facts import HostFacts
 from bluegreen.output.log import Log
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
@@ -77,12 +81,22 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "lock": lock,
             "last_change": found.history[-1] if found.history else None,
             "tls": tls,
+            "unknown_names": _names(found) if inventory.app.domains else None,
         }
 
     result = read_each(hosts, read, log)
     for name, error in result.failed.items():
         records[name]["error"] = str(error).removeprefix(f"{name}: ")
     return list(records.values())
+
+
+def _names(found: HostFacts) -> dict:
+    """Where names nobody deployed are refused, and where another site is the default."""
+    ports = {certificates.HTTP_PORT, certificates.HTTPS_PORT}
+    return {
+        "refused": list(found.refused),
+        "default_elsewhere": sorted(found.foreign_defaults & ports),
+    }
 
 
 def _tls(run: Session, inventory: Inventory) -> dict | None:
@@ -139,6 +153,8 @@ def table(records: list[dict]) -> list[list[str]]:
     tls = any(r.get("tls") for r in records)
     rows = [["host", "live", "split", "switch", "blue", "green", "lock", "last change", "images"]]
     rows[0] += ["tls"] * tls
+    names = any(r.get("unknown_names") for r in records)
+    rows[0] += ["unknown names"] * names
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
@@ -157,7 +173,11 @@ def table(records: list[dict]) -> list[list[str]]:
         cells.append(_images(r["colors"]))
         if tls:
             cells.append(_tls_cell(r.get("tls")))
-        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls)])
+        if names:
+            cells.append(_names_cell(r.get("unknown_names")))
+        rows.append(
+            cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls + names)]
+        )
     return rows
 
 
@@ -169,6 +189,16 @@ def _images(colors: dict) -> str:
         if (c := colors[name]) and c.get("image")
     ]
     return " ".join(ids) or "-"
+
+
+def _names_cell(names: dict | None) -> str:
+    """``refused 80,443``; a port where another site is the default says so; NOT refused:
+    the host was deployed by a bluegreen without the default server (deploy again)."""
+    if not names:
+        return "-"
+    said = [f"refused {','.join(map(str, names['refused']))}"] if names["refused"] else []
+    said += [f"{port}: another site's default" for port in names["default_elsewhere"]]
+    return "; ".join(said) or "NOT refused"
 
 
 def _tls_cell(tls: dict | None) -> str:

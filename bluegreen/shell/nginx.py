@@ -21,6 +21,25 @@ def http_path(app: str) -> str:
     return f"{CONF_DIR}/conf.d/bluegreen-{app}.http.conf"
 
 
+def refuse_path() -> str:
+    """The host's default server for names no app was deployed under: one file shared by
+    every app with domains (outside ``bluegreen-*.conf``, so no app name can be its name)."""
+    return f"{CONF_DIR}/conf.d/00-bluegreen-refuse.conf"
+
+
+def foreign_defaults_probe() -> str:
+    """Prints ``default_server=<listen line>`` for each ``default_server`` that nginx loads
+    from a file other than ours (``nginx -T``: only files nginx includes, e.g. Debian's
+    enabled default site, not ``sites-available``), and nginx's version."""
+    return (
+        "printf 'nginx_version=%s\\n' \"$(nginx -v 2>&1)\"\n"
+        f"nginx -T 2>/dev/null | awk -v ours={quote(refuse_path())}"
+        ' \'/^# configuration file /{f=$4; sub(/:$/, "", f); next}'
+        " f != ours && /^[ \\t]*listen[ \\t]/ && /default_server/"
+        ' {print "default_server=" $0}\'; true'
+    )
+
+
 def live_path(app: str) -> str:
     """Reload mode: the include naming the live color; outside conf.d, read via the site only."""
     return f"{CONF_DIR}/bluegreen/{app}.live.conf"

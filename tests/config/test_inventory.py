@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.config.inventory import App, Expect, Health, Host, InventoryError, Ports, Watch, load
+from bluegreen.config.inventory import (
+    App,
+    Expect,
+    Health,
+    Host,
+    InventoryError,
+    Ports,
+    Proxy,
+    Watch,
+    load,
+)
 
 MINIMAL = "app: {name: example}\nhosts: {web1: 203.0.113.10}\n"
 
@@ -31,6 +41,21 @@ def load_error(path: Path) -> str:
 
 
 # --- valid files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("proxy", "expected"),
+    [
+        ("{max_body: 512m}", Proxy(max_body="512m")),
+        ("{max_body: 2g, timeout: 120}", Proxy(max_body="2g", timeout=120)),
+        ("{max_body: 0, buffering: true}", Proxy(max_body="0", buffering=True)),
+        ("{max_body: 1048576}", Proxy(max_body="1048576")),
+        ("", Proxy()),
+    ],
+)
+def test_proxy_settings_keep_their_units(tmp_path: Path, proxy: str, expected: Proxy) -> None:
+    text = f"app: {{name: e, proxy: {proxy or '{}'}}}\nhosts: {{w: a}}\n"
+    assert load(write(tmp_path, text)).app.proxy == expected
 
 
 def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
@@ -183,6 +208,13 @@ def test_empty_sections_count_as_absent(tmp_path: Path) -> None:
 # --- bad files -----------------------------------------------------------------------------
 
 BAD_APP = [  # the app: mapping, in a file that is otherwise valid
+    ("{name: e, proxy: {max_body: 10 parsecs}}", "app.proxy.max_body", "a size like 512m"),
+    ("{name: e, proxy: {max_body: 1.5g}}", "app.proxy.max_body", "a size like 512m"),
+    ("{name: e, proxy: {max_body: -1}}", "app.proxy.max_body", "a size like 512m"),
+    ("{name: e, proxy: {timeout: 0}}", "app.proxy.timeout", "an integer >= 1"),
+    ("{name: e, proxy: {timeout: -5}}", "app.proxy.timeout", "an integer >= 1"),
+    ("{name: e, proxy: {buffering: 1}}", "app.proxy.buffering", "true or false"),
+    ("{name: e, proxy: {max_bdy: 1g}}", "app.proxy.max_bdy", "did you mean 'max_body'?"),
     ("{name: e, build: remote}", "app.build", "expected 'host' or 'local', got 'remote'"),
     ("{name: e, build: local, source: git, repo: u}", "app.build", "source: git builds on hosts"),
     ("{name: e, build: host, image: r.io/e:1}", "app.build", "give one of the two"),

@@ -7,6 +7,7 @@ changes, naming the app and the clash.
 """
 
 import ssl
+import subprocess
 import textwrap
 import time
 
@@ -23,11 +24,12 @@ pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2"]
 KINDS = ("new", "keepalive-retry", "keepalive")
+REFUSE = "/etc/nginx/conf.d/00-bluegreen-refuse.conf"  # the host's default server, shared
 APPS = {"shop": ("shop.bluegreen.test", 4000), "blog": ("blog.bluegreen.test", 5000)}
 EMPTY = (
     "docker rm -f shop-blue shop-green blog-blue blog-green cee-blue plain-blue >/dev/null 2>&1;"
     " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/shop /srv/blog /srv/cee;"
-    " nginx -s reload"
+    f" rm -f {REFUSE}; nginx -s reload"
 )
 
 
@@ -104,6 +106,15 @@ def test_deploy_and_rollback_of_one_app_drop_nothing_of_the_other(apps, app_repo
         assert shop.stats(kind).failed == 0, shop.report()
     assert set(blog.stats().releases) == {app_repo.releases["v1"]}
     assert set(shop.stats().releases) == {app_repo.releases["v1"], app_repo.releases["v2"]}
+    for host in apps["hosts"]:  # one default server for both apps, kept through shop's changes
+        assert sb.run_in(host, f"head -n 1 {REFUSE}").stdout == "# bluegreen refuse ports=443\n"
+        unknown = ["--resolve", f"other.bluegreen.test:443:{host.address}"]
+        refused = subprocess.run(
+            ["curl", "-sk", "--max-time", "5", *unknown, "https://other.bluegreen.test/"],
+            capture_output=True,
+            timeout=10,
+        )
+        assert refused.returncode == 35, refused  # the handshake fails: no certificate shown
 
 
 @pytest.mark.parametrize(

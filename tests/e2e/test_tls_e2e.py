@@ -32,7 +32,8 @@ ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 GUARDED = {"reload": ("new", "keepalive-retry"), "file": ALL_KINDS}
 FRESH_HOST = (
     "docker rm -f example-blue example-green >/dev/null 2>&1;"
-    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example; nginx -s reload"
+    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/conf.d/00-bluegreen-refuse.conf"
+    " /etc/nginx/bluegreen /srv/example; nginx -s reload"
 )
 
 
@@ -179,8 +180,9 @@ def test_status_shows_the_served_certificate(site):
         assert tls["issuer"].startswith("trustme v")
         assert tls["days_left"] > 300  # trustme: valid for centuries
     table = fab(site["inventory"], "status").stdout
-    assert table.splitlines()[0].split()[-1] == "tls"
+    assert table.splitlines()[0].split()[-3:] == ["tls", "unknown", "names"]
     assert "ok trustme v" in table
+    assert table.count("refused 443; 80: another site's default") == len(HOSTS)  # Debian's
 
 
 def test_a_new_certificate_is_served_after_one_tested_reload(site):

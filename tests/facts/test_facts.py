@@ -1,5 +1,7 @@
 import subprocess
 
+import pytest
+
 from bluegreen import facts
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.shell import docker
@@ -143,3 +145,30 @@ def test_a_switch_reads_neither_resources_nor_certificates_unless_it_needs_them(
     assert "docker info" not in switch and switch.count("docker container inspect") == 1
     deploy = facts.probe("shop", "/srv/shop", "abc", certificate=True)
     assert "MemAvailable" in deploy and "openssl x509" in deploy
+
+
+def test_default_servers_of_other_files_are_read_by_ipv4_port():
+    found = facts.parse(
+        "refuse=0123abcd  /etc/nginx/conf.d/00-bluegreen-refuse.conf\n"
+        "default_server=\tlisten 80 default_server;\n"
+        "default_server=\tlisten [::]:80 default_server;\n"
+        "default_server=    listen 127.0.0.1:8443 ssl default_server;\n"
+        "default_server=listen unix:/run/x.sock default_server;\n"
+    )
+    assert found.foreign_defaults == frozenset({80, 8443})
+    assert found.refuse_md5 == "0123abcd"
+    assert facts.parse("refuse=\n").foreign_defaults == frozenset()
+
+
+def test_the_ports_our_default_server_refuses_are_read_from_its_header():
+    assert facts.parse("refuse_head=# bluegreen refuse ports=80,443\n").refused == (80, 443)
+    assert facts.parse("refuse_head=# bluegreen refuse ports=-\n").refused == ()
+    assert facts.parse("refuse_head=\n").refused == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "rejects"),
+    [("nginx version: nginx/1.22.1", True), ("nginx version: nginx/1.18.0", False), ("", True)],
+)
+def test_nginx_before_1_19_4_cannot_reject_a_handshake(line, rejects):
+    assert facts.parse(f"nginx_version={line}\n").rejects_handshake is rejects

@@ -46,3 +46,29 @@ def test_where_the_site_listens():
     assert neighbours.listens(inventory()) == (4000,)
     assert neighbours.listens(inventory(domains=("a.io",))) == (80,)
     assert neighbours.listens(inventory(domains=("a.io",), tls=TLS)) == (80, 443)
+
+
+SHOP_PLAIN = "# bluegreen site mode=core app=shop listen=80 blue=6001 green=6002 domains=shop.io"
+
+
+def test_the_default_server_covers_every_port_an_app_on_names_listens_on():
+    shop = inventory(domains=("shop.io",))  # tls off: port 80 only
+    assert neighbours.refused(shop, [], frozenset()) == (80,)
+    assert neighbours.refused(shop, [BLOG_TLS, BLOG_PLAIN], frozenset()) == (80, 443)
+    tls = inventory(domains=("shop.io",), tls=TLS)
+    assert neighbours.refused(tls, [SHOP_PLAIN, "# old header"], frozenset()) == (80, 443)
+
+
+def test_a_default_server_we_did_not_install_keeps_its_port():
+    tls = inventory(domains=("shop.io",), tls=TLS)
+    assert neighbours.refused(tls, [], frozenset({80})) == (443,)
+    assert neighbours.refused(tls, [], frozenset({80, 443})) == ()
+
+
+def test_an_app_without_domains_installs_no_default_server():
+    assert neighbours.refused(inventory(), [BLOG_TLS], frozenset()) == ()
+
+
+def test_an_nginx_that_cannot_reject_a_handshake_gets_no_default_server_on_443():
+    tls = inventory(domains=("shop.io",), tls=TLS)
+    assert neighbours.refused(tls, [], frozenset(), rejects=False) == (80,)

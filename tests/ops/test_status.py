@@ -80,3 +80,13 @@ def test_an_unreadable_host_reports_its_real_cause(monkeypatch, tmp_path):
     [record] = read_status(inv, [host], Log(io.StringIO()))
     assert record["reachable"] is False
     assert record["error"] == "connection to root@203.0.113.9:22 refused"
+
+
+def test_the_table_says_where_unknown_names_are_refused_only_for_apps_on_names():
+    stock = {"refused": [443], "default_elsewhere": [80]}
+    old = {"refused": [], "default_elsewhere": []}
+    rows = table([{**RECORD, "unknown_names": stock}, {**RECORD, "unknown_names": old}])
+    assert rows[0][-1] == "unknown names"
+    assert rows[1][-1] == "refused 443; 80: another site's default"
+    assert rows[2][-1] == "NOT refused"
+    assert "unknown names" not in table([{**RECORD, "unknown_names": None}])[0]

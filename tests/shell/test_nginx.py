@@ -158,3 +158,34 @@ def test_reading_the_log_returns_new_bytes_and_starts_over_after_a_rotation(tmp_
     assert read(0) == "size=10\nstart=0\naaaa\nbbb"  # at most ``limit`` bytes
     log.write_text("cc\n")  # rotated: smaller than the offset
     assert read(10) == "size=3\nstart=0\ncc\n"
+
+
+NGINX_T = """# configuration file /etc/nginx/nginx.conf:
+http {
+# configuration file /etc/nginx/conf.d/00-bluegreen-refuse.conf:
+server {
+    listen 80 default_server;
+# configuration file /etc/nginx/sites-enabled/default:
+server {
+\tlisten 80 default_server;
+\t# listen 443 ssl default_server;
+\tlisten [::]:80 default_server;
+        listen 4000;
+"""
+
+
+def test_foreign_defaults_probe_reads_only_files_we_did_not_install(tmp_path):
+    fake = tmp_path / "nginx"
+    version = '[ "$1" = -v ] && echo "nginx version: nginx/1.22.1" >&2 && exit 0'
+    fake.write_text(f"#!/bin/sh\n{version}\ncat <<'EOF'\n{NGINX_T}EOF\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    out = subprocess.run(
+        ["sh", "-c", nginx.foreign_defaults_probe()], capture_output=True, text=True, env=env
+    ).stdout
+    assert out == (
+        "nginx_version=nginx version: nginx/1.22.1\n"
+        "default_server=\tlisten 80 default_server;\n"
+        "default_server=\tlisten [::]:80 default_server;\n"
+    )
+    assert nginx.refuse_path() == "/etc/nginx/conf.d/00-bluegreen-refuse.conf"

@@ -1,0 +1,212 @@
+"""The proxy defaults of the rendered site (docs/guides/proxy.md): exact lines, then a real
+nginx on loopback carrying what real apps send (WebSocket, stream, upload, big headers)."""
+
+import dataclasses
+import http.client
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bluegreen import render
+from bluegreen.config.inventory import App, Inventory, Ports, Proxy
+from bluegreen.facts.traffic import Traffic
+
+BIG = 32 * 1024  # the header size every default must carry
+
+
+def _inventory(tmp_path: Path, name: str = "shop", **ports: int) -> Inventory:
+    return Inventory(
+        path=tmp_path / "hosts.yml", app=App(name=name), ports=Ports(**ports), hosts={}, groups={}
+    )
+
+
+def test_the_site_passes_websockets_and_keeps_plain_requests_keep_alive(tmp_path):
+    inv = _inventory(tmp_path)
+    text = render.site(render.environment(inv), inv, "core")
+    upgrade = 'map $http_upgrade $bluegreen_shop_connection {\n    default upgrade;\n    "" "";\n}'
+    assert upgrade in text
+    assert (
+        "        proxy_http_version 1.1;\n"
+        "        proxy_set_header Upgrade $http_upgrade;\n"
+        "        proxy_set_header Connection $bluegreen_shop_connection;\n"
+    ) in text
+
+
+@pytest.mark.parametrize("mode", ["reload", "file", "core"])
+def test_the_default_proxy_settings_are_rendered_in_every_mode(tmp_path, mode):
+    inv = _inventory(tmp_path)
+    text = render.site(render.environment(inv), inv, mode)
+    assert "    client_max_body_size 100m;\n    large_client_header_buffers 4 64k;\n" in text
+    directives = [line.strip() for line in text.splitlines() if line.startswith("        proxy_")]
+    assert directives[1:] == [
+        "proxy_http_version 1.1;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $bluegreen_shop_connection;",
+        "proxy_read_timeout 60s;",
+        "proxy_send_timeout 60s;",
+        "proxy_buffer_size 64k;",
+        "proxy_buffers 8 64k;",
+        "proxy_busy_buffers_size 128k;",
+        "proxy_buffering off;",
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+    ]
+
+
+def test_the_app_proxy_settings_reach_the_site(tmp_path):
+    inv = _inventory(tmp_path)
+    proxy = Proxy(max_body="2g", timeout=120, buffering=True)
+    inv = dataclasses.replace(inv, app=dataclasses.replace(inv.app, proxy=proxy))
+    text = render.site(render.environment(inv), inv, "core")
+    assert "    client_max_body_size 2g;\n" in text
+    assert "        proxy_read_timeout 120s;\n        proxy_send_timeout 120s;\n" in text
+    assert "        proxy_buffering on;\n" in text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _App(BaseHTTPRequestHandler):
+    """What real apps do: read cookies and uploads, send big headers, stream close-delimited."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, body: bytes, **headers: str) -> None:
+        self.send_response(200)
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path == "/peer":  # which connection of nginx's asked, and how
+            peer = f"{self.client_address[1]} {self.headers.get('Connection', '-')}"
+            self._answer(peer.encode())
+        elif self.path == "/cookie":
+            self._answer(str(len(self.headers.get("Cookie", ""))).encode())
+        elif self.path == "/set-cookie":
+            self._answer(b"ok", Set_Cookie="big=" + "c" * BIG)
+        elif self.path == "/stream":  # HTTP/1.0 style: no length, no chunking, ends on close
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+            self.wfile.write(b"data: first\n\n")
+            self.wfile.flush()
+            time.sleep(1.0)
+            self.wfile.write(b"data: last\n\n")
+            self.close_connection = True
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        received = 0
+        while received < length:
+            received += len(self.rfile.read(min(65536, length - received)))
+        self._answer(str(received).encode())
+
+
+def _echo(connection) -> None:
+    for message in connection:
+        connection.send(message)
+
+
+@pytest.fixture
+def nginx_proxy(tmp_path):
+    """One nginx with two apps' core-mode sites (their maps must not collide): ``web`` in
+    front of the HTTP app above, ``ws`` in front of a websockets echo server. Yields the
+    two public ports."""
+    ws_server = pytest.importorskip("websockets.sync.server")
+    if shutil.which("nginx") is None:
+        pytest.skip("needs the nginx binary")
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    echo = ws_server.serve(_echo, "127.0.0.1", 0)
+    servers = {"web": web.server_address[1], "ws": echo.socket.getsockname()[1]}
+    for server in (web, echo):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    config, public = [], {}
+    for name, blue in servers.items():
+        public[name] = _free_port()
+        inv = _inventory(tmp_path, name, public=public[name], blue=blue, green=_free_port())
+        text = render.site(render.environment(inv), inv, "core")
+        config.append(
+            text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
+                "/var/log/nginx/", f"{tmp_path}/"
+            )
+        )
+        link = Traffic("blue", "r1").link_name()
+        (tmp_path / f"{name}.states" / link).mkdir(parents=True)
+        (tmp_path / f"{name}.current").symlink_to(f"{name}.states/{link}")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\naccess_log off;\n"
+        + "\n".join(config)
+        + "\n}\n"
+    )
+    nginx = ["nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)]
+    tested = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stderr
+    subprocess.run([*nginx, "-g", "daemon on; master_process off;"], check=True, timeout=10)
+    try:
+        yield public
+    finally:
+        subprocess.run([*nginx, "-s", "stop"], timeout=10)
+        web.shutdown()
+        echo.shutdown()
+
+
+def _request(port: int, method: str, path: str, body: bytes | None = None, **headers: str):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        reply = connection.getresponse()
+        return reply.status, reply.headers, reply.read()
+    finally:
+        connection.close()
+
+
+def test_a_real_nginx_carries_big_headers_and_uploads(nginx_proxy):
+    port = nginx_proxy["web"]
+    assert _request(port, "GET", "/cookie", Cookie="c" * BIG)[::2] == (200, str(BIG).encode())
+    status, headers, _ = _request(port, "GET", "/set-cookie")
+    assert (status, len(headers["Set-Cookie"])) == (200, BIG + 4)
+    upload = b"u" * (6 * 1024 * 1024)
+    assert _request(port, "POST", "/upload", upload)[::2] == (200, str(len(upload)).encode())
+    too_big = str(100 * 1024 * 1024 + 1)  # refused from its length alone, nothing sent
+    assert _request(port, "POST", "/upload", b"", **{"Content-Length": too_big})[0] == 413
+
+
+def test_a_real_nginx_keeps_app_connections_alive_for_plain_requests(nginx_proxy):
+    answers = {_request(nginx_proxy["web"], "GET", "/peer")[2] for _ in range(5)}
+    assert len(answers) == 1 and answers.pop().endswith(b" -"), "one upstream connection"
+
+
+def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):
+    with socket.create_connection(("127.0.0.1", nginx_proxy["web"]), timeout=10) as client:
+        client.sendall(b"GET /stream HTTP/1.1\r\nHost: shop\r\n\r\n")
+        sent, received = time.monotonic(), b""
+        while b"data: first" not in received:
+            chunk = client.recv(65536)
+            assert chunk, received
+            received += chunk
+        first = time.monotonic() - sent
+    assert first < 0.1, f"first event after {first:.3f} s"
+
+
+def test_a_real_nginx_passes_a_websocket_both_ways(nginx_proxy):
+    client = pytest.importorskip("websockets.sync.client")
+    with client.connect(f"ws://127.0.0.1:{nginx_proxy['ws']}/", open_timeout=5) as ws:
+        for text in ("hello", "x" * 100_000):
+            ws.send(text)
+            assert ws.recv(timeout=5) == text

@@ -52,14 +52,14 @@ class Change:
         self.operation = operation
         self.options = options or Options()
         self.runner = Runner(log, self.options.parallel)
-        self.switcher = Switcher(inventory, log, self.options.dry_run)
+        self.started = time.time()
+        self.lock = locking.new(operation, self.started)
+        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
-        self.started = time.time()
-        self.lock = locking.new(operation, self.started)
 
     @property
     def app(self) -> str:
@@ -92,18 +92,27 @@ class Change:
     def preflight(self, run: HostRun, release: str | None) -> None:
         """Connect, read facts and take the lock, in one round trip."""
         run.remote.open()
-        take = "" if self.options.dry_run else lock.acquire(run.host.app_dir, self.lock)
+        take = (
+            ""
+            if self.options.dry_run
+            else lock.acquire(run.host.app_dir, self.lock, locking.LOCK_TTL)
+        )
         if take and self.inventory.metrics:
             take += "\n" + monitoring.preflight(self.inventory, run, self.lock.token)
         # serving a color that is there: both colors' health is probed with the facts (the
         # target's answer counts if nothing is started before its health phase)
         colors = COLORS if take and release is None else ()
+        run.locked = bool(take)  # maybe taken: a run lost before settle still gives it back
         seen = probe.read(run.remote, self.inventory, run.host, release, take, colors)
         run.early_health = seen.healthy
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
-            run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+            try:
+                run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
+            except Refused:
+                run.locked = False  # theirs: left alone
+                raise
         if run.locked and run.facts.aside:
             run.early_health = {}  # the repair renames containers: ask again
             self.repair(run, release)
@@ -219,7 +228,9 @@ class Change:
         keeps its lock (a warning): what it serves is already settled."""
         line = json.dumps(report.record(run, self.operation, self.lock.holder, self.started))
         app_dir = run.host.app_dir
-        command = f"{history.append(app_dir, line)}; {lock.release(app_dir, self.lock.token)}"
+        command = lock.release(app_dir, self.lock.token)
+        if run.reached:  # its facts were read: the history line has something to say
+            command = f"{history.append(app_dir, line)}; {command}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if run.outcome == "switched" and (tidy := plan.tidy(run)):

@@ -22,7 +22,7 @@ from bluegreen.output.log import Log
 from bluegreen.shell import lock
 from bluegreen.transport.ssh import Remote
 
-LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over
+LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over (host clock)
 
 
 def new(operation: str, now: float) -> lock.LockInfo:
@@ -55,19 +55,31 @@ def stale(info: lock.LockInfo, me: str, running: Callable[[int], bool] = _runnin
 def settle(remote: Remote, host: Host, mine: lock.LockInfo, output: str, log: Log) -> bool:
     """Read ``lock.acquire``'s answer: True when we hold the lock now (taken, or an expired
     or stale one taken over, with a warning); Refused when someone else holds it."""
-    values = pairs(output)
-    state = values.get("lock", "")
+    state, holder, now = _answer(output)
     if state == "taken":
         return True
-    if not state.startswith("held"):  # dry run: the lock is not taken
+    if state != "held":  # dry run: the lock is not taken
         return False
-    holder = lock.parse(state.removeprefix("held").strip())
-    now = int(values.get("lock_now", "0") or 0)
     dead = holder is not None and stale(holder, mine.holder)
     if holder is not None and holder.expires > now and not dead:
-        raise Refused(f"locked by {holder.describe()}; try again later or `fab lock.release`")
-    remote.run(lock.take_over(host.app_dir, mine), what="take over lock")
+        raise _refusal(holder)
+    taking = remote.run(lock.take_over(host.app_dir, mine, holder, LOCK_TTL), what="take over lock")
+    state, now_held, _ = _answer(taking)
+    if state != "taken":  # another run took it over first
+        raise _refusal(now_held)
     was = holder.describe() if holder else "an unreadable lock"
     why = "the stale lock (its process no longer runs here)" if dead else "the expired lock"
     log.warn(host.name, f"lock: took over {why} of {was}")
     return True
+
+
+def _answer(output: str) -> tuple[str, lock.LockInfo | None, int]:
+    """``taken``, ``held`` or nothing; who holds it; the host's clock."""
+    values = pairs(output)
+    state, _, held = values.get("lock", "").partition(" ")
+    return state, lock.parse(held.strip()), int(values.get("lock_now", "0") or 0)
+
+
+def _refusal(holder: lock.LockInfo | None) -> Refused:
+    who = holder.describe() if holder else "another run"
+    return Refused(f"locked by {who}; try again later or `fab lock.release`")

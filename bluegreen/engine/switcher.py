@@ -21,7 +21,7 @@ from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import HostFacts, neighbours
 from bluegreen.facts.traffic import Traffic
 from bluegreen.output.log import Log
-from bluegreen.shell import nginx, runtime, tls
+from bluegreen.shell import lock, nginx, runtime, tls
 
 # After a reload both colors answer for ~100 ms (old workers still accept): verify longer.
 RELOAD_OVERLAP = 0.3
@@ -58,8 +58,9 @@ def installed(app: str, found: HostFacts) -> dict[str, str | None]:
 
 
 class Switcher:
-    def __init__(self, inventory: Inventory, log: Log, dry_run: bool) -> None:
+    def __init__(self, inventory: Inventory, log: Log, dry_run: bool, token: str) -> None:
         self.inventory = inventory
+        self.token = token  # this run's lock: a switch acts only while the host holds it
         self.log = log
         self.dry_run = dry_run
         self.jinja = render.environment(inventory)
@@ -80,8 +81,10 @@ class Switcher:
                 self.texts[name] = make()
             return self.texts[name]
 
-    def point(self, run: HostRun, traffic: Traffic) -> str:
-        """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded)."""
+    def point(self, run: HostRun, traffic: Traffic, guarded: bool = False) -> str:
+        """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded).
+        ``guarded``: only while the host's lock is still this run's (checked in the same
+        command, so it cannot change in between)."""
         jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
@@ -114,6 +117,8 @@ class Switcher:
             put = tls.put_pair(certificate, key_path, pair.chain.decode())
             prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
             command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
+        if guarded:
+            command = f"{lock.held(run.host.app_dir, self.token)}\n{command}"
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, md5(text)) for path, text in changed)
         if reload:
@@ -123,8 +128,11 @@ class Switcher:
     def switch(self, run: HostRun) -> None:
         run.touched = True
         try:
-            how = self.point(run, run.target)
+            how = self.point(run, run.target, guarded=True)
         except RemoteError as error:
+            if error.exited == lock.LOST:
+                run.touched = False  # stopped before any file was written
+                raise RemoteError(run.name, f"switch refused: {lock.LOST_WHY}") from error
             if error.exited != nginx.TEST_FAILED:
                 raise
             run.touched = False  # the host put its files back itself: nothing to revert

@@ -1,4 +1,4 @@
-"""The deploy lock on a host: a directory made atomically with ``mkdir``, holding who took it.
+"""The deploy lock on a host: a directory renamed into place with its holder's record inside.
 
 One lock per app per host (``<app_dir>/.lock``). Every change takes it on every host
 before anything changes and gives it back at the end, also on failure and interrupt.
@@ -31,20 +31,46 @@ def _dir(app_dir: str) -> str:
     return quote(f"{app_dir}/.lock")
 
 
-def acquire(app_dir: str, info: LockInfo) -> str:
-    """Prints ``lock=taken``, or ``lock=held <json>`` and ``lock_now=<epoch>`` when held."""
+def _record(info: LockInfo, ttl: int | None) -> str:
+    """The holder's record as a shell word; with ``ttl`` its expiry is the host's clock plus
+    ``ttl`` (the host compares expiries with its own clock, never with the operator's)."""
+    if ttl is None:
+        return quote(info.to_json())
+    key = '"expires": '
+    before, _, after = info.to_json().partition(f"{key}{info.expires}")
+    return f'{quote(before + key)}"$(($(date +%s) + {int(ttl)}))"{quote(after)}'
+
+
+def acquire(app_dir: str, info: LockInfo, ttl: int | None = None) -> str:
+    """Prints ``lock=taken``, or ``lock=held <json>`` and ``lock_now=<epoch>`` when held.
+
+    Atomic: the holder's record is written into a private directory first, which is then
+    renamed onto ``.lock``; a rename onto a lock that exists (never empty) fails, so the
+    lock is never visible without its holder and only one of many racers can win."""
     d = _dir(app_dir)
     return (
-        f"mkdir -p {quote(app_dir)} && if mkdir {d} 2>/dev/null;"
-        f" then printf '%s' {quote(info.to_json())} > {d}/info && echo lock=taken;"
-        f' else echo "lock=held $(cat {d}/info 2>/dev/null)"; echo "lock_now=$(date +%s)"; fi'
+        f"mkdir -p {quote(app_dir)} && t=$(mktemp -d {quote(app_dir)}/.lock-new.XXXXXXXX)"
+        f" && printf '%s' {_record(info, ttl)} > \"$t/info\""
+        f' && if mv -T "$t" {d} 2>/dev/null; then echo lock=taken;'
+        f' else rm -rf "$t"; echo "lock=held $(cat {d}/info 2>/dev/null)";'
+        f' echo "lock_now=$(date +%s)"; fi'
     )
 
 
-def take_over(app_dir: str, info: LockInfo) -> str:
-    """Replace an expired lock with ours."""
+def take_over(
+    app_dir: str, info: LockInfo, expired: LockInfo | None, ttl: int | None = None
+) -> str:
+    """Replace the ``expired`` lock (None: an unreadable one) with ours, answering as
+    ``acquire`` does. Only one of many takers gets the marker ``mkdir``; it renames the
+    lock aside only while it is still the expired one, then acquires like anyone else."""
     d = _dir(app_dir)
-    return f"rm -rf {d} && mkdir {d} && printf '%s' {quote(info.to_json())} > {d}/info"
+    name = expired.token if expired else "unreadable"
+    marker, aside = (quote(f"{app_dir}/.lock-{kind}.{name}") for kind in ("taker", "old"))
+    still = f"grep -qsF {quote(expired.token)} {d}/info" if expired else f"! test -s {d}/info"
+    return (
+        f"if mkdir {marker} 2>/dev/null; then if {still} && mv -T {d} {aside} 2>/dev/null;"
+        f" then rm -rf {aside}; fi; rm -rf {marker}; fi; {acquire(app_dir, info, ttl)}"
+    )
 
 
 def ours(app_dir: str, token: str) -> str:
@@ -52,9 +78,21 @@ def ours(app_dir: str, token: str) -> str:
     return f"grep -qs {quote(token)} {_dir(app_dir)}/info"
 
 
+LOST = 4  # the exit status of a command stopped by ``held``
+LOST_WHY = "the lock is no longer this run's (taken over?)"
+
+
+def held(app_dir: str, token: str) -> str:
+    """A first line that stops the command (exit ``LOST``, nothing done) unless the lock is
+    still this run's: a run whose lock was taken over must not act on the host."""
+    return f"{ours(app_dir, token)} || {{ echo {quote(LOST_WHY)} >&2; exit {LOST}; }}"
+
+
 def release(app_dir: str, token: str) -> str:
-    """Remove the lock only if it is still ours."""
-    return f"if {ours(app_dir, token)}; then rm -rf {_dir(app_dir)}; fi"
+    """Remove the lock only if it is still ours (renamed aside first, so that a run taking
+    the lock meanwhile never has its new lock removed)."""
+    aside = quote(f"{app_dir}/.lock-old.{token}")
+    return f"if {ours(app_dir, token)}; then mv -T {_dir(app_dir)} {aside} && rm -rf {aside}; fi"
 
 
 def show(app_dir: str) -> str:

@@ -34,6 +34,7 @@ engine's command text changes; a command it does not recognise is recorded in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -47,12 +48,14 @@ from bluegreen.config.inventory import COLORS, Host, Ports
 from bluegreen.errors import RemoteError
 from bluegreen.facts import traffic
 from bluegreen.facts.traffic import Traffic
-from bluegreen.shell import docker, history, nginx
+from bluegreen.shell import docker, history, lock, nginx
 from bluegreen.shell.lock import LockInfo
 from bluegreen.transport.http import HttpReply
 
 FAULTS = {
     "connect": "connection refused",
+    "probe": "Connection reset by peer",  # the probe ran (and took the lock); its answer is lost
+    "lock lost": "other@ci",  # the lock is taken over by this holder right after it was taken
     "build": "step 2/3: RUN make: exit code 2",
     "health": "starting",
     "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
@@ -278,7 +281,7 @@ class FakeHost:
             ("logs", lambda c: "docker logs" in c),
             ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
-            ("take over", lambda c: f"{self.app_dir}/.lock" in c and "mkdir" in c),
+            ("take over", lambda c: f"{self.app_dir}/.lock-taker." in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
             if found(command):
@@ -316,17 +319,21 @@ class FakeHost:
             values.append(("image", "present" if present else ""))
         if "lock=taken" in command:  # the probe also takes the lock
             values += self._acquire(command)
+        if "probe" in self.fail:
+            raise CommandFailed(255, self.fail["probe"])
         return "".join(f"{key}={value}\n" for key, value in values)
 
     def _acquire(self, command: str) -> list[tuple[str, str]]:
         if self.lock is not None:
             return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(int(time.time())))]
         self.lock = _lock_info(command)
+        if "lock lost" in self.fail:  # e.g. it expired during a long build
+            self.lock = dataclasses.replace(self.lock, holder=self.fail["lock lost"], token="x")
         return [("lock", "taken")]
 
     def _take_over(self, command: str, stdin: str | None) -> str:
         self.lock = _lock_info(command)
-        return ""
+        return "lock=taken\n"
 
     def _history(self, command: str, stdin: str | None) -> str:
         """The history line, the unlock, and (after a switch) dropping what was set aside."""
@@ -424,6 +431,9 @@ class FakeHost:
         return "image=present\n" if present else "image=\n"
 
     def _nginx(self, command: str, stdin: str | None) -> str:
+        guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
+        if guard and (self.lock is None or self.lock.token != guard.group(1)):
+            raise CommandFailed(lock.LOST, lock.LOST_WHY)
         files = self.nginx.written(command)
         tested = "nginx -t" in command
         if tested and "nginx -t" in self.fail:
@@ -487,6 +497,9 @@ class FakeHost:
 
 
 def _lock_info(command: str) -> LockInfo:
+    """The record a lock command writes, its expiry on this host's clock as the host's is."""
+    host_clock = re.compile(r"\$\(\(\$\(date \+%s\) \+ (\d+)\)\)")
+    command = host_clock.sub(lambda m: str(int(time.time()) + int(m[1])), command)
     for token in shlex.split(command):
         if token.startswith("{") and '"token"' in token:
             return LockInfo(**json.loads(token))

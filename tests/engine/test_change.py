@@ -771,3 +771,31 @@ def test_a_running_target_is_health_checked_with_the_facts_a_started_one_after_i
     assert unhealthy["web2"].serving() == Traffic("blue", OLD)
     result = run(monkeypatch, fleet(containers={"green": Container(PREV)}), deploy, inv)
     assert result.ok and "probed with the facts" not in result.out  # a deploy replaces green
+
+
+def test_a_connection_lost_after_the_probe_took_the_lock_still_gives_it_back(
+    monkeypatch, tmp_path, repo
+):
+    """The lock is taken inside the facts round trip: when its answer is lost, the run does
+    not know whether it holds the lock, and gives it back (only if it is its own)."""
+    fakes = fleet(names=("web1",), faults={"web1": ["probe"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok is False
+    assert "Connection reset by peer" in result.out
+    assert fakes["web1"].lock is None, result.out
+    assert fakes["web1"].kinds == ["probe", "unlock"]
+    assert fakes["web1"].new_history() == []  # nothing was read, nothing to record
+
+
+def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatch, tmp_path, repo):
+    """The lock was taken over mid-run (it expired): the switch command itself checks the
+    lock, so nginx is never pointed by a run that no longer holds it, and theirs is kept."""
+    fakes = fleet(names=("web1",), faults={"web1": ["lock lost"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    assert result.ok is False
+    assert "switch refused: the lock is no longer this run's" in result.out
+    assert fakes["web1"].serving() == Traffic("blue", OLD)
+    assert fakes["web1"].lock.holder == "other@ci"  # theirs, not released by us
+    assert "revert" not in fakes["web1"].kinds  # nothing was switched

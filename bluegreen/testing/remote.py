@@ -202,6 +202,7 @@ class FakeHost:
         fail: Iterable[str] | Mapping[str, str] = (),
         ports: Ports = DEFAULT_PORTS,
         docker_bridge: str = "yes",
+        systemd: str = "",
     ) -> None:
         unknown = set(fail) - set(FAULTS)
         if unknown:
@@ -211,6 +212,7 @@ class FakeHost:
         self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
         self.njs = mode == "file"
         self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
+        self.systemd = systemd  # yes | no: what a runtime: process probe says ("" not asked)
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
         self.aside: dict[str, Container] = {}  # color -> its container set aside by a deploy
@@ -306,6 +308,7 @@ class FakeHost:
             ("site_head", _head(n.files.get(n.site))),
             ("njs", "yes" if self.njs else ""),
             ("docker_bridge", self.docker_bridge),
+            ("systemd", self.systemd),
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]
         values.append(("lock_info", self.lock.to_json() if self.lock else ""))

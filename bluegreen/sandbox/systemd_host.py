@@ -57,6 +57,7 @@ STAGES = {
     "Unpacking": "unpacking",
     "Configuring": "configuring",
 }
+MOUNTINFO = Path("/proc/self/mountinfo")  # this machine's mounts, overlays' layers included
 HEARTBEAT = 30.0  # seconds between "still <stage>" lines within one long stage
 Say = Callable[[str], None]
 
@@ -128,14 +129,20 @@ def _debootstrap(target: Path, stage: Say) -> None:
                           env={**os.environ, "LC_ALL": "C"}) as process:  # fmt: skip
         for line in process.stdout or ():
             seen = [*seen[-19:], line.rstrip()]
-            verb = line[3:].split(" ", 1)[0] if line.startswith("I: ") else ""
-            label = STAGES.get(verb, current)
+            label = stage_of(line, current)
             if label and (label != current or time.monotonic() - since > HEARTBEAT):
                 current, since = label, time.monotonic()
                 stage(f"{label}: {line[3:].strip()}")
     if process.returncode:
         tail = "\n".join(seen)
         raise RuntimeError(f"debootstrap failed (exit {process.returncode}):\n{tail}")
+
+
+def stage_of(line: str, current: str) -> str:
+    """The stage a line of debootstrap's output belongs to (``I: Retrieving ...`` is
+    downloading; a line that starts no stage stays in ``current``)."""
+    verb = line[3:].split(" ", 1)[0] if line.startswith("I: ") else ""
+    return STAGES.get(verb, current)
 
 
 def _remove_tree(path: Path) -> None:
@@ -148,12 +155,12 @@ def _remove_tree(path: Path) -> None:
 
 
 def _mount_points() -> list[str]:
-    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [line.split()[4] for line in MOUNTINFO.read_text().splitlines()]
 
 
 def in_use(root: Path) -> bool:
     """Some host (of any sandbox of this user) has an overlay over ``root``."""
-    return f"lowerdir={root}," in Path("/proc/self/mountinfo").read_text()
+    return f"lowerdir={root}," in MOUNTINFO.read_text()
 
 
 def remove_cache(say: Say = print) -> None:

@@ -306,3 +306,13 @@ def test_the_sandbox_inventory_keeps_a_git_url_and_finds_the_env_file(tmp_path):
     app = inventory.load(target).app
     assert (app.repo, app.env_file_values["TOKEN"]) == ("https://git.example/shop.git", "x")
     assert app.secrets == {"DB": "pw"}
+
+
+@pytest.mark.parametrize(
+    ("runtime", "asked", "init"),
+    [("process", False, "systemd"), ("docker", False, "tini"), ("docker", True, "systemd"),
+     (None, False, "tini"), (None, True, "systemd")],
+)  # fmt: skip
+def test_sandbox_hosts_boot_systemd_for_a_process_app_or_when_asked(runtime, asked, init):
+    app = inventory.App(name="shop", runtime=runtime) if runtime else None
+    assert sandbox_app.host_options(app, asked).init == init

@@ -8,7 +8,6 @@ The fleet is sandbox instance ``$BLUEGREEN_WHEEL_SANDBOX`` (default 5), apart fr
 session fleet of the other e2e tests, and is taken down at the end.
 """
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -63,23 +62,4 @@ def fleet(installed):
 
 
 def test_the_installed_wheel_deploys_switches_and_rolls_back_with_no_failed_request(fleet):
-    bluegreen, shown, releases, targets = fleet
-    inventory_flag = ("--inventory", shown)
-    bluegreen.ok(*inventory_flag, "deploy", "--ref", "v1")
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v1"]}
-
-    load = wheel.under_load(bluegreen, targets, *inventory_flag, "deploy", "--ref", "v2")
-    assert releases["v2"] in load.stats().releases
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v2"]}
-
-    wheel.under_load(bluegreen, targets, *inventory_flag, "rollback")
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v1"]}
-
-    records = json.loads(bluegreen.ok(*inventory_flag, "status", "--json"))["hosts"]
-    assert [r["host"] for r in records] == ["sandbox1", "sandbox2"]
-    for record in records:
-        live = record["live"]
-        assert record["reachable"] and live in ("blue", "green"), record
-        assert record["colors"][live]["release"] == releases["v1"], record
-        other = "green" if live == "blue" else "blue"
-        assert record["colors"][other]["release"] == releases["v2"], record
+    wheel.deploy_deploy_rollback(*fleet)

@@ -8,7 +8,6 @@ The first run on a machine builds the rootfs (``debootstrap``; 1.5 min and 331 M
 ``sandbox.down`` keeps it for every later run.
 """
 
-import json
 import re
 import subprocess
 import textwrap
@@ -101,25 +100,9 @@ def fleet(wheel_venv, tmp_path_factory):
 
 def test_a_python_app_without_dockerfile_deploys_and_rolls_back_with_no_failed_request(fleet):
     bluegreen, shown, releases, targets = fleet
-    on_sandbox = ("--inventory", shown)
-    said = bluegreen.ok(*on_sandbox, "bootstrap")
+    said = bluegreen.ok("--inventory", shown, "bootstrap")
     assert "systemd: ok" in said and "docker" not in said
-    bluegreen.ok(*on_sandbox, "deploy", "--ref", "v1")
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v1"]}
-
-    load = wheel.under_load(bluegreen, targets, *on_sandbox, "deploy", "--ref", "v2")
-    assert releases["v2"] in load.stats().releases
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v2"]}
-
-    wheel.under_load(bluegreen, targets, *on_sandbox, "rollback")
-    assert {wheel.served_release(address) for address, _ in targets} == {releases["v1"]}
-
-    records = json.loads(bluegreen.ok(*on_sandbox, "status", "--json"))["hosts"]
-    assert [r["host"] for r in records] == ["sandbox1", "sandbox2"]
-    for record in records:
-        live, other = record["live"], "green" if record["live"] == "blue" else "blue"
-        assert record["colors"][live]["release"] == releases["v1"], record
-        assert record["colors"][other]["release"] == releases["v2"], record
+    wheel.deploy_deploy_rollback(bluegreen, shown, releases, targets)
 
 
 def test_a_host_without_systemd_is_refused_in_preflight_with_nothing_staged(fleet):

@@ -8,6 +8,7 @@ the session fleet of the other e2e tests.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,27 @@ def under_load(bluegreen: Installed, targets, *args: str) -> Load:
         assert load.stats(kind).sent > 0, kind
         assert load.stats(kind).failed == 0, load.report()
     return load
+
+
+def deploy_deploy_rollback(bluegreen: Installed, shown: str, releases: dict, targets) -> None:
+    """On the sandbox inventory ``shown``: deploy v1, deploy v2 and roll back under load (no
+    failed request), then ``status --json``: v1 live, v2 kept in the other color."""
+    on_sandbox = ("--inventory", shown)
+    bluegreen.ok(*on_sandbox, "deploy", "--ref", "v1")
+    assert {served_release(address) for address, _ in targets} == {releases["v1"]}
+
+    load = under_load(bluegreen, targets, *on_sandbox, "deploy", "--ref", "v2")
+    assert releases["v2"] in load.stats().releases
+    assert {served_release(address) for address, _ in targets} == {releases["v2"]}
+
+    under_load(bluegreen, targets, *on_sandbox, "rollback")
+    assert {served_release(address) for address, _ in targets} == {releases["v1"]}
+
+    records = json.loads(bluegreen.ok(*on_sandbox, "status", "--json"))["hosts"]
+    assert [r["host"] for r in records] == [f"sandbox{i}" for i in range(1, len(targets) + 1)]
+    for record in records:
+        live = record["live"]
+        assert record["reachable"] and live in ("blue", "green"), record
+        assert record["colors"][live]["release"] == releases["v1"], record
+        other = "green" if live == "blue" else "blue"
+        assert record["colors"][other]["release"] == releases["v2"], record

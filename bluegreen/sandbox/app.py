@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +81,21 @@ def host_options(app: inventory.App | None, systemd: bool) -> sandbox.HostOption
     return sandbox.HostOptions(init="systemd" if wanted else "tini")
 
 
+NODE = re.compile(r"(^|[\s;&|(])(node|npm|npx|yarn|pnpm)(\s|$)")
+
+
+def missing_runtime(app: inventory.App | None) -> str | None:
+    """What the systemd hosts lack for this app (their rootfs has python3, not Node.js)."""
+    if app is None or app.runtime != "process":
+        return None
+    if NODE.search(f"{app.build_command or ''}\n{app.command or ''}"):
+        return (
+            "the sandbox's systemd hosts have python3 but no Node.js: this app's build_command"
+            " or command will fail there (a server of yours needs nodejs installed)"
+        )
+    return None
+
+
 def up_for(
     source: Path, count: int, systemd: bool = False, say: Callable[[str], None] = print
 ) -> list[str]:
@@ -99,6 +115,8 @@ def up_for(
             f" ({systemd_host.megabytes(root)} MB, cached for every later sandbox.up;"
             " sandbox.down --cache removes it)"
         )
+    missing = missing_runtime(app)
+    done += [f"⚠️  {missing}"] if missing else []
     fleet = sandbox.up(count, options=options)
     if section is None:
         return [*done, f"no {source} here to take the app from: `bluegreen init` writes one"]

@@ -316,3 +316,15 @@ def test_the_sandbox_inventory_keeps_a_git_url_and_finds_the_env_file(tmp_path):
 def test_sandbox_hosts_boot_systemd_for_a_process_app_or_when_asked(runtime, asked, init):
     app = inventory.App(name="shop", runtime=runtime) if runtime else None
     assert sandbox_app.host_options(app, asked).init == init
+
+
+@pytest.mark.parametrize(
+    ("build", "command", "missing"),
+    [("npm ci --omit=dev", "exec node server.js", True), (None, "exec npm start", True),
+     ("make && pnpm install", "exec ./server", True), ("python3 -m venv .venv", "exec x", False),
+     (None, "exec ./nodejs-free --mode=node-ish", False)],
+)  # fmt: skip
+def test_sandbox_up_warns_when_its_hosts_lack_node_for_the_app(build, command, missing):
+    app = inventory.App(name="shop", runtime="process", build_command=build, command=command)
+    assert (sandbox_app.missing_runtime(app) is not None) == missing
+    assert sandbox_app.missing_runtime(inventory.App(name="shop")) is None

@@ -166,7 +166,10 @@ def in_use(root: Path) -> bool:
 def remove_cache(say: Say = print) -> None:
     """Remove the cached rootfs builds (with their leftovers) that no running host uses and
     no build is making now (``sandbox.down --cache``)."""
-    for name in sorted({path.name.partition(".")[0] for path in CACHE.glob("rootfs-*")}):
+    names = sorted({path.name.partition(".")[0] for path in CACHE.glob("rootfs-*")})
+    if not names:
+        say(f"no cached rootfs in {CACHE}")
+    for name in names:
         root = CACHE / name
         if in_use(root):
             say(f"kept {root}: a running sandbox host uses it")

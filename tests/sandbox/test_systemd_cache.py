@@ -120,3 +120,10 @@ def test_a_rootfs_is_in_use_while_an_overlay_has_it_as_its_lower_layer(monkeypat
     monkeypatch.setattr(systemd_host, "MOUNTINFO", mountinfo)
     assert systemd_host.in_use(tmp_path / "rootfs-a")
     assert not systemd_host.in_use(tmp_path / "rootfs-ab")
+
+
+def test_removing_an_empty_cache_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(systemd_host, "CACHE", tmp_path / "none")
+    said = []
+    systemd_host.remove_cache(said.append)
+    assert said == [f"no cached rootfs in {tmp_path / 'none'}"]

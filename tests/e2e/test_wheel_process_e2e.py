@@ -121,7 +121,7 @@ def test_a_host_without_systemd_is_refused_in_preflight_with_nothing_staged(flee
     assert refused.returncode == 1
     out = refused.stdout + refused.stderr
     assert out.count("host sandbox3 runs no systemd, and runtime: process runs each color") == 1
-    assert "stage" not in out and "Failed to connect to bus" not in out, out
+    assert "build" not in out and "Failed to connect to bus" not in out, out
     state = bluegreen.app / ".bluegreen" / f"sandbox{wheel.INSTANCE}"
     ssh = ["ssh", "-i", str(state / "id_ed25519"), "-o", f"UserKnownHostsFile={state}/known_hosts",
            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"root@{address}"]  # fmt: skip

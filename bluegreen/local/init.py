@@ -196,8 +196,7 @@ def _check_loads(plan: Plan) -> None:
 
 def _field(key: str, value: str, indent: int = 2) -> str:
     """``key: value`` as YAML (quoted where needed), padded to the comment column."""
-    scalar = yaml.safe_dump(value, default_flow_style=True, width=1000).splitlines()[0]
-    return f"{' ' * indent}{key}: {scalar}".ljust(COMMENT_COLUMN - 1) + " "
+    return f"{' ' * indent}{key}: {_scalar(value)}".ljust(COMMENT_COLUMN - 1) + " "
 
 
 def _scalar(value: str) -> str:

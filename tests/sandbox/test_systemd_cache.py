@@ -4,6 +4,8 @@ never used half made, removed only on request and never while a host or a build 
 from __future__ import annotations
 
 import fcntl
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,7 @@ def test_a_failed_build_leaves_no_partial_rootfs(monkeypatch, tmp_path):
         raise RuntimeError("debootstrap failed (exit 1)")
 
     monkeypatch.setattr(systemd_host, "_debootstrap", fails)
+    (tmp_path / "rootfs-x.killed.partial" / "etc").mkdir(parents=True)  # a killed run's
     said = []
     with pytest.raises(RuntimeError, match="debootstrap failed"):
         systemd_host.ensure_rootfs(tmp_path / "rootfs-x", said.append)
@@ -127,3 +130,18 @@ def test_removing_an_empty_cache_says_so(monkeypatch, tmp_path):
     said = []
     systemd_host.remove_cache(said.append)
     assert said == [f"no cached rootfs in {tmp_path / 'none'}"]
+
+
+def test_a_second_run_waits_for_the_first_ones_build(tmp_path):
+    root = tmp_path / "rootfs-x"
+    said = []
+    with open(tmp_path / "rootfs-x.lock", "w") as building:
+        fcntl.flock(building, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=systemd_host.ensure_rootfs, args=(root, said.append))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.01)
+        root.mkdir()  # the first run's build is done
+    waiting.join(timeout=10)
+    assert said == [f"waiting for another run's build of {root}"]  # and no build of its own

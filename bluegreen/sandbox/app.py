@@ -85,9 +85,12 @@ NODE = re.compile(r"(^|[\s;&|(])(node|npm|npx|yarn|pnpm)(\s|$)")
 
 
 def missing_runtime(app: inventory.App | None) -> str | None:
-    """What the systemd hosts lack for this app (their rootfs has python3, not Node.js)."""
-    if app is None or app.runtime != "process":
+    """What the systemd hosts lack for this app (their rootfs has python3; no Node.js, no
+    Docker)."""
+    if app is None:
         return None
+    if app.runtime == "docker":
+        return "the sandbox's systemd hosts have no Docker: this app (runtime: docker) needs it"
     if NODE.search(f"{app.build_command or ''}\n{app.command or ''}"):
         return (
             "the sandbox's systemd hosts have python3 but no Node.js: this app's build_command"
@@ -115,7 +118,7 @@ def up_for(
             f" ({systemd_host.megabytes(root)} MB, cached for every later sandbox.up;"
             " sandbox.down --cache removes it)"
         )
-    missing = missing_runtime(app)
+    missing = missing_runtime(app) if options.init == "systemd" else None
     done += [f"⚠️  {missing}"] if missing else []
     fleet = sandbox.up(count, options=options)
     if section is None:

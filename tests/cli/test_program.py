@@ -327,4 +327,5 @@ def test_sandbox_hosts_boot_systemd_for_a_process_app_or_when_asked(runtime, ask
 def test_sandbox_up_warns_when_its_hosts_lack_node_for_the_app(build, command, missing):
     app = inventory.App(name="shop", runtime="process", build_command=build, command=command)
     assert (sandbox_app.missing_runtime(app) is not None) == missing
-    assert sandbox_app.missing_runtime(inventory.App(name="shop")) is None
+    assert "no Docker" in sandbox_app.missing_runtime(inventory.App(name="shop"))
+    assert sandbox_app.missing_runtime(None) is None

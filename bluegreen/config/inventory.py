@@ -11,6 +11,7 @@ import math
 import os
 import posixpath
 import re
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -99,6 +100,17 @@ class ContainerOptions:
 
 
 @dataclass(frozen=True)
+class AppProcess:
+    """A named background process (a job worker) run from the live release, outside nginx."""
+
+    name: str
+    command: str  # a shell command line, run in the release (the image or its directory)
+    hosts: tuple[str, ...] | None = None  # host names (groups expanded); None: every host
+    stop_signal: str = "SIGTERM"  # what the program takes as "finish your job, then exit"
+    stop_timeout: int = 30  # seconds it gets to finish before it is killed
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -140,6 +152,11 @@ class App:
     command: str | None = None
     build_command: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
+
+    def processes_on(self, host: str) -> tuple[AppProcess, ...]:
+        """The processes ``host`` runs."""
+        return tuple(p for p in self.processes if p.hosts is None or host in p.hosts)
 
 
 @dataclass(frozen=True)
@@ -360,6 +377,7 @@ def _parse(data: dict, path: Path) -> Inventory:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
     if app.release_on not in ("first", "all", *hosts):
         raise _Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
+    app = _process_hosts(app, hosts, groups)
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
@@ -489,6 +507,7 @@ def _app(value: Any, base: Path) -> App:
         "command": _one_line,
         "build_command": _one_line,
         "proxy": _record(Proxy, _PROXY),
+        "processes": _processes,
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -524,6 +543,8 @@ def _runtime(kw: dict[str, Any]) -> None:
             if name in kw:
                 raise _Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    for process in kw.get("processes", ()):
+        _one_line(process.command, f"app.processes.{process.name}.command")
     if "command" not in kw:
         raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
     for name in ("HOST", "PORT"):
@@ -1069,3 +1090,55 @@ def _list(names: Iterable[str]) -> str:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+# --- app.processes (docs/guides/workers.md) ---------------------------------------------
+
+# a process names a container (<app>-<name>) and a unit: not a color, nor a one-off's role
+_PROCESS_NAME = re.compile(r"(?!(blue|green|release|exec)$)[a-z][a-z0-9_-]{0,23}")
+_SIGNALS = {s.name for s in signal.Signals if s.name.startswith("SIG") and "_" not in s.name}
+
+
+def _signal(value: Any, key: str) -> str:
+    """A signal's name, with or without SIG (TERM, SIGQUIT); kept as SIGNAME."""
+    name = f"SIG{value.upper().removeprefix('SIG')}" if isinstance(value, str) else ""
+    if name not in _SIGNALS - {"SIGKILL", "SIGSTOP"}:
+        raise _Invalid(key, f"{value!r} is not a signal name a program can handle (TERM, QUIT…)")
+    return name
+
+
+_PROCESS: dict[str, Check] = {
+    "command": _expect(lambda v: isinstance(v, str) and v.strip(), "a command line"),
+    "hosts": _expect(
+        lambda v: isinstance(v, list) and v and all(isinstance(n, str) for n in v),
+        "a list of host or group names",
+        tuple,
+    ),
+    "stop_signal": _signal,
+    "stop_timeout": _int(1, 3600),
+}
+
+
+def _processes(value: Any, key: str) -> tuple[AppProcess, ...]:
+    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout}}``."""
+    found = []
+    for name, item in _mapping(value, key).items():
+        what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, release, exec"
+        _match(_PROCESS_NAME, what)(name, f"{key}.{name}")
+        kw = _fields(item, f"{key}.{name}", _names(AppProcess, "name"), _PROCESS, ("command",))
+        found.append(AppProcess(name, **kw))
+    return tuple(found)
+
+
+def _process_hosts(app: App, hosts: Mapping[str, Host], groups: Mapping[str, Any]) -> App:
+    """Each process's ``hosts`` as host names (groups expanded); an unknown name is refused."""
+    inventory = Inventory(Path(), app, Ports(), hosts, groups)
+    expanded = []
+    for process in app.processes:
+        for name in process.hosts or ():
+            if name not in hosts and name not in groups:
+                where = f"app.processes.{process.name}.hosts"
+                raise _Invalid(where, f"{name!r} is {_neither(groups, hosts)}")
+        names = process.hosts and tuple(h.name for h in inventory.select(process.hosts))
+        expanded.append(replace(process, hosts=names))
+    return replace(app, processes=tuple(expanded))

@@ -28,6 +28,7 @@ from bluegreen.engine import (
     watch,
 )
 from bluegreen.engine.operation import HostStep, Operation
+from bluegreen.engine.processes import Processes
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
@@ -55,6 +56,7 @@ class Change:
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
         self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
@@ -389,6 +391,11 @@ class Change:
             if not moved:
                 self.put_back(group, plan)
                 return False
+        following = [run for run in group if self.processes.follows(run)]
+        stop, start = (Phase.QUIESCE, self.processes.stop), (Phase.PROCESSES, self.processes.start)
+        if following and not self.phases(following, stop, start):
+            self.put_back(group, plan)
+            return False
         for run in group:
             run.outcome = "switched"
         self.hook("after_switch", self.releases)
@@ -399,6 +406,7 @@ class Change:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        self.phase(Phase.UNDO, [run for run in group if run.processes], self.processes.restore)
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

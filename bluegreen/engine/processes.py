@@ -1,0 +1,83 @@
+"""``app.processes`` follow the release the web serves: after a batch's switch is verified
+(and watched), before its drain.
+
+Why then: the new web is proven to serve before its workers take jobs; the old color still
+runs, so a worker that fails to start puts the whole batch back (nginx and workers) on the
+old release at once. Every old worker of the batch stops first (its stop signal, then its
+``stop_timeout`` for the job in hand), then the new ones start: no moment where two
+releases of a worker consume at once within a batch.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bluegreen.config.inventory import Inventory
+from bluegreen.engine.state import HostRun
+from bluegreen.errors import RemoteError
+from bluegreen.facts import pairs
+from bluegreen.output.log import Log
+from bluegreen.shell import workers
+
+MARGIN = 60  # seconds beyond a process's stop_timeout before the command itself times out
+
+
+class Processes:
+    """Moves one change's processes, host by host, and puts them back."""
+
+    def __init__(self, inventory: Inventory, log: Log, dry_run: bool) -> None:
+        self.inventory = inventory
+        self.log = log
+        self.dry_run = dry_run
+
+    def follows(self, run: HostRun) -> bool:
+        """The host runs processes and its web moved to one release (not a split, not the
+        maintenance page)."""
+        app = self.inventory.app
+        whole = run.target.split is None and not run.maintenance
+        return whole and bool(run.release) and bool(app.processes_on(run.name))
+
+    def stop(self, run: HostRun) -> None:
+        """Stop the host's processes that do not run the target release (all at once)."""
+        app, specs = self.inventory.app, self.inventory.app.processes_on(run.name)
+        longest = max(spec.stop_timeout for spec in specs)
+        command = workers.stop_all(app, specs, run.release, run.host)
+        started = time.monotonic()
+        found = pairs(run.remote.run(command, timeout=longest + MARGIN, what="stop processes"))
+        seconds = time.monotonic() - started
+        states = {spec.name: found.get(f"process_{spec.name}", "") for spec in specs}
+        if not self.dry_run and (lost := [name for name, said in states.items() if not said]):
+            raise RemoteError(run.name, f"processes: could not stop {', '.join(lost)}")
+        run.processes = {spec: states[spec.name] for spec in specs}
+        stopped = [name for name, said in states.items() if said == "stopped"]
+        if stopped:
+            self.log.ok(run.name, f"processes: stopped {', '.join(stopped)} in {seconds:.1f} s")
+
+    def start(self, run: HostRun) -> None:
+        """Start the target release's processes and check that they stay up."""
+        app = self.inventory.app
+        todo = tuple(spec for spec, said in run.processes.items() if said != "current")
+        if not todo:
+            self.log.ok(run.name, f"processes: already run {run.release}")
+            return
+        run.processes_started = True
+        env = workers.env_text(app, self.inventory.env_for(run.host))
+        command = workers.start_all(app, todo, run.release, run.host)
+        run.remote.run(command, stdin=env, timeout=120, what="start processes")
+        names = ", ".join(spec.name for spec in todo)
+        self.log.ok(run.name, f"processes: {names} run {run.release}, up for {workers.UP_CHECK} s")
+
+    def restore(self, run: HostRun) -> None:
+        """Put back what ``stop`` and ``start`` changed: each old process runs again."""
+        moved = {
+            spec: said == "stopped" for spec, said in run.processes.items() if said != "current"
+        }
+        if not moved:
+            return
+        if run.processes_started:
+            command = workers.restore_all(self.inventory.app, moved, run.host)
+        else:  # stopped only: start the same instances again
+            command = workers.restart_all(self.inventory.app, moved, run.host)
+        run.remote.run(command, what="restore processes")
+        back = [spec.name for spec, ran in moved.items() if ran]
+        self.log.ok(run.name, f"processes: {', '.join(back) or 'none'} back on the old release")

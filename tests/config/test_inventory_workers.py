@@ -1,0 +1,56 @@
+"""hosts.yml's app.processes: workers that follow the release, and what is refused at load."""
+
+from pathlib import Path
+
+import pytest
+
+from bluegreen.config.inventory import AppProcess
+from tests.config.test_inventory import load, load_error, write
+
+HOSTS = "hosts: {w1: a, w2: b, w3: c}\ngroups: {jobs: [w2, w3]}\n"
+
+
+def test_processes_land_with_defaults_and_groups_expanded(tmp_path: Path) -> None:
+    text = (
+        "app:\n  name: e\n  processes:\n"
+        "    worker: {command: sh worker.sh, hosts: [jobs], stop_signal: QUIT, stop_timeout: 60}\n"
+        "    mailer: {command: sh mail.sh}\n" + HOSTS
+    )
+    app = load(write(tmp_path, text)).app
+    assert app.processes == (
+        AppProcess("worker", "sh worker.sh", ("w2", "w3"), "SIGQUIT", 60),
+        AppProcess("mailer", "sh mail.sh"),
+    )
+    assert [p.name for p in app.processes_on("w1")] == ["mailer"]
+    assert [p.name for p in app.processes_on("w3")] == ["worker", "mailer"]
+
+
+W = "app.processes.w"
+BAD = [
+    ("{blue: {command: x}}", "app.processes.blue", "not blue, green"),
+    ("{'a b': {command: x}}", "app.processes.a b", "a-z 0-9"),
+    ("{Worker: {command: x}}", "app.processes.Worker", "a-z 0-9"),
+    ("{w: {}}", f"{W}.command", "required"),
+    ("{w: {command: x, hosts: [nope]}}", f"{W}.hosts", "'nope' is neither a group nor a host"),
+    ("{w: {command: x, hosts: w1}}", f"{W}.hosts", "a list of host or group names"),
+    ("{w: {command: x, stop_signal: TERMINATE}}", f"{W}.stop_signal", "not a signal name"),
+    ("{w: {command: x, stop_signal: KILL}}", f"{W}.stop_signal", "not a signal name"),
+    ("{w: {command: x, stop_timeout: 0}}", f"{W}.stop_timeout", "an integer from 1 to 3600"),
+    ("{w: {command: x, stop_timout: 5}}", f"{W}.stop_timout", "did you mean 'stop_timeout'"),
+]
+
+
+@pytest.mark.parametrize(("processes", "key", "problem"), BAD)
+def test_bad_processes_name_file_key_and_problem(tmp_path, processes, key, problem) -> None:
+    message = load_error(write(tmp_path, f"app: {{name: e, processes: {processes}}}\n{HOSTS}"))
+    assert message.startswith(f"{tmp_path / 'hosts.yml'}: {key}: "), message
+    assert problem in message
+
+
+def test_a_process_command_with_a_line_break_is_refused_under_runtime_process(tmp_path):
+    app = '{name: e, runtime: process, command: x, processes: {w: {command: "a\\nb"}}}'
+    message = load_error(write(tmp_path, f"app: {app}\n{HOSTS}"))
+    assert (
+        message == f"{tmp_path / 'hosts.yml'}: {W}.command: must be one line (join commands"
+        " with && or ;)"
+    )

@@ -63,7 +63,12 @@ class Processes:
         run.processes_started = True
         env = workers.env_text(app, self.inventory.env_for(run.host))
         command = workers.start_all(app, todo, run.release, run.host)
-        run.remote.run(command, stdin=env, timeout=120, what="start processes")
+        try:
+            run.remote.run(command, stdin=env, timeout=120, what="start processes")
+        except RemoteError as error:
+            from bluegreen.engine.change import with_tail  # (change.py imports this module)
+
+            raise with_tail(error, f"processes: start of {run.release} failed") from error
         names = ", ".join(spec.name for spec in todo)
         self.log.ok(run.name, f"processes: {names} run {run.release}, up for {workers.UP_CHECK} s")
 

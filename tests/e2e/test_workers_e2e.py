@@ -1,0 +1,176 @@
+"""app.processes on three sandbox hosts: a real Redis queue, the example app's worker on two
+of them (sandbox3 runs the web alone), a producer enqueuing jobs and HTTP load throughout.
+
+The tests run in file order and build on each other: v1 is live with its workers; deploy
+v2 while a 5 s job runs; roll back; a release whose worker cannot start is put back. Each
+asserts 0 failed requests, no job lost or run twice, no moment where workers of two
+releases consumed at once, and which release processed the jobs enqueued afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+
+from bluegreen import sandbox as sb
+from bluegreen.testing import demo
+from bluegreen.testing.queue import Ledger, Producer, Redis
+from tests.e2e import support
+
+pytestmark = pytest.mark.e2e
+
+HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
+WORKERS = ["sandbox1", "sandbox2"]
+ALL_KINDS = ("new", "keepalive-retry", "keepalive")
+STOP_TIMEOUT = 20
+CHANGES = itertools.count()  # each change's jobs have their own ids
+LONG = 5  # seconds of the job that runs while the deploy stops its worker
+RELEASES = (*demo.RELEASES, ("noworker", "4.0.0", "ENV WORKER_CRASH=1\n"))
+CLEAN = (
+    "docker rm -f example-blue example-green example-worker example-worker-prev"
+    " >/dev/null 2>&1; rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/example;"
+    " nginx -s reload"
+)
+
+
+@pytest.fixture(scope="module")
+def redis(sandbox):
+    """Redis on the sandbox bridge (the hosts reach it there), its port per instance."""
+    with Redis(sb.BRIDGE_ADDRESS, 17000 + sb.INSTANCE) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox, redis, tmp_path_factory):
+    """(inventory, hosts, releases): v1 live on three hosts, its worker on two."""
+    folder = tmp_path_factory.mktemp("workers")
+    repo = demo.make_app_repo(folder / "repo", RELEASES)
+    processes = (
+        f"processes:\n  worker: {{command: exec sh /app/worker.sh, hosts: [{', '.join(WORKERS)}],"
+        f" stop_timeout: {STOP_TIMEOUT}}}\n"
+    )
+    inventory = demo.write_inventory(
+        folder / "hosts.yml",
+        repo.path,
+        HOSTS,
+        app_extra=processes,
+        env=f"REDIS_HOST: {redis.address}, REDIS_PORT: '{redis.port}'",
+    )
+    hosts = [h for h in sandbox if h.name in HOSTS]
+    for host in hosts:
+        sb.run_in(host, CLEAN)
+    result = demo.fab(inventory, "deploy", "--ref", "v1")
+    assert result.returncode == 0, result.output
+    yield inventory, hosts, repo.releases
+    for host in hosts:
+        sb.run_in(host, CLEAN)
+
+
+def drained(redis: Redis, jobs: list[str], timeout: float = 30) -> Ledger:
+    """The ledger once every job in ``jobs`` ended at least once (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ledger = Ledger(redis.events())
+        if all(ledger.processed(jobs).values()) or time.monotonic() > deadline:
+            return ledger
+        time.sleep(0.2)
+
+
+def change(fleet, redis: Redis, *args: str, marker: str | None = None):
+    """``fab *args`` under HTTP load while jobs are enqueued (a 5 s job when ``marker``
+    appears in fab's output), and 2 s more of jobs after it; returns (fab, load, ledger,
+    jobs enqueued after fab ended, numbers)."""
+    inventory, hosts, _ = fleet
+    with support.load(hosts) as load, Producer(redis, f"{args[0]}{next(CHANGES)}-") as producer:
+        time.sleep(1)
+        run = support.Fab(inventory, *args)
+        if marker:
+            run.wait_for(lambda lines: any(marker in line for line in lines))
+            redis.command("LPUSH", "jobs", f"long:{LONG}")
+        code = run.finish()
+        after = len(producer.sent)
+        time.sleep(2)
+    jobs = producer.sent + (["long"] if marker else [])
+    ledger = drained(redis, jobs)
+    counts = ledger.processed(jobs)
+    numbers = {
+        "failed": {kind: load.stats(kind).failed for kind in ALL_KINDS},
+        "requests": sum(load.stats(kind).sent for kind in ALL_KINDS),
+        "enqueued": len(jobs),
+        "processed": sum(1 for n in counts.values() if n),
+        "lost": sum(1 for n in counts.values() if n == 0),
+        "duplicated": sum(1 for n in counts.values() if n > 1),
+        "overlapping": ledger.overlaps(),
+    }
+    print(f"\nfab {' '.join(args)} (exit {code}):\n{run.output}\n{load.report()}\n{numbers}")
+    return run, code, load, ledger, producer.sent[after:], numbers
+
+
+def assert_clean(load, numbers) -> None:
+    for kind in ALL_KINDS:
+        assert load.stats(kind).sent > 10 and load.stats(kind).failed == 0, load.report()
+    assert (numbers["lost"], numbers["duplicated"], numbers["overlapping"]) == (0, 0, []), numbers
+
+
+def worker_states(inventory) -> dict[str, dict]:
+    status = demo.fab(inventory, "status", "--json")
+    assert status.returncode == 0, status.output
+    return {h["host"]: h["processes"] for h in json.loads(status.stdout)["hosts"]}
+
+
+def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
+    inventory, hosts, releases = fleet
+    states = worker_states(inventory)
+    assert states["sandbox3"] == {}
+    for name in WORKERS:
+        worker = states[name]["worker"]
+        assert (worker["release"], worker["state"]) == (releases["v1"], "running")
+        assert worker["since"]
+
+
+def test_deploy_lets_the_running_job_finish_then_v2_workers_take_the_queue(fleet, redis):
+    inventory, hosts, releases = fleet
+    run, code, load, ledger, after, numbers = change(
+        fleet, redis, "deploy", "--ref", "v2", marker="health:"
+    )
+    assert code == 0, run.output
+    assert_clean(load, numbers)
+    long_job = [e for e in ledger.events if e.job == "long"]
+    assert [e.what for e in long_job] == ["start", "end"]
+    assert {e.version for e in long_job} == {"1.0.0"}
+    assert long_job[1].time - long_job[0].time >= LONG
+    stops = [line for line in run.lines if "processes: stopped worker in" in line]
+    assert len(stops) == len(WORKERS), run.output
+    print("worker stop times:", [line.split(" in ")[-1].strip() for line in stops])
+    assert after and {ledger.version_of(job) for job in after} == {"2.0.0"}
+    states = worker_states(inventory)
+    assert {states[name]["worker"]["release"] for name in WORKERS} == {releases["v2"]}
+
+
+def test_rollback_returns_the_workers_to_v1(fleet, redis):
+    inventory, hosts, releases = fleet
+    run, code, load, ledger, after, numbers = change(fleet, redis, "rollback")
+    assert code == 0, run.output
+    assert_clean(load, numbers)
+    assert after and {ledger.version_of(job) for job in after} == {"1.0.0"}
+    states = worker_states(inventory)
+    assert {states[name]["worker"]["release"] for name in WORKERS} == {releases["v1"]}
+
+
+def test_a_worker_that_cannot_start_puts_web_and_workers_back_on_v1(fleet, redis):
+    inventory, hosts, releases = fleet
+    run, code, load, ledger, after, numbers = change(fleet, redis, "deploy", "--ref", "noworker")
+    assert code != 0
+    assert "worker did not stay up for 2 s" in run.output
+    assert "crashing as asked (WORKER_CRASH)" in run.output
+    assert "processes: worker back on the old release" in run.output
+    assert_clean(load, numbers)
+    assert {support.served(host)[1] for host in hosts} == {releases["v1"]}
+    assert after and {ledger.version_of(job) for job in after} == {"1.0.0"}
+    states = worker_states(inventory)
+    for name in WORKERS:
+        worker = states[name]["worker"]
+        assert (worker["release"], worker["state"]) == (releases["v1"], "running")

@@ -65,8 +65,8 @@ def docker_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
         f"docker run -d --pull never --name {quote(name)} --restart unless-stopped"
         f" --label {docker.LABEL}.app={quote(app.name)} --label {docker.LABEL}.process={spec.name}"
         f" --label {docker.LABEL}.release={quote(release)}"
-        f" --env-file {quote(env_file(host.app_dir))}{network} {container.settings(app)}"
-        f" --stop-signal {spec.stop_signal} --stop-timeout {spec.stop_timeout}"
+        f" --env-file {quote(env_file(host.app_dir))}{network}"
+        f" {container.settings(app, spec.stop_timeout)} --stop-signal {spec.stop_signal}"
         f" --entrypoint /bin/sh {quote(docker.image(app.name, release))}"
         f" -c {quote(spec.command)} >/dev/null"
     )
@@ -207,7 +207,8 @@ def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host)
     else:
         starts = [docker_run(app, s, release, host) for s in specs]
         checks = [docker_up(app.name, s) for s in specs]
-    return " && ".join([_write_env(host.app_dir), *starts, f"sleep {UP_CHECK}", *checks])
+    checked = [f"{{ {check}; }}" for check in checks]
+    return " && ".join([_write_env(host.app_dir), *starts, f"sleep {UP_CHECK}", *checked])
 
 
 def env_text(app: App, env: dict[str, str]) -> str:

@@ -207,6 +207,7 @@ class Host:
     switch_mode: str = "auto"
     connect_timeout: float = 10.0
     env: Mapping[str, str] = field(default_factory=dict)  # per-host env, over the app's
+    web: bool = True  # false: a host for app.processes only (no color, no nginx site)
 
 
 @dataclass(frozen=True)
@@ -625,8 +626,9 @@ def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, H
         "connect_timeout": _number(0),
         "env": _env,
         "group": _match(_NAME, "a group or host name"),
+        "web": _BOOL,
     }
-    allowed = [*_names(Host, "name", "address", "env"), "group"]
+    allowed = [*_names(Host, "name", "address", "env", "web"), "group"]
     shared = {"app_dir": f"/srv/{app}", **_fields(defaults, "defaults", allowed, checks)}
     default_group = shared.pop("group", None)
     if not value:
@@ -1141,4 +1143,8 @@ def _process_hosts(app: App, hosts: Mapping[str, Host], groups: Mapping[str, Any
                 raise _Invalid(where, f"{name!r} is {_neither(groups, hosts)}")
         names = process.hosts and tuple(h.name for h in inventory.select(process.hosts))
         expanded.append(replace(process, hosts=names))
-    return replace(app, processes=tuple(expanded))
+    app = replace(app, processes=tuple(expanded))
+    for host in hosts.values():
+        if not host.web and not app.processes_on(host.name):
+            raise _Invalid(f"hosts.{host.name}.web", "false, but no app.processes runs on it")
+    return app

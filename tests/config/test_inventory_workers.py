@@ -54,3 +54,14 @@ def test_a_process_command_with_a_line_break_is_refused_under_runtime_process(tm
         message == f"{tmp_path / 'hosts.yml'}: {W}.command: must be one line (join commands"
         " with && or ;)"
     )
+
+
+def test_a_host_without_web_must_run_a_process(tmp_path: Path) -> None:
+    hosts = "hosts: {w1: a, w2: {address: b, web: false}}\n"
+    ok = "app: {name: e, processes: {w: {command: x, hosts: [w2]}}}\n" + hosts
+    assert [h.web for h in load(write(tmp_path, ok)).hosts.values()] == [True, False]
+    idle = "app: {name: e, processes: {w: {command: x, hosts: [w1]}}}\n" + hosts
+    message = load_error(write(tmp_path, idle))
+    assert message.endswith("hosts.w2.web: false, but no app.processes runs on it"), message
+    both = "app: {name: e}\ndefaults: {web: false}\n" + hosts
+    assert "defaults.web: unknown key" in load_error(write(tmp_path, both))

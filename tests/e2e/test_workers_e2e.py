@@ -1,5 +1,6 @@
-"""app.processes on three sandbox hosts: a real Redis queue, the example app's worker on two
-of them (sandbox3 runs the web alone), a producer enqueuing jobs and HTTP load throughout.
+"""app.processes on three sandbox hosts: a real Redis queue, the example app's worker on
+sandbox1 (web and worker) and sandbox3 (``web: false``: the worker alone, no color, no nginx
+site), sandbox2 with the web alone; a producer enqueuing jobs and HTTP load throughout.
 
 The tests run in file order and build on each other: v1 is live with its workers; deploy
 v2 while a 5 s job runs; roll back; a release whose worker cannot start is put back. Each
@@ -23,7 +24,8 @@ from tests.e2e import support
 pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
-WORKERS = ["sandbox1", "sandbox2"]
+WEB = ["sandbox1", "sandbox2"]
+WORKERS = ["sandbox1", "sandbox3"]
 ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 STOP_TIMEOUT = 20
 CHANGES = itertools.count()  # each change's jobs have their own ids
@@ -58,6 +60,7 @@ def fleet(sandbox, redis, tmp_path_factory):
         HOSTS,
         app_extra=processes,
         env=f"REDIS_HOST: {redis.address}, REDIS_PORT: '{redis.port}'",
+        host_extra={"sandbox3": "web: false"},
     )
     hosts = [h for h in sandbox if h.name in HOSTS]
     for host in hosts:
@@ -84,7 +87,8 @@ def change(fleet, redis: Redis, *args: str, marker: str | None = None):
     appears in fab's output), and 2 s more of jobs after it; returns (fab, load, ledger,
     jobs enqueued after fab ended, numbers)."""
     inventory, hosts, _ = fleet
-    with support.load(hosts) as load, Producer(redis, f"{args[0]}{next(CHANGES)}-") as producer:
+    web = [host for host in hosts if host.name in WEB]
+    with support.load(web) as load, Producer(redis, f"{args[0]}{next(CHANGES)}-") as producer:
         time.sleep(1)
         run = support.Fab(inventory, *args)
         if marker:
@@ -124,7 +128,12 @@ def worker_states(inventory) -> dict[str, dict]:
 def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
     inventory, hosts, releases = fleet
     states = worker_states(inventory)
-    assert states["sandbox3"] == {}
+    assert states["sandbox2"] == {}
+    worker_only = next(host for host in hosts if host.name == "sandbox3")
+    found = sb.run_in(
+        worker_only, "ls /etc/nginx/conf.d; docker ps -a --format '{{.Names}}'"
+    ).stdout.split()
+    assert found == ["example-worker"]  # no color, no site of ours
     for name in WORKERS:
         worker = states[name]["worker"]
         assert (worker["release"], worker["state"]) == (releases["v1"], "running")
@@ -168,7 +177,7 @@ def test_a_worker_that_cannot_start_puts_web_and_workers_back_on_v1(fleet, redis
     assert "crashing as asked (WORKER_CRASH)" in run.output
     assert "processes: worker back on the old release" in run.output
     assert_clean(load, numbers)
-    assert {support.served(host)[1] for host in hosts} == {releases["v1"]}
+    assert {support.served(host)[1] for host in hosts if host.name in WEB} == {releases["v1"]}
     assert after and {ledger.version_of(job) for job in after} == {"1.0.0"}
     states = worker_states(inventory)
     for name in WORKERS:

@@ -5,7 +5,9 @@ site), sandbox2 with the web alone; a producer enqueuing jobs and HTTP load thro
 The tests run in file order and build on each other: v1 is live with its workers; deploy
 v2 while a 5 s job runs; roll back; a release whose worker cannot start is put back. Each
 asserts 0 failed requests, no job lost or run twice, no moment where workers of two
-releases consumed at once, and which release processed the jobs enqueued afterwards.
+releases consumed at once, and which release processed the jobs enqueued afterwards. The
+last tests do the same with ``runtime: process`` on a host booting a real systemd
+(example-process/worker.py as a unit).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from bluegreen import sandbox as sb
 from bluegreen.testing import demo
 from bluegreen.testing.queue import Ledger, Producer, Redis
 from tests.e2e import support
+from tests.e2e.test_process_e2e import make_repo
+from tests.e2e.test_process_e2e import write_inventory as process_inventory
 
 pytestmark = pytest.mark.e2e
 
 HOSTS = ["sandbox1", "sandbox2", "sandbox3"]
 WEB = ["sandbox1", "sandbox2"]
+SYSTEMD = 6  # the systemd host's index: apart from the session's hosts and test_process's
 WORKERS = ["sandbox1", "sandbox3"]
 ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 STOP_TIMEOUT = 20
@@ -87,7 +92,7 @@ def change(fleet, redis: Redis, *args: str, marker: str | None = None):
     appears in fab's output), and 2 s more of jobs after it; returns (fab, load, ledger,
     jobs enqueued after fab ended, numbers)."""
     inventory, hosts, _ = fleet
-    web = [host for host in hosts if host.name in WEB]
+    web = [host for host in hosts if host.name in WEB or host.name == sb.host_name(SYSTEMD)]
     with support.load(web) as load, Producer(redis, f"{args[0]}{next(CHANGES)}-") as producer:
         time.sleep(1)
         run = support.Fab(inventory, *args)
@@ -183,3 +188,51 @@ def test_a_worker_that_cannot_start_puts_web_and_workers_back_on_v1(fleet, redis
     for name in WORKERS:
         worker = states[name]["worker"]
         assert (worker["release"], worker["state"]) == (releases["v1"], "running")
+
+
+@pytest.fixture(scope="module")
+def systemd_fleet(redis, tmp_path_factory):
+    """(inventory, [host], releases): example-process v1 and its worker on a systemd host."""
+    folder = tmp_path_factory.mktemp("process-workers")
+    releases = make_repo(folder / "repo")
+    extra = (
+        f"processes: {{worker: {{command: exec .venv/bin/python worker.py,"
+        f" stop_timeout: {STOP_TIMEOUT}}}}}\n"
+    )
+    env = f"REDIS_HOST: {redis.address}, REDIS_PORT: '{redis.port}', "
+    inventory = process_inventory(folder / "hosts.yml", folder / "repo", extra, SYSTEMD, env)
+    name = sb.host_name(SYSTEMD)
+    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
+        sb.remove_host(name)
+    host = sb.add_host(SYSTEMD, options=sb.HostOptions(init="systemd"))
+    try:
+        for step in (("bootstrap",), ("deploy", "--ref", "v1")):
+            result = demo.fab(inventory, *step)
+            assert result.returncode == 0, result.output
+        yield inventory, [host], releases
+    finally:
+        sb.remove_host(name)
+
+
+def test_process_runtime_the_worker_unit_follows_deploy_and_rollback(systemd_fleet, redis):
+    inventory, (host,), releases = systemd_fleet
+    unit = "bluegreen-pyexample-worker.service"
+    props = sb.run_in(host, f"systemctl show -p KillMode -p KillSignal -p ActiveState {unit}")
+    assert props.stdout.split() == ["KillMode=mixed", "KillSignal=15", "ActiveState=active"]
+    run, code, load, ledger, after, numbers = change(
+        systemd_fleet, redis, "deploy", "--ref", "v2", marker="health:"
+    )
+    assert code == 0, run.output
+    assert_clean(load, numbers)
+    long_job = [e for e in ledger.events if e.job == "long"]
+    assert [(e.what, e.version) for e in long_job] == [("start", "1.0.0"), ("end", "1.0.0")]
+    assert long_job[1].time - long_job[0].time >= LONG
+    assert after and {ledger.version_of(job) for job in after} == {"2.0.0"}
+    link = sb.run_in(host, "readlink /srv/pyexample/worker.release").stdout.strip()
+    assert link == f"/srv/pyexample/releases/{releases['v2']}"
+    run, code, load, ledger, after, numbers = change(systemd_fleet, redis, "rollback")
+    assert code == 0, run.output
+    assert_clean(load, numbers)
+    assert after and {ledger.version_of(job) for job in after} == {"1.0.0"}
+    worker = worker_states(inventory)[host.name]["worker"]
+    assert (worker["release"], worker["state"]) == (releases["v1"], "active")

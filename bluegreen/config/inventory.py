@@ -111,6 +111,18 @@ class AppProcess:
 
 
 @dataclass(frozen=True)
+class ScheduledJob:
+    """A command run once per time slot on one host of the fleet, in the live release."""
+
+    name: str
+    command: str
+    every: int | None = None  # seconds dividing 60: slots are its multiples since the epoch
+    cron: str | None = None  # minute hour day-of-month month day-of-week, in UTC
+    host: str = ""  # the one host that runs it; default: the inventory's first host
+    stop_timeout: int = 30  # seconds a deploy waits for a running job before killing it
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -153,6 +165,7 @@ class App:
     build_command: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
     processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
+    schedule: tuple[ScheduledJob, ...] = ()
 
     def processes_on(self, host: str) -> tuple[AppProcess, ...]:
         """The processes ``host`` runs."""
@@ -509,6 +522,7 @@ def _app(value: Any, base: Path) -> App:
         "build_command": _one_line,
         "proxy": _record(Proxy, _PROXY),
         "processes": _processes,
+        "schedule": _schedule,
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -1097,7 +1111,8 @@ def _kind(value: Any) -> str:
 # --- app.processes (docs/guides/workers.md) ---------------------------------------------
 
 # a process names a container (<app>-<name>) and a unit: not a color, nor a one-off's role
-_PROCESS_NAME = re.compile(r"(?!(blue|green|release|exec)$)[a-z][a-z0-9_-]{0,23}")
+# (``schedule-<job>`` names a scheduled job's container)
+_PROCESS_NAME = re.compile(r"(?!(blue|green|release|exec)$|schedule-)[a-z][a-z0-9_-]{0,23}")
 _SIGNALS = {s.name for s in signal.Signals if s.name.startswith("SIG") and "_" not in s.name}
 
 
@@ -1125,7 +1140,7 @@ def _processes(value: Any, key: str) -> tuple[AppProcess, ...]:
     """``processes: {NAME: {command, hosts, stop_signal, stop_timeout}}``."""
     found = []
     for name, item in _mapping(value, key).items():
-        what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, release, exec"
+        what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, schedule-…"
         _match(_PROCESS_NAME, what)(name, f"{key}.{name}")
         kw = _fields(item, f"{key}.{name}", _names(AppProcess, "name"), _PROCESS, ("command",))
         found.append(AppProcess(name, **kw))
@@ -1143,8 +1158,63 @@ def _process_hosts(app: App, hosts: Mapping[str, Host], groups: Mapping[str, Any
                 raise _Invalid(where, f"{name!r} is {_neither(groups, hosts)}")
         names = process.hosts and tuple(h.name for h in inventory.select(process.hosts))
         expanded.append(replace(process, hosts=names))
-    app = replace(app, processes=tuple(expanded))
+    jobs = []
+    for job in app.schedule:
+        if job.host and job.host not in hosts:
+            raise _Invalid(f"app.schedule.{job.name}.host", f"{job.host!r} is not a host")
+        jobs.append(replace(job, host=job.host or next(iter(hosts))))
+    app = replace(app, processes=tuple(expanded), schedule=tuple(jobs))
     for host in hosts.values():
-        if not host.web and not app.processes_on(host.name):
+        runs = app.processes_on(host.name) or any(job.host == host.name for job in jobs)
+        if not host.web and not runs:
             raise _Invalid(f"hosts.{host.name}.web", "false, but no app.processes runs on it")
     return app
+
+
+# cron: minute hour day-of-month month day-of-week; each a list of *, N, A-B, with /STEP
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+                ("month", 1, 12), ("day of week", 0, 7))  # fmt: skip
+_CRON_PART = re.compile(r"(\*|(\d+)(?:-(\d+))?)(?:/([1-9]\d*))?")
+
+
+def _cron(value: Any, key: str) -> str:
+    """Five cron fields of numbers (UTC); not both days restricted (cron ORs them)."""
+    fields_ = value.split() if isinstance(value, str) else []
+    if len(fields_) != 5:
+        raise _Invalid(key, f"expected five fields (minute hour day month weekday), got {value!r}")
+    for text, (what, low, high) in zip(fields_, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            found = _CRON_PART.fullmatch(part)
+            numbers = [int(n) for n in found.groups()[1:3] if n] if found else [-1]
+            if not all(low <= n <= high for n in numbers) or numbers != sorted(numbers):
+                raise _Invalid(key, f"{part!r} is not a {what} ({low}-{high}, *, A-B, /STEP)")
+    if "*" not in (fields_[2], fields_[4]):
+        raise _Invalid(key, "restrict the day of month or the day of week, not both")
+    return " ".join(fields_)
+
+
+_JOB: dict[str, Check] = {
+    "command": _PROCESS["command"],
+    "every": _expect(
+        lambda v: type(v) is int and v > 0 and 60 % v == 0,
+        "seconds that divide 60 (1, 5, 10, 15, 30…); cron for minutes and more",
+        int,
+    ),  # fmt: skip
+    "cron": _cron,
+    "host": _match(_NAME, "a host name"),
+    "stop_timeout": _PROCESS["stop_timeout"],
+}
+
+
+def _schedule(value: Any, key: str) -> tuple[ScheduledJob, ...]:
+    """``schedule: {NAME: {command, every | cron, host, stop_timeout}}``."""
+    jobs = []
+    for name, item in _mapping(value, key).items():
+        _match(_PROCESS_NAME, "a-z 0-9 _ - starting with a letter, at most 24")(
+            name, f"{key}.{name}"
+        )
+        kw = _fields(item, f"{key}.{name}", _names(ScheduledJob, "name"), _JOB, ("command",))
+        if ("every" in kw) == ("cron" in kw):
+            raise _Invalid(f"{key}.{name}", "give one of every (seconds) or cron")
+        jobs.append(ScheduledJob(name, **kw))
+    return tuple(jobs)

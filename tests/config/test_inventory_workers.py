@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.config.inventory import AppProcess
+from bluegreen.config.inventory import AppProcess, ScheduledJob
 from tests.config.test_inventory import load, load_error, write
 
 HOSTS = "hosts: {w1: a, w2: b, w3: c}\ngroups: {jobs: [w2, w3]}\n"
@@ -65,3 +65,39 @@ def test_a_host_without_web_must_run_a_process(tmp_path: Path) -> None:
     assert message.endswith("hosts.w2.web: false, but no app.processes runs on it"), message
     both = "app: {name: e}\ndefaults: {web: false}\n" + hosts
     assert "defaults.web: unknown key" in load_error(write(tmp_path, both))
+
+
+def test_scheduled_jobs_land_on_their_host_or_the_first_host(tmp_path: Path) -> None:
+    text = (
+        "app:\n  name: e\n  schedule:\n"
+        "    tick: {command: sh tick.sh, every: 10}\n"
+        "    report: {command: sh report.sh, cron: '*/5  1-5 * * 1,3', host: w2}\n" + HOSTS
+    )
+    assert load(write(tmp_path, text)).app.schedule == (
+        ScheduledJob("tick", "sh tick.sh", every=10, host="w1"),
+        ScheduledJob("report", "sh report.sh", cron="*/5 1-5 * * 1,3", host="w2"),
+    )
+
+
+S = "app.schedule.j"
+BAD_JOBS = [
+    ("{j: {command: x}}", S, "give one of every (seconds) or cron"),
+    ("{j: {command: x, every: 10, cron: '* * * * *'}}", S, "give one of every"),
+    ("{j: {command: x, every: 7}}", f"{S}.every", "seconds that divide 60"),
+    ("{j: {command: x, cron: '* * * *'}}", f"{S}.cron", "expected five fields"),
+    ("{j: {command: x, cron: '60 * * * *'}}", f"{S}.cron", "'60' is not a minute (0-59"),
+    ("{j: {command: x, cron: '* * * 1-13 *'}}", f"{S}.cron", "'1-13' is not a month"),
+    ("{j: {command: x, cron: '5-1 * * * *'}}", f"{S}.cron", "'5-1' is not a minute"),
+    ("{j: {command: x, cron: '*/0 * * * *'}}", f"{S}.cron", "'*/0' is not a minute"),
+    ("{j: {command: x, cron: 'MON * * * *'}}", f"{S}.cron", "'MON' is not a minute"),
+    ("{j: {command: x, cron: '0 0 1 * 1'}}", f"{S}.cron", "not both"),
+    ("{j: {command: x, every: 5, host: jobs}}", f"{S}.host", "'jobs' is not a host"),
+    ("{Big: {command: x, every: 5}}", "app.schedule.Big", "a-z 0-9"),
+]
+
+
+@pytest.mark.parametrize(("schedule", "key", "problem"), BAD_JOBS)
+def test_bad_scheduled_jobs_name_file_key_and_problem(tmp_path, schedule, key, problem) -> None:
+    message = load_error(write(tmp_path, f"app: {{name: e, schedule: {schedule}}}\n{HOSTS}"))
+    assert message.startswith(f"{tmp_path / 'hosts.yml'}: {key}: "), message
+    assert problem in message

@@ -4,7 +4,8 @@ started and ended, with its version and host, in the list ``events`` (as example
 does for the Docker example). SIGTERM: the job in hand finishes, then it exits.
 
 REDIS_HOST and REDIS_PORT say where Redis listens; a release with a WORKER_CRASH file
-exits at once (a worker that cannot start).
+exits at once (a worker that cannot start). ``worker.py tick`` is the example's scheduled
+job: it records "tick SLOT" and exits.
 """
 
 import os
@@ -45,6 +46,9 @@ def stop(signum, frame) -> None:
     stopping = True  # the loop ends after the job in hand (time.sleep resumes after this)
 
 
+if sys.argv[1:] == ["tick"]:  # the example's scheduled job (app.schedule): one event
+    record(f"tick {os.environ.get('BLUEGREEN_SLOT', '-')}")
+    sys.exit(0)
 if (HERE / "WORKER_CRASH").exists():
     sys.exit("worker: crashing as asked (WORKER_CRASH)")
 signal.signal(signal.SIGTERM, stop)

@@ -7,6 +7,8 @@
 #   REDIS_HOST, REDIS_PORT  where Redis listens
 #   WORKER_CRASH=1          exit at once with status 1 (a release whose worker cannot start)
 #
+# `worker.sh tick` is the example's scheduled job: it records "tick SLOT" and exits.
+#
 # Redis is spoken with busybox nc (inline commands, then QUIT): the image has no client.
 set -u
 version=${APP_VERSION:-$(cat /app/VERSION)}
@@ -23,6 +25,10 @@ record() {  # record WHAT: "WHAT VERSION HOST SECONDS.MICROSECONDS" appended to 
     redis "EVAL \"$script\" 1 events \"$1 $version $host\"" >/dev/null
 }
 
+if [ "${1:-}" = tick ]; then  # the example's scheduled job (app.schedule): one event
+    record "tick ${BLUEGREEN_SLOT:--}"
+    exit 0
+fi
 if [ -n "${WORKER_CRASH:-}" ]; then
     echo "worker $version: crashing as asked (WORKER_CRASH)" >&2
     exit 1

@@ -419,8 +419,12 @@ class Change:
                 self.put_back(group, plan)
                 return False
         following = [run for run in group if self.processes.follows(run)]
-        stop, start = (Phase.QUIESCE, self.processes.stop), (Phase.PROCESSES, self.processes.start)
-        if following and not self.phases(following, stop, start):
+        moves = (
+            (Phase.QUIESCE, self.processes.stop),
+            (Phase.PROCESSES, self.processes.start),
+            (Phase.SCHEDULE, self.processes.schedule),
+        )
+        if following and not self.phases(following, *moves):
             self.put_back(group, plan)
             return False
         for run in group:
@@ -433,7 +437,8 @@ class Change:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
-        self.phase(Phase.UNDO, [run for run in group if run.processes], self.processes.restore)
+        moved = [run for run in group if run.processes or run.processes_started]
+        self.phase(Phase.UNDO, moved, self.processes.restore)
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

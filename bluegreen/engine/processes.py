@@ -17,7 +17,7 @@ from bluegreen.engine.state import HostRun
 from bluegreen.errors import RemoteError
 from bluegreen.facts import pairs
 from bluegreen.output.log import Log
-from bluegreen.shell import workers
+from bluegreen.shell import schedule, workers
 
 MARGIN = 60  # seconds beyond a process's stop_timeout before the command itself times out
 
@@ -35,12 +35,12 @@ class Processes:
         maintenance page)."""
         app = self.inventory.app
         whole = run.target.split is None and not run.maintenance
-        return whole and bool(run.release) and bool(app.processes_on(run.name))
+        return whole and bool(run.release) and bool(app.processes_on(run.name) or app.schedule)
 
     def stop(self, run: HostRun) -> None:
         """Stop the host's processes that do not run the target release (all at once)."""
-        app, specs = self.inventory.app, self.inventory.app.processes_on(run.name)
-        longest = max(spec.stop_timeout for spec in specs)
+        app, specs = self.inventory.app, workers.specs(self.inventory.app, run.name)
+        longest = max((spec.stop_timeout for spec in specs), default=0)
         command = workers.stop_all(app, specs, run.release, run.host)
         started = time.monotonic()
         found = pairs(run.remote.run(command, timeout=longest + MARGIN, what="stop processes"))
@@ -54,29 +54,52 @@ class Processes:
             self.log.ok(run.name, f"processes: stopped {', '.join(stopped)} in {seconds:.1f} s")
 
     def start(self, run: HostRun) -> None:
-        """Start the target release's processes and check that they stay up."""
-        app = self.inventory.app
-        todo = tuple(spec for spec, said in run.processes.items() if said != "current")
-        if not todo:
-            self.log.ok(run.name, f"processes: already run {run.release}")
+        """Start the target release's workers and check that they stay up."""
+        self.launch(run, scheduled=False)
+
+    def schedule(self, run: HostRun) -> None:
+        """Then the scheduled jobs' schedulers (or timers): once every host's workers are
+        up, so no later failure of this change makes a scheduler of the old release run
+        again after one of the new release ran a slot."""
+        self.launch(run, scheduled=True)
+
+    def launch(self, run: HostRun, scheduled: bool) -> None:
+        app, release = self.inventory.app, run.release
+        todo = tuple(
+            spec
+            for spec, said in run.processes.items()
+            if said != "current" and spec.name.startswith(schedule.PREFIX) == scheduled
+        )
+        timers = workers.timers(app, release, run.host) if scheduled else ""
+        if not todo and not timers:
             return
         run.processes_started = True
         env = workers.env_text(app, self.inventory.env_for(run.host))
-        command = workers.start_all(app, todo, run.release, run.host)
+        parts = (workers.start_all(app, todo, release, run.host), timers)
         try:
+            command = " && ".join(part for part in parts if part)
             run.remote.run(command, stdin=env, timeout=120, what="start processes")
         except RemoteError as error:
             from bluegreen.engine.change import with_tail  # (change.py imports this module)
 
-            raise with_tail(error, f"processes: start of {run.release} failed") from error
-        names = ", ".join(spec.name for spec in todo)
-        self.log.ok(run.name, f"processes: {names} run {run.release}, up for {workers.UP_CHECK} s")
+            raise with_tail(error, f"processes: start of {release} failed") from error
+        if todo:
+            names = ", ".join(spec.name for spec in todo)
+            self.log.ok(run.name, f"processes: {names} run {release}, up for {workers.UP_CHECK} s")
+        if timers:
+            jobs = ", ".join(job.name for job in app.schedule if job.host == run.name)
+            self.log.ok(run.name, f"schedule: {jobs} timer(s) run {release}")
 
     def restore(self, run: HostRun) -> None:
         """Put back what ``stop`` and ``start`` changed: each old process runs again."""
         moved = {
             spec: said == "stopped" for spec, said in run.processes.items() if said != "current"
         }
+        old = run.facts.live_release
+        timers = workers.timers(self.inventory.app, old, run.host) if old else ""
+        if timers and run.processes_started:
+            run.remote.run(timers, what="restore timers")
+            self.log.ok(run.name, f"schedule: timers back on {old}")
         if not moved:
             return
         if run.processes_started:

@@ -27,6 +27,7 @@ class Phase(Enum):
     WATCH = "watch"  # the access log of the color that got traffic
     QUIESCE = "quiesce"  # app.processes: the old release's stop (their jobs finish)
     PROCESSES = "processes"  # app.processes: the new release's start
+    SCHEDULE = "schedule"  # app.schedule: the new release's schedulers (or timers)
     REVERT = "revert"  # a failure after a switch: nginx back to what served
     UNDO = "undo"  # a failure: the containers this change started go again
     DRAIN = "drain"  # then stop (keep) the old color

@@ -11,7 +11,9 @@ container ``<app>-schedule-<job>`` of the live release (a process of ``app.proce
 moves as workers do). Its loop (``LOOP``, POSIX sh) runs the job in the foreground at each
 slot, so a stop waits for a running job (up to the job's ``stop_timeout``), and prints
 ``bluegreen-slot=N`` for each slot it ran: the next release's scheduler starts after that
-slot (``BLUEGREEN_LAST_SLOT``), so no slot runs twice across a deploy.
+slot (``BLUEGREEN_LAST_SLOT``) and runs late, once each, the slots that passed in between
+(at most 10); a scheduler started again remembers its own last slot (a file in the
+container). So no slot runs twice, and none is lost, across a deploy or a put-back.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SLOT = "bluegreen-slot="
 # $1 every (seconds, or empty for cron), $2 cron, $3 the job's command; slots are epoch
 # seconds divided by the interval (a minute for cron), in UTC
 LOOP = r"""every=$1 cron=$2 job=$3
+set -f  # a cron field's * is no file name pattern
 stop=0
 trap 'stop=1' TERM INT
 matches() { # VALUE LIST LOW: does the cron field LIST match VALUE
@@ -51,17 +54,21 @@ due() { # EPOCH: the cron matches its minute
     matches "$v4" "$4" 1 && { matches "$v5" "$5" 0 || { [ "$v5" = 0 ] && matches 7 "$5" 0; }; }
 }
 size=${every:-60}
-last=${BLUEGREEN_LAST_SLOT:-$(( $(date +%s) / size ))}
+catch_up=10  # slots run late that passed while no scheduler ran (a handover)
+memory=/tmp/.bluegreen-slot  # in the container: the last slot it ran, kept over a restart
+last=$(cat "$memory" 2>/dev/null || echo "${BLUEGREEN_LAST_SLOT:-$(( $(date +%s) / size ))}")
 while [ "$stop" = 0 ]; do
   now=$(date +%s)
   slot=$(( now / size ))
-  if [ "$slot" -gt "$last" ]; then
-    last=$slot
-    if [ -n "$every" ] || due "$now"; then
-      echo "bluegreen-slot=$slot"
-      BLUEGREEN_SLOT=$slot sh -c "$job" || echo "job failed (exit $?) in slot $slot"
+  [ $(( slot - last )) -le "$catch_up" ] || last=$(( slot - 1 ))  # down long: this slot only
+  while [ "$last" -lt "$slot" ] && [ "$stop" = 0 ]; do  # each slot since the last one run
+    last=$(( last + 1 ))
+    if [ -n "$every" ] || due $(( last * size )); then
+      echo "bluegreen-slot=$last"
+      echo "$last" 2>/dev/null >"$memory"
+      BLUEGREEN_SLOT=$last sh -c "$job" || echo "job failed (exit $?) in slot $last"
     fi
-  fi
+  done
   sleep 1
 done
 """
@@ -96,7 +103,9 @@ def on_calendar(job: ScheduledJob) -> str:
         return f"*-*-* *:*:00/{job.every} UTC"
     minute, hour, day, month, weekday = (f.replace("-", "..") for f in (job.cron or "").split())
     days = "" if weekday == "*" else f"{_weekdays(weekday)} "
-    return f"{days}*-{_calendar(month)}-{_calendar(day)} {_calendar(hour)}:{_calendar(minute)}:00 UTC"
+    return (
+        f"{days}*-{_calendar(month)}-{_calendar(day)} {_calendar(hour)}:{_calendar(minute)}:00 UTC"
+    )
 
 
 def _calendar(field: str) -> str:
@@ -106,9 +115,7 @@ def _calendar(field: str) -> str:
 
 def _weekdays(field: str) -> str:
     names = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    return ",".join(
-        "..".join(names[int(n)] for n in part.split("..")) for part in field.split(",")
-    )
+    return ",".join("..".join(names[int(n)] for n in part.split("..")) for part in field.split(","))
 
 
 def units(app: App, job: ScheduledJob, app_dir: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from shlex import quote
 
 from bluegreen.config.inventory import App, AppProcess, Host
-from bluegreen.shell import container, docker, process
+from bluegreen.shell import container, docker, process, schedule
 from bluegreen.shell import release as releases
 
 UP_CHECK = 2  # seconds a new process must keep running (no restart) to count as started
@@ -61,8 +61,9 @@ def docker_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
     """Set the old container aside (stopped, renamed) and start ``release``'s."""
     name = docker_name(app.name, spec.name)
     network = " --network host" if host.network == "host" else ""
+    handover = schedule.handover(name) if spec.name.startswith(schedule.PREFIX) else ""
     run = (
-        f"docker run -d --pull never --name {quote(name)} --restart unless-stopped"
+        f"docker run -d --pull never --name {quote(name)} --restart unless-stopped{handover}"
         f" --label {docker.LABEL}.app={quote(app.name)} --label {docker.LABEL}.process={spec.name}"
         f" --label {docker.LABEL}.release={quote(release)}"
         f" --env-file {quote(env_file(host.app_dir))}{network}"
@@ -188,6 +189,34 @@ def systemd_probe(app: str, spec: AppProcess, app_dir: str) -> str:
 # --- one host's part, either runtime --------------------------------------------------------
 
 
+def specs(app: App, host: str) -> tuple[AppProcess, ...]:
+    """What runs as a process on ``host``: its app.processes and, on Docker, the scheduler
+    of each scheduled job it is the host of."""
+    own = app.processes_on(host)
+    if app.runtime == "process":
+        return own
+    return own + tuple(schedule.as_process(job) for job in app.schedule if job.host == host)
+
+
+def elsewhere(app: App, host: Host) -> str:
+    """Remove what scheduled jobs whose host is another one left here (their ``host``
+    changed): each job runs on exactly one host."""
+    jobs = [job for job in app.schedule if job.host != host.name]
+    if app.runtime == "process":
+        return "; ".join(schedule.remove_timer(app.name, job, host.app_dir) for job in jobs)
+    names = [docker_name(app.name, schedule.PREFIX + job.name) for job in jobs]
+    both = " ".join(quote(n) + " " + quote(n + "-prev") for n in names)
+    return f"docker rm -f {both} >/dev/null 2>&1; true" if names else ""
+
+
+def timers(app: App, release: str, host: Host) -> str:
+    """On ``runtime: process``: point the host's scheduled jobs at ``release``."""
+    if app.runtime != "process":
+        return ""
+    jobs = [job for job in app.schedule if job.host == host.name]
+    return " && ".join(schedule.install_timer(app, job, release, host) for job in jobs)
+
+
 def stop_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host) -> str:
     """Stop every process of the host that does not run ``release``, at once (each waits
     for its own job), printing ``process_<name>=current|stopped|none``."""
@@ -195,7 +224,8 @@ def stop_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host) 
         stops = [systemd_stop(app.name, s, release, host.app_dir) for s in specs]
     else:
         stops = [docker_stop(app.name, s, release) for s in specs]
-    return "".join(f"{{ {stop}; }} &\n" for stop in stops) + "wait"
+    away = elsewhere(app, host)
+    return "".join(f"{{ {stop}; }} &\n" for stop in stops) + "wait" + (f"\n{away}" if away else "")
 
 
 def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host) -> str:
@@ -207,6 +237,8 @@ def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host)
     else:
         starts = [docker_run(app, s, release, host) for s in specs]
         checks = [docker_up(app.name, s) for s in specs]
+    if not specs:  # scheduled jobs' timers read the env file too
+        return _write_env(host.app_dir)
     checked = [f"{{ {check}; }}" for check in checks]
     return " && ".join([_write_env(host.app_dir), *starts, f"sleep {UP_CHECK}", *checked])
 
@@ -238,7 +270,7 @@ def restart_all(app: App, specs: dict[AppProcess, bool], host: Host) -> str:
 
 def probe(app: App, host: Host) -> str:
     """``process_<name>=<state> <release> <since>`` for each process of the host."""
-    specs = app.processes_on(host.name)
+    found = specs(app, host.name)
     if app.runtime == "process":
-        return "\n".join(systemd_probe(app.name, s, host.app_dir) for s in specs)
-    return "\n".join(docker_probe(app.name, s) for s in specs)
+        return "\n".join(systemd_probe(app.name, s, host.app_dir) for s in found)
+    return "\n".join(docker_probe(app.name, s) for s in found)

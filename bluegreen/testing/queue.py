@@ -91,7 +91,7 @@ class Event:
     @classmethod
     def parse(cls, line: str) -> Event:
         words = line.split()
-        if words[0] in ("start", "end"):
+        if words[0] in ("start", "end", "tick"):  # a tick's "job" is its slot (or -)
             return cls(words[0], words[1], words[2], words[3], float(words[4]))
         return cls(words[0], "", words[1], words[2], float(words[3]))
 
@@ -135,6 +135,12 @@ class Ledger:
 
     def version_of(self, job: str) -> str:
         return next(e.version for e in self.events if e.what == "end" and e.job == job)
+
+    def slots(self, every: int) -> Counter[int]:
+        """How often each time slot of a scheduled job ran (its own slot number, else the
+        slot of its time)."""
+        ticks = [e for e in self.events if e.what == "tick"]
+        return Counter(int(e.job) if e.job != "-" else int(e.time // every) for e in ticks)
 
     def lifetimes(self) -> list[tuple[str, str, float, float]]:
         """(version, host, up, down) of each worker instance, in order; down is inf while

@@ -35,6 +35,7 @@ ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 STOP_TIMEOUT = 20
 CHANGES = itertools.count()  # each change's jobs have their own ids
 LONG = 5  # seconds of the job that runs while the deploy stops its worker
+EVERY = 5  # seconds between the slots of the scheduled job
 RELEASES = (*demo.RELEASES, ("noworker", "4.0.0", "ENV WORKER_CRASH=1\n"))
 CLEAN = (
     "docker rm -f example-blue example-green example-worker example-worker-prev"
@@ -51,6 +52,13 @@ def redis(sandbox):
 
 
 @pytest.fixture(scope="module")
+def systemd_redis(sandbox):
+    """The systemd host's own Redis (the Docker hosts' workers still consume the other)."""
+    with Redis(sb.BRIDGE_ADDRESS, 17100 + sb.INSTANCE) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def fleet(sandbox, redis, tmp_path_factory):
     """(inventory, hosts, releases): v1 live on three hosts, its worker on two."""
     folder = tmp_path_factory.mktemp("workers")
@@ -58,6 +66,7 @@ def fleet(sandbox, redis, tmp_path_factory):
     processes = (
         f"processes:\n  worker: {{command: exec sh /app/worker.sh, hosts: [{', '.join(WORKERS)}],"
         f" stop_timeout: {STOP_TIMEOUT}}}\n"
+        f"schedule:\n  tick: {{command: sh /app/worker.sh tick, every: {EVERY}, host: sandbox2}}\n"
     )
     inventory = demo.write_inventory(
         folder / "hosts.yml",
@@ -133,7 +142,7 @@ def worker_states(inventory) -> dict[str, dict]:
 def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
     inventory, hosts, releases = fleet
     states = worker_states(inventory)
-    assert states["sandbox2"] == {}
+    assert list(states["sandbox2"]) == ["schedule-tick"]  # the scheduled job's host
     worker_only = next(host for host in hosts if host.name == "sandbox3")
     found = sb.run_in(
         worker_only, "ls /etc/nginx/conf.d; docker ps -a --format '{{.Names}}'"
@@ -191,15 +200,16 @@ def test_a_worker_that_cannot_start_puts_web_and_workers_back_on_v1(fleet, redis
 
 
 @pytest.fixture(scope="module")
-def systemd_fleet(redis, tmp_path_factory):
+def systemd_fleet(systemd_redis, tmp_path_factory):
     """(inventory, [host], releases): example-process v1 and its worker on a systemd host."""
     folder = tmp_path_factory.mktemp("process-workers")
     releases = make_repo(folder / "repo")
     extra = (
         f"processes: {{worker: {{command: exec .venv/bin/python worker.py,"
         f" stop_timeout: {STOP_TIMEOUT}}}}}\n"
+        f"schedule: {{tick: {{command: exec .venv/bin/python worker.py tick, every: {EVERY}}}}}\n"
     )
-    env = f"REDIS_HOST: {redis.address}, REDIS_PORT: '{redis.port}', "
+    env = f"REDIS_HOST: {systemd_redis.address}, REDIS_PORT: '{systemd_redis.port}', "
     inventory = process_inventory(folder / "hosts.yml", folder / "repo", extra, SYSTEMD, env)
     name = sb.host_name(SYSTEMD)
     if sb.host_dir(sb.DEFAULT_STATE, name).exists():
@@ -214,7 +224,38 @@ def systemd_fleet(redis, tmp_path_factory):
         sb.remove_host(name)
 
 
-def test_process_runtime_the_worker_unit_follows_deploy_and_rollback(systemd_fleet, redis):
+def slot_table(redis: Redis, host: str) -> list[tuple[int, int, str]]:
+    """(slot, times it ran, versions) of the scheduled job on ``host``, first to last slot."""
+    ticks = [e for e in redis.events() if e.what == "tick" and e.host == host]
+    counts = Ledger(ticks).slots(EVERY)
+    versions: dict[int, list[str]] = {}
+    for e in ticks:
+        slot = int(e.job) if e.job != "-" else int(e.time // EVERY)
+        versions.setdefault(slot, []).append(e.version)
+    table = [
+        (n, counts[n], " ".join(versions.get(n, []))) for n in range(min(counts), max(counts) + 1)
+    ]
+    print(f"\nslots of the scheduled job on {host} (slot, runs, version):")
+    for row in table:
+        print(*row)
+    return table
+
+
+def assert_each_slot_ran_once_on_the_live_release(redis: Redis, host: str) -> None:
+    table = slot_table(redis, host)
+    assert len(table) > 5
+    assert [row for row in table if row[1] != 1] == [], "a slot ran twice or never"
+    changes = [v for i, (_, _, v) in enumerate(table) if i == 0 or table[i - 1][2] != v]
+    assert changes == ["1.0.0", "2.0.0", "1.0.0"], changes  # v1, deploy v2, rollback
+
+
+def test_the_scheduled_job_ran_once_per_slot_on_one_host_on_the_live_release(fleet, redis):
+    assert {e.host for e in redis.events() if e.what == "tick"} == {"sandbox2"}
+    assert_each_slot_ran_once_on_the_live_release(redis, "sandbox2")
+
+
+def test_process_runtime_the_worker_unit_follows_deploy_and_rollback(systemd_fleet, systemd_redis):
+    redis = systemd_redis
     inventory, (host,), releases = systemd_fleet
     unit = "bluegreen-pyexample-worker.service"
     props = sb.run_in(host, f"systemctl show -p KillMode -p KillSignal -p ActiveState {unit}")
@@ -236,3 +277,5 @@ def test_process_runtime_the_worker_unit_follows_deploy_and_rollback(systemd_fle
     assert after and {ledger.version_of(job) for job in after} == {"1.0.0"}
     worker = worker_states(inventory)[host.name]["worker"]
     assert (worker["release"], worker["state"]) == (releases["v1"], "active")
+    time.sleep(EVERY)  # one more slot after the rollback
+    assert_each_slot_ran_once_on_the_live_release(redis, host.name)

@@ -219,13 +219,14 @@ def maintenance(c, on=False, off=False, message=None, dry_run=False):
         "color": "blue or green (default: the live color of each host)",
         "n": "lines per host (default 50)",
         "follow": "keep streaming new lines until Ctrl-C",
+        "process": "a process of app.processes (its hosts only), instead of a color",
     }
 )
-def logs(c, color=None, n=None, follow=False):
+def logs(c, color=None, n=None, follow=False, process=None):
     """Show the app's container output from every host, prefixed by host."""
     from bluegreen.ops.logs import logs as app_logs
 
-    _run(c, app_logs, color, _number("n", n, 50), follow)
+    _run(c, app_logs, color, _number("n", n, 50), follow, process=process)
 
 
 @task(

@@ -8,8 +8,9 @@ import time
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import probe
 from bluegreen.engine.runner import Session, read_each
+from bluegreen.errors import Refused
 from bluegreen.output.log import Log
-from bluegreen.shell import runtime
+from bluegreen.shell import runtime, workers
 
 
 def logs(
@@ -19,13 +20,20 @@ def logs(
     lines: int,
     follow: bool,
     log: Log,
+    process: str | None = None,
 ) -> bool:
-    """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
+    """Print the last ``lines`` of the live (or given) color's container, or of the process
+    ``process`` (on the hosts that run it); ``follow`` streams."""
     probe.check_color(color)
+    if process is not None:
+        hosts = _running(inventory, hosts, process)
 
     def read(run: Session) -> None:
-        which = probe.color_of(run.remote, inventory, run.host, color)
-        command = runtime.of(inventory.app).logs(which, lines, follow)
+        if process is not None:
+            which, command = process, workers.logs(inventory.app, process, lines, follow)
+        else:
+            which = probe.color_of(run.remote, inventory, run.host, color)
+            command = runtime.of(inventory.app).logs(which, lines, follow)
         if follow:
             run.remote.stream(command, lambda line: log.host(run.name, which, line))
         else:
@@ -43,3 +51,17 @@ def logs(
     while any(thread.is_alive() for thread in threads):
         time.sleep(0.2)
     return True
+
+
+def _running(inventory: Inventory, hosts: list[Host], name: str) -> list[Host]:
+    """The selected hosts that run the process ``name`` (``schedule-<job>``: a scheduled
+    job's scheduler on Docker)."""
+    known = {spec.name for host in inventory.hosts for spec in workers.specs(inventory.app, host)}
+    if name not in known:
+        raise Refused(
+            f"--process: no process {name!r} (processes: {', '.join(sorted(known)) or 'none'})"
+        )
+    found = [h for h in hosts if name in {s.name for s in workers.specs(inventory.app, h.name)}]
+    if not found:
+        raise Refused(f"--process: {name} runs on none of the selected hosts")
+    return found

@@ -201,11 +201,13 @@ def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) ->
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:
     """The color's output from journald."""
+    return journal(unit(app, color), lines, follow)
+
+
+def journal(name: str, lines: int, follow: bool) -> str:
+    """The unit ``name``'s output from journald."""
     follow_flag = " --follow" if follow else ""
-    return (
-        f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(unit(app, color))}"
-        " 2>&1"
-    )
+    return f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(name)} 2>&1"
 
 
 def exec_in(app: str, app_dir: str, color: str, argv: list[str]) -> str:

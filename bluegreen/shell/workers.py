@@ -268,6 +268,13 @@ def restart_all(app: App, specs: dict[AppProcess, bool], host: Host) -> str:
     return f"docker start {containers} >/dev/null" if names else "true"
 
 
+def logs(app: App, name: str, lines: int, follow: bool) -> str:
+    """The process ``name``'s output (its container's, or its unit's from journald)."""
+    if app.runtime == "process":
+        return process.journal(unit(app.name, name), lines, follow)
+    return docker.logs(app.name, name, lines, follow)
+
+
 def probe(app: App, host: Host) -> str:
     """``process_<name>=<state> <release> <since>`` for each process of the host."""
     found = specs(app, host.name)

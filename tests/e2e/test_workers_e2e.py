@@ -148,6 +148,9 @@ def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
         worker_only, "ls /etc/nginx/conf.d; docker ps -a --format '{{.Names}}'"
     ).stdout.split()
     assert found == ["example-worker"]  # no color, no site of ours
+    logs = demo.fab(inventory, "logs", "--process", "worker", "-n", "5")
+    assert logs.returncode == 0, logs.output
+    assert {name for name in WORKERS if f"worker 1.0.0: up on {name}" in logs.stdout} == {*WORKERS}
     for name in WORKERS:
         worker = states[name]["worker"]
         assert (worker["release"], worker["state"]) == (releases["v1"], "running")

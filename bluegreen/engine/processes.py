@@ -83,6 +83,8 @@ class Processes:
             from bluegreen.engine.change import with_tail  # (change.py imports this module)
 
             raise with_tail(error, f"processes: start of {release} failed") from error
+        moved = run.recorded.setdefault("processes", {})  # the host's history line says it
+        moved.update({spec.name: release for spec in todo})
         if todo:
             names = ", ".join(spec.name for spec in todo)
             self.log.ok(run.name, f"processes: {names} run {release}, up for {workers.UP_CHECK} s")
@@ -107,5 +109,6 @@ class Processes:
         else:  # stopped only: start the same instances again
             command = workers.restart_all(self.inventory.app, moved, run.host)
         run.remote.run(command, what="restore processes")
+        run.recorded["processes"] = {spec.name: "put back" for spec in moved}
         back = [spec.name for spec, ran in moved.items() if ran]
         self.log.ok(run.name, f"processes: {', '.join(back) or 'none'} back on the old release")

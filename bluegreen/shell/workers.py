@@ -169,7 +169,7 @@ def systemd_up(app: str, spec: AppProcess) -> str:
         f"{{ systemctl is-active -q {name}"
         f' && [ "$(systemctl show -p NRestarts --value {name})" = 0 ]; }}'
         f" || {{ echo {quote(f'{spec.name} did not stay up for {UP_CHECK} s:')};"
-        f" journalctl --no-pager -o cat -n 10 -u {name} 2>&1; exit 1; }}"
+        f" {process.journal(unit(app, spec.name), 10, False)}; exit 1; }}"
     )
 
 

@@ -148,6 +148,12 @@ def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
         worker_only, "ls /etc/nginx/conf.d; docker ps -a --format '{{.Names}}'"
     ).stdout.split()
     assert found == ["example-worker"]  # no color, no site of ours
+    plan = demo.fab(inventory, "deploy", "--ref", "v2", "--dry-run")
+    assert plan.returncode == 0, plan.output
+    assert f"docker stop -t {STOP_TIMEOUT} example-worker" in plan.stdout
+    assert "--name example-schedule-tick" in plan.stdout
+    history = demo.fab(inventory, "history", "-n", "1")
+    assert f"worker={releases['v1']}" in history.stdout, history.output
     logs = demo.fab(inventory, "logs", "--process", "worker", "-n", "5")
     assert logs.returncode == 0, logs.output
     assert {name for name in WORKERS if f"worker 1.0.0: up on {name}" in logs.stdout} == {*WORKERS}

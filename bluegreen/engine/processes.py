@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-from bluegreen.config.inventory import Inventory
+from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine.state import HostRun
-from bluegreen.errors import RemoteError
+from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.output.log import Log
 from bluegreen.shell import schedule, workers
@@ -112,3 +112,17 @@ class Processes:
         run.recorded["processes"] = {spec.name: "put back" for spec in moved}
         back = [spec.name for spec, ran in moved.items() if ran]
         self.log.ok(run.name, f"processes: {', '.join(back) or 'none'} back on the old release")
+
+
+def running(inventory: Inventory, hosts: list[Host], name: str) -> list[Host]:
+    """The selected hosts that run the process ``name`` (``schedule-<job>``: a scheduled
+    job's scheduler on Docker)."""
+    known = {spec.name for host in inventory.hosts for spec in workers.specs(inventory.app, host)}
+    if name not in known:
+        raise Refused(
+            f"--process: no process {name!r} (processes: {', '.join(sorted(known)) or 'none'})"
+        )
+    found = [h for h in hosts if name in {s.name for s in workers.specs(inventory.app, h.name)}]
+    if not found:
+        raise Refused(f"--process: {name} runs on none of the selected hosts")
+    return found

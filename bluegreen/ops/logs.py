@@ -7,8 +7,8 @@ import time
 
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import probe
+from bluegreen.engine.processes import running
 from bluegreen.engine.runner import Session, read_each
-from bluegreen.errors import Refused
 from bluegreen.output.log import Log
 from bluegreen.shell import runtime, workers
 
@@ -26,7 +26,7 @@ def logs(
     ``process`` (on the hosts that run it); ``follow`` streams."""
     probe.check_color(color)
     if process is not None:
-        hosts = _running(inventory, hosts, process)
+        hosts = running(inventory, hosts, process)
 
     def read(run: Session) -> None:
         if process is not None:
@@ -51,17 +51,3 @@ def logs(
     while any(thread.is_alive() for thread in threads):
         time.sleep(0.2)
     return True
-
-
-def _running(inventory: Inventory, hosts: list[Host], name: str) -> list[Host]:
-    """The selected hosts that run the process ``name`` (``schedule-<job>``: a scheduled
-    job's scheduler on Docker)."""
-    known = {spec.name for host in inventory.hosts for spec in workers.specs(inventory.app, host)}
-    if name not in known:
-        raise Refused(
-            f"--process: no process {name!r} (processes: {', '.join(sorted(known)) or 'none'})"
-        )
-    found = [h for h in hosts if name in {s.name for s in workers.specs(inventory.app, h.name)}]
-    if not found:
-        raise Refused(f"--process: {name} runs on none of the selected hosts")
-    return found

@@ -213,9 +213,14 @@ def journal(name: str, lines: int, follow: bool) -> str:
 def exec_in(app: str, app_dir: str, color: str, argv: list[str]) -> str:
     """Run ``argv`` as the color's unit would (its release directory, env file and user),
     through systemd, waiting for it; its output and exit code are the command's."""
+    return run_as_unit(env_file(app_dir, color), link(app_dir, color), argv)
+
+
+def run_as_unit(env_path: str, directory: str, argv: list[str]) -> str:
+    """``argv`` in a transient unit with that env file and working directory."""
     words = " ".join(quote(arg) for arg in argv)
-    envf = quote(f"EnvironmentFile={env_file(app_dir, color)}")
-    cwd = quote(f"WorkingDirectory={link(app_dir, color)}")
+    envf = quote(f"EnvironmentFile={env_path}")
+    cwd = quote(f"WorkingDirectory={directory}")
     return f"systemd-run --quiet --pipe --wait --collect -p {envf} -p {cwd} -- {words} 2>&1"
 
 

@@ -275,6 +275,13 @@ def logs(app: App, name: str, lines: int, follow: bool) -> str:
     return docker.logs(app.name, name, lines, follow)
 
 
+def exec_in(app: App, name: str, host: Host, argv: list[str], tty: bool = False) -> str:
+    """Run ``argv`` beside the process ``name``: in its container, or as its unit would."""
+    if app.runtime == "process":
+        return process.run_as_unit(env_file(host.app_dir), process.link(host.app_dir, name), argv)
+    return container.exec_in(app.name, name, argv, tty)  # (the container <app>-<name>)
+
+
 def probe(app: App, host: Host) -> str:
     """``process_<name>=<state> <release> <since>`` for each process of the host."""
     found = specs(app, host.name)

@@ -154,6 +154,8 @@ def test_the_first_deploy_starts_the_workers_where_the_inventory_says(fleet):
     assert "--name example-schedule-tick" in plan.stdout
     history = demo.fab(inventory, "history", "-n", "1")
     assert f"worker={releases['v1']}" in history.stdout, history.output
+    ran = demo.fab(inventory, "exec", "--process", "worker", "--", "cat", "/app/VERSION")
+    assert ran.returncode == 0 and ran.stdout.count("| 1.0.0") == len(WORKERS), ran.output
     logs = demo.fab(inventory, "logs", "--process", "worker", "-n", "5")
     assert logs.returncode == 0, logs.output
     assert {name for name in WORKERS if f"worker 1.0.0: up on {name}" in logs.stdout} == {*WORKERS}

@@ -1,12 +1,12 @@
-"""``fab logs --process NAME``: the hosts that run it, and a name that is no process."""
+"""``fab logs|exec --process NAME``: the hosts that run it, and a name that is no process."""
 
 from pathlib import Path
 
 import pytest
 
 from bluegreen.config.inventory import App, AppProcess, Host, Inventory, Ports, ScheduledJob
+from bluegreen.engine.processes import running
 from bluegreen.errors import Refused
-from bluegreen.ops.logs import _running
 from bluegreen.shell import workers
 
 WORKER = AppProcess("worker", "sh w.sh", ("web2",))
@@ -17,8 +17,8 @@ INVENTORY = Inventory(Path("hosts.yml"), APP, Ports(), HOSTS, {})
 
 def test_a_process_s_logs_come_from_the_hosts_that_run_it():
     hosts = list(HOSTS.values())
-    assert [h.name for h in _running(INVENTORY, hosts, "worker")] == ["web2"]
-    assert [h.name for h in _running(INVENTORY, hosts, "schedule-tick")] == ["web1"]
+    assert [h.name for h in running(INVENTORY, hosts, "worker")] == ["web2"]
+    assert [h.name for h in running(INVENTORY, hosts, "schedule-tick")] == ["web1"]
     assert workers.logs(APP, "worker", 5, False) == "docker logs --tail 5 shop-worker 2>&1"
     unit = workers.logs(App(name="shop", runtime="process", command="x"), "worker", 5, True)
     assert (
@@ -28,6 +28,6 @@ def test_a_process_s_logs_come_from_the_hosts_that_run_it():
 
 def test_an_unknown_process_or_one_the_selected_hosts_do_not_run_is_refused():
     with pytest.raises(Refused, match=r"no process 'mailer' \(processes: schedule-tick, worker\)"):
-        _running(INVENTORY, list(HOSTS.values()), "mailer")
+        running(INVENTORY, list(HOSTS.values()), "mailer")
     with pytest.raises(Refused, match="worker runs on none of the selected hosts"):
-        _running(INVENTORY, [HOSTS["web1"]], "worker")
+        running(INVENTORY, [HOSTS["web1"]], "worker")

@@ -148,3 +148,13 @@ def test_the_probe_reads_only_the_host_s_processes():
         f'$(systemctl is-active {UNIT}) $(basename "$(readlink /srv/shop/worker.release)")'
         f' $(systemctl show -p ActiveEnterTimestamp --value {UNIT})"; fi'
     )
+
+
+def test_exec_runs_beside_the_process_in_its_container_or_as_its_unit_would():
+    assert workers.exec_in(DOCKER, "worker", HOST, ["rake", "jobs:stats"]) == (
+        "docker exec shop-worker rake jobs:stats 2>&1"
+    )
+    assert workers.exec_in(PROCESS, "worker", HOST, ["ls", "a b"]) == (
+        "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/srv/shop/_processes.env"
+        " -p WorkingDirectory=/srv/shop/worker.release -- ls 'a b' 2>&1"
+    )

@@ -437,7 +437,7 @@ class Change:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
-        moved = [run for run in group if run.processes or run.processes_started]
+        moved = [run for run in group if run.processes or run.launched]
         self.phase(Phase.UNDO, moved, self.processes.restore)
 
 

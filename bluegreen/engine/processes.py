@@ -20,6 +20,7 @@ from bluegreen.output.log import Log
 from bluegreen.shell import schedule, workers
 
 MARGIN = 60  # seconds beyond a process's stop_timeout before the command itself times out
+TIMERS = "timers"  # in HostRun.launched: the scheduled jobs' timers were re-pointed
 
 
 class Processes:
@@ -73,7 +74,7 @@ class Processes:
         timers = workers.timers(app, release, run.host) if scheduled else ""
         if not todo and not timers:
             return
-        run.processes_started = True
+        run.launched |= {spec.name for spec in todo} | ({TIMERS} if timers else set())
         env = workers.env_text(app, self.inventory.env_for(run.host))
         parts = (workers.start_all(app, todo, release, run.host), timers)
         try:
@@ -93,22 +94,24 @@ class Processes:
             self.log.ok(run.name, f"schedule: {jobs} timer(s) run {release}")
 
     def restore(self, run: HostRun) -> None:
-        """Put back what ``stop`` and ``start`` changed: each old process runs again."""
+        """Put back what ``stop`` and ``start`` changed: each old process runs again (the
+        new instance removed and the old one renamed back where the new one was started;
+        the stopped one started again where it was not)."""
+        app, old = self.inventory.app, run.facts.live_release
+        if TIMERS in run.launched and old:
+            run.remote.run(workers.timers(app, old, run.host), what="restore timers")
+            self.log.ok(run.name, f"schedule: timers back on {old}")
         moved = {
             spec: said == "stopped" for spec, said in run.processes.items() if said != "current"
         }
-        old = run.facts.live_release
-        timers = workers.timers(self.inventory.app, old, run.host) if old else ""
-        if timers and run.processes_started:
-            run.remote.run(timers, what="restore timers")
-            self.log.ok(run.name, f"schedule: timers back on {old}")
-        if not moved:
+        started = {spec: ran for spec, ran in moved.items() if spec.name in run.launched}
+        stopped = {spec: ran for spec, ran in moved.items() if spec.name not in run.launched}
+        commands = [workers.restore_all(app, started, run.host)] if started else []
+        if any(stopped.values()):
+            commands.append(workers.restart_all(app, stopped, run.host))
+        if not commands:
             return
-        if run.processes_started:
-            command = workers.restore_all(self.inventory.app, moved, run.host)
-        else:  # stopped only: start the same instances again
-            command = workers.restart_all(self.inventory.app, moved, run.host)
-        run.remote.run(command, what="restore processes")
+        run.remote.run("; ".join(commands), what="restore processes")
         run.recorded["processes"] = {spec.name: "put back" for spec in moved}
         back = [spec.name for spec, ran in moved.items() if ran]
         self.log.ok(run.name, f"processes: {', '.join(back) or 'none'} back on the old release")

@@ -83,10 +83,10 @@ class HostRun:
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
-    # app.processes: what the stop found of each (current | stopped | none), and whether
-    # their start began (then putting back removes the new ones)
+    # app.processes: what the stop found of each (current | stopped | none), and the names
+    # of those whose new release was started ("timers": the scheduled jobs' timers)
     processes: dict[AppProcess, str] = field(default_factory=dict)
-    processes_started: bool = False
+    launched: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:

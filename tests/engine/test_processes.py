@@ -85,7 +85,7 @@ def test_the_start_sends_the_env_on_stdin_and_skips_processes_already_on_the_rel
     run.processes = {WORKER: "stopped", MAILER: "current"}
     moving.start(run)
     assert remote.sent == [("start processes", "QUEUE=jobs\n", 120)]
-    assert run.processes_started
+    assert run.launched == {"worker"}
     assert "processes: worker run abc, up for 2 s" in out.getvalue()
 
 
@@ -97,20 +97,27 @@ def test_a_failed_start_shows_the_process_s_last_lines():
         moving.start(run)
 
 
-@pytest.mark.parametrize(
-    ("started", "command"),
-    [
-        (True, workers.restore_all(APP, {WORKER: True, MAILER: False}, HOSTS["web1"])),
-        (False, workers.restart_all(APP, {WORKER: True, MAILER: False}, HOSTS["web1"])),
-    ],
-)
-def test_putting_back_restores_the_old_instances(started, command, monkeypatch):
+def test_putting_back_restores_started_processes_and_starts_stopped_ones_again(monkeypatch):
     sent = []
     monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
     moving, out = processes()
     run = host_run()
-    run.processes = {WORKER: "stopped", MAILER: "none"}
-    run.processes_started = started
+    run.processes = {WORKER: "stopped", MAILER: "stopped"}
+    run.launched = {"worker"}  # the mailer's start never came (another host failed first)
     moving.restore(run)
-    assert sent == [command]
-    assert "processes: worker back on the old release" in out.getvalue()
+    host = HOSTS["web1"]
+    assert sent == [
+        f"{workers.restore_all(APP, {WORKER: True}, host)};"
+        f" {workers.restart_all(APP, {MAILER: True}, host)}"
+    ]
+    assert run.recorded["processes"] == {"worker": "put back", "mailer": "put back"}
+    assert "processes: worker, mailer back on the old release" in out.getvalue()
+
+
+def test_nothing_to_put_back_where_the_processes_ran_the_release_or_never_ran(monkeypatch):
+    sent = []
+    monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
+    run = host_run()
+    run.processes = {WORKER: "current", MAILER: "none"}
+    processes()[0].restore(run)
+    assert sent == []

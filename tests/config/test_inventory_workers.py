@@ -27,24 +27,34 @@ def test_processes_land_with_defaults_and_groups_expanded(tmp_path: Path) -> Non
 
 W = "app.processes.w"
 BAD = [
-    ("{blue: {command: x}}", "app.processes.blue", "not blue, green"),
-    ("{'a b': {command: x}}", "app.processes.a b", "a-z 0-9"),
-    ("{Worker: {command: x}}", "app.processes.Worker", "a-z 0-9"),
-    ("{w: {}}", f"{W}.command", "required"),
-    ("{w: {command: x, hosts: [nope]}}", f"{W}.hosts", "'nope' is neither a group nor a host"),
-    ("{w: {command: x, hosts: w1}}", f"{W}.hosts", "a list of host or group names"),
-    ("{w: {command: x, stop_signal: TERMINATE}}", f"{W}.stop_signal", "not a signal name"),
-    ("{w: {command: x, stop_signal: KILL}}", f"{W}.stop_signal", "not a signal name"),
-    ("{w: {command: x, stop_timeout: 0}}", f"{W}.stop_timeout", "an integer from 1 to 3600"),
-    ("{w: {command: x, stop_timout: 5}}", f"{W}.stop_timout", "did you mean 'stop_timeout'"),
+    ("processes: {blue: {command: x}}", "app.processes.blue", "not blue, green"),
+    ("processes: {'a b': {command: x}}", "app.processes.a b", "a-z 0-9"),
+    ("processes: {Worker: {command: x}}", "app.processes.Worker", "a-z 0-9"),
+    ("processes: {schedule-x: {command: x}}", "app.processes.schedule-x", "not blue, green, sch"),
+    ("processes: {w: {}}", f"{W}.command", "required"),
+    (
+        "processes: {w: {command: x, hosts: [nope]}}",
+        f"{W}.hosts",
+        "'nope' is neither a group nor a host",
+    ),
+    ("processes: {w: {command: x, hosts: w1}}", f"{W}.hosts", "a list of host or group names"),
+    (
+        "processes: {w: {command: x, stop_signal: TERMINATE}}",
+        f"{W}.stop_signal",
+        "not a signal name",
+    ),
+    ("processes: {w: {command: x, stop_signal: KILL}}", f"{W}.stop_signal", "not a signal name"),
+    (
+        "processes: {w: {command: x, stop_timeout: 0}}",
+        f"{W}.stop_timeout",
+        "an integer from 1 to 3600",
+    ),
+    (
+        "processes: {w: {command: x, stop_timout: 5}}",
+        f"{W}.stop_timout",
+        "did you mean 'stop_timeout'",
+    ),
 ]
-
-
-@pytest.mark.parametrize(("processes", "key", "problem"), BAD)
-def test_bad_processes_name_file_key_and_problem(tmp_path, processes, key, problem) -> None:
-    message = load_error(write(tmp_path, f"app: {{name: e, processes: {processes}}}\n{HOSTS}"))
-    assert message.startswith(f"{tmp_path / 'hosts.yml'}: {key}: "), message
-    assert problem in message
 
 
 def test_a_process_command_with_a_line_break_is_refused_under_runtime_process(tmp_path):
@@ -81,23 +91,23 @@ def test_scheduled_jobs_land_on_their_host_or_the_first_host(tmp_path: Path) -> 
 
 S = "app.schedule.j"
 BAD_JOBS = [
-    ("{j: {command: x}}", S, "give one of every (seconds) or cron"),
-    ("{j: {command: x, every: 10, cron: '* * * * *'}}", S, "give one of every"),
-    ("{j: {command: x, every: 7}}", f"{S}.every", "seconds that divide 60"),
-    ("{j: {command: x, cron: '* * * *'}}", f"{S}.cron", "expected five fields"),
-    ("{j: {command: x, cron: '60 * * * *'}}", f"{S}.cron", "'60' is not a minute (0-59"),
-    ("{j: {command: x, cron: '* * * 1-13 *'}}", f"{S}.cron", "'1-13' is not a month"),
-    ("{j: {command: x, cron: '5-1 * * * *'}}", f"{S}.cron", "'5-1' is not a minute"),
-    ("{j: {command: x, cron: '*/0 * * * *'}}", f"{S}.cron", "'*/0' is not a minute"),
-    ("{j: {command: x, cron: 'MON * * * *'}}", f"{S}.cron", "'MON' is not a minute"),
-    ("{j: {command: x, cron: '0 0 1 * 1'}}", f"{S}.cron", "not both"),
-    ("{j: {command: x, every: 5, host: jobs}}", f"{S}.host", "'jobs' is not a host"),
-    ("{Big: {command: x, every: 5}}", "app.schedule.Big", "a-z 0-9"),
+    ("schedule: {j: {command: x}}", S, "give one of every (seconds) or cron"),
+    ("schedule: {j: {command: x, every: 10, cron: '* * * * *'}}", S, "give one of every"),
+    ("schedule: {j: {command: x, every: 7}}", f"{S}.every", "seconds that divide 60"),
+    ("schedule: {j: {command: x, cron: '* * * *'}}", f"{S}.cron", "expected five fields"),
+    ("schedule: {j: {command: x, cron: '60 * * * *'}}", f"{S}.cron", "'60' is not a minute (0-59"),
+    ("schedule: {j: {command: x, cron: '* * * 1-13 *'}}", f"{S}.cron", "'1-13' is not a month"),
+    ("schedule: {j: {command: x, cron: '5-1 * * * *'}}", f"{S}.cron", "'5-1' is not a minute"),
+    ("schedule: {j: {command: x, cron: '*/0 * * * *'}}", f"{S}.cron", "'*/0' is not a minute"),
+    ("schedule: {j: {command: x, cron: 'MON * * * *'}}", f"{S}.cron", "'MON' is not a minute"),
+    ("schedule: {j: {command: x, cron: '0 0 1 * 1'}}", f"{S}.cron", "not both"),
+    ("schedule: {j: {command: x, every: 5, host: jobs}}", f"{S}.host", "'jobs' is not a host"),
+    ("schedule: {Big: {command: x, every: 5}}", "app.schedule.Big", "a-z 0-9"),
 ]
 
 
-@pytest.mark.parametrize(("schedule", "key", "problem"), BAD_JOBS)
-def test_bad_scheduled_jobs_name_file_key_and_problem(tmp_path, schedule, key, problem) -> None:
-    message = load_error(write(tmp_path, f"app: {{name: e, schedule: {schedule}}}\n{HOSTS}"))
+@pytest.mark.parametrize(("section", "key", "problem"), BAD + BAD_JOBS)
+def test_bad_processes_and_jobs_name_file_key_and_problem(tmp_path, section, key, problem) -> None:
+    message = load_error(write(tmp_path, f"app: {{name: e, {section}}}\n{HOSTS}"))
     assert message.startswith(f"{tmp_path / 'hosts.yml'}: {key}: "), message
     assert problem in message

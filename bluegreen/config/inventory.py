@@ -108,6 +108,7 @@ class AppProcess:
     hosts: tuple[str, ...] | None = None  # host names (groups expanded); None: every host
     stop_signal: str = "SIGTERM"  # what the program takes as "finish your job, then exit"
     stop_timeout: int = 30  # seconds it gets to finish before it is killed
+    health: str | None = None  # a command run beside it once started: exit 0 = healthy
 
 
 @dataclass(frozen=True)
@@ -560,6 +561,8 @@ def _runtime(kw: dict[str, Any]) -> None:
         return
     for process in kw.get("processes", ()):
         _one_line(process.command, f"app.processes.{process.name}.command")
+        if process.health is not None:
+            _one_line(process.health, f"app.processes.{process.name}.health")
     if "command" not in kw:
         raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
     for name in ("HOST", "PORT"):
@@ -1133,11 +1136,12 @@ _PROCESS: dict[str, Check] = {
     ),
     "stop_signal": _signal,
     "stop_timeout": _int(1, 3600),
+    "health": _expect(lambda v: isinstance(v, str) and v.strip(), "a command line"),
 }
 
 
 def _processes(value: Any, key: str) -> tuple[AppProcess, ...]:
-    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout}}``."""
+    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout, health}}``."""
     found = []
     for name, item in _mapping(value, key).items():
         what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, schedule-…"

@@ -75,14 +75,24 @@ def docker_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
 
 
 def docker_up(app: str, spec: AppProcess) -> str:
-    """Fails (with the container's last lines) unless it runs and was never restarted."""
+    """Fails (with the container's last lines) unless it runs and was never restarted (and
+    its health command, run in it, exits 0)."""
     name = quote(docker_name(app, spec.name))
     fields = quote("{{.State.Running}} {{.RestartCount}}")
     return (
         f'[ "$(docker container inspect -f {fields} {name})" = "true 0" ]'
         f" || {{ echo {quote(f'{spec.name} did not stay up for {UP_CHECK} s:')};"
         f" docker logs --tail 10 {name} 2>&1; exit 1; }}"
+        + _healthy(spec, f"docker exec {name} /bin/sh -c {quote(spec.health or '')} 2>&1")
     )
+
+
+def _healthy(spec: AppProcess, run: str) -> str:
+    """`` && <its health command>`` (its output shown when it fails), or nothing."""
+    if spec.health is None:
+        return ""
+    failed = quote(f"{spec.name} health failed:")
+    return f' && {{ out=$({run}) || {{ echo {failed}; echo "$out"; exit 1; }}; }}'
 
 
 def docker_restore(app: str, spec: AppProcess, running: bool) -> str:
@@ -163,13 +173,17 @@ def systemd_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
     )
 
 
-def systemd_up(app: str, spec: AppProcess) -> str:
+def systemd_up(app: str, spec: AppProcess, app_dir: str) -> str:
     name = quote(unit(app, spec.name))
+    health = ["/bin/sh", "-c", spec.health or ""]
     return (
         f"{{ systemctl is-active -q {name}"
         f' && [ "$(systemctl show -p NRestarts --value {name})" = 0 ]; }}'
         f" || {{ echo {quote(f'{spec.name} did not stay up for {UP_CHECK} s:')};"
         f" {process.journal(unit(app, spec.name), 10, False)}; exit 1; }}"
+        + _healthy(
+            spec, process.run_as_unit(env_file(app_dir), process.link(app_dir, spec.name), health)
+        )
     )
 
 
@@ -233,7 +247,7 @@ def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host)
     that each stays up."""
     if app.runtime == "process":
         starts = [systemd_run(app, s, release, host) for s in specs]
-        checks = [systemd_up(app.name, s) for s in specs]
+        checks = [systemd_up(app.name, s, host.app_dir) for s in specs]
     else:
         starts = [docker_run(app, s, release, host) for s in specs]
         checks = [docker_up(app.name, s) for s in specs]

@@ -13,12 +13,13 @@ HOSTS = "hosts: {w1: a, w2: b, w3: c}\ngroups: {jobs: [w2, w3]}\n"
 def test_processes_land_with_defaults_and_groups_expanded(tmp_path: Path) -> None:
     text = (
         "app:\n  name: e\n  processes:\n"
-        "    worker: {command: sh worker.sh, hosts: [jobs], stop_signal: QUIT, stop_timeout: 60}\n"
+        "    worker: {command: sh worker.sh, hosts: [jobs], stop_signal: QUIT, stop_timeout: 60,"
+        " health: sh check.sh}\n"
         "    mailer: {command: sh mail.sh}\n" + HOSTS
     )
     app = load(write(tmp_path, text)).app
     assert app.processes == (
-        AppProcess("worker", "sh worker.sh", ("w2", "w3"), "SIGQUIT", 60),
+        AppProcess("worker", "sh worker.sh", ("w2", "w3"), "SIGQUIT", 60, "sh check.sh"),
         AppProcess("mailer", "sh mail.sh"),
     )
     assert [p.name for p in app.processes_on("w1")] == ["mailer"]

@@ -65,7 +65,7 @@ def fleet(sandbox, redis, tmp_path_factory):
     repo = demo.make_app_repo(folder / "repo", RELEASES)
     processes = (
         f"processes:\n  worker: {{command: exec sh /app/worker.sh, hosts: [{', '.join(WORKERS)}],"
-        f" stop_timeout: {STOP_TIMEOUT}}}\n"
+        f" stop_timeout: {STOP_TIMEOUT}, health: test -f /app/VERSION}}\n"
         f"schedule:\n  tick: {{command: sh /app/worker.sh tick, every: {EVERY}, host: sandbox2}}\n"
     )
     inventory = demo.write_inventory(

@@ -124,7 +124,7 @@ def test_a_systemd_process_starts_in_the_release_directory_after_the_old_link_is
 
 
 def test_a_systemd_process_counts_as_up_when_active_and_never_restarted():
-    assert workers.systemd_up("shop", WORKER) == (
+    assert workers.systemd_up("shop", WORKER, "/srv/shop") == (
         f"{{ systemctl is-active -q {UNIT}"
         f' && [ "$(systemctl show -p NRestarts --value {UNIT})" = 0 ]; }}'
         " || { echo 'worker did not stay up for 2 s:';"
@@ -158,3 +158,18 @@ def test_exec_runs_beside_the_process_in_its_container_or_as_its_unit_would():
         "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/srv/shop/_processes.env"
         " -p WorkingDirectory=/srv/shop/worker.release -- ls 'a b' 2>&1"
     )
+
+
+def test_a_health_command_runs_beside_the_started_process_and_shows_its_output_on_failure():
+    checked = AppProcess("worker", "x", health="bin/check --queue 'a b'")
+    failed = " || { echo 'worker health failed:'; echo \"$out\"; exit 1; }; }"
+    assert workers.docker_up("shop", checked).endswith(
+        " && { out=$(docker exec shop-worker /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"''"
+        f" 2>&1){failed}"
+    )
+    assert workers.systemd_up("shop", checked, "/srv/shop").endswith(
+        " && { out=$(systemd-run --quiet --pipe --wait --collect"
+        " -p EnvironmentFile=/srv/shop/_processes.env -p WorkingDirectory=/srv/shop/worker.release"
+        " -- /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"'' 2>&1)" + failed
+    )
+    assert "health" not in workers.docker_up("shop", WORKER)

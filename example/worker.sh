@@ -22,7 +22,11 @@ redis() {
 
 record() {  # record WHAT: "WHAT VERSION HOST SECONDS.MICROSECONDS" appended to `events`
     script="return redis.call('rpush', KEYS[1], ARGV[1] .. ' ' .. table.concat(redis.call('time'), '.'))"
-    redis "EVAL \"$script\" 1 events \"$1 $version $host\"" >/dev/null
+    for try in 1 2 3 4 5; do  # a connection refused now and then must not lose the record
+        case "$(redis "EVAL \"$script\" 1 events \"$1 $version $host\"")" in :*) return ;; esac
+        sleep 0.2
+    done
+    echo "worker $version: could not record $1" >&2
 }
 
 if [ "${1:-}" = tick ]; then  # the example's scheduled job (app.schedule): one event

@@ -124,6 +124,8 @@ def change(fleet, redis: Redis, *args: str, marker: str | None = None):
         "overlapping": ledger.overlaps(),
     }
     print(f"\nfab {' '.join(args)} (exit {code}):\n{run.output}\n{load.report()}\n{numbers}")
+    if numbers["overlapping"]:
+        print("worker lifetimes (version, host, up, down):", *ledger.lifetimes(), sep="\n")
     return run, code, load, ledger, producer.sent[after:], numbers
 
 
@@ -254,7 +256,7 @@ def slot_table(redis: Redis, host: str) -> list[tuple[int, int, str]]:
 
 def assert_each_slot_ran_once_on_the_live_release(redis: Redis, host: str) -> None:
     table = slot_table(redis, host)
-    assert len(table) > 5
+    assert len(table) >= 5
     assert [row for row in table if row[1] != 1] == [], "a slot ran twice or never"
     changes = [v for i, (_, _, v) in enumerate(table) if i == 0 or table[i - 1][2] != v]
     assert changes == ["1.0.0", "2.0.0", "1.0.0"], changes  # v1, deploy v2, rollback

@@ -563,6 +563,8 @@ def _runtime(kw: dict[str, Any]) -> None:
         _one_line(process.command, f"app.processes.{process.name}.command")
         if process.health is not None:
             _one_line(process.health, f"app.processes.{process.name}.health")
+    for job in kw.get("schedule", ()):
+        _one_line(job.command, f"app.schedule.{job.name}.command")
     if "command" not in kw:
         raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
     for name in ("HOST", "PORT"):

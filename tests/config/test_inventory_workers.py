@@ -58,6 +58,12 @@ BAD = [
 ]
 
 
+def test_a_scheduled_job_with_a_line_break_is_refused_under_runtime_process(tmp_path):
+    app = '{name: e, runtime: process, command: x, schedule: {j: {command: "a\\nb", every: 5}}}'
+    message = load_error(write(tmp_path, f"app: {app}\n{HOSTS}"))
+    assert message.endswith("app.schedule.j.command: must be one line (join commands with && or ;)")
+
+
 def test_a_process_command_with_a_line_break_is_refused_under_runtime_process(tmp_path):
     app = '{name: e, runtime: process, command: x, processes: {w: {command: "a\\nb"}}}'
     message = load_error(write(tmp_path, f"app: {app}\n{HOSTS}"))

@@ -1,8 +1,9 @@
 #!/bin/sh
-# The example app's job worker (app.processes): takes jobs from the Redis list `jobs` and
-# records on Redis's own clock when it came up and went down and when each job started and
-# ended, with its version and host, in the list `events`. A job is "ID:SECONDS" (the time it
-# takes). SIGTERM: the job in hand finishes, then the worker exits (a graceful stop).
+# The example app's job worker (app.processes): takes jobs from the Redis list `jobs` (or
+# $1) and records on Redis's own clock when it came up and went down and when each job
+# started and ended, with its version and host, in the list `events` (or $2). A job is
+# "ID:SECONDS" (the time it takes). SIGTERM: the job in hand finishes, then the worker
+# exits (a graceful stop).
 #
 #   REDIS_HOST, REDIS_PORT  where Redis listens
 #   WORKER_CRASH=1          exit at once with status 1 (a release whose worker cannot start)
@@ -11,6 +12,7 @@
 #
 # Redis is spoken with busybox nc (inline commands, then QUIT): the image has no client.
 set -u
+queue=${1:-jobs} events=${2:-events}  # worker.sh [QUEUE [EVENTS]]: other lists than these
 version=${APP_VERSION:-$(cat /app/VERSION)}
 host=$(hostname)
 stop=0
@@ -23,7 +25,7 @@ redis() {
 record() {  # record WHAT: "WHAT VERSION HOST SECONDS.MICROSECONDS" appended to `events`
     script="return redis.call('rpush', KEYS[1], ARGV[1] .. ' ' .. table.concat(redis.call('time'), '.'))"
     for try in 1 2 3 4 5; do  # a connection refused now and then must not lose the record
-        case "$(redis "EVAL \"$script\" 1 events \"$1 $version $host\"")" in :*) return ;; esac
+        case "$(redis "EVAL \"$script\" 1 $events \"$1 $version $host\"")" in :*) return ;; esac
         sleep 0.2
     done
     echo "worker $version: could not record $1" >&2
@@ -40,7 +42,7 @@ fi
 record up
 echo "worker $version: up on $host" >&2
 while [ "$stop" = 0 ]; do
-    reply=$(redis "LPOP jobs")
+    reply=$(redis "LPOP $queue")
     case "$reply" in
         '$-1'* | '') sleep 0.1 ;;  # no job (or Redis unreachable): poll again
         '$'*)

@@ -109,6 +109,7 @@ class AppProcess:
     stop_signal: str = "SIGTERM"  # what the program takes as "finish your job, then exit"
     stop_timeout: int = 30  # seconds it gets to finish before it is killed
     health: str | None = None  # a command run beside it once started: exit 0 = healthy
+    overlap: bool = False  # docker: start the new one before stopping the old (idempotent jobs)
 
 
 @dataclass(frozen=True)
@@ -561,6 +562,8 @@ def _runtime(kw: dict[str, Any]) -> None:
         return
     for process in kw.get("processes", ()):
         _one_line(process.command, f"app.processes.{process.name}.command")
+        if process.overlap:  # one unit per process: no second instance to overlap with
+            raise _Invalid(f"app.processes.{process.name}.overlap", "only for runtime: docker")
         if process.health is not None:
             _one_line(process.health, f"app.processes.{process.name}.health")
     for job in kw.get("schedule", ()):
@@ -1139,11 +1142,12 @@ _PROCESS: dict[str, Check] = {
     "stop_signal": _signal,
     "stop_timeout": _int(1, 3600),
     "health": _expect(lambda v: isinstance(v, str) and v.strip(), "a command line"),
+    "overlap": _expect(lambda v: isinstance(v, bool), "true or false", bool),
 }
 
 
 def _processes(value: Any, key: str) -> tuple[AppProcess, ...]:
-    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout, health}}``."""
+    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout, health, overlap}}``."""
     found = []
     for name, item in _mapping(value, key).items():
         what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, schedule-…"

@@ -101,8 +101,10 @@ class Processes:
         if TIMERS in run.launched and old:
             run.remote.run(workers.timers(app, old, run.host), what="restore timers")
             self.log.ok(run.name, f"schedule: timers back on {old}")
-        moved = {
-            spec: said == "stopped" for spec, said in run.processes.items() if said != "current"
+        moved = {  # spec -> did its old instance run?
+            spec: said in ("stopped", "overlap")
+            for spec, said in run.processes.items()
+            if said != "current"
         }
         started = {spec: ran for spec, ran in moved.items() if spec.name in run.launched}
         stopped = {spec: ran for spec, ran in moved.items() if spec.name not in run.launched}

@@ -48,11 +48,13 @@ def docker_stop(app: str, spec: AppProcess, release: str) -> str:
     container's stop signal, then kills it after ``stop_timeout``)."""
     name = quote(docker_name(app, spec.name))
     fields = quote('{{.State.Running}} {{index .Config.Labels "bluegreen.release"}}')
+    stop = f"docker stop -t {spec.stop_timeout} {name} >/dev/null && {said(spec.name, 'stopped')}"
+    if spec.overlap:  # it runs on until the new one is up (``docker_retire``)
+        stop = said(spec.name, "overlap")
     return (
         f'if [ "$(docker container inspect -f {fields} {name} 2>/dev/null)"'
         f" = {quote(f'true {release}')} ]; then {said(spec.name, 'current')};"
-        f" elif docker container inspect {name} >/dev/null 2>&1; then"
-        f" docker stop -t {spec.stop_timeout} {name} >/dev/null && {said(spec.name, 'stopped')};"
+        f" elif docker container inspect {name} >/dev/null 2>&1; then {stop};"
         f" else {said(spec.name, 'none')}; fi"
     )
 
@@ -71,7 +73,21 @@ def docker_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
         f" --entrypoint /bin/sh {quote(docker.image(app.name, release))}"
         f" -c {quote(spec.command)} >/dev/null"
     )
+    if spec.overlap:  # set aside running: it stops once the new one is up
+        quoted, kept = quote(name), quote(f"{name}-prev")
+        aside = (
+            f"{{ docker rm -f {kept} >/dev/null 2>&1 || true; }}"
+            f" && {{ ! docker container inspect {quoted} >/dev/null 2>&1"
+            f" || docker rename {quoted} {kept}; }}"
+        )
+        return f"{aside} && {run}"
     return f"{docker.set_aside(app.name, spec.name)} && {run}"
+
+
+def docker_retire(app: str, spec: AppProcess) -> str:
+    """``overlap``: the old container stops (its signal, its timeout) once the new one is up."""
+    kept = quote(f"{docker_name(app, spec.name)}-prev")
+    return f"{{ docker stop -t {spec.stop_timeout} {kept} >/dev/null 2>&1 || true; }}"
 
 
 def docker_up(app: str, spec: AppProcess) -> str:
@@ -254,7 +270,8 @@ def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host)
     if not specs:  # scheduled jobs' timers read the env file too
         return _write_env(host.app_dir)
     checked = [f"{{ {check}; }}" for check in checks]
-    return " && ".join([_write_env(host.app_dir), *starts, f"sleep {UP_CHECK}", *checked])
+    retire = [docker_retire(app.name, s) for s in specs if s.overlap]
+    return " && ".join([_write_env(host.app_dir), *starts, f"sleep {UP_CHECK}", *checked, *retire])
 
 
 def env_text(app: App, env: dict[str, str]) -> str:

@@ -74,8 +74,8 @@ class Redis:
             connection.sendall(_encode(*args))
             return _read(connection.makefile("rb"))
 
-    def events(self) -> list[Event]:
-        return [Event.parse(line) for line in self.command("LRANGE", "events", "0", "-1")]
+    def events(self, key: str = "events") -> list[Event]:
+        return [Event.parse(line) for line in self.command("LRANGE", key, "0", "-1")]
 
 
 @dataclass(frozen=True)

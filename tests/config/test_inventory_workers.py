@@ -64,6 +64,12 @@ def test_a_scheduled_job_with_a_line_break_is_refused_under_runtime_process(tmp_
     assert message.endswith("app.schedule.j.command: must be one line (join commands with && or ;)")
 
 
+def test_overlap_is_for_docker_only(tmp_path):
+    app = "{name: e, runtime: process, command: x, processes: {w: {command: y, overlap: true}}}"
+    message = load_error(write(tmp_path, f"app: {app}\n{HOSTS}"))
+    assert message.endswith("app.processes.w.overlap: only for runtime: docker"), message
+
+
 def test_a_process_command_with_a_line_break_is_refused_under_runtime_process(tmp_path):
     app = '{name: e, runtime: process, command: x, processes: {w: {command: "a\\nb"}}}'
     message = load_error(write(tmp_path, f"app: {app}\n{HOSTS}"))

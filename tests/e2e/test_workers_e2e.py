@@ -66,6 +66,8 @@ def fleet(sandbox, redis, tmp_path_factory):
     processes = (
         f"processes:\n  worker: {{command: exec sh /app/worker.sh, hosts: [{', '.join(WORKERS)}],"
         f" stop_timeout: {STOP_TIMEOUT}, health: test -f /app/VERSION}}\n"
+        "  mailer: {command: exec sh /app/worker.sh mail mailevents, hosts: [sandbox1],"
+        " overlap: true}\n"
         f"schedule:\n  tick: {{command: sh /app/worker.sh tick, every: {EVERY}, host: sandbox2}}\n"
     )
     inventory = demo.write_inventory(
@@ -184,6 +186,11 @@ def test_deploy_lets_the_running_job_finish_then_v2_workers_take_the_queue(fleet
     assert after and {ledger.version_of(job) for job in after} == {"2.0.0"}
     states = worker_states(inventory)
     assert {states[name]["worker"]["release"] for name in WORKERS} == {releases["v2"]}
+    # overlap: true (the mailer): the new one came up before the old one went down
+    mailers = Ledger(redis.events("mailevents")).lifetimes()
+    print("mailer lifetimes (overlap: true):", *mailers, sep="\n")
+    assert [life[:2] for life in mailers] == [("1.0.0", "sandbox1"), ("2.0.0", "sandbox1")]
+    assert mailers[1][2] < mailers[0][3]
 
 
 def test_rollback_returns_the_workers_to_v1(fleet, redis):

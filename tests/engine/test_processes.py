@@ -114,6 +114,15 @@ def test_putting_back_restores_started_processes_and_starts_stopped_ones_again(m
     assert "processes: worker, mailer back on the old release" in out.getvalue()
 
 
+def test_an_overlapping_process_never_stopped_counts_as_running_when_put_back(monkeypatch):
+    sent = []
+    monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
+    run = host_run()
+    run.processes, run.launched = {WORKER: "overlap"}, {"worker"}
+    processes()[0].restore(run)
+    assert sent == [workers.restore_all(APP, {WORKER: True}, HOSTS["web1"])]
+
+
 def test_nothing_to_put_back_where_the_processes_ran_the_release_or_never_ran(monkeypatch):
     sent = []
     monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")

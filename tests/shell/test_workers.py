@@ -173,3 +173,20 @@ def test_a_health_command_runs_beside_the_started_process_and_shows_its_output_o
         " -- /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"'' 2>&1)" + failed
     )
     assert "health" not in workers.docker_up("shop", WORKER)
+
+
+def test_with_overlap_the_old_container_runs_on_until_the_new_one_is_up():
+    both = AppProcess("mailer", "sh mail.sh", stop_timeout=7, overlap=True)
+    assert workers.docker_stop("shop", both, "abc").endswith(
+        " elif docker container inspect shop-mailer >/dev/null 2>&1;"
+        " then echo process_mailer=overlap; else echo process_mailer=none; fi"
+    )
+    assert workers.docker_run(DOCKER, both, "abc", HOST).startswith(
+        "{ docker rm -f shop-mailer-prev >/dev/null 2>&1 || true; }"
+        " && { ! docker container inspect shop-mailer >/dev/null 2>&1"
+        " || docker rename shop-mailer shop-mailer-prev; } && docker run -d"
+    )
+    assert workers.start_all(DOCKER, (both,), "abc", HOST).endswith(
+        f"{workers.docker_up('shop', both)}; }}"
+        " && { docker stop -t 7 shop-mailer-prev >/dev/null 2>&1 || true; }"
+    )

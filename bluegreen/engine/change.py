@@ -29,7 +29,7 @@ from bluegreen.engine import (
 )
 from bluegreen.engine.operation import HostStep, Operation
 from bluegreen.engine.runner import Runner
-from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
+from bluegreen.engine.state import NEEDS_ATTENTION, HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
 from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
 from bluegreen.facts import HostFacts, neighbours
@@ -396,9 +396,32 @@ class Change:
         return True
 
     def put_back(self, group: list[HostRun], plan: Operation) -> None:
-        """A batch failed: point touched hosts back, then undo what was started."""
-        self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
-        self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        """A batch failed: point touched hosts back, then undo what was started, but only
+        where nothing or a verified revert points nginx away from it: a host whose revert
+        failed may still serve its new color, so it keeps every color running."""
+        touched = [run for run in group if run.touched]
+        self.phase(Phase.REVERT, touched, self.switcher.revert)
+        for run in touched:
+            if run.outcome != "reverted":
+                self.attend(run)
+        undo = [run for run in group if run.started and not run.attention]
+        self.phase(Phase.UNDO, undo, plan.undo)
+
+    def attend(self, run: HostRun) -> None:
+        """A host whose revert failed: ask its public port once what it serves, and say that
+        it needs attention (in the log, the closing table and its history line)."""
+        port, client = checks.public(self.inventory)
+        health = self.inventory.app.health
+        seen = checks.serving(run.remote, port, health.path, health.timeout, client)
+        kept = "both colors" if run.facts.traffic is not None else run.color
+        run.attention = f"{seen.describe() if seen else 'unknown'}, {kept} kept running"
+        run.outcome = NEEDS_ATTENTION
+        run.recorded["serves"] = run.attention
+        self.log.warn(
+            run.name,
+            f"needs attention: its revert failed, so nothing is stopped or removed; port {port}"
+            f" serves {run.attention} (docs/guides/recovery.md)",
+        )
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

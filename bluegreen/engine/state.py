@@ -33,6 +33,10 @@ class Phase(Enum):
 
 T = TypeVar("T")
 
+# A host whose revert failed: nginx may still serve the new color, so nothing was stopped or
+# removed there; the operator puts it right (docs/guides/recovery.md).
+NEEDS_ATTENTION = "needs attention"
+
 # Hosts worked on at once within a phase. Measured (bench/latency.py, 48 sandbox hosts, warm
 # switch): 10 at a time 15.4 s, 24 at a time 12.6 s, all 48 at once 9.8 s; the connects of
 # preflight wait on the network, not on this machine, so a larger fleet gains most.
@@ -76,7 +80,9 @@ class HostRun:
     recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
-    outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
+    # unchanged | switched | reverted | already live | failed | needs attention
+    outcome: str = "unchanged"
+    attention: str = ""  # its revert failed: what the public port serves, what still runs
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)

@@ -20,6 +20,10 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
 - ``verify``: the public port keeps serving what it served at the start (as when a reload
   "succeeds" but nginx never applies the new configuration).
 - ``watch``: the access log shows only 5xx answers for whatever color serves.
+- ``revert``: every nginx write after the switch fails (exit 1, as on a disk that filled up
+  meanwhile): the revert's install or uninstall writes nothing and nginx keeps serving
+  what it was switched to. Combine it with a fault that makes the change go back
+  (``fail=["watch", "revert"]``).
 - ``drain``: the command that stops the old color fails.
 - ``release``: the release command exits 3 after printing a few lines.
 - ``exec``: ``docker exec`` exits 3 after printing its arguments.
@@ -61,6 +65,7 @@ FAULTS = {
     "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
     "verify": "",
     "watch": "",
+    "revert": "printf: write error: No space left on device",
     "drain": "Error response from daemon: cannot stop container",
     "release": "migration 0042 failed: relation exists",
     "exec": "command failed",
@@ -233,6 +238,7 @@ class FakeHost:
         self.opened = 0
         self.ahead: list[int] = []  # ports whose next probe's channel was opened ahead, in order
         self.answered = 0  # requests to the public port (alternates colors in a split)
+        self.switches = 0  # guarded nginx installs that went through (the switch's)
         self._lock = threading.Lock()
         self.names = {docker.container(app, color): color for color in COLORS}
 
@@ -434,6 +440,7 @@ class FakeHost:
         guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
         if guard and (self.lock is None or self.lock.token != guard.group(1)):
             raise CommandFailed(lock.LOST, lock.LOST_WHY)
+        self._full()
         files = self.nginx.written(command)
         tested = "nginx -t" in command
         if tested and "nginx -t" in self.fail:
@@ -441,9 +448,16 @@ class FakeHost:
         self.nginx.files.update(files)
         if "nginx -s reload" in command:
             self.nginx.reload()
+        self.switches += bool(guard)
         return ""
 
+    def _full(self) -> None:
+        """The ``revert`` fault: no nginx file can be written once the switch went through."""
+        if "revert" in self.fail and self.switches:
+            raise CommandFailed(1, self.fail["revert"])
+
     def _uninstall(self, command: str, stdin: str | None) -> str:
+        self._full()
         for path in self.nginx.paths:
             self.nginx.files.pop(path, None)
         self.nginx.reload()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 import subprocess
 import time
@@ -32,6 +33,7 @@ from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.ops.deploy import deploy
 from bluegreen.ops.serve import rollback, switch
 from bluegreen.ops.split import abort, promote, split
+from bluegreen.output.events import JsonLog
 from bluegreen.output.log import Log
 from bluegreen.shell.lock import LockInfo
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
@@ -150,6 +152,7 @@ def assert_finished(result: Outcome, name: str, outcome: str) -> None:
 # --- the failure table: deploy over 2 hosts, one fault, all at once or one batch per host -----
 
 SWITCHED, REVERTED, UNCHANGED, FAILED = "switched", "reverted", "unchanged", "failed"
+ATTENTION = "needs attention"
 STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
@@ -161,6 +164,8 @@ ROLES = {
     "nginx -t failed": (FAILED, [*STAGE, "nginx", "restore", "history"]),  # its files kept
     "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
     "unreachable": (FAILED, []),
+    # its revert failed: nothing is undone (the new color may be what nginx serves)
+    "revert failed": (ATTENTION, [*STAGE, "nginx", "nginx", "history"]),
 }
 # The engine never read an unreachable host's facts, so it does not know what it serves.
 UNREACHED_SERVES = "unknown (not reached)"
@@ -185,6 +190,10 @@ TABLE = [
     ("watch", "web2", None, ("reverted", "reverted")),
     ("watch", "web1", "1", ("reverted", "not started")),
     ("watch", "web2", "1", ("switched", "reverted")),
+    # the disk fills during the watch: the revert's write fails (faults joined by "+")
+    ("watch+revert", "web2", None, ("reverted", "revert failed")),
+    ("watch+revert", "web1", "1", ("revert failed", "not started")),
+    ("watch+revert", "web2", "1", ("switched", "revert failed")),
 ]
 
 
@@ -193,33 +202,50 @@ TABLE = [
 def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_served(
     monkeypatch, tmp_path, repo, mode, fault, where, batch, roles
 ):
+    """... or, where its revert failed, on whatever nginx still serves with both colors
+    running (never a stopped or removed color behind nginx), reported as needing attention."""
     path, new = repo
-    fakes = fleet(mode=mode, faults={where: [fault]} if fault else None)
-    inv = inventory(tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") else 0)
+    faults = fault.split("+") if fault else []
+    fakes = fleet(mode=mode, faults={where: faults} if fault else None)
+    inv = inventory(
+        tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") or "watch" in faults else 0
+    )
     result = run(monkeypatch, fakes, deploy, inv, batch=batch)
 
     rows = result.rows()
     for name, role in zip(NAMES, roles, strict=True):
         fake, (outcome, sent) = result.fakes[name], ROLES[role]
-        serves = Traffic("green", new) if role == "switched" else Traffic("blue", OLD)
+        serves = (
+            Traffic("green", new) if role in ("switched", "revert failed") else Traffic("blue", OLD)
+        )
         # the model: the public port serves the new release or exactly the old one, and the
-        # container behind it runs; nothing else runs
+        # container behind it runs; nothing else runs (but the old color after a failed revert)
         assert fake.serving() == serves, name
-        assert running(fake) == {serves.color: serves.release}, (name, fake.containers)
+        both = {"blue": OLD, "green": new}
+        expected_running = both if role == "revert failed" else {serves.color: serves.release}
+        assert running(fake) == expected_running, (name, fake.containers)
         assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
         if role == "switched":
             assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
-        else:  # the new container is gone; the rollback target is back, as it was
+        elif role != "revert failed":  # the new container is gone; the rollback target is back
             assert fake.containers["green"] == Container(PREV, running=False), name
-        assert fake.aside == {}, name  # nothing left set aside
+        aside = {"green": Container(PREV, running=False)} if role == "revert failed" else {}
+        assert fake.aside == aside, name  # nothing left set aside but by a failed revert
         if role != "unreachable":
             assert_finished(result, name, outcome)
         # the summary table; its round trips are what the host was sent
         described = UNREACHED_SERVES if role == "unreachable" else serves.describe()
+        if role == "revert failed":
+            described += ", both colors kept running"
         assert rows[name] == (outcome, described, len(fake.sent)), name
 
     assert result.ok is (fault is None)
     verdict = "✅ done" if fault is None else "❌ failed: every host serves what the table says"
+    attention = [name for name, role in zip(NAMES, roles, strict=True) if role == "revert failed"]
+    if attention:
+        verdict = (f"❌ failed: {', '.join(attention)} needs attention (its revert failed;"
+                   " nothing was stopped there: docs/guides/recovery.md); every other host serves"
+                   " what the table says")  # fmt: skip
     assert result.out.rstrip().splitlines()[-1] == verdict
     assert ("❌ nothing changed" in result.out) == (fault == "connect")
     if fault:
@@ -446,6 +472,53 @@ def test_after_a_failed_deploy_the_kept_color_serves_again_at_once(
     for name, fake in fakes.items():
         assert fake.kinds == ["probe", "start", "nginx", "drain", "history"], name
         assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+
+def test_a_rollback_whose_revert_fails_keeps_the_color_it_started(monkeypatch, tmp_path, repo):
+    """Rollback's undo stops the color it started: after a failed revert that color may be
+    what nginx serves, so it keeps running and the host needs attention."""
+    fakes = fleet(names=("web1",), faults={"web1": ["watch", "revert"]})
+    inv = inventory(tmp_path, repo[0], names=("web1",), watch_seconds=0.02)
+    result = run(monkeypatch, fakes, rollback, inv)
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert fake.serving() == Traffic("green", PREV)
+    assert running(fake) == {"blue": OLD, "green": PREV}  # nothing stopped
+    assert [k for k in fake.kinds if k != "log"] == ["probe", "start", "nginx", "nginx", "history"]
+    assert_finished(result, "web1", ATTENTION)
+    assert fake.new_history()[0]["serves"] == f"green {PREV}, both colors kept running"
+    assert result.rows()["web1"][:2] == (ATTENTION, f"green {PREV}, both colors kept running")
+    assert re.search(r"^web1\s+⚠️\s+needs attention: its revert failed", result.out, re.M)
+
+
+def test_a_first_deploy_whose_site_cannot_be_removed_keeps_its_new_color(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    fakes = fleet(names=("web1",), live=None, containers={}, faults={"web1": ["watch", "revert"]})
+    inv = inventory(tmp_path, path, names=("web1",), watch_seconds=0.02)
+    result = run(monkeypatch, fakes, deploy, inv)
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert fake.serving() == Traffic("blue", new) and running(fake) == {"blue": new}
+    assert "restore" not in fake.kinds
+    assert result.rows()["web1"][:2] == (ATTENTION, f"blue {new}, blue kept running")
+
+
+def test_the_json_summary_names_the_hosts_that_need_attention(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web2": ["watch", "revert"]})
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    inv = inventory(tmp_path, repo[0], watch_seconds=0.02)
+    assert deploy(inv, list(inv.hosts.values()), "HEAD", JsonLog(stream=out)) is False
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["verdict"] == "failed"
+    assert summary["needs_attention"] == ["web2"]
+    results = {row["host"]: row["result"] for row in summary["hosts"]}
+    assert results == {"web1": REVERTED, "web2": ATTENTION}
 
 
 def test_undo_starts_a_kept_warm_standby_again(monkeypatch, tmp_path, repo):

@@ -66,8 +66,15 @@ class Change:
         return self.inventory.app.name
 
     def phase(self, phase: Phase, runs: list[HostRun], step: HostStep) -> bool:
-        """``step`` on every host in parallel; a host it failed on is marked failed."""
-        result = self.runner.phase(phase.value, runs, step)
+        """``step`` on every host in parallel, after its lock's heartbeat when that is due;
+        a host it failed on is marked failed."""
+
+        def alive(run: HostRun) -> None:
+            self.heartbeat(run, phase)
+            step(run)
+
+        kept = phase not in (Phase.PREFLIGHT, Phase.FINISH) and not self.options.dry_run
+        result = self.runner.phase(phase.value, runs, alive if kept else step)
         for run in runs:
             if run.name in result.failed:
                 run.outcome = "failed"
@@ -76,6 +83,20 @@ class Change:
     def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
         """Run phases in order while they succeed and no interrupt came."""
         return all(self.phase(phase, runs, step) and not self.interrupted for phase, step in steps)
+
+    def heartbeat(self, run: HostRun, phase: Phase) -> None:
+        """Keep a long run's lock: refresh its expiry on the host's clock at a phase boundary
+        once it is due. A lock that is no longer this run's fails the host, except while it
+        is being put back (the revert and undo still run)."""
+        if not run.locked or not locking.due(run.lock_since):
+            return
+        run.lock_since = locking.clock()  # tried once per period, also when it fails
+        try:
+            locking.refresh(run.remote, run.host, self.lock)
+        except BluegreenError as error:
+            if phase not in (Phase.REVERT, Phase.UNDO):
+                raise
+            self.settled(run, error, f"the {phase.value} goes on")
 
     def interrupt(self, signal_name: str) -> None:
         """A signal came: finish the current step everywhere, then put everything back."""
@@ -108,6 +129,7 @@ class Change:
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
+            run.lock_since = locking.clock()  # the host's expiry was set from its clock now
             try:
                 run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
             except Refused:

@@ -73,6 +73,7 @@ class HostRun:
     installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
+    lock_since: float = 0.0  # when its lock was taken or last refreshed (locking.clock)
     started: bool = False  # we started (or replaced) the target color's container
     # color -> how its health path answered, probed with the facts (healthy ones only)
     early_health: dict[str, str] = field(default_factory=dict)

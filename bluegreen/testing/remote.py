@@ -25,6 +25,10 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
   what it was switched to. Combine it with a fault that makes the change go back
   (``fail=["watch", "revert"]``).
 - ``drain``: the command that stops the old color fails.
+- ``long build``: ``docker build`` takes that many seconds (over half the lock's TTL) on the
+  host's ``clock`` (a ``VirtualClock`` shared with the engine's lock heartbeat).
+- ``waiting rival``: another run waits for the lock and takes it over the moment it
+  expires on the host's clock (checked before each command).
 - ``release``: the release command exits 3 after printing a few lines.
 - ``exec``: ``docker exec`` exits 3 after printing its arguments.
 
@@ -67,6 +71,8 @@ FAULTS = {
     "watch": "",
     "revert": "printf: write error: No space left on device",
     "drain": "Error response from daemon: cannot stop container",
+    "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
+    "waiting rival": "rival@ci",
     "release": "migration 0042 failed: relation exists",
     "exec": "command failed",
 }
@@ -207,6 +213,7 @@ class FakeHost:
         fail: Iterable[str] | Mapping[str, str] = (),
         ports: Ports = DEFAULT_PORTS,
         docker_bridge: str = "yes",
+        clock: VirtualClock | None = None,
     ) -> None:
         unknown = set(fail) - set(FAULTS)
         if unknown:
@@ -216,6 +223,7 @@ class FakeHost:
         self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
         self.njs = mode == "file"
         self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
+        self.clock = clock  # time passing on this host beyond the real time (``long build``)
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
         self.aside: dict[str, Container] = {}  # color -> its container set aside by a deploy
@@ -262,6 +270,11 @@ class FakeHost:
         """The history lines written during the test."""
         return self.history[self.started_with :]
 
+    def now(self) -> int:
+        """The host's clock (``date +%s``): real time, plus what its ``clock`` was advanced."""
+        passed = self.clock.now - VirtualClock.START if self.clock else 0.0
+        return int(time.time() + passed)
+
     def remote(self, host: Host, dry_run: bool = False) -> ScriptedRemote:
         return ScriptedRemote(self, host, dry_run)
 
@@ -288,6 +301,7 @@ class FakeHost:
             ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
             ("take over", lambda c: f"{self.app_dir}/.lock-taker." in c),
+            ("heartbeat", lambda c: f"{self.app_dir}/.lock/info.new" in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
             if found(command):
@@ -298,7 +312,14 @@ class FakeHost:
         """Apply ``command`` to the model; return its stdout or raise CommandFailed."""
         handler: Callable[[str, str | None], str] = getattr(self, "_" + kind.replace(" ", "_"))
         with self._lock:
+            self._rival()
             return handler(command, stdin)
+
+    def _rival(self) -> None:
+        """The ``waiting rival`` takes the lock over once it expired on this host's clock."""
+        if "waiting rival" in self.fail and self.lock and self.lock.expires <= self.now():
+            rival = self.fail["waiting rival"]
+            self.lock = dataclasses.replace(self.lock, holder=rival, token=rival)
 
     def _probe(self, command: str, stdin: str | None) -> str:
         n = self.nginx
@@ -331,15 +352,21 @@ class FakeHost:
 
     def _acquire(self, command: str) -> list[tuple[str, str]]:
         if self.lock is not None:
-            return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(int(time.time())))]
-        self.lock = _lock_info(command)
+            return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(self.now()))]
+        self.lock = _lock_info(command, self.now())
         if "lock lost" in self.fail:  # e.g. it expired during a long build
             self.lock = dataclasses.replace(self.lock, holder=self.fail["lock lost"], token="x")
         return [("lock", "taken")]
 
     def _take_over(self, command: str, stdin: str | None) -> str:
-        self.lock = _lock_info(command)
+        self.lock = _lock_info(command, self.now())
         return "lock=taken\n"
+
+    def _heartbeat(self, command: str, stdin: str | None) -> str:
+        """The lock's expiry refreshed, only while it is this run's (``lock.refresh``)."""
+        self._guard(command)
+        self.lock = _lock_info(command, self.now())
+        return ""
 
     def _history(self, command: str, stdin: str | None) -> str:
         """The history line, the unlock, and (after a switch) dropping what was set aside."""
@@ -359,6 +386,8 @@ class FakeHost:
     def _build(self, command: str, stdin: str | None) -> str:
         if "build" in self.fail:
             raise CommandFailed(1, f"#5 [2/3] RUN make\n#5 ERROR: {self.fail['build']}")
+        if "long build" in self.fail and self.clock:
+            self.clock.sleep(float(self.fail["long build"]))
         self.images.add(re.search(r"bluegreen\.release=(\S+)", command).group(1))
         return ""
 
@@ -437,9 +466,7 @@ class FakeHost:
         return "image=present\n" if present else "image=\n"
 
     def _nginx(self, command: str, stdin: str | None) -> str:
-        guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
-        if guard and (self.lock is None or self.lock.token != guard.group(1)):
-            raise CommandFailed(lock.LOST, lock.LOST_WHY)
+        guard = self._guard(command)
         self._full()
         files = self.nginx.written(command)
         tested = "nginx -t" in command
@@ -450,6 +477,14 @@ class FakeHost:
             self.nginx.reload()
         self.switches += bool(guard)
         return ""
+
+    def _guard(self, command: str) -> bool:
+        """A command that starts with ``lock.held`` stops unless the lock is this run's;
+        True when it starts so."""
+        guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
+        if guard and (self.lock is None or self.lock.token != guard.group(1)):
+            raise CommandFailed(lock.LOST, lock.LOST_WHY)
+        return guard is not None
 
     def _full(self) -> None:
         """The ``revert`` fault: no nginx file can be written once the switch went through."""
@@ -510,10 +545,10 @@ class FakeHost:
         return HttpReply(200, {}, "ok")
 
 
-def _lock_info(command: str) -> LockInfo:
-    """The record a lock command writes, its expiry on this host's clock as the host's is."""
+def _lock_info(command: str, now: int) -> LockInfo:
+    """The record a lock command writes, its expiry on the host's clock (``now``)."""
     host_clock = re.compile(r"\$\(\(\$\(date \+%s\) \+ (\d+)\)\)")
-    command = host_clock.sub(lambda m: str(int(time.time()) + int(m[1])), command)
+    command = host_clock.sub(lambda m: str(now + int(m[1])), command)
     for token in shlex.split(command):
         if token.startswith("{") and '"token"' in token:
             return LockInfo(**json.loads(token))
@@ -601,8 +636,10 @@ class VirtualClock:
     """``time.monotonic``/``time.sleep`` for a module under test: sleeping advances the clock
     at once, so deadlines (verification's 10 s) pass without waiting. Shared by threads."""
 
+    START = 1000.0
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = self.START
         self._lock = threading.Lock()
 
     def monotonic(self) -> float:

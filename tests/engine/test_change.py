@@ -24,7 +24,7 @@ from bluegreen import transport
 from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
-from bluegreen.engine import checks, watch
+from bluegreen.engine import checks, locking, watch
 from bluegreen.engine.change import leftovers
 from bluegreen.engine.state import Options
 from bluegreen.errors import Refused
@@ -872,3 +872,40 @@ def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatc
     assert fakes["web1"].serving() == Traffic("blue", OLD)
     assert fakes["web1"].lock.holder == "other@ci"  # theirs, not released by us
     assert "revert" not in fakes["web1"].kinds  # nothing was switched
+
+
+def test_a_run_longer_than_the_lock_ttl_keeps_its_lock(monkeypatch, tmp_path, repo):
+    """``--batch 1`` over two hosts whose builds take over half the lock's TTL each, while
+    another run waits for each lock (it takes it over the moment it expires on the host's
+    clock): web2's lock would expire during its own build. Each lock's expiry is refreshed
+    on the host's clock at phase boundaries, so neither expires: both switch, and each lock
+    is given back at the end."""
+    path, new = repo
+    clock = VirtualClock()
+    monkeypatch.setattr(locking, "time", clock)
+    faults = {name: ["long build", "waiting rival"] for name in NAMES}
+    fakes = fleet(faults=faults, clock=clock)
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path), batch="1")
+
+    assert result.ok, result.out
+    assert clock.now - clock.START > locking.LOCK_TTL  # the run did last longer than the TTL
+    staged = ["upload", "build", "run", "heartbeat", "nginx", "drain", "history"]
+    assert fakes["web1"].kinds == ["probe", *staged]
+    assert fakes["web2"].kinds == ["probe", "heartbeat", *staged]  # its batch began late
+    for name in NAMES:
+        assert fakes[name].serving() == Traffic("green", new)
+        assert_finished(result, name, SWITCHED)
+
+
+def test_a_heartbeat_that_finds_the_lock_taken_puts_the_host_back(monkeypatch, tmp_path, repo):
+    """Without the heartbeat's own check the next command would be the first to notice."""
+    clock = VirtualClock()
+    monkeypatch.setattr(locking, "time", clock)
+    fakes = fleet(names=("web1",), faults={"web1": ["long build", "lock lost"]}, clock=clock)
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert re.search(r"^web1\s+❌ lock: the lock is no longer this run's", result.out, re.M)
+    assert fake.kinds == ["probe", "upload", "build", "run", "heartbeat", "restore", "history"]
+    assert fake.serving() == Traffic("blue", OLD) and fake.lock.holder == "other@ci"

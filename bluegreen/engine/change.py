@@ -31,7 +31,14 @@ from bluegreen.engine.operation import HostStep, Operation
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import NEEDS_ATTENTION, HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
-from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
+from bluegreen.errors import (
+    BluegreenError,
+    BugFound,
+    CheckFailed,
+    Refused,
+    RemoteError,
+    WatchFailed,
+)
 from bluegreen.facts import HostFacts, neighbours
 from bluegreen.local import hooks
 from bluegreen.local.notify import Event, Notifier
@@ -78,6 +85,7 @@ class Change:
         for run in runs:
             if run.name in result.failed:
                 run.outcome = "failed"
+                run.bug |= not isinstance(result.failed[run.name], BluegreenError)
         return result.ok
 
     def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
@@ -316,17 +324,17 @@ class Change:
             if splits and run.outcome != "already live" and run.facts.traffic is None:
                 raise Refused("nothing serves here yet, so there is nothing to split with")
 
-        notifier = Notifier(() if dry else self.inventory.notify, self.log)
+        notifier, ok = Notifier(() if dry else self.inventory.notify, self.log), False
         with interrupts.deferred(self.interrupt):
             try:
                 ready = self.phases(
                     self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
                 )
-                if not ready:
+                if ready:
+                    notifier.send(self.event("started"))
+                    ok = self.roll_batches(plan, steps)
+                else:
                     self.log.line("❌ nothing changed")
-                    return False
-                notifier.send(self.event("started"))
-                return self.roll_batches(plan, steps)
             finally:
                 self.end(plan)
                 verdict = report.verdict(self.runs) if ready else "failed"
@@ -334,6 +342,9 @@ class Change:
                     notifier.send(self.event(verdict))
                 notifier.close()
                 self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
+        if bugs := [run.name for run in self.runs if run.bug]:
+            raise BugFound(f"a bug in bluegreen on {', '.join(bugs)}: see its traceback above")
+        return ok
 
     def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
@@ -421,10 +432,11 @@ class Change:
         """A batch failed: point touched hosts back, then undo what was started, but only
         where nothing or a verified revert points nginx away from it: a host whose revert
         failed may still serve its new color, so it keeps every color running."""
-        touched = [run for run in group if run.touched]
+        touched = [run for run in group if run.touched and not run.bug]
         self.phase(Phase.REVERT, touched, self.switcher.revert)
-        for run in touched:
-            if run.outcome != "reverted":
+        for run in group:
+            failed_revert = run in touched and run.outcome != "reverted"
+            if failed_revert or (run.bug and (run.started or run.touched)):
                 self.attend(run)
         undo = [run for run in group if run.started and not run.attention]
         self.phase(Phase.UNDO, undo, plan.undo)

@@ -84,6 +84,7 @@ class HostRun:
     # unchanged | switched | reverted | already live | failed | needs attention
     outcome: str = "unchanged"
     attention: str = ""  # its revert failed: what the public port serves, what still runs
+    bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)

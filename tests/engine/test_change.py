@@ -27,7 +27,8 @@ from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inve
 from bluegreen.engine import checks, locking, watch
 from bluegreen.engine.change import leftovers
 from bluegreen.engine.state import Options
-from bluegreen.errors import Refused
+from bluegreen.engine.switcher import Switcher
+from bluegreen.errors import BugFound, Refused
 from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.ops.deploy import deploy
@@ -123,9 +124,9 @@ class Outcome:
         return rows
 
 
-def run(monkeypatch, fakes, operation, inv, *args, **options) -> Outcome:
+def run(monkeypatch, fakes, operation, inv, *args, out=None, **options) -> Outcome:
     monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
-    out = io.StringIO()
+    out = out or io.StringIO()
     log = Log(stream=out, width=6, secrets={SECRET})
     hosts = [inv.hosts[name] for name in fakes]
     if operation is deploy:
@@ -909,3 +910,35 @@ def test_a_heartbeat_that_finds_the_lock_taken_puts_the_host_back(monkeypatch, t
     assert re.search(r"^web1\s+❌ lock: the lock is no longer this run's", result.out, re.M)
     assert fake.kinds == ["probe", "upload", "build", "run", "heartbeat", "restore", "history"]
     assert fake.serving() == Traffic("blue", OLD) and fake.lock.holder == "other@ci"
+
+
+def test_a_bug_in_bluegreen_is_a_traceback_and_leaves_its_host_as_it_is(
+    monkeypatch, tmp_path, repo
+):
+    """An exception that is not a BluegreenError is a bug: its traceback is printed, its host
+    gets no revert and no undo (it keeps serving, both colors run, it needs attention), the
+    other hosts are put back as usual, and the change ends by raising ``BugFound`` (fab's
+    exit code 3) after its finish on every host."""
+    path, new = repo
+    fakes = fleet()
+    verify = Switcher.verify_target
+
+    def buggy(self, run):
+        if run.name == "web2":
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        verify(self, run)
+
+    monkeypatch.setattr(Switcher, "verify_target", buggy)
+    with pytest.raises(BugFound, match="a bug in bluegreen on web2"):
+        run(monkeypatch, fakes, deploy, inventory(tmp_path, path), out=(out := io.StringIO()))
+    text = out.getvalue()
+
+    assert re.search(r"^web2\s+❌ a bug in bluegreen: TypeError: unsupported operand", text, re.M)
+    assert "Traceback (most recent call last):" in text and "in buggy" in text
+    web1, web2 = fakes["web1"], fakes["web2"]
+    assert web1.serving() == Traffic("blue", OLD) and running(web1) == {"blue": OLD}
+    assert web2.serving() == Traffic("green", new)  # left as the bug found it, serving
+    assert running(web2) == {"blue": OLD, "green": new}
+    assert [k for k in web2.kinds if k != "log"] == [*STAGE, "nginx", "history"]
+    assert_finished(Outcome(False, text, fakes), "web2", ATTENTION)
+    assert_finished(Outcome(False, text, fakes), "web1", REVERTED)

@@ -40,7 +40,7 @@ from bluegreen.errors import (
     WatchFailed,
 )
 from bluegreen.facts import HostFacts, neighbours
-from bluegreen.local import hooks
+from bluegreen.local import children, hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
 from bluegreen.shell import history, lock, runtime
@@ -107,12 +107,20 @@ class Change:
             self.settled(run, error, f"the {phase.value} goes on")
 
     def interrupt(self, signal_name: str) -> None:
-        """A signal came: finish the current step everywhere, then put everything back."""
-        if not self.interrupted:
+        """A signal came: finish the current step everywhere, then put everything back. A
+        second one ends the local programs the step waits for (a hook, a build, docker
+        save, git): the step fails at once and the hosts are put back."""
+        if self.interrupted:
+            stopped = children.stop_all()
             self.log.line(
-                f"⚠️  {signal_name}: finishing the current step on every host,"
-                " then putting everything back"
+                f"⚠️  {signal_name} again: stopped {stopped} local program(s);"
+                " putting everything back"
             )
+            return
+        self.log.line(
+            f"⚠️  {signal_name}: finishing the current step on every host,"
+            f" then putting everything back ({signal_name} again to stop local programs now)"
+        )
         self.interrupted = True
         self.halt.set()
 

@@ -46,6 +46,7 @@ from bluegreen.output.log import Log
 from bluegreen.shell import history, lock, runtime
 
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
+SAFETY = (Phase.REVERT, Phase.UNDO, Phase.FINISH)  # they reconnect a dropped session first
 
 
 class Change:
@@ -77,11 +78,14 @@ class Change:
         a host it failed on is marked failed."""
 
         def alive(run: HostRun) -> None:
-            self.heartbeat(run, phase)
+            if phase in SAFETY:
+                self.reconnect(run)
+            if phase is not Phase.FINISH:
+                self.heartbeat(run, phase)
             step(run)
 
-        kept = phase not in (Phase.PREFLIGHT, Phase.FINISH) and not self.options.dry_run
-        result = self.runner.phase(phase.value, runs, alive if kept else step)
+        wrapped = phase is not Phase.PREFLIGHT and not self.options.dry_run
+        result = self.runner.phase(phase.value, runs, alive if wrapped else step)
         for run in runs:
             if run.name in result.failed:
                 run.outcome = "failed"
@@ -91,6 +95,13 @@ class Change:
     def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
         """Run phases in order while they succeed and no interrupt came."""
         return all(self.phase(phase, runs, step) and not self.interrupted for phase, step in steps)
+
+    def reconnect(self, run: HostRun) -> None:
+        """Before a phase that puts a host back or finishes it: a session that dropped
+        (a transient network fault) is opened again once; failing that, the phase fails on
+        that host as an unreachable host does."""
+        if run.remote.reconnect():
+            self.log.warn(run.name, "the SSH connection had dropped: connected again")
 
     def heartbeat(self, run: HostRun, phase: Phase) -> None:
         """Keep a long run's lock: refresh its expiry on the host's clock at a phase boundary

@@ -24,6 +24,8 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
   meanwhile): the revert's install or uninstall writes nothing and nginx keeps serving
   what it was switched to. Combine it with a fault that makes the change go back
   (``fail=["watch", "revert"]``).
+- ``drop``: the SSH session drops right after the switch: every command and probe fails
+  as on a lost connection until the engine connects again (``reconnect``).
 - ``drain``: the command that stops the old color fails.
 - ``long build``: ``docker build`` takes that many seconds (over half the lock's TTL) on the
   host's ``clock`` (a ``VirtualClock`` shared with the engine's lock heartbeat).
@@ -70,6 +72,7 @@ FAULTS = {
     "verify": "",
     "watch": "",
     "revert": "printf: write error: No space left on device",
+    "drop": "SSH connection lost",
     "drain": "Error response from daemon: cannot stop container",
     "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
     "waiting rival": "rival@ci",
@@ -247,6 +250,7 @@ class FakeHost:
         self.ahead: list[int] = []  # ports whose next probe's channel was opened ahead, in order
         self.answered = 0  # requests to the public port (alternates colors in a split)
         self.switches = 0  # guarded nginx installs that went through (the switch's)
+        self.dropped = False  # the session is lost (``drop``) until a reconnect
         self._lock = threading.Lock()
         self.names = {docker.container(app, color): color for color in COLORS}
 
@@ -476,6 +480,7 @@ class FakeHost:
         if "nginx -s reload" in command:
             self.nginx.reload()
         self.switches += bool(guard)
+        self.dropped = guard and "drop" in self.fail and self.switches == 1
         return ""
 
     def _guard(self, command: str) -> bool:
@@ -577,6 +582,18 @@ class ScriptedRemote:
     def close(self) -> None:
         self.closed = True
 
+    def reconnect(self) -> bool:
+        """Connect again when the session dropped; True when it had."""
+        if not self.fake.dropped:
+            return False
+        self.fake.dropped = False
+        self.open()
+        return True
+
+    def _lost(self, what: str) -> None:
+        if self.fake.dropped:
+            raise RemoteError(self.host.name, f"{what}: connection lost ({self.fake.fail['drop']})")
+
     def run(
         self,
         command: str,
@@ -593,6 +610,7 @@ class ScriptedRemote:
                 self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
             return ""
         self.round_trips += 1
+        self._lost(what)
         kind = self.fake.kind(command)
         self.fake.sent.append(Sent(kind, what, command, stdin))
         try:
@@ -624,6 +642,8 @@ class ScriptedRemote:
         self.fake.ahead.append(port)
 
     def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
+        if self.fake.dropped:
+            raise ConnectionResetError(self.fake.fail["drop"])
         return self.fake.http(port, path)
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:

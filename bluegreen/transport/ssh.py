@@ -142,6 +142,16 @@ class Remote:
         self.ahead.close()
         self.connection.close()
 
+    def reconnect(self) -> bool:
+        """Connect again (one ``open``, bounded by the connect timeout) when the session has
+        dropped; True when it had. Before the phases that put a host back."""
+        transport = self.connection.transport
+        if transport is not None and transport.is_active():
+            return False
+        self.close()
+        self.open()
+        return True
+
     def run(
         self,
         command: str,

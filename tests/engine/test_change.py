@@ -191,6 +191,10 @@ TABLE = [
     ("watch", "web2", None, ("reverted", "reverted")),
     ("watch", "web1", "1", ("reverted", "not started")),
     ("watch", "web2", "1", ("switched", "reverted")),
+    # the SSH session drops right after the switch: verify fails; one reconnect before the
+    # revert, the undo and the finish puts the host back and gives its lock back
+    ("drop", "web2", None, ("reverted", "reverted")),
+    ("drop", "web2", "1", ("switched", "reverted")),
     # the disk fills during the watch: the revert's write fails (faults joined by "+")
     ("watch+revert", "web2", None, ("reverted", "revert failed")),
     ("watch+revert", "web1", "1", ("revert failed", "not started")),

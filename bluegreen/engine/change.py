@@ -68,6 +68,7 @@ class Change:
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
+        self.unreachable: set[str] = set()  # hosts a reconnect failed on
 
     @property
     def app(self) -> str:
@@ -98,9 +99,16 @@ class Change:
 
     def reconnect(self, run: HostRun) -> None:
         """Before a phase that puts a host back or finishes it: a session that dropped
-        (a transient network fault) is opened again once; failing that, the phase fails on
-        that host as an unreachable host does."""
-        if run.remote.reconnect():
+        (a transient network fault) is opened again; failing that, the phase fails on that
+        host as an unreachable host does, and later phases do not wait for it again."""
+        if run.name in self.unreachable:
+            raise RemoteError(run.name, "still unreachable (see above)")
+        try:
+            again = run.remote.reconnect()
+        except BluegreenError:
+            self.unreachable.add(run.name)
+            raise
+        if again:
             self.log.warn(run.name, "the SSH connection had dropped: connected again")
 
     def heartbeat(self, run: HostRun, phase: Phase) -> None:

@@ -337,6 +337,8 @@ class Remote:
             channel = self.ahead.take(port, timeout) or _tunnel(transport, port, timeout)
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
+        except (paramiko.SSHException, EOFError) as error:  # the session ended meanwhile
+            raise RemoteError(self.host.name, f"SSH connection lost ({error})") from error
         return http.get(channel, path, timeout, tls)
 
 

@@ -1,4 +1,5 @@
-"""A revert that fails on a real host, under load (issue 23 item 1).
+"""The safety path on real hosts under load (issue 23): a revert that fails (item 1), and
+an SSH session that drops after the switch (item 7).
 
 Three sandbox hosts serve v1 (blue, reload mode). A deploy of v2 is watched; once every
 host verified green, sandbox3's nginx state directory turns read-only (a disk that cannot
@@ -23,9 +24,11 @@ from .support import (
     Fab,
     assert_no_failures,
     containers,
+    fake_nginx,
     inventory,
     load,
     lock_held,
+    real_nginx,
     served,
 )
 
@@ -93,3 +96,41 @@ def test_a_host_whose_revert_fails_keeps_serving_and_needs_attention(fleet, repo
     assert served(victim) == ("blue", releases["v1"])
     status = fab(watched, "status", "--json")
     assert status.returncode == 0, status.output
+
+
+# sandbox3's sessions die 0.2 s after the switch's reload, once (sshd itself keeps running)
+DROP = (
+    '[ -e /tmp/dropped ] || case "$*" in *"-s reload"*) touch /tmp/dropped;'
+    ' (sleep 0.2; pkill -f "sshd: root") </dev/null >/dev/null 2>&1 & ;; esac'
+)
+
+
+def test_a_session_dropped_after_the_switch_is_opened_again_to_put_the_host_back(
+    fleet, repo, tmp_path
+):
+    """Without the reconnect its revert, undo and finish would all fail on the lost session:
+    the host would stay on the unverified release, locked."""
+    _, hosts, releases = fleet
+    victim = hosts[2]
+    watched = inventory(
+        tmp_path, repo, "watched.yml", app_extra="watch: {seconds: 3, min_requests: 10}"
+    )
+    fake_nginx(victim, DROP)
+    try:
+        with load(hosts) as traffic:
+            result = fab(watched, "deploy", "--ref", "v2")
+    finally:
+        real_nginx(victim)
+        sb.run_in(victim, "rm -f /tmp/dropped")
+    print(f"\n{result.stdout}\n{traffic.report()}")
+    assert result.returncode == 1, result.output
+    out = result.stdout
+    assert re.search(r"^sandbox3 +❌ .*(connection lost|SSH connection lost)", out, re.M), out
+    assert "sandbox3 ⚠️  the SSH connection had dropped: connected again" in out
+    assert re.search(r"^sandbox3 +✅ revert: port 4000 serves blue", out, re.M), out
+    assert "sandbox3 ✅ clean up: removed the new example-green" in out
+    assert_no_failures(traffic)
+    for host in hosts:
+        assert served(host) == ("blue", releases["v1"])
+        assert containers(host) == ["example-blue running"]
+        assert not lock_held(host)

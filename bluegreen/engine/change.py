@@ -47,6 +47,7 @@ from bluegreen.shell import history, lock, runtime
 
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
 SAFETY = (Phase.REVERT, Phase.UNDO, Phase.FINISH)  # they reconnect a dropped session first
+LOCK_LEFT = "its lock stays until it expires or the next run from this machine takes it over"
 
 
 class Change:
@@ -80,7 +81,13 @@ class Change:
 
         def alive(run: HostRun) -> None:
             if phase in SAFETY:
-                self.reconnect(run)
+                try:
+                    self.reconnect(run)
+                except BluegreenError as error:
+                    if phase is not Phase.FINISH:
+                        raise
+                    self.settled(run, error, LOCK_LEFT)  # what it serves is settled
+                    return
             if phase is not Phase.FINISH:
                 self.heartbeat(run, phase)
             step(run)
@@ -297,8 +304,7 @@ class Change:
         try:
             output = run.remote.run(command, what="history and unlock")
         except BluegreenError as error:
-            lock_left = "its lock stays until it expires or the next run from this machine takes it"
-            self.settled(run, error, f"{lock_left} over")
+            self.settled(run, error, LOCK_LEFT)
             return
         run.locked = False
         pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]

@@ -26,6 +26,7 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
   (``fail=["watch", "revert"]``).
 - ``drop``: the SSH session drops right after the switch: every command and probe fails
   as on a lost connection until the engine connects again (``reconnect``).
+- ``lost``: as ``drop``, but the host cannot be reached again (a reconnect is refused).
 - ``drain``: the command that stops the old color fails.
 - ``long build``: ``docker build`` takes that many seconds (over half the lock's TTL) on the
   host's ``clock`` (a ``VirtualClock`` shared with the engine's lock heartbeat).
@@ -73,6 +74,7 @@ FAULTS = {
     "watch": "",
     "revert": "printf: write error: No space left on device",
     "drop": "SSH connection lost",
+    "lost": "connection refused",
     "drain": "Error response from daemon: cannot stop container",
     "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
     "waiting rival": "rival@ci",
@@ -480,7 +482,7 @@ class FakeHost:
         if "nginx -s reload" in command:
             self.nginx.reload()
         self.switches += bool(guard)
-        self.dropped = guard and "drop" in self.fail and self.switches == 1
+        self.dropped = guard and bool({"drop", "lost"} & set(self.fail)) and self.switches == 1
         return ""
 
     def _guard(self, command: str) -> bool:
@@ -586,13 +588,15 @@ class ScriptedRemote:
         """Connect again when the session dropped; True when it had."""
         if not self.fake.dropped:
             return False
+        if "lost" in self.fake.fail:
+            raise RemoteError(self.host.name, f"connection to {self.host.address} refused")
         self.fake.dropped = False
         self.open()
         return True
 
     def _lost(self, what: str) -> None:
         if self.fake.dropped:
-            raise RemoteError(self.host.name, f"{what}: connection lost ({self.fake.fail['drop']})")
+            raise RemoteError(self.host.name, f"{what}: connection lost (SSH connection lost)")
 
     def run(
         self,
@@ -643,7 +647,7 @@ class ScriptedRemote:
 
     def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
         if self.fake.dropped:
-            raise ConnectionResetError(self.fake.fail["drop"])
+            raise ConnectionResetError("SSH connection lost")
         return self.fake.http(port, path)
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:

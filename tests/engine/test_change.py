@@ -946,3 +946,25 @@ def test_a_bug_in_bluegreen_is_a_traceback_and_leaves_its_host_as_it_is(
     assert [k for k in web2.kinds if k != "log"] == [*STAGE, "nginx", "history"]
     assert_finished(Outcome(False, text, fakes), "web2", ATTENTION)
     assert_finished(Outcome(False, text, fakes), "web1", REVERTED)
+
+
+def test_a_host_lost_after_its_switch_needs_attention_and_is_tried_once(
+    monkeypatch, tmp_path, repo
+):
+    """Its session dropped after the switch and it cannot be reached again: one reconnect
+    (before the revert) fails, the finish does not wait for it again, and its row says it
+    needs attention (its lock stays, with a warning) rather than a plain failure."""
+    path, new = repo
+    fakes = fleet(faults={"web2": ["lost"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+
+    web2 = fakes["web2"]
+    assert result.ok is False
+    assert web2.opened == 1  # the preflight's connect only: the reconnect was refused
+    assert web2.kinds == [*STAGE, "nginx"] and web2.lock is not None
+    assert running(web2) == {"blue": OLD, "green": new}
+    assert re.search(r"^web2\s+❌ connection to 203.0.113.2 refused", result.out, re.M)
+    assert re.search(r"^web2\s+⚠️\s+still unreachable \(see above\); its lock stays", result.out,
+                     re.M), result.out  # fmt: skip
+    assert result.rows()["web2"][:2] == (ATTENTION, "unknown, both colors kept running")
+    assert result.rows()["web1"][:2] == (REVERTED, f"blue {OLD}")

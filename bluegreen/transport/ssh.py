@@ -103,13 +103,12 @@ class Remote:
         self.host = host
         self.round_trips = 0
         self.ahead = Ahead()
-        connect_kwargs = {"key_filename": str(host.key)} if host.key else {}
+        # paramiko's own timeout: Fabric's connect_timeout goes through int() (0.5 -> none)
+        connect_kwargs: dict[str, object] = {"timeout": host.connect_timeout}
+        if host.key:
+            connect_kwargs["key_filename"] = str(host.key)
         self.connection = Connection(
-            host.address,
-            user=host.user,
-            port=host.port,
-            connect_timeout=host.connect_timeout,
-            connect_kwargs=connect_kwargs,
+            host.address, user=host.user, port=host.port, connect_kwargs=connect_kwargs
         )
         client = self.connection.client
         known_hosts.load(host.known_hosts, client.get_host_keys())

@@ -31,6 +31,7 @@ from bluegreen.engine.switcher import Switcher
 from bluegreen.errors import BugFound, Refused
 from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split, Traffic
+from bluegreen.local import source
 from bluegreen.ops.deploy import deploy
 from bluegreen.ops.serve import rollback, switch
 from bluegreen.ops.split import abort, promote, split
@@ -968,3 +969,38 @@ def test_a_host_lost_after_its_switch_needs_attention_and_is_tried_once(
                      re.M), result.out  # fmt: skip
     assert result.rows()["web2"][:2] == (ATTENTION, "unknown, both colors kept running")
     assert result.rows()["web1"][:2] == (REVERTED, f"blue {OLD}")
+
+
+def test_the_source_archive_is_made_once_however_many_hosts_ask_at_once(
+    monkeypatch, tmp_path, repo
+):
+    """Every host's build thread asks for the archive at the same moment: one ``git
+    archive`` runs, the others wait for it (functools.cache let each one run its own)."""
+    made = []
+    real = source.archive
+
+    def slow(*args):
+        made.append(args)
+        time.sleep(0.05)
+        return real(*args)
+
+    monkeypatch.setattr(source, "archive", slow)
+    names = ("web1", "web2", "web3")
+    result = run(monkeypatch, fleet(names=names), deploy, inventory(tmp_path, repo[0], names))
+    assert result.ok, result.out
+    assert len(made) == 1
+
+
+def test_each_host_and_run_uploads_under_a_name_of_its_own(monkeypatch, tmp_path, repo):
+    """Hosts may share the login user's home (NFS): one upload name for all of them made
+    every host's upload fail ("Cannot open", "Failure")."""
+    path, new = repo
+    fakes = fleet()
+    inv = inventory(tmp_path, path)
+    assert run(monkeypatch, fakes, deploy, inv).ok
+    for fake in fakes.values():
+        fake.images.discard(new)  # build again
+    assert run(monkeypatch, fakes, rollback, inv).ok and run(monkeypatch, fakes, deploy, inv).ok
+    uploads = [s.command for fake in fakes.values() for s in fake.sent if s.kind == "upload"]
+    assert len(uploads) == 4 and len(set(uploads)) == 4, uploads
+    assert all(f"/.bluegreen/uploads/web-{new}-web" in upload for upload in uploads)

@@ -20,7 +20,7 @@ from bluegreen.engine.change import Change, with_tail
 from bluegreen.engine.operation import Operation, Stages, names, no_split, start
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.facts import fit, pairs
+from bluegreen.facts import fit, pairs, release_id
 from bluegreen.local import artifact, source
 from bluegreen.ops.deploy import images
 from bluegreen.ops.deploy.release_command import ReleaseCommand
@@ -89,6 +89,12 @@ class Deploy(Operation):
             )
             found = pairs(run.remote.run(command, timeout=BUILD_TIMEOUT, what="git fetch"))
             run.release = found.get("release", f"<{self.ref} on the host>")
+            if not self.change.options.dry_run and not release_id(run.release):
+                raise RemoteError(
+                    run.name,
+                    f"git on the host resolved {self.ref!r} to {run.release!r}, not a release"
+                    " id (12 to 40 hex digits)",
+                )
             if found.get("image") == "present":
                 self.built.add(run.name)
         self.fits(run)

@@ -286,12 +286,18 @@ def status(c, json=False):
     _run(c, status_of, json)
 
 
-@task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})
-def bootstrap(c, dry_run=False):
+@task(
+    help={
+        "dry-run": "print each host's plan (after a read-only probe) and change nothing",
+        "docker-group": "also add the login user to the docker group (root without sudo's log;"
+        " not needed: every command runs with sudo -n)",
+    }
+)
+def bootstrap(c, dry_run=False, docker_group=False):
     """Prepare fresh Ubuntu/Debian or Amazon Linux 2023 hosts for deploys (idempotent)."""
     from bluegreen.ops import bootstrap as bootstrap_hosts
 
-    _run(c, bootstrap_hosts.bootstrap, dry_run)
+    _run(c, bootstrap_hosts.bootstrap, dry_run, docker_group=docker_group)
 
 
 @task(

@@ -167,6 +167,12 @@ class Switcher:
         if old is not None:
             self.point(run, old)
             self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+        elif run.facts.site_md5 is not None:  # unknown is not nothing: never take it away
+            raise RemoteError(
+                run.name,
+                "revert: what served before is unknown (nginx's files unreadable, the public"
+                " port unanswered), so the site is kept as the switch left it",
+            )
         else:  # the host served nothing before: take our site away again
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")

@@ -27,6 +27,8 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
 - ``drop``: the SSH session drops right after the switch: every command and probe fails
   as on a lost connection until the engine connects again (``reconnect``).
 - ``lost``: as ``drop``, but the host cannot be reached again (a reconnect is refused).
+- ``public``: the public port never answers the engine's probes (a TLS or connection error
+  it cannot see past); nginx still serves.
 - ``drain``: the command that stops the old color fails.
 - ``long build``: ``docker build`` takes that many seconds (over half the lock's TTL) on the
   host's ``clock`` (a ``VirtualClock`` shared with the engine's lock heartbeat).
@@ -75,6 +77,7 @@ FAULTS = {
     "revert": "printf: write error: No space left on device",
     "drop": "SSH connection lost",
     "lost": "connection refused",
+    "public": "certificate verify failed",
     "drain": "Error response from daemon: cannot stop container",
     "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
     "waiting rival": "rival@ci",
@@ -530,6 +533,8 @@ class FakeHost:
                 if port == self.ports.of(color):
                     return self._health(color)
             served = self.serving()
+            if "public" in self.fail:
+                raise ConnectionResetError(self.fail["public"])
             if served is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
             self.answered += 1

@@ -1004,3 +1004,21 @@ def test_each_host_and_run_uploads_under_a_name_of_its_own(monkeypatch, tmp_path
     uploads = [s.command for fake in fakes.values() for s in fake.sent if s.kind == "upload"]
     assert len(uploads) == 4 and len(set(uploads)) == 4, uploads
     assert all(f"/.bluegreen/uploads/web-{new}-web" in upload for upload in uploads)
+
+
+def test_a_revert_never_removes_a_site_that_may_have_been_serving(monkeypatch, tmp_path, repo):
+    """The live include is unreadable and the public port cannot be asked (a TLS error), so
+    what served before is unknown, not nothing: the failed switch is not undone by removing
+    the site (an outage); the host keeps both colors and needs attention."""
+    fakes = fleet(names=("web1",), mode="reload", faults={"web1": ["public"]})
+    model = fakes["web1"].nginx
+    model.files[model.live] = "# not ours\n"  # nginx still runs what it loaded: blue
+    result = run(monkeypatch, fakes, switch, inventory(tmp_path, repo[0], names=("web1",)), "green")
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert "uninstall" not in fake.kinds
+    assert model.site in model.files
+    assert running(fake) == {"blue": OLD, "green": PREV}
+    assert re.search(r"^web1\s+❌ revert: what served before is unknown", result.out, re.M)
+    assert result.rows()["web1"][0] == ATTENTION

@@ -299,6 +299,8 @@ class Change:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if run.outcome == "switched" and (tidy := plan.tidy(run)):
             command = f"{tidy}\n{command}"
+        if run.outcome == "switched" and run.prune:  # the old TLS pair, now that it verified
+            command = f"{run.prune}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned
             command = f"{run.retire}; {command}"
         try:

@@ -80,6 +80,8 @@ class HostRun:
     retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
     recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target
+    replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
+    prune: str = ""  # drops the old TLS pairs once the switch is verified (at the finish)
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
     # unchanged | switched | reverted | already live | failed | needs attention
     outcome: str = "unchanged"

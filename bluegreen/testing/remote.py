@@ -145,6 +145,7 @@ class Nginx:
         self.current = nginx.current_path(app)
         self.page = nginx.maintenance_path(app)
         self.files: dict[str, str] = {}
+        self.prev: dict[str, str | None] = {}  # the ``.prev`` copy an install kept (None: none)
         self.loaded: dict[str, str] = {}
         self.reloads = 0
 
@@ -192,6 +193,15 @@ class Nginx:
             if token == f"{self.current}.new" and tokens[i - 2] == "-sfn":
                 out[self.current] = tokens[i - 1]
         return out
+
+    def put_back(self, command: str) -> None:
+        """The lines of ``nginx.put_back``: each file gets its ``.prev`` back (or goes)."""
+        for path in re.findall(r"^if \[ -f '?([^\s']+?)'?\.prev \]; then mv", command, re.M):
+            previous = self.prev.pop(path, None)
+            if previous is None:
+                self.files.pop(path, None)
+            else:
+                self.files[path] = previous
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -477,10 +487,12 @@ class FakeHost:
     def _nginx(self, command: str, stdin: str | None) -> str:
         guard = self._guard(command)
         self._full()
+        self.nginx.put_back(command)
         files = self.nginx.written(command)
         tested = "nginx -t" in command
         if tested and "nginx -t" in self.fail:
             raise CommandFailed(nginx.TEST_FAILED, self.fail["nginx -t"])
+        self.nginx.prev.update((path, self.nginx.files.get(path)) for path in files)
         self.nginx.files.update(files)
         if "nginx -s reload" in command:
             self.nginx.reload()

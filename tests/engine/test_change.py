@@ -1022,3 +1022,21 @@ def test_a_revert_never_removes_a_site_that_may_have_been_serving(monkeypatch, t
     assert running(fake) == {"blue": OLD, "green": PREV}
     assert re.search(r"^web1\s+❌ revert: what served before is unknown", result.out, re.M)
     assert result.rows()["web1"][0] == ATTENTION
+
+
+@pytest.mark.parametrize("mode", ["reload", "file"])
+def test_a_revert_puts_back_the_site_file_the_switch_replaced(monkeypatch, tmp_path, repo, mode):
+    """A new site (a new template, a new certificate) that broke verification must not stay:
+    the revert restores the files the switch replaced, not only the color."""
+    fakes = fleet(names=("web1",), mode=mode, faults={"web1": ["verify"]})
+    model = fakes["web1"].nginx
+    before = dict(model.files)
+    inv = inventory(tmp_path, repo[0], names=("web1",), switch_mode=mode)
+    result = run(monkeypatch, fakes, deploy, inv)
+
+    assert result.ok is False
+    assert result.rows()["web1"][0] == REVERTED
+    config = [model.site, model.script]  # the live include or state file is written anew
+    assert {p: model.files.get(p) for p in config} == {p: before.get(p) for p in config}
+    assert model.loaded[model.site] == before[model.site]  # and nginx loaded it
+    assert fakes["web1"].nginx.serving() == Traffic("blue", OLD)

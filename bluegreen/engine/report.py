@@ -82,7 +82,10 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
         serves = traffic.describe() if traffic else "nothing"
         if run.attention:
             serves = run.attention
-        elif not known(run):
+        elif not run.host.web:  # app.processes only
+            moved = run.outcome in ("switched", "already live")
+            serves = f"processes {run.release}" if moved else "processes as before"
+        if not run.attention and not known(run):
             serves = "unknown (not reached)" if not run.reached else "unknown (see fab status)"
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
     log.table(rows)

@@ -20,7 +20,8 @@ rest go to ``live``), as read from nginx's files on the host::
      "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
              "expires": ISO time | null, "days_left": int | null} | null,
      "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null,
-     "needs_attention": str | null}
+     "needs_attention": str | null,
+     "processes": {NAME: {"release": str, "state": str, "since": str}}}
 
 ``tls`` is null for an app without ``app.tls``; else the certificate served for the first
 domain (``valid``: verified against that name as a deploy verifies it). ``unknown_names`` is
@@ -29,6 +30,8 @@ names nobody deployed, and those where a site bluegreen did not install is the d
 ``needs_attention`` is set while the host's last change (one that was not refused and not
 a no-op) could not put it back: what its public port served then and what still runs
 (docs/guides/recovery.md); ``status`` then exits 1.
+``processes`` holds the host's ``app.processes`` that ever ran there (``since``: when the
+running one started).
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import checks, probe
 from bluegreen.engine.runner import Session, read_each
 from bluegreen.engine.state import NEEDS_ATTENTION
-from bluegreen.facts import HostFacts
+from bluegreen.facts import HostFacts, pairs
 from bluegreen.output.log import Log
+from bluegreen.shell import workers
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 
@@ -71,6 +75,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
                 "image": container.image_id or None,
             }
         tls = _tls(run, inventory)
+        processes = _processes(run, inventory)
         lock = found.lock and dataclasses.asdict(found.lock)
         if lock:
             lock.pop("token")
@@ -88,6 +93,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "tls": tls,
             "unknown_names": _names(found) if inventory.app.domains else None,
             "needs_attention": attention(found.history),
+            "processes": processes,
         }
 
     result = read_each(hosts, read, log)
@@ -106,6 +112,24 @@ def attention(history: list[dict]) -> str | None:
     if not done or done[-1].get("result") != NEEDS_ATTENTION:
         return None
     return str(done[-1].get("serves") or "unknown")
+
+
+def _processes(run: Session, inventory: Inventory) -> dict:
+    """Each of the host's processes: its release, state and since when (one round trip,
+    only for an inventory with processes on this host)."""
+    command = workers.probe(inventory.app, run.host)
+    if not command:
+        return {}
+    found = pairs(run.remote.run(command, what="processes", readonly=True))
+    records = {}
+    for name, value in found.items():
+        state, release, since = [*value.split(" ", 2), "", ""][:3]
+        records[name.removeprefix("process_")] = {
+            "release": release,
+            "state": state,
+            "since": since,
+        }
+    return records
 
 
 def _names(found: HostFacts) -> dict:
@@ -148,7 +172,7 @@ def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
             "switch_mode": None, "maintenance": False, "split": None,
             "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
-            "tls": None, "needs_attention": None}  # fmt: skip
+            "tls": None, "needs_attention": None, "processes": {}}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
@@ -173,6 +197,8 @@ def table(records: list[dict]) -> list[list[str]]:
     rows[0] += ["tls"] * tls
     names = any(r.get("unknown_names") for r in records)
     rows[0] += ["unknown names"] * names
+    processes = any(r.get("processes") for r in records)
+    rows[0] += ["processes"] * processes
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
@@ -194,9 +220,10 @@ def table(records: list[dict]) -> list[list[str]]:
             cells.append(_tls_cell(r.get("tls")))
         if names:
             cells.append(_names_cell(r.get("unknown_names")))
-        rows.append(
-            cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls + names)]
-        )
+        if processes:
+            cells.append(_processes_cell(r.get("processes") or {}))
+        extra = tls + names + processes
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + extra)])
     return rows
 
 
@@ -208,6 +235,13 @@ def _images(colors: dict) -> str:
         if (c := colors[name]) and c.get("image")
     ]
     return " ".join(ids) or "-"
+
+
+def _processes_cell(processes: dict) -> str:
+    """``worker 1a2b3c4d5e6f running since 2026-12-06T20:01:02``, one per process."""
+    cells = [f"{name} {p['release']} {p['state']} since {p['since'] or '-'}"
+             for name, p in processes.items()]  # fmt: skip
+    return "; ".join(cells) or "-"
 
 
 def _names_cell(names: dict | None) -> str:

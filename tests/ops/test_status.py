@@ -123,3 +123,21 @@ def test_a_host_whose_revert_failed_needs_attention_until_a_later_change(monkeyp
     ok, record = fake_status(monkeypatch, tmp_path, [ATTENTION, {"result": "switched"}])
     assert ok is True and record["needs_attention"] is None
     assert table([{**RECORD, **record}])[1][1] == "green"
+
+
+def test_the_table_shows_each_host_s_processes_only_for_apps_with_processes():
+    worker = {"release": "r2", "state": "running", "since": "2026-12-06T20:01:02Z"}
+    rows = table(
+        [
+            {**RECORD, "processes": {"worker": worker, "mailer": {**worker, "state": "exited"}}},
+            {**RECORD, "host": "web2", "processes": {}},
+            {**RECORD, "reachable": False},
+        ]
+    )
+    assert rows[0][-1] == "processes"
+    assert rows[1][-1] == (
+        "worker r2 running since 2026-12-06T20:01:02Z; mailer r2 exited since 2026-12-06T20:01:02Z"
+    )
+    assert rows[2][-1] == "-"
+    assert rows[3] == ["web1", "unreachable", *["-"] * 8]
+    assert "processes" not in table([RECORD])[0]

@@ -9,6 +9,7 @@ rename of the state link, and nginx is never reloaded.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 
@@ -189,9 +190,21 @@ class Switcher:
         if self.inventory.app.warm_standby:
             self.log.ok(run.name, f"drain: {colors} kept running (warm standby)")
             return
-        seconds = self.inventory.app.drain
-        wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
-        command = runtime.of(self.inventory.app).drain(old, seconds, wait)
-        limit = seconds + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
-        run.remote.run(command, timeout=limit, what="drain")
-        self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")
+        drain = self.inventory.app.drain
+        ports = [self.inventory.ports.of(color) for color in old]
+        busy = nginx.wait_busy(ports, drain.max - drain.seconds)
+        wait = f"{busy}; {nginx.wait_old_workers(OLD_WORKERS_LIMIT)}"
+        command = runtime.of(self.inventory.app).drain(old, drain.seconds, wait)
+        limit = drain.max + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
+        said = run.remote.run(command, timeout=limit, what="drain")
+        self.log.ok(run.name, f"drain: {_drained(said, drain.seconds)}, stopped {colors} (kept)")
+
+
+def _drained(said: str, seconds: float) -> str:
+    """How long the drain waited, from ``wait_busy``'s ``busy=N waited=S`` line."""
+    found = re.search(r"busy=(\d+) waited=([\d.]+)", said)
+    if found is None:
+        return f"waited {seconds:g} s"
+    busy, waited = int(found[1]), float(found[2])
+    left = f", {busy} connection(s) still busy" if busy else ""
+    return f"waited {seconds + waited:g} s{left}"

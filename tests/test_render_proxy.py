@@ -101,6 +101,9 @@ class _App(BaseHTTPRequestHandler):
             self._answer(str(len(self.headers.get("Cookie", ""))).encode())
         elif self.path == "/set-cookie":
             self._answer(b"ok", Set_Cookie="big=" + "c" * BIG)
+        elif self.path == "/slow":  # a report export: the answer after 1.5 s
+            time.sleep(1.5)
+            self._answer(b"report")
         elif self.path == "/stream":  # HTTP/1.0 style: no length, no chunking, ends on close
             self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
             self.wfile.write(b"data: first\n\n")
@@ -124,9 +127,10 @@ def _echo(connection) -> None:
 
 @pytest.fixture
 def nginx_proxy(tmp_path):
-    """One nginx with two apps' core-mode sites (their maps must not collide): ``web`` in
-    front of the HTTP app above, ``ws`` in front of a websockets echo server. Yields the
-    two public ports."""
+    """One nginx with five apps' core-mode sites (their maps must not collide): ``web`` in
+    front of the HTTP app above, ``ws`` in front of a websockets echo server; ``public``
+    (release headers public), ``short`` (timeout 1 s) and ``long`` (2 s) in front of the HTTP
+    app too. Yields the public ports by name."""
     ws_server = pytest.importorskip("websockets.sync.server")
     if shutil.which("nginx") is None:
         pytest.skip("needs the nginx binary")
@@ -135,10 +139,19 @@ def nginx_proxy(tmp_path):
     servers = {"web": web.server_address[1], "ws": echo.socket.getsockname()[1]}
     for server in (web, echo):
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxies = {
+        "web": Proxy(),
+        "ws": Proxy(),
+        "public": Proxy(release_headers="public"),
+        "short": Proxy(timeout=1),
+        "long": Proxy(timeout=2),
+    }
     config, public = [], {}
-    for name, blue in servers.items():
+    for name, proxy in proxies.items():
         public[name] = _free_port()
+        blue = servers.get(name, servers["web"])
         inv = _inventory(tmp_path, name, public=public[name], blue=blue, green=_free_port())
+        inv = dataclasses.replace(inv, app=dataclasses.replace(inv.app, proxy=proxy))
         text = render.site(render.environment(inv), inv, "core")
         config.append(
             text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
@@ -166,8 +179,19 @@ def nginx_proxy(tmp_path):
         echo.shutdown()
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None, **headers: str):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    source: str = "127.0.0.1",
+    **headers: str,
+):
+    """One request from ``source`` (any 127.x address is this host's loopback; nginx sees
+    127.0.0.2 as another client than 127.0.0.1): (status, headers, body)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
     try:
         connection.request(method, path, body=body, headers=headers)
         reply = connection.getresponse()
@@ -210,3 +234,23 @@ def test_a_real_nginx_passes_a_websocket_both_ways(nginx_proxy):
         for text in ("hello", "x" * 100_000):
             ws.send(text)
             assert ws.recv(timeout=5) == text
+
+
+def test_a_real_nginx_tells_the_release_only_to_the_host_itself(nginx_proxy):
+    """By default the release headers go to loopback (bluegreen's checks over SSH) only;
+    ``release_headers: public`` sends them to every client."""
+    release = ("x-bluegreen-color", "x-bluegreen-release")
+    mine = _request(nginx_proxy["web"], "GET", "/peer")[1]
+    assert [mine[name] for name in release] == ["blue", "r1"]
+    other = _request(nginx_proxy["web"], "GET", "/peer", source="127.0.0.2")[1]
+    assert [other[name] for name in release] == [None, None]
+    public = _request(nginx_proxy["public"], "GET", "/peer", source="127.0.0.2")[1]
+    assert [public[name] for name in release] == ["blue", "r1"]
+
+
+def test_a_real_nginx_lets_a_request_take_as_long_as_the_timeout(nginx_proxy):
+    """The same 1.5 s request: 504 after 1 s with ``timeout: 1``, 200 with ``timeout: 2``."""
+    started = time.monotonic()
+    assert _request(nginx_proxy["short"], "GET", "/slow")[0] == 504
+    assert 0.9 < time.monotonic() - started < 1.4, "504 at the timeout, not a hang"
+    assert _request(nginx_proxy["long"], "GET", "/slow")[::2] == (200, b"report")

@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 
 from bluegreen import transport
-from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
+from bluegreen.config.inventory import (
+    App,
+    ContainerOptions,
+    Drain,
+    Health,
+    Host,
+    Inventory,
+    Ports,
+    Watch,
+)
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
 from bluegreen.engine import checks, watch
@@ -76,7 +85,7 @@ def inventory(
         env={"BIND": "127.0.0.1"},
         secrets={"SECRET_KEY": SECRET},
         health=Health(attempts=3, interval=0.01, timeout=0.1),
-        drain=0,
+        drain=Drain(0, 0),
         watch=Watch(seconds=watch_seconds, min_requests=5),
     )
     hosts = {

@@ -1,0 +1,248 @@
+"""A real app's traffic through real changes (issue 21): 100 WebSocket clients that reconnect
+as browsers do, an SSE client, an uploader and the three HTTP load kinds, through a deploy
+and a rollback on a sandbox host with a real systemd (``runtime: process``).
+
+The app (traffic_app.py, stdlib only) closes its WebSockets with 1001 and ends its streams
+when stopped; the drain (``{seconds: 1, max: 4}``) waits while they are busy, up to its
+maximum, then stops the old color: every client must be back, on the new release, before
+bluegreen returns.
+"""
+
+import asyncio
+import re
+import shutil
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.asyncio.client import connect
+
+from bluegreen import sandbox as sb
+from bluegreen.sandbox import app as sandbox_app
+from bluegreen.testing import demo
+from bluegreen.testing.load import KINDS, Load
+
+pytestmark = pytest.mark.e2e
+
+INDEX = 7  # sandbox7: apart from the session's hosts and the other systemd hosts (5, 6)
+CLIENTS = 100
+DRAIN_MAX = 4.0
+UPLOAD = 10 * 1024 * 1024
+VERSIONS = {"v1": "1.0.0", "v2": "2.0.0"}
+
+
+def _git(repo: Path, *args: str) -> str:
+    run = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    return run.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """(inventory, host): one systemd host serving v1 of the traffic app; removed at the end."""
+    folder = tmp_path_factory.mktemp("traffic")
+    repo = folder / "repo"
+    repo.mkdir()
+    shutil.copy(Path(__file__).with_name("traffic_app.py"), repo / "app.py")
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "demo@example.invalid")
+    _git(repo, "config", "user.name", "bluegreen demo")
+    for tag, version in VERSIONS.items():
+        (repo / "VERSION").write_text(version + "\n")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-qm", version)
+        _git(repo, "tag", tag)
+    app = textwrap.dedent(f"""\
+        app:
+          name: live
+          runtime: process
+          repo: {repo}
+          command: exec python3 app.py
+          health: {{attempts: 20, interval: 0.5, timeout: 2}}
+          drain: {{seconds: 1, max: {DRAIN_MAX:g}}}
+        """)
+    inventory = folder / "hosts.yml"
+    inventory.write_text(app + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
+    name = sb.host_name(INDEX)
+    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
+        sb.remove_host(name)
+    host = sb.add_host(INDEX, options=sb.HostOptions(init="systemd"))
+    try:
+        for step in (["bootstrap"], ["deploy", "--ref", "v1"]):
+            result = demo.fab(inventory, *step)
+            assert result.returncode == 0, result.output
+        yield inventory, host
+    finally:
+        sb.remove_host(name)
+
+
+@dataclass
+class Socket:
+    """One browser tab's WebSocket: every connection's (time, release), drops, failures."""
+
+    connects: list[tuple[float, str]] = field(default_factory=list)
+    drops: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Traffic:
+    """What the non-HTTP-load clients saw during one change."""
+
+    sockets: list[Socket]
+    streams: list[tuple[float, str]] = field(default_factory=list)  # (first event s, release)
+    uploads: list[int] = field(default_factory=list)  # status of each upload
+    problems: list[str] = field(default_factory=list)
+
+
+async def _socket(url: str, tab: Socket, stop: asyncio.Event) -> None:
+    """Connect, talk every 0.5 s; when closed, reconnect after 0.1 s as a browser does."""
+    while not stop.is_set():
+        try:
+            async with connect(url, open_timeout=5, ping_interval=None) as ws:
+                tab.connects.append((time.monotonic(), (await ws.recv()).split()[1]))
+                while not stop.is_set():
+                    await ws.send("hello")
+                    if await asyncio.wait_for(ws.recv(), 5) != "hello":
+                        tab.failures.append("wrong echo")
+                    await asyncio.sleep(0.5)
+        except websockets.ConnectionClosed:
+            tab.drops.append(time.monotonic())
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+            tab.failures.append(repr(error))
+        await asyncio.sleep(0.1)
+
+
+def _stream(address: str, traffic: Traffic, stop: threading.Event) -> None:
+    """An SSE client (close-delimited stream): the first event's delay, then read to the end;
+    reconnect when it ends."""
+    while not stop.is_set():
+        with socket.create_connection((address, 4000), timeout=5) as client:
+            client.sendall(b"GET /events HTTP/1.1\r\nHost: live\r\n\r\n")
+            sent, received = time.monotonic(), b""
+            while b"\n\n" not in received.partition(b"\r\n\r\n")[2]:
+                chunk = client.recv(65536)
+                if not chunk:
+                    traffic.problems.append(f"stream ended before its first event: {received!r}")
+                    return
+                received += chunk
+            first = time.monotonic() - sent
+            version = re.search(rb"data: (\S+) ", received)
+            traffic.streams.append((first, version[1].decode() if version else "?"))
+            while not stop.is_set() and client.recv(65536):
+                pass
+
+
+def _uploads(address: str, traffic: Traffic, stop: threading.Event) -> None:
+    body = b"u" * UPLOAD
+    while not stop.is_set():
+        request = urllib.request.Request(f"http://{address}:4000/upload", data=body)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                assert reply.read() == str(UPLOAD).encode()
+                traffic.uploads.append(reply.status)
+        except OSError as error:
+            traffic.problems.append(f"upload: {error!r}")
+            traffic.uploads.append(0)
+
+
+def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, float, Load, Traffic]:
+    """Run ``fab *args`` while every kind of client talks to the host; stop them after.
+    Returns fab's result, when it returned (monotonic), the load and what the others saw."""
+    traffic = Traffic([Socket() for _ in range(CLIENTS)])
+    stop, ws_stop = threading.Event(), None
+    loop = asyncio.new_event_loop()
+
+    async def sockets() -> None:
+        nonlocal ws_stop
+        ws_stop = asyncio.Event()
+        url = f"ws://{host.address}:4000/ws"
+        await asyncio.gather(*(_socket(url, tab, ws_stop) for tab in traffic.sockets))
+
+    threads = [
+        threading.Thread(target=loop.run_until_complete, args=(sockets(),)),
+        threading.Thread(target=_stream, args=(host.address, traffic, stop)),
+        threading.Thread(target=_uploads, args=(host.address, traffic, stop)),
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(tab.connects for tab in traffic.sockets):
+        time.sleep(0.1)
+    assert all(tab.connects for tab in traffic.sockets), "every WebSocket client connected"
+    with Load([(host.address, 4000)], max_seconds=120) as load:
+        result = demo.fab(inventory, *args)
+        finished = time.monotonic()
+        time.sleep(1)  # every kind keeps sending a little after the change
+    stop.set()
+    loop.call_soon_threadsafe(ws_stop.set)
+    for thread in threads:
+        thread.join(timeout=40)
+    loop.close()
+    print(f"\nfab {' '.join(args)}: {result.seconds:.2f} s\n{load.report()}")
+    return result, finished, load, traffic
+
+
+def assert_carried(
+    result: demo.FabResult, finished: float, load: Load, traffic: Traffic, old: str, new: str
+) -> None:
+    """0 failed HTTP requests and uploads; each WebSocket dropped at most once, back within
+    a second, and on the new release when bluegreen returned; the stream likewise."""
+    assert result.returncode == 0, result.output
+    for kind in KINDS:
+        stats = load.stats(kind)
+        assert stats.sent > 20 and stats.failed == 0, load.report()
+    drained = re.search(r"drain: waited ([\d.]+) s", result.stdout)
+    assert drained and float(drained[1]) <= DRAIN_MAX + 0.5, result.stdout
+    started = finished - result.seconds
+    gaps = []
+    for tab in traffic.sockets:
+        assert not tab.failures, tab.failures
+        during = [t for t in tab.drops if started <= t <= finished]
+        assert len(during) <= 1, tab.drops
+        on_time = [(t, r) for t, r in tab.connects if t <= finished]
+        assert on_time[-1][1] == new, f"a WebSocket still on {on_time[-1][1]} when fab returned"
+        if during:
+            back = min(t for t, _ in tab.connects if t > during[0])
+            gaps.append(back - during[0])
+    assert len(gaps) == CLIENTS and max(gaps) < 1.0, gaps
+    assert not traffic.problems, traffic.problems
+    assert traffic.uploads and set(traffic.uploads) == {200}, traffic.uploads
+    firsts = [first for first, _ in traffic.streams]
+    assert max(firsts) < 0.1, f"first events after {firsts} s"
+    assert [r for _, r in traffic.streams][0] == old and traffic.streams[-1][1] == new
+    print(
+        f"WebSockets: {CLIENTS} dropped once each, back in {max(gaps) * 1000:.0f} ms at most;"
+        f" {drained[0]}; streams {len(firsts)} (first event ≤ {max(firsts) * 1000:.1f} ms);"
+        f" uploads of {UPLOAD >> 20} MB: {len(traffic.uploads)}, all 200"
+    )
+
+
+def test_a_deploy_hands_every_long_lived_connection_to_the_new_release(fleet):
+    inventory, host = fleet
+    assert_carried(*under_traffic(inventory, host, "deploy", "--ref", "v2"), "1.0.0", "2.0.0")
+
+
+def test_a_rollback_drains_the_same_way(fleet):
+    inventory, host = fleet
+    assert_carried(*under_traffic(inventory, host, "rollback"), "2.0.0", "1.0.0")
+
+
+def test_the_release_headers_reach_only_bluegreen(fleet):
+    """From outside the host no X-Bluegreen-* header; bluegreen's status still tells."""
+    inventory, host = fleet
+    with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
+        assert not [name for name in reply.headers if name.lower().startswith("x-bluegreen")]
+    status = demo.fab(inventory, "status")
+    assert status.returncode == 0 and _git_release(inventory, "v1") in status.stdout, status.output
+
+
+def _git_release(inventory: Path, tag: str) -> str:
+    repo = Path(re.search(r"repo: (\S+)", inventory.read_text())[1])
+    return _git(repo, "rev-parse", "--short=12", tag)

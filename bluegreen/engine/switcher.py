@@ -168,10 +168,24 @@ class Switcher:
         if old is not None:
             self.point(run, old)
             self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+            self.let_go(run, [color for color in run.target.releases if color not in old.releases])
         else:  # the host served nothing before: take our site away again
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")
         run.outcome = "reverted"
+
+    def let_go(self, run: HostRun, colors: list[str]) -> None:
+        """After a switch back: wait (up to ``drain.max``) while connections to ``colors``
+        are busy, so the stop that follows cuts no request under way and asks streams and
+        WebSockets to reconnect only after traffic is back."""
+        if not colors or self.dry_run:
+            return
+        ports = [self.inventory.ports.of(color) for color in colors]
+        limit = self.inventory.app.drain.max
+        said = run.remote.run(nginx.wait_busy(ports, limit), timeout=limit + 30, what="revert")
+        waited = _drained(said, 0.0)
+        if waited != "waited 0 s":
+            self.log.ok(run.name, f"revert: {waited} for connections to {' and '.join(colors)}")
 
     def drain(self, run: HostRun) -> None:
         """Let in-flight requests finish, then stop (keep) each color that no longer serves."""

@@ -276,6 +276,7 @@ class FakeHost:
             ("run", lambda c: "docker run" in c),
             ("restore", lambda c: "docker rename" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
+            ("busy", lambda c: "ss -Htni" in c),
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),
             ("logs", lambda c: "docker logs" in c),
@@ -409,6 +410,10 @@ class FakeHost:
         if "drain" in self.fail:
             raise CommandFailed(1, self.fail["drain"])
         return self._stop(command, stdin)
+
+    def _busy(self, command: str, stdin: str | None) -> str:
+        """No connection is busy here (a revert's wait for the colors it leaves)."""
+        return "busy=0 waited=0.0\n"
 
     def _stop(self, command: str, stdin: str | None) -> str:
         for color in self._colors("stop", command):

@@ -163,7 +163,7 @@ STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
     "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
-    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "restore", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "busy", "restore", "history"]),
     "cleaned up": (UNCHANGED, [*STAGE, "restore", "history"]),  # its batch failed before a switch
     "unhealthy": (FAILED, [*STAGE, "logs", "restore", "history"]),
     "build failed": (FAILED, ["probe", "upload", "build", "history"]),
@@ -521,7 +521,7 @@ def test_a_switch_whose_verification_fails_stops_the_color_it_started(monkeypatc
         assert fake.serving() == Traffic("blue", OLD)
         assert running(fake) == {"blue": OLD}  # green started, checked, stopped again (kept)
         assert fake.containers["green"].release == PREV
-        assert fake.kinds == ["probe", "start", "nginx", "nginx", "stop", "history"], name
+        assert fake.kinds == ["probe", "start", "nginx", "nginx", "busy", "stop", "history"], name
         assert_finished(result, name, REVERTED)
 
 

@@ -170,11 +170,12 @@ def wait_busy(ports: list[int], limit: float) -> str:
     ``busy=N waited=S`` (N still busy at the end)."""
     match = " or ".join(f"dport = :{int(port)}" for port in ports)
     count = f"ss -Htni state established {quote(f'( {match} )')} | {_BUSY}"
-    tenths = int(limit * 10)
+    tenths = "$(($(date +%s%N) / 100000000))"  # the clock in tenths of a second
+    end = f"$((t0+{int(limit * 10)}))"
     return (
-        f"i=0; n=$({count}); while [ $n -gt 0 ] && [ $i -lt {tenths} ];"
-        f" do sleep 0.1; i=$((i+1)); n=$({count}); done;"
-        ' echo "busy=$n waited=$((i/10)).$((i%10))"'
+        f"t0={tenths}; t=$t0; n=$({count}); while [ $n -gt 0 ] && [ $t -lt {end} ];"
+        f" do sleep 0.1; t={tenths}; n=$({count}); done;"
+        ' echo "busy=$n waited=$(((t-t0)/10)).$(((t-t0)%10))"'
     )
 
 

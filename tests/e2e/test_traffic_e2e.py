@@ -209,10 +209,13 @@ def assert_carried(
         assert not tab.failures, tab.failures
         during = [t for t in tab.drops if started <= t <= finished]
         assert len(during) <= 1, tab.drops
-        on_time = [(t, r) for t, r in tab.connects if t <= finished]
-        assert on_time[-1][1] == new, f"a WebSocket still on {on_time[-1][1]} when fab returned"
+        # when fab returned: connected to the new release, or on the way there (dropped)
+        events = [(t, r) for t, r in tab.connects] + [(t, "dropped") for t in tab.drops]
+        last = max(e for e in events if e[0] <= finished)[1]
+        assert last in (new, "dropped"), f"a WebSocket still on {last} when fab returned"
         if during:
-            back = min(t for t, _ in tab.connects if t > during[0])
+            back, release = min((t, r) for t, r in tab.connects if t > during[0])
+            assert release == new, f"a WebSocket reconnected to {release}"
             gaps.append(back - during[0])
     assert len(gaps) == CLIENTS and max(gaps) < RECONNECT, gaps
     assert not traffic.problems, traffic.problems

@@ -70,6 +70,7 @@ class StreamingApp(BaseHTTPRequestHandler):
     """/chunked and /close: a stream in either framing; /big?N: N bytes, timed by ``busy``."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as app servers do: an event leaves at once
     busy = Busy()
 
     def log_message(self, *args: object) -> None:

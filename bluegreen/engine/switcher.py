@@ -207,8 +207,10 @@ class Switcher:
         drain = self.inventory.app.drain
         ports = [self.inventory.ports.of(color) for color in old]
         busy = nginx.wait_busy(ports, drain.max - drain.seconds)
-        wait = f"{busy}; {nginx.wait_old_workers(OLD_WORKERS_LIMIT)}"
-        command = runtime.of(self.inventory.app).drain(old, drain.seconds, wait)
+        stop = runtime.of(self.inventory.app).drain(old, drain.seconds, busy)
+        # old nginx workers (reload mode) hold their streams and WebSockets until the app
+        # closes them: wait for those workers after the stop, not before
+        command = f"{stop} && {{ {nginx.wait_old_workers(OLD_WORKERS_LIMIT)}; }}"
         limit = drain.max + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
         said = run.remote.run(command, timeout=limit, what="drain")
         self.log.ok(run.name, f"drain: {_drained(said, drain.seconds)}, stopped {colors} (kept)")

@@ -1,6 +1,7 @@
 """A real app's traffic through real changes (issue 21): 100 WebSocket clients that reconnect
 as browsers do, an SSE client, an uploader and the three HTTP load kinds, through a deploy
-and a rollback on a sandbox host with a real systemd (``runtime: process``).
+and a rollback in each switch mode on a sandbox host with a real systemd (``runtime:
+process``).
 
 The app (traffic_app.py, stdlib only) closes its WebSockets with 1001 and ends its streams
 when stopped; the drain (``{seconds: 1, max: 4}``) waits while they are busy, up to its
@@ -37,6 +38,9 @@ DRAIN_MAX = 4.0
 RECONNECT = 3.0  # seconds from a drop to the next connection: 100 clients at once, 2 cores
 UPLOAD = 10 * 1024 * 1024
 VERSIONS = {"v1": "1.0.0", "v2": "2.0.0"}
+# 0 failed requests of these kinds; a reload resets idle keep-alive client connections, so
+# a client that never retries may see one failure per reload (docs: switch modes)
+GUARDED = {"core": KINDS, "file": KINDS, "reload": ("new", "keepalive-retry")}
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -44,9 +48,27 @@ def _git(repo: Path, *args: str) -> str:
     return run.stdout.decode().strip()
 
 
+def write_inventory(folder: Path, repo: Path, mode: str) -> Path:
+    """The traffic app's inventory for the systemd host, switching in ``mode``."""
+    app = textwrap.dedent(f"""\
+        app:
+          name: live
+          runtime: process
+          repo: {repo}
+          command: exec python3 app.py
+          health: {{attempts: 20, interval: 0.5, timeout: 2}}
+          drain: {{seconds: 1, max: {DRAIN_MAX:g}}}
+        """)
+    inventory = folder / f"{mode}.yml"
+    hosts = sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)], f"switch_mode: {mode}")
+    inventory.write_text(app + hosts)
+    return inventory
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """(inventory, host): one systemd host serving v1 of the traffic app; removed at the end."""
+    """(folder, repo, host): one systemd host serving v1 of the traffic app (core mode);
+    removed at the end."""
     folder = tmp_path_factory.mktemp("traffic")
     repo = folder / "repo"
     repo.mkdir()
@@ -59,17 +81,7 @@ def fleet(tmp_path_factory):
         _git(repo, "add", "-A")
         _git(repo, "commit", "-qm", version)
         _git(repo, "tag", tag)
-    app = textwrap.dedent(f"""\
-        app:
-          name: live
-          runtime: process
-          repo: {repo}
-          command: exec python3 app.py
-          health: {{attempts: 20, interval: 0.5, timeout: 2}}
-          drain: {{seconds: 1, max: {DRAIN_MAX:g}}}
-        """)
-    inventory = folder / "hosts.yml"
-    inventory.write_text(app + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
+    inventory = write_inventory(folder, repo, "core")
     name = sb.host_name(INDEX)
     if sb.host_dir(sb.DEFAULT_STATE, name).exists():
         sb.remove_host(name)
@@ -78,7 +90,7 @@ def fleet(tmp_path_factory):
         for step in (["bootstrap"], ["deploy", "--ref", "v1"]):
             result = demo.fab(inventory, *step)
             assert result.returncode == 0, result.output
-        yield inventory, host
+        yield folder, repo, host
     finally:
         sb.remove_host(name)
 
@@ -193,14 +205,20 @@ def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, fl
 
 
 def assert_carried(
-    result: demo.FabResult, finished: float, load: Load, traffic: Traffic, old: str, new: str
+    result: demo.FabResult,
+    finished: float,
+    load: Load,
+    traffic: Traffic,
+    old: str,
+    new: str,
+    guarded: tuple[str, ...] = KINDS,
 ) -> None:
     """0 failed HTTP requests and uploads; each WebSocket dropped at most once, back within
     RECONNECT, and on the new release when bluegreen returned; the stream likewise."""
     assert result.returncode == 0, result.output
     for kind in KINDS:
         stats = load.stats(kind)
-        assert stats.sent > 20 and stats.failed == 0, load.report()
+        assert stats.sent > 20 and (stats.failed == 0 or kind not in guarded), load.report()
     drained = re.search(r"drain: waited ([\d.]+) s", result.stdout)
     assert drained and float(drained[1]) <= DRAIN_MAX + 0.5, result.stdout
     started = finished - result.seconds
@@ -230,25 +248,24 @@ def assert_carried(
     )
 
 
-def test_a_deploy_hands_every_long_lived_connection_to_the_new_release(fleet):
-    inventory, host = fleet
-    assert_carried(*under_traffic(inventory, host, "deploy", "--ref", "v2"), "1.0.0", "2.0.0")
-
-
-def test_a_rollback_drains_the_same_way(fleet):
-    inventory, host = fleet
-    assert_carried(*under_traffic(inventory, host, "rollback"), "2.0.0", "1.0.0")
+@pytest.mark.parametrize("mode", ["core", "file", "reload"])
+def test_a_deploy_and_a_rollback_hand_every_long_lived_connection_over(fleet, mode):
+    """In file and core mode nginx keeps each connection on the color it opened to; in
+    reload mode its old workers keep them: in every mode the drain lets them go."""
+    folder, repo, host = fleet
+    inventory = write_inventory(folder, repo, mode)
+    if mode != "core":  # the site changes mode with a reload: not part of what is measured
+        assert demo.fab(inventory, "deploy", "--ref", "v1").returncode == 0
+    deploy = under_traffic(inventory, host, "deploy", "--ref", "v2")
+    assert_carried(*deploy, "1.0.0", "2.0.0", GUARDED[mode])
+    assert_carried(*under_traffic(inventory, host, "rollback"), "2.0.0", "1.0.0", GUARDED[mode])
 
 
 def test_the_release_headers_reach_only_bluegreen(fleet):
     """From outside the host no X-Bluegreen-* header; bluegreen's status still tells."""
-    inventory, host = fleet
+    folder, repo, host = fleet
     with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
         assert not [name for name in reply.headers if name.lower().startswith("x-bluegreen")]
-    status = demo.fab(inventory, "status")
-    assert status.returncode == 0 and _git_release(inventory, "v1") in status.stdout, status.output
-
-
-def _git_release(inventory: Path, tag: str) -> str:
-    repo = Path(re.search(r"repo: (\S+)", inventory.read_text())[1])
-    return _git(repo, "rev-parse", "--short=12", tag)
+    status = demo.fab(write_inventory(folder, repo, "core"), "status")
+    release = _git(repo, "rev-parse", "--short=12", "v1")
+    assert status.returncode == 0 and release in status.stdout, status.output

@@ -124,7 +124,12 @@ async def _socket(url: str, tab: Socket, stop: asyncio.Event) -> None:
                     await ws.send("hello")
                     if await asyncio.wait_for(ws.recv(), 5) != "hello":
                         tab.failures.append("wrong echo")
-                    await asyncio.sleep(0.5)
+                    try:  # 0.5 s until the next message, noticing a close at once
+                        await asyncio.wait_for(ws.wait_closed(), 0.5)
+                    except TimeoutError:
+                        continue
+                    tab.drops.append(time.monotonic())
+                    break
         except websockets.ConnectionClosed:
             tab.drops.append(time.monotonic())
         except (OSError, TimeoutError, websockets.InvalidHandshake) as error:

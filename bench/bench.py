@@ -33,13 +33,14 @@ import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py)
 import streaming  # noqa: E402  (bench/streaming.py)
 
+from bluegreen import sandbox  # noqa: E402
 from bluegreen.config.inventory import Ports  # noqa: E402
 from bluegreen.config.inventory import load as load_inventory  # noqa: E402
 from bluegreen.config.profiles import PROFILES  # noqa: E402
 from bluegreen.engine.state import Phase  # noqa: E402
 from bluegreen.shell import nginx as nginx_commands  # noqa: E402
 from bluegreen.shell import system  # noqa: E402
-from bluegreen.testing import demo, sandbox  # noqa: E402
+from bluegreen.testing import demo  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
 from bluegreen.transport.ssh import Remote  # noqa: E402
 

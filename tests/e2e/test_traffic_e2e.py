@@ -67,7 +67,7 @@ def write_inventory(folder: Path, repo: Path, mode: str) -> Path:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """(folder, repo, host): one systemd host serving v1 of the traffic app (core mode);
+    """(folder, repo, host): one systemd host serving v1 of the traffic app (reload mode);
     removed at the end."""
     folder = tmp_path_factory.mktemp("traffic")
     repo = folder / "repo"
@@ -81,7 +81,7 @@ def fleet(tmp_path_factory):
         _git(repo, "add", "-A")
         _git(repo, "commit", "-qm", version)
         _git(repo, "tag", tag)
-    inventory = write_inventory(folder, repo, "core")
+    inventory = write_inventory(folder, repo, "reload")
     name = sb.host_name(INDEX)
     if sb.host_dir(sb.DEFAULT_STATE, name).exists():
         sb.remove_host(name)
@@ -231,39 +231,65 @@ def assert_carried(
     for tab in traffic.sockets:
         assert not tab.failures, tab.failures
         during = [t for t in tab.drops if started <= t <= finished]
-        assert len(during) <= 1, tab.drops
-        # when fab returned: connected to the new release, or on the way there (dropped)
-        events = [(t, r) for t, r in tab.connects] + [(t, "dropped") for t in tab.drops]
-        last = max(e for e in events if e[0] <= finished)[1]
-        assert last in (new, "dropped"), f"a WebSocket still on {last} when fab returned"
+        # on the old release when the change began: dropped once, back on the new one
+        assert len(during) == (_state(tab, started) == old), (tab.connects, tab.drops)
+        assert _state(tab, finished) in (new, "dropped"), f"still on {old} when fab returned"
         if during:
             back, release = min((t, r) for t, r in tab.connects if t > during[0])
             assert release == new, f"a WebSocket reconnected to {release}"
             gaps.append(back - during[0])
-    assert len(gaps) == CLIENTS and max(gaps) < RECONNECT, gaps
+    assert gaps and max(gaps) < RECONNECT, gaps
     assert not traffic.problems, traffic.problems
     assert traffic.uploads and set(traffic.uploads) == {200}, traffic.uploads
+    # the first event at once; a reconnect's within 0.5 s (it meets the 100 WebSockets'
+    # reconnects, and in reload mode new workers, on this shared machine)
     firsts = [first for first, _ in traffic.streams]
-    assert max(firsts) < 0.1, f"first events after {firsts} s"
-    assert [r for _, r in traffic.streams][0] == old and traffic.streams[-1][1] == new
+    assert firsts[0] < 0.1 and max(firsts) < 0.5, f"first events after {firsts} s"
+    assert traffic.streams[-1][1] == new, traffic.streams
     print(
-        f"WebSockets: {CLIENTS} dropped once each, back in {max(gaps) * 1000:.0f} ms at most;"
+        f"WebSockets: {len(gaps)} dropped once each, back in {max(gaps) * 1000:.0f} ms at most;"
         f" {drained[0]}; streams {len(firsts)} (first event ≤ {max(firsts) * 1000:.1f} ms);"
         f" uploads of {UPLOAD >> 20} MB: {len(traffic.uploads)}, all 200"
     )
 
 
-@pytest.mark.parametrize("mode", ["core", "file", "reload"])
+def _state(tab: Socket, when: float) -> str:
+    """The release a WebSocket client was connected to at ``when``, or "dropped"."""
+    events = [(t, r) for t, r in tab.connects] + [(t, "dropped") for t in tab.drops]
+    return max(e for e in events if e[0] <= when)[1]
+
+
+@pytest.mark.parametrize("mode", ["reload", "file", "core"])
 def test_a_deploy_and_a_rollback_hand_every_long_lived_connection_over(fleet, mode):
     """In file and core mode nginx keeps each connection on the color it opened to; in
     reload mode its old workers keep them: in every mode the drain lets them go."""
     folder, repo, host = fleet
     inventory = write_inventory(folder, repo, mode)
-    if mode != "core":  # the site changes mode with a reload: not part of what is measured
+    if mode != "reload":  # the site changes mode with a reload: not part of what is measured
         assert demo.fab(inventory, "deploy", "--ref", "v1").returncode == 0
     deploy = under_traffic(inventory, host, "deploy", "--ref", "v2")
     assert_carried(*deploy, "1.0.0", "2.0.0", GUARDED[mode])
     assert_carried(*under_traffic(inventory, host, "rollback"), "2.0.0", "1.0.0", GUARDED[mode])
+
+
+def test_a_split_keeps_every_connection_and_its_promote_hands_them_over(fleet):
+    """Half of the requests to v2 (the color the rollbacks left it in): nothing is dropped;
+    the promote then drains v1 like a deploy. Core mode, as the last test left the host (in
+    reload mode every reload hands both colors' connections to old workers, which end them
+    at worker_shutdown_timeout)."""
+    folder, repo, host = fleet
+    inventory = write_inventory(folder, repo, "core")
+    asked = "curl -s -o /dev/null -D - http://127.0.0.1:4000/version"
+    live = re.search(r"(?im)^x-bluegreen-color: (\w+)", sb.run_in(host, asked).stdout)[1]
+    other = "green" if live == "blue" else "blue"
+    result, finished, load, traffic = under_traffic(inventory, host, "split", f"--{other}", "50")
+    assert result.returncode == 0, result.output
+    for kind in KINDS:
+        assert load.stats(kind).failed == 0, load.report()
+    assert {"1.0.0", "2.0.0"} <= set(load.stats().bodies), load.report()
+    assert not any(tab.drops or tab.failures for tab in traffic.sockets)
+    promote = under_traffic(inventory, host, "promote")
+    assert_carried(*promote, "1.0.0", "2.0.0")
 
 
 def test_the_release_headers_reach_only_bluegreen(fleet):
@@ -272,5 +298,5 @@ def test_the_release_headers_reach_only_bluegreen(fleet):
     with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
         assert not [name for name in reply.headers if name.lower().startswith("x-bluegreen")]
     status = demo.fab(write_inventory(folder, repo, "core"), "status")
-    release = _git(repo, "rev-parse", "--short=12", "v1")
+    release = _git(repo, "rev-parse", "--short=12", "v2")
     assert status.returncode == 0 and release in status.stdout, status.output

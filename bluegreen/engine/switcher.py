@@ -182,7 +182,11 @@ class Switcher:
             return
         ports = [self.inventory.ports.of(color) for color in colors]
         limit = self.inventory.app.drain.max
-        said = run.remote.run(nginx.wait_busy(ports, limit), timeout=limit + 30, what="revert")
+        try:
+            said = run.remote.run(nginx.wait_busy(ports, limit), timeout=limit + 30, what="revert")
+        except RemoteError as error:  # traffic is back already: only a wait is lost
+            self.log.warn(run.name, f"revert: not waited for busy connections ({error})")
+            return
         waited = _drained(said, 0.0)
         if waited != "waited 0 s":
             self.log.ok(run.name, f"revert: {waited} for connections to {' and '.join(colors)}")

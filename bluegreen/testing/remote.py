@@ -62,6 +62,7 @@ FAULTS = {
     "verify": "",
     "watch": "",
     "drain": "Error response from daemon: cannot stop container",
+    "busy": "ss: command not found",  # a revert's wait for busy connections fails
     "release": "migration 0042 failed: relation exists",
     "exec": "command failed",
 }
@@ -413,6 +414,8 @@ class FakeHost:
 
     def _busy(self, command: str, stdin: str | None) -> str:
         """No connection is busy here (a revert's wait for the colors it leaves)."""
+        if "busy" in self.fail:
+            raise CommandFailed(127, self.fail["busy"])
         return "busy=0 waited=0.0\n"
 
     def _stop(self, command: str, stdin: str | None) -> str:

@@ -244,6 +244,19 @@ def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_serve
 # --- faults the table does not cover ----------------------------------------------------------
 
 
+def test_a_revert_whose_wait_for_busy_connections_fails_still_reverts(monkeypatch, tmp_path, repo):
+    """Traffic is back when the wait runs: its failure is a warning, the new color is
+    still removed and the host ends reverted."""
+    path, _ = repo
+    fakes = fleet(faults={"web1": ["verify", "busy"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+    fake = result.fakes["web1"]
+    assert fake.serving() == Traffic("blue", OLD)
+    assert running(fake) == {"blue": OLD}
+    assert re.search(r"^web1\s+⚠️\s+revert: not waited for busy connections", result.out, re.M)
+    assert_finished(result, "web1", "reverted")
+
+
 def test_a_host_locked_by_someone_else_stops_everything_before_any_change(
     monkeypatch, tmp_path, repo
 ):

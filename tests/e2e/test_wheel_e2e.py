@@ -50,6 +50,7 @@ def fleet(installed):
     ).stdout.strip()
     assert Path(where).is_relative_to(bluegreen.venv), where
     assert "✅ wrote hosts.yml: app shop" in bluegreen.ok("init", "--health", "/health")
+    wheel.opt_in_release_headers(bluegreen.app / "hosts.yml")
     try:
         up = bluegreen.ok("sandbox.up", "--hosts", "2")
         (shown,) = re.findall(r"next: bluegreen --inventory (\S+) deploy", up)

@@ -84,6 +84,7 @@ def fleet(wheel_venv, tmp_path_factory):
     assert "start `exec .venv/bin/python app.py`" in said and "⚠️" not in said
     app = inventory.load(folder / "hosts.yml").app
     assert (app.runtime, app.health.path) == ("process", "/health")
+    wheel.opt_in_release_headers(folder / "hosts.yml")
     try:
         up = bluegreen.ok("sandbox.up")
         cache = r"✅ systemd hosts: Debian bookworm rootfs (\S+) \((\d+) MB"

@@ -22,6 +22,8 @@ from tests.e2e import support
 
 PROJECT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("BLUEGREEN_WHEEL_SANDBOX", "5")
+# the release headers are private by default: the test reads them from outside the hosts
+OPT_IN_RELEASE_HEADERS = "app:\n  proxy: {release_headers: public}\n"
 
 
 def _untracked() -> set[str]:
@@ -81,6 +83,11 @@ class Installed:
         done = self.run(*args)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+
+def opt_in_release_headers(inventory: Path) -> None:
+    """Make the release headers public in the inventory init wrote."""
+    inventory.write_text(inventory.read_text().replace("app:\n", OPT_IN_RELEASE_HEADERS, 1))
 
 
 def served_release(address: str) -> str | None:

@@ -198,7 +198,9 @@ def steps(inventory: Inventory) -> list[Step]:
             "packages",
             lambda t: packages.install(
                 _no_docker(inventory, t.profile) if process else t.profile,
-                extra + (t.profile.metrics_packages if exporters else ()),
+                extra
+                + (t.profile.metrics_packages if exporters else ())
+                + packages.language(t.profile, inventory.app.language),
             ),
             PACKAGES_TIMEOUT,
         ),

@@ -58,6 +58,7 @@ class Deploy(Operation):
         commit: str | None,
         place: Callable[[HostRun], str] | None = None,
         skip_release: bool = False,
+        archive: Callable[[], bytes] | None = None,
     ) -> None:
         self.change = change
         self.release = ReleaseCommand(change, skip_release)
@@ -68,7 +69,10 @@ class Deploy(Operation):
         self.place = place  # puts a built image on a host (build: local, image:); its id
         self.image_ids: dict[str, str] = {}  # host -> the release's image id there
         repo = Path(self.app.repo)
-        self.archive = functools.cache(lambda: source.archive(repo, commit, self.app.path))
+        # what each host unpacks: the commit's source, or a tree built here (build: local)
+        self.archive = archive or functools.cache(
+            lambda: source.archive(repo, commit, self.app.path)
+        )
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
@@ -212,6 +216,10 @@ def deploy(
     what = commit or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
+    if commit is not None and app.build == "local" and app.runtime == "process":
+        built = images.build_tree(app, commit, log, change.options.dry_run)
+        plan = Deploy(change, ref, commit, skip_release=skip_release, archive=lambda: built)
+        return change.run(hosts, plan, commit, steps)
     if commit is not None and app.build == "local":
         return deploy_local(change, hosts, ref, commit, steps, skip_release)
     plan = Deploy(change, ref, commit, skip_release=skip_release)

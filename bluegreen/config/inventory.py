@@ -83,6 +83,19 @@ class Proxy:
     max_body: str = "100m"  # largest request body, nginx units (k, m, g); 0: unlimited
     timeout: int = 60  # seconds nginx waits between two reads or writes of the app's traffic
     buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
+    # private: X-Bluegreen-Color/-Release only to bluegreen's own checks (from the host itself);
+    # public: to every client
+    release_headers: str = "private"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How the old color is let go after a switch (docs/guides/proxy.md): ``seconds`` for
+    requests already under way, then up to ``max`` for connections still busy (streams,
+    WebSockets, long requests); then it is stopped, so the app closes the rest."""
+
+    seconds: float = 3.0
+    max: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ class App:
     # ("file:PATH"); masked in all output, never on a command line
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     health: Health = field(default_factory=Health)
-    drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    drain: Drain = field(default_factory=Drain)  # before the old color is stopped
     # keep the previous color running after a switch (rollback and the next switch skip the
     # container start, at the cost of a second running container)
     warm_standby: bool = False
@@ -231,8 +244,9 @@ class Host:
 
 @dataclass(frozen=True)
 class Webhook:
-    url: str
+    url: str = field(repr=False)  # it may carry a token (then given as env:VAR or file:PATH)
     format: str = "json"  # json (generic POST) | slack | discord
+    secret: bool = False  # read from env:VAR or file:PATH: masked in all output
 
 
 @dataclass(frozen=True)
@@ -311,8 +325,10 @@ class Inventory:
 
     @property
     def secret_values(self) -> set[str]:
-        """Every value the operator's output must mask: the secrets and env_file's values."""
-        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
+        """Every value the operator's output must mask: the secrets, env_file's values and
+        webhook URLs given as secrets."""
+        hooks = {hook.url for hook in self.notify if hook.secret}
+        return {*self.app.secrets.values(), *self.app.env_file_values.values(), *hooks}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -401,7 +417,7 @@ def _parse(data: dict, path: Path) -> Inventory:
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
-    notify = _notify(data.get("notify"))
+    notify = _notify(data.get("notify"), base)
     secrets = _registry_secrets(data.get("secrets"), base)
     metrics = _metrics(data["metrics"]) if "metrics" in data else None
     hooks = _record(Hooks, dict.fromkeys(_names(Hooks), _HOOK))(data.get("hooks"), "hooks")
@@ -478,21 +494,33 @@ def _private_file(path: Path, key: str) -> Path:
     return path
 
 
-def _notify(value: Any) -> tuple[Webhook, ...]:
-    """A list of webhooks: ``{url: https://..., format: json|slack|discord}``."""
+def _notify(value: Any, base: Path) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://... | env:VAR | file:PATH, format: json|slack|
+    discord}``; a URL that carries a token is read like a secret, so it is never committed."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise _Invalid("notify", f"expected a list of webhooks, got {_kind(value)}")
-    checks: dict[str, Check] = {
-        "url": _match(_URL, "an http:// or https:// URL without spaces"),
-        "format": _choice("json", "slack", "discord"),
-    }
-    parse = _record(Webhook, checks)
-    return tuple(
-        parse({"url": item} if isinstance(item, str) else item, f"notify[{i}]")
-        for i, item in enumerate(value)
-    )
+    plain = _match(_URL, "an http:// or https:// URL without spaces")
+
+    def url(given: Any, key: str) -> str:
+        if not isinstance(given, str) or not _SECRET_SOURCE.fullmatch(given):
+            return plain(given, key)
+        source = _secret_source(given, key, base)
+        found = _secret_value(source, key).strip()
+        if not _URL.fullmatch(found):  # the value is a secret: never in the message
+            where = source.partition(":")[2]
+            raise _Invalid(key, f"{where} holds no http:// or https:// URL without spaces")
+        return found
+
+    checks = {"url": url, "format": _choice("json", "slack", "discord")}
+    hooks = []
+    for i, item in enumerate(value):
+        given = {"url": item} if isinstance(item, str) else item
+        found = _fields(given, f"notify[{i}]", tuple(checks), checks, required=("url",))
+        secret = isinstance(given, dict) and bool(_SECRET_SOURCE.fullmatch(str(given.get("url"))))
+        hooks.append(Webhook(**found, secret=secret))
+    return tuple(hooks)
 
 
 def _app(value: Any, base: Path) -> App:
@@ -510,7 +538,7 @@ def _app(value: Any, base: Path) -> App:
         "env_file": _path(base),
         "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
-        "drain": _number(0, inclusive=True),
+        "drain": _drain,
         "warm_standby": _BOOL,
         "watch": _record(Watch, _WATCH),
         "build": _choice("host", "local"),
@@ -862,7 +890,24 @@ _PROXY: dict[str, Check] = {
     ),
     "timeout": _int(1),
     "buffering": _BOOL,
+    "release_headers": _choice("private", "public"),
 }
+_DRAIN: dict[str, Check] = {
+    "seconds": _number(0, inclusive=True),
+    "max": _number(0, inclusive=True),
+}
+
+
+def _drain(value: Any, key: str) -> Drain:
+    """``drain: 3`` (seconds, busy connections waited for up to the default maximum or those
+    seconds if more) or ``drain: {seconds: 3, max: 30}``; the maximum is never below."""
+    if not isinstance(value, dict):
+        seconds = _DRAIN["seconds"](value, key)
+        return Drain(seconds, max(seconds, Drain.max))
+    drain = _record(Drain, _DRAIN)(value, key)
+    if drain.max < drain.seconds:
+        raise _Invalid(f"{key}.max", f"{drain.max:g} is below {key}.seconds ({drain.seconds:g})")
+    return drain
 
 
 def _status_codes(value: Any, key: str) -> tuple[int, ...]:

@@ -9,8 +9,8 @@ watch, drain → old images pruned. A canary deploy moves traffic in steps.
 
 from __future__ import annotations
 
-import functools
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,7 @@ from bluegreen.engine.change import Change, with_tail
 from bluegreen.engine.operation import Operation, Stages, names, no_split, start
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.facts import fit, pairs
+from bluegreen.facts import fit, pairs, release_id
 from bluegreen.local import artifact, source
 from bluegreen.ops.deploy import images
 from bluegreen.ops.deploy.release_command import ReleaseCommand
@@ -58,7 +58,7 @@ class Deploy(Operation):
         commit: str | None,
         place: Callable[[HostRun], str] | None = None,
         skip_release: bool = False,
-        archive: Callable[[], bytes] | None = None,
+        tree: bytes | None = None,
     ) -> None:
         self.change = change
         self.release = ReleaseCommand(change, skip_release)
@@ -68,11 +68,17 @@ class Deploy(Operation):
         self.built: set[str] = set()  # hosts that already have the release's image
         self.place = place  # puts a built image on a host (build: local, image:); its id
         self.image_ids: dict[str, str] = {}  # host -> the release's image id there
-        repo = Path(self.app.repo)
-        # what each host unpacks: the commit's source, or a tree built here (build: local)
-        self.archive = archive or functools.cache(
-            lambda: source.archive(repo, commit, self.app.path)
-        )
+        # the source archive, once made (``archive``); or the tree built here (build: local)
+        self.archived: bytes | None = tree
+        self.archiving = threading.Lock()
+
+    def archive(self) -> bytes:
+        """The release's source as one ``git archive``, made once per deploy: the first
+        host's build makes it while the others wait (each would run its own at once)."""
+        with self.archiving:
+            if self.archived is None:
+                self.archived = source.archive(Path(self.app.repo), self.commit, self.app.path)
+            return self.archived
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
@@ -92,6 +98,12 @@ class Deploy(Operation):
             )
             found = pairs(run.remote.run(command, timeout=BUILD_TIMEOUT, what="git fetch"))
             run.release = found.get("release", f"<{self.ref} on the host>")
+            if not self.change.options.dry_run and not release_id(run.release):
+                raise RemoteError(
+                    run.name,
+                    f"git on the host resolved {self.ref!r} to {run.release!r}, not a release"
+                    " id (12 to 40 hex digits)",
+                )
             if found.get("image") == "present":
                 self.built.add(run.name)
 
@@ -166,7 +178,8 @@ class Deploy(Operation):
             if self.commit is None:
                 unpack = git.export(app_dir, run.release, self.app.path, target)
             else:
-                upload = release.upload_path(self.app.name, run.release)
+                run_id = self.change.lock.token[:12]  # this run's
+                upload = release.upload_path(self.app.name, run.release, run.name, run_id)
                 unpack = release.unpack(run.remote.put(self.archive(), upload), target)
             build = runtime.of(self.app).build(run.release, target)
             try:
@@ -218,7 +231,7 @@ def deploy(
     change = Change(inventory, log, "deploy", options)
     if commit is not None and app.build == "local" and app.runtime == "process":
         built = images.build_tree(app, commit, log, change.options.dry_run)
-        plan = Deploy(change, ref, commit, skip_release=skip_release, archive=lambda: built)
+        plan = Deploy(change, ref, commit, skip_release=skip_release, tree=built)
         return change.run(hosts, plan, commit, steps)
     if commit is not None and app.build == "local":
         return deploy_local(change, hosts, ref, commit, steps, skip_release)

@@ -10,9 +10,6 @@ built tree. The tests run in file order and build on each other: bootstrap with
 
 import json
 import shutil
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,39 +17,33 @@ import pytest
 from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing import demo
-from bluegreen.testing.load import Load
+from tests.e2e import test_process_e2e as process_e2e
 
 pytestmark = pytest.mark.e2e
 
 INDEX = 7  # apart from the session's hosts and the other systemd tests' (5, 6)
-ALL_KINDS = ("new", "keepalive-retry", "keepalive")
 WORKER = "bluegreen-nodeapp-worker.service"
 LOCKED = ("hono", "@hono/node-server")
 # tag, version, control file of the release
 RELEASES = (("v1", "1.0.0", None), ("v2", "2.0.0", None), ("broken", "3.0.0", "UNHEALTHY"))
 
 
-def _git(repo: Path, *args: str) -> str:
-    run = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-    return run.stdout.decode().strip()
-
-
 def make_repo(path: Path) -> dict[str, str]:
     """example-node/ (without node_modules) in a fresh repository, one commit per release."""
     shutil.copytree(demo.PROJECT / "example-node", path, ignore=shutil.ignore_patterns("node_*"))
     (path / "hosts.yml").unlink()
-    _git(path, "init", "-q")
-    _git(path, "config", "user.email", "demo@example.invalid")
-    _git(path, "config", "user.name", "bluegreen demo")
+    process_e2e._git(path, "init", "-q")
+    process_e2e._git(path, "config", "user.email", "demo@example.invalid")
+    process_e2e._git(path, "config", "user.name", "bluegreen demo")
     ids = {}
     for tag, version, control in RELEASES:
         (path / "VERSION").write_text(version + "\n")
         if control:
             (path / control).write_text("")
-        _git(path, "add", "-A")
-        _git(path, "commit", "-qm", version)
-        _git(path, "tag", tag)
-        ids[tag] = _git(path, "rev-parse", "--short=12", "HEAD")
+        process_e2e._git(path, "add", "-A")
+        process_e2e._git(path, "commit", "-qm", version)
+        process_e2e._git(path, "tag", tag)
+        ids[tag] = process_e2e._git(path, "rev-parse", "--short=12", "HEAD")
     return ids
 
 
@@ -61,6 +52,7 @@ def write_inventory(path: Path, repo: Path) -> Path:
     text = (demo.PROJECT / "example-node" / "hosts.yml").read_text()
     app = text.split("hosts:")[0].replace("repo: ..\n", f"repo: {repo}\n")
     app = app.replace("  path: example-node\n", "")
+    app += "  proxy: {release_headers: public}  # the load reads the release from outside\n"
     path.write_text(app + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
     return path
 
@@ -83,8 +75,7 @@ def fleet(tmp_path_factory):
 
 def served(host) -> tuple[str | None, str]:
     """(release, body) that the public port answers right now."""
-    with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as response:
-        return response.headers.get("X-Bluegreen-Release"), response.read().decode()
+    return process_e2e.served(host)[1:]
 
 
 def worker_release(host) -> str:
@@ -94,16 +85,10 @@ def worker_release(host) -> str:
     return sb.run_in(host, f"readlink /proc/{pid}/cwd").stdout.strip().rsplit("/", 1)[-1]
 
 
-def under_load(host, inventory: Path, *args: str):
-    with Load([(host.address, 4000)], max_seconds=120) as load:
-        result = demo.fab(inventory, *args)
-        deadline = time.monotonic() + 10  # a short change: still enough requests to count
-        while time.monotonic() < deadline and min(load.stats(k).sent for k in ALL_KINDS) <= 20:
-            time.sleep(0.05)
-    print(f"\nfab {' '.join(args)}: {result.seconds:.2f} s\n{load.report()}")
-    for kind in ALL_KINDS:
-        stats = load.stats(kind)
-        assert stats.sent > 20 and stats.failed == 0, load.report()
+def under_load(host, inventory: Path, *args: str) -> demo.FabResult:
+    """``fab ARGS`` under load; no request failed."""
+    result, load = process_e2e.under_load(host, inventory, *args)
+    process_e2e.assert_no_failures(load)
     return result
 
 

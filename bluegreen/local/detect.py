@@ -10,6 +10,7 @@ What cannot be told stays ``None``, and init says what to fill in.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ class Process:
     build: str | None
     command: str | None
     told_by: str  # what it was told by, for the report: "node: package.json, yarn.lock"
-    needs: str  # what each server must have installed to build and run it
+    needs: str  # what the servers and this machine need to build and run it
     why: str = ""  # with no command: why init could not tell
+    language: str | None = None  # app.language: the runtime bootstrap installs (node, python)
+    local: bool = False  # build: local (npm on this machine; the hosts get only nodejs)
 
 
 def detect(folder: Path, command: str | None = None, build: str | None = None) -> Process:
@@ -57,16 +60,16 @@ def detect(folder: Path, command: str | None = None, build: str | None = None) -
     chosen = next((kind for kind in found if kind.command), found[0] if found else None)
     if chosen is None:
         nothing = f"no {KINDS}"
-        chosen = Process(None, None, nothing, "what your command needs", f"{nothing} here")
+        chosen = Process(None, None, nothing, "what your command needs on the servers",
+                         f"{nothing} here")  # fmt: skip
     if command is None and build is None:
         return chosen
     told = "your options" if chosen.command is None else f"{chosen.told_by}, your options"
-    return Process(
-        build if build is not None else chosen.build,
-        command if command is not None else chosen.command,
-        told,
-        chosen.needs,
-        chosen.why,
+    return dataclasses.replace(
+        chosen,
+        build=build if build is not None else chosen.build,
+        command=command if command is not None else chosen.command,
+        told_by=told,
     )
 
 
@@ -91,9 +94,9 @@ def _node(folder: Path) -> Process | None:
     else:
         build = production
     told = "node: package.json" + (f", {lock}" if lock else "")
-    needs = "nodejs and npm" if manager == "npm" else f"nodejs and {manager}"
+    needs = f"nodejs on the servers (bootstrap installs it), {manager} on this machine"
     command, why = _node_start(folder, package, scripts, manager)
-    return Process(build, command, told, needs, why)
+    return Process(build, command, told, needs, why, language="node", local=True)
 
 
 def _node_start(folder: Path, package: dict, scripts: dict, manager: str) -> tuple[str | None, str]:
@@ -120,15 +123,17 @@ def _python(folder: Path) -> Process | None:
         build, told = f"{VENV} && {PIP} .", "python: pyproject.toml"
     else:
         return None
-    needs = "python3 and python3-venv"
+    needs = "python3 and python3-venv on the servers (bootstrap installs them)"
     script = _project_script(folder / "pyproject.toml")
-    if script:
-        return Process(build, f"exec .venv/bin/{script}", told, needs)
     entry = next((name for name in PYTHON_ENTRIES if (folder / name).is_file()), None)
-    if entry:
-        return Process(build, f"exec .venv/bin/python {entry}", told, needs)
-    files = ", ".join(PYTHON_ENTRIES)
-    return Process(build, None, told, needs, f"no [project.scripts] entry and no {files}")
+    if script:
+        command, why = f"exec .venv/bin/{script}", ""
+    elif entry:
+        command, why = f"exec .venv/bin/python {entry}", ""
+    else:
+        files = ", ".join(PYTHON_ENTRIES)
+        command, why = None, f"no [project.scripts] entry and no {files}"
+    return Process(build, command, told, needs, why, language="python")
 
 
 def _project_script(pyproject: Path) -> str | None:

@@ -282,10 +282,8 @@ def next_steps(plan: Plan) -> str:
         sandbox = "bluegreen sandbox.up"
     else:
         check = "app.build_command, app.command (the app listens on $HOST:$PORT)"
-        bootstrap = (
-            f"nginx, no docker (needs systemd);\n     install {plan.process.needs} on each server"
-            " yourself"
-        )
+        runtime = "the app's runtime" if plan.process.language else "no runtime: install it"
+        bootstrap = f"nginx, {runtime}, no docker (needs systemd)"
         commit = "commit your app"
         sandbox = "bluegreen sandbox.up   # its hosts boot a real systemd"
     return (

@@ -81,20 +81,20 @@ def host_options(app: inventory.App | None, systemd: bool) -> sandbox.HostOption
     return sandbox.HostOptions(init="systemd" if wanted else "tini")
 
 
-NODE = re.compile(r"(^|[\s;&|(])(node|npm|npx|yarn|pnpm)(\s|$)")
+PACKAGE_MANAGERS = re.compile(r"(^|[\s;&|(])(npm|npx|yarn|pnpm)(\s|$)")
 
 
 def missing_runtime(app: inventory.App | None) -> str | None:
-    """What the systemd hosts lack for this app (their rootfs has python3; no Node.js, no
-    Docker)."""
+    """What the systemd hosts lack for this app: their rootfs has python3 and nodejs, but
+    no npm (``build: local`` runs it on this machine) and no Docker."""
     if app is None:
         return None
     if app.runtime == "docker":
         return "the sandbox's systemd hosts have no Docker: this app (runtime: docker) needs it"
-    if NODE.search(f"{app.build_command or ''}\n{app.command or ''}"):
+    if app.build == "host" and PACKAGE_MANAGERS.search(app.build_command or ""):
         return (
-            "the sandbox's systemd hosts have python3 but no Node.js: this app's build_command"
-            " or command will fail there (a server of yours needs nodejs installed)"
+            "the sandbox's systemd hosts have nodejs but no npm, yarn or pnpm: this app's"
+            " build_command will fail there (build: local runs it on this machine)"
         )
     return None
 

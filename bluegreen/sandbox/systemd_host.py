@@ -6,7 +6,7 @@ must prove something about systemd (units of ``runtime: process`` apps, ``system
 namespace instead, so it has its own address on the bridge and runs sshd and nginx as
 systemd services, as a real server does.
 
-The rootfs (``debootstrap`` from the Debian mirror apt uses; 331 MB, 1.5 min here) is
+The rootfs (``debootstrap`` from the Debian mirror apt uses; ~350 MB, 2 min here) is
 made once per user and cached in ``~/.cache/bluegreen`` (``$XDG_CACHE_HOME``), shared by
 every repository and sandbox instance; its name carries a digest of what it is made of,
 so a change of packages makes a new one. Every host sees it through an overlay whose
@@ -37,8 +37,9 @@ PACKAGES = (
     "python3,python3-venv,procps,curl,sudo"
 )
 # installed by apt in the new rootfs: debootstrap's own resolver leaves certbot's Python
-# dependencies unconfigured
-APT_PACKAGES = ("certbot",)
+# dependencies unconfigured; nodejs runs the Node example (the hosts reach no mirror, so
+# bootstrap finds it installed)
+APT_PACKAGES = ("certbot", "nodejs")
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 SSHD_SETTINGS = (
     "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"

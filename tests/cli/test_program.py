@@ -319,13 +319,15 @@ def test_sandbox_hosts_boot_systemd_for_a_process_app_or_when_asked(runtime, ask
 
 
 @pytest.mark.parametrize(
-    ("build", "command", "missing"),
-    [("npm ci --omit=dev", "exec node server.js", True), (None, "exec npm start", True),
-     ("make && pnpm install", "exec ./server", True), ("python3 -m venv .venv", "exec x", False),
-     (None, "exec ./nodejs-free --mode=node-ish", False)],
+    ("build", "where", "missing"),
+    [("npm ci --omit=dev", "host", True), ("make && pnpm install", "host", True),
+     ("npm ci --omit=dev", "local", False), ("python3 -m venv .venv", "host", False),
+     (None, "host", False), ("./npm-free --mode=npm-ish", "host", False)],
 )  # fmt: skip
-def test_sandbox_up_warns_when_its_hosts_lack_node_for_the_app(build, command, missing):
-    app = inventory.App(name="shop", runtime="process", build_command=build, command=command)
+def test_sandbox_up_warns_when_its_hosts_lack_what_the_app_needs(build, where, missing):
+    app = inventory.App(
+        name="shop", runtime="process", build=where, build_command=build, command="exec x"
+    )
     assert (sandbox_app.missing_runtime(app) is not None) == missing
     assert "no Docker" in sandbox_app.missing_runtime(inventory.App(name="shop"))
     assert sandbox_app.missing_runtime(None) is None

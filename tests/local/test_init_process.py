@@ -120,6 +120,9 @@ def test_init_writes_a_process_inventory_that_loads(tmp_path, files, build, comm
     init.write(plan)
     app = inventory.load(repo / "hosts.yml").app
     assert (app.runtime, app.name, app.repo, app.path) == ("process", "shop", str(repo), ".")
+    node = "package.json" in files and (command is None or "node" in command or "pm " in command)
+    language = None if build is None else "node" if node else "python"
+    assert (app.language, app.build) == (language, "local" if node else "host")
     assert app.build_command == build
     assert app.command == (command if command is not None else init.PLACEHOLDER)
     assert app.health.path == "/up"

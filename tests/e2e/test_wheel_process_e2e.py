@@ -4,7 +4,7 @@ holding a small Python web app and no Dockerfile → ``bluegreen init`` (runtime
 bootstrap → deploy v1 → deploy v2 and roll back under load (0 failed requests) → status.
 A host without systemd is refused in preflight, with nothing staged on it.
 
-The first run on a machine builds the rootfs (``debootstrap``; 88 s and 331 MB here);
+The first run on a machine builds the rootfs (``debootstrap``; 120 s and 419 MB here);
 ``sandbox.down`` keeps it for every later run.
 """
 

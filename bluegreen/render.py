@@ -75,6 +75,8 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "maintenance_page": nginx.maintenance_path(app),
         "retry_after": RETRY_AFTER,
         "proxy": inventory.app.proxy,
+        "balancer": inventory.app.balancer,
+        "drain_path": nginx.drain_path(app),
     }
 
 
@@ -91,18 +93,21 @@ def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str
     return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
 
 
-def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
-    """With TLS: port 80 (challenges, redirect); with ACME, a challenge this host does not
-    hold is asked of the inventory's other hosts."""
+def http(env: jinja2.Environment, inventory: Inventory, host: Host, switch_mode: str) -> str:
+    """With TLS: port 80 (challenges, redirect, the health endpoint); with ACME, a challenge
+    this host does not hold is asked of the inventory's other hosts."""
     acme = inventory.app.tls.mode == "acme"
     peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
-    return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
+    peers = peers if acme else []
+    return render(env, "http.conf.j2", **_common(inventory), peers=peers, switch_mode=switch_mode)
 
 
-def refuse(env: jinja2.Environment, ports: tuple[int, ...]) -> str:
-    """The host's default server on ``ports`` (80, 443): unknown names get a refusal."""
+def refuse(env: jinja2.Environment, ports: tuple[int, ...], apps: tuple[str, ...] = ()) -> str:
+    """The host's default server on ``ports`` (80, 443): unknown names get a refusal, the
+    health endpoint the host's state (503 while one of ``apps`` is drained)."""
     values = {"http_port": certificates.HTTP_PORT, "https_port": certificates.HTTPS_PORT}
-    return render(env, "refuse.conf.j2", ports=ports, **values)
+    drains = [nginx.drain_path(app) for app in apps]
+    return render(env, "refuse.conf.j2", ports=ports, drain_paths=drains, **values)
 
 
 def script(env: jinja2.Environment, inventory: Inventory) -> str:

@@ -177,14 +177,14 @@ def test_port_80_answers_challenges_redirects_and_asks_peers_with_acme(tmp_path)
     inv = _tls_inventory(tmp_path, Tls(mode="files", pair=pair))
     hosts = [Host("web1", "10.0.0.1"), Host("web2", "10.0.0.2"), Host("web3", "10.0.0.3")]
     inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts})
-    text = render.http(render.environment(inv), inv, hosts[0])
+    text = render.http(render.environment(inv), inv, hosts[0], "core")
     assert text.startswith("# bluegreen http my-shop: port 80 of its domains")
     assert "listen 80;\n    server_name shop.example.com www.example.com;" in text
     assert "location /.well-known/acme-challenge/ {\n        root /var/lib/bluegreen/acme;" in text
     assert "return 301 https://$host$request_uri;" in text
     assert "proxy_pass" not in text and "try_files" not in text  # files: nothing to forward
     acme = dataclasses.replace(inv, app=dataclasses.replace(inv.app, tls=Tls(mode="acme")))
-    text = render.http(render.environment(acme), acme, hosts[0])
+    text = render.http(render.environment(acme), acme, hosts[0], "core")
     assert (
         "upstream bluegreen_my_shop_acme_peers {\n    server 10.0.0.2:80 max_fails=0;\n"
         "    server 10.0.0.3:80 max_fails=0;\n}"
@@ -429,7 +429,22 @@ def test_a_real_nginx_serves_two_core_mode_apps_each_its_own_state(tmp_path):
 REFUSE_80 = """server {
     listen 80 default_server;
     server_name _;
-    return 444;  # close the connection without an answer
+
+    # The one exception: a load balancer's health check (sent to the address, without the
+    # app's name) gets the host's state: 503 while an app here is drained out of it.
+    location = /.bluegreen/up {
+        access_log off;
+        default_type text/plain;
+        add_header Cache-Control "no-store" always;
+        if (-e /etc/nginx/bluegreen/my-shop.drain) {
+            return 503 "draining\\n";
+        }
+        return 200 "up\\n";
+    }
+
+    location / {
+        return 444;  # close the connection without an answer
+    }
 }
 """
 REFUSE_443 = """server {
@@ -444,9 +459,9 @@ REFUSE_443 = """server {
 
 def test_the_default_server_refuses_unknown_names_on_each_port_it_is_given(tmp_path):
     env = render.environment(_inventory(tmp_path))
-    both = render.refuse(env, (80, 443))
+    both = render.refuse(env, (80, 443), ("my-shop",))
     assert both.startswith("# bluegreen refuse ports=80,443\n")
     assert both.endswith(REFUSE_80 + REFUSE_443)
-    only = render.refuse(env, (443,))
+    only = render.refuse(env, (443,), ("my-shop",))
     assert only.startswith("# bluegreen refuse ports=443\n") and only.endswith(REFUSE_443)
     assert "listen 80" not in only

@@ -85,6 +85,17 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class Balancer:
+    """A load balancer in front of the hosts (docs/guides/load-balancers.md): with --batch,
+    each batch leaves it (health endpoint 503) before its switch and rejoins after."""
+
+    drain: float = 10.0  # seconds from the 503 to the switch: marked down, in-flight done
+    rejoin: float = 5.0  # seconds from the 200 to the next batch: marked up again
+    # addresses or CIDRs whose X-Forwarded-For nginx believes (the client's real address)
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ContainerOptions:
     """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
 
@@ -140,6 +151,7 @@ class App:
     command: str | None = None
     build_command: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    balancer: Balancer | None = None  # no balancer: batches switch in rotation
 
 
 @dataclass(frozen=True)
@@ -489,6 +501,7 @@ def _app(value: Any, base: Path) -> App:
         "command": _one_line,
         "build_command": _one_line,
         "proxy": _record(Proxy, _PROXY),
+        "balancer": _record(Balancer, _BALANCER),
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -808,6 +821,29 @@ _PROXY: dict[str, Check] = {
     ),
     "timeout": _int(1),
     "buffering": _BOOL,
+}
+
+
+def _networks(value: Any, key: str) -> tuple[str, ...]:
+    """Addresses or CIDRs (nginx's set_real_ip_from), normalised: 10.0.0.1/8 -> 10.0.0.0/8."""
+    items = value if isinstance(value, list) else [value]
+    found = []
+    for i, item in enumerate(items):
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except (TypeError, ValueError):
+            what = "an address or CIDR like 10.0.0.0/8"
+            raise _Invalid(f"{key}[{i}]", f"expected {what}, got {item!r}") from None
+    return tuple(found)
+
+
+_BALANCER_SECONDS = _expect(
+    lambda v: type(v) in (int, float) and 0 < v <= 600, "seconds above 0, at most 600", float
+)
+_BALANCER: dict[str, Check] = {
+    "drain": _BALANCER_SECONDS,
+    "rejoin": _BALANCER_SECONDS,
+    "trusted_proxies": _networks,
 }
 
 

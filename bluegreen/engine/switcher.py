@@ -88,13 +88,14 @@ class Switcher:
         jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
-            config.append((nginx.http_path(app), render.http(jinja, inv, run.host)))
+            config.append((nginx.http_path(app), render.http(jinja, inv, run.host, mode)))
         found = run.facts
         refused = neighbours.refused(
             inv, found.neighbours, found.foreign_defaults, found.rejects_handshake
         )
         if refused:  # the host's, shared: the same text from every app that needs it
-            config.append((nginx.refuse_path(), render.refuse(jinja, refused)))
+            named = neighbours.named(inv, found.neighbours)
+            config.append((nginx.refuse_path(), render.refuse(jinja, refused, named)))
         live, link = [], ""
         if run.mode == "file":
             script = self.text("script", lambda: render.script(jinja, inv))

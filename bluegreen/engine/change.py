@@ -18,6 +18,7 @@ import time
 from bluegreen import transport
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import (
+    balancer,
     certificate,
     checks,
     interrupts,
@@ -36,7 +37,7 @@ from bluegreen.facts import HostFacts, neighbours
 from bluegreen.local import hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
-from bluegreen.shell import history, lock, runtime
+from bluegreen.shell import history, lock, nginx, runtime
 
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
 
@@ -60,6 +61,7 @@ class Change:
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
+        self.balanced = False  # each batch leaves the load balancer before its switch
 
     @property
     def app(self) -> str:
@@ -233,6 +235,8 @@ class Change:
             command = f"{history.append(app_dir, line)}; {command}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
+        if run.drained:  # cut off between leaving and rejoining: back in rotation
+            command = f"{nginx.rejoin(self.app)}; {command}"
         if run.outcome == "switched" and (tidy := plan.tidy(run)):
             command = f"{tidy}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned
@@ -318,6 +322,12 @@ class Change:
         batches switched so far stay)."""
         todo = [run for run in self.runs if run.outcome != "already live"]
         groups = batches(todo, self.options.batch)
+        self.balanced = balancer.applies(self.inventory, len(groups))
+        if self.inventory.app.balancer and len(todo) > 1 and not self.balanced:
+            self.log.line(
+                "⚠️  app.balancer: every host switches in one batch, so none leaves the load"
+                " balancer (give --batch N to drain them batch by batch)"
+            )
         for number, group in enumerate(groups, 1):
             if self.interrupted:
                 return False
@@ -371,7 +381,7 @@ class Change:
             and self.agreed(plan, group)  # the same image everywhere?
             and self.phases(group, *rest, (Phase.HEALTH, self.health))
         )
-        if not ready:
+        if not (ready and self.leave(group)):
             self.put_back(group, plan)
             return False
         for number, step in enumerate(steps, 1):
@@ -391,6 +401,7 @@ class Change:
                 return False
         for run in group:
             run.outcome = "switched"
+        self.rejoin(group, wait=True)
         self.hook("after_switch", self.releases)
         self.phase(Phase.DRAIN, group, self.drain)
         return True
@@ -399,6 +410,47 @@ class Change:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        self.rejoin(group, wait=False)  # serving what it served before: back in rotation
+
+    def leave(self, group: list[HostRun]) -> bool:
+        """With a load balancer: the batch's health endpoints turn 503, then the balancer is
+        given ``app.balancer.drain`` seconds to take the hosts out."""
+        if not self.balanced:
+            return True
+        app, seconds = self.app, self.inventory.app.balancer.drain
+        if not self.phase(Phase.LEAVE, group, lambda r: balancer.leave(r, app, self.lock.token)):
+            return False
+        self.pause(group, seconds, "out of the load balancer (health endpoint 503)")
+        return not self.interrupted
+
+    def rejoin(self, group: list[HostRun], wait: bool) -> None:
+        """The batch's health endpoints answer 200 again; with ``wait``, the balancer is given
+        ``app.balancer.rejoin`` seconds to take the hosts back before anything goes on. A
+        host that cannot be put back is a warning (it serves; the balancer skips it)."""
+        drained = [run for run in group if run.drained]
+        if not drained:
+            return
+
+        def back(run: HostRun) -> None:
+            try:
+                balancer.rejoin(run, self.app)
+            except BluegreenError as error:
+                how = f"rm {nginx.drain_path(self.app)} on the host puts it back"
+                self.settled(run, error, f"still out of the load balancer: {how}")
+
+        self.phase(Phase.REJOIN, drained, back)
+        if wait:
+            self.pause(drained, self.inventory.app.balancer.rejoin, "back in the load balancer")
+
+    def pause(self, group: list[HostRun], seconds: float, state: str) -> None:
+        """Give the load balancer ``seconds`` to see the hosts' new health (an interrupt
+        cuts it short)."""
+        names = ", ".join(run.name for run in group)
+        if self.options.dry_run:
+            self.log.line(f"balancer: {names} would be {state}; would wait {seconds:g} s")
+            return
+        self.halt.wait(seconds)
+        self.log.line(f"balancer: {names} {state}; waited {seconds:g} s")
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

@@ -22,9 +22,11 @@ class Phase(Enum):
     STAGE = "stage"  # source, build, start the target color
     RELEASE = "release"  # the release command, between build and start (when there is one)
     HEALTH = "health"
+    LEAVE = "leave"  # out of the load balancer (health endpoint 503), then its drain wait
     SWITCH = "switch"
     VERIFY = "verify"  # through the public port, by release
     WATCH = "watch"  # the access log of the color that got traffic
+    REJOIN = "rejoin"  # back into the load balancer, then its rejoin wait
     REVERT = "revert"  # a failure after a switch: nginx back to what served
     UNDO = "undo"  # a failure: the containers this change started go again
     DRAIN = "drain"  # then stop (keep) the old color
@@ -80,6 +82,7 @@ class HostRun:
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
+    drained: bool = False  # (maybe) out of the load balancer: its health endpoint says 503
 
     @property
     def name(self) -> str:

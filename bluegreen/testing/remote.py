@@ -226,6 +226,7 @@ class FakeHost:
         self.history: list[dict] = list(history)
         self.started_with = len(self.history)
         self.access_log = ""
+        self.drained = False  # out of the load balancer (its health endpoint says 503)
         self.frozen = self.nginx.serving()  # what the public port keeps serving under "verify"
         self.sent: list[Sent] = []
         self.released: list[tuple[str, str | None]] = []  # (release, env) per release command
@@ -271,6 +272,8 @@ class FakeHost:
             ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("log", lambda c: nginx.access_log_path(self.app) in c),
             ("history", lambda c: history.path(self.app_dir) in c),
+            ("leave", lambda c: f": > {nginx.drain_path(self.app)}" in c),
+            ("rejoin", lambda c: f"rm -f {nginx.drain_path(self.app)}" in c),
             ("build", lambda c: "docker build" in c),
             ("release", lambda c: "docker run --rm" in c and "--entrypoint" in c),
             ("run", lambda c: "docker run" in c),
@@ -430,10 +433,23 @@ class FakeHost:
         present = image.partition(":")[2] in self.images
         return "image=present\n" if present else "image=\n"
 
-    def _nginx(self, command: str, stdin: str | None) -> str:
+    def _guard(self, command: str) -> None:
+        """A command guarded by ``lock.held`` fails unless the lock is the run's."""
         guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
         if guard and (self.lock is None or self.lock.token != guard.group(1)):
             raise CommandFailed(lock.LOST, lock.LOST_WHY)
+
+    def _leave(self, command: str, stdin: str | None) -> str:
+        self._guard(command)
+        self.drained = True
+        return ""
+
+    def _rejoin(self, command: str, stdin: str | None) -> str:
+        self.drained = False
+        return ""
+
+    def _nginx(self, command: str, stdin: str | None) -> str:
+        self._guard(command)
         files = self.nginx.written(command)
         tested = "nginx -t" in command
         if tested and "nginx -t" in self.fail:

@@ -391,17 +391,15 @@ class Change:
             if len(steps) > 1:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
-                group,
-                (Phase.SWITCH, switcher.switch),
-                (Phase.VERIFY, switcher.verify_target),
-                (Phase.WATCH, self.watch),
+                group, (Phase.SWITCH, switcher.switch), (Phase.VERIFY, switcher.verify_target)
             )
-            if not moved:
+            if moved:  # verified: back into the load balancer, whose traffic the watch judges
+                self.rejoin(group, wait=True)
+            if not (moved and self.phases(group, (Phase.WATCH, self.watch))):
                 self.put_back(group, plan)
                 return False
         for run in group:
             run.outcome = "switched"
-        self.rejoin(group, wait=True)
         self.hook("after_switch", self.releases)
         self.phase(Phase.DRAIN, group, self.drain)
         return True

@@ -218,6 +218,10 @@ class Hooks:
     after_switch: str | None = None  # traffic moved and verified (before the drain)
     after: str | None = None  # the change succeeded
     failed: str | None = None  # the change failed (or was put back)
+    # with app.balancer and --batch: a batch leaves the balancer (a failure puts it back),
+    # and it is back in (BLUEGREEN_HOSTS: the batch); for balancers driven by an API
+    before_batch: str | None = None
+    after_batch: str | None = None
 
 
 @dataclass(frozen=True)

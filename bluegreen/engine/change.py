@@ -349,12 +349,18 @@ class Change:
         else:
             report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
 
-    def hook(self, name: str, release: str, result: str | None = None) -> bool:
-        """The operator's hook ``name`` on this machine (not for other operations, nor in a
-        dry run); False when it failed."""
+    def hook(
+        self,
+        name: str,
+        release: str,
+        result: str | None = None,
+        runs: list[HostRun] | None = None,
+    ) -> bool:
+        """The operator's hook ``name`` on this machine for ``runs`` (default: every host;
+        not for other operations, nor in a dry run); False when it failed."""
         if self.operation not in HOOKED or self.options.dry_run:
             return True
-        names = [run.name for run in self.runs]
+        names = [run.name for run in (self.runs if runs is None else runs)]
         variables = hooks.environment(self.app, release, names, self.operation, result)
         return hooks.run(self.inventory, name, variables, self.log)
 
@@ -418,6 +424,8 @@ class Change:
         app, seconds = self.app, self.inventory.app.balancer.drain
         if not self.phase(Phase.LEAVE, group, lambda r: balancer.leave(r, app, self.lock.token)):
             return False
+        if not self.hook("before_batch", self.releases, runs=group):
+            return False
         self.pause(group, seconds, "out of the load balancer (health endpoint 503)")
         return not self.interrupted
 
@@ -437,6 +445,7 @@ class Change:
                 self.settled(run, error, f"still out of the load balancer: {how}")
 
         self.phase(Phase.REJOIN, drained, back)
+        self.hook("after_batch", self.releases, runs=drained)
         if wait:
             self.pause(drained, self.inventory.app.balancer.rejoin, "back in the load balancer")
 

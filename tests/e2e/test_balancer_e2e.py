@@ -13,6 +13,7 @@ address when the bridge is a trusted proxy; a direct request cannot forge one.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import shlex
 import socket
@@ -33,6 +34,7 @@ CHECK = "inter 1s fall 2 rise 2"  # HAProxy marks a host down 2 checks (<= 2 s) 
 BALANCER = f"balancer: {{drain: 3, rejoin: 3, trusted_proxies: [{sb.BRIDGE_ADDRESS}]}}"
 CLIENT = "127.0.0.5"  # the load balancer's client, as the app should see it
 ACCESS_LOG = "/var/log/nginx/bluegreen-example.access.log"
+DRAIN = "/etc/nginx/bluegreen/example.drain"
 # a host out of the balancer gets no client request for about drain (3 s) - fall x inter
 # (<= 2 s) + the switch and its verification; in rotation the gap is a few milliseconds
 QUIET = 1.0
@@ -206,3 +208,22 @@ def test_the_app_sees_the_client_address_only_from_a_trusted_balancer(balanced, 
         f" {shlex.quote(f'http://{hosts[0].address}:4000/cgi-bin/client')}"
     )
     assert sb.run_in(hosts[1], forged).stdout == hosts[1].address  # not a trusted proxy
+
+
+def test_a_host_taken_out_by_hand_is_marked_down_and_shown_drained(balanced):
+    """The drain mark by hand (docs/guides/load-balancers.md): HAProxy takes the host out,
+    ``fab status`` says so; removing the mark brings it back."""
+    haproxy, host = balanced["haproxy"], balanced["hosts"][2]
+    haproxy.wait_all_up()
+    sb.run_in(host, f"touch {DRAIN}")
+    try:
+        deadline = time.monotonic() + 10
+        while haproxy.states()[host.name] != "DOWN":
+            assert time.monotonic() < deadline, haproxy.states()
+            time.sleep(0.2)
+        status = fab(balanced["drained"], "status", "--json")
+        drained = {r["host"]: r["drained"] for r in json.loads(status.stdout)["hosts"]}
+        assert drained == {h.name: h is host for h in balanced["hosts"]}, status.output
+    finally:
+        sb.run_in(host, f"rm -f {DRAIN}")
+    haproxy.wait_all_up()

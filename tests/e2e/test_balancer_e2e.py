@@ -26,7 +26,8 @@ import pytest
 from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
-from tests.e2e.support import HOSTS, RESET, served
+from tests.e2e.support import HOSTS, RESET, fake_nginx, real_nginx, served
+from tests.e2e.test_fleet_e2e import IGNORE_RELOAD
 
 pytestmark = pytest.mark.e2e
 
@@ -227,3 +228,30 @@ def test_a_host_taken_out_by_hand_is_marked_down_and_shown_drained(balanced):
     finally:
         sb.run_in(host, f"rm -f {DRAIN}")
     haproxy.wait_all_up()
+
+
+def test_a_batch_whose_switch_fails_reverts_out_of_rotation_and_rejoins(balanced, app_repo):
+    """sandbox2's nginx 'reloads' without applying: its verification fails while it is out
+    of the balancer; it is pointed back and rejoins on its old release, sandbox3 is never
+    touched, and no request fails."""
+    haproxy, hosts = balanced["haproxy"], balanced["hosts"]
+    haproxy.wait_all_up()
+    before, live = len(haproxy.transitions()), served(hosts[0])
+    ref = other_release(balanced, app_repo.releases)
+    fake_nginx(hosts[1], IGNORE_RELOAD)
+    try:
+        with through(haproxy) as load:
+            result = fab(balanced["drained"], "deploy", "--ref", ref, "--batch", "1")
+    finally:
+        real_nginx(hosts[1])
+    print(f"\na failed batch: {result.seconds:.1f} s\n{load.report()}")
+    assert result.returncode == 1, result.output
+    assert "sandbox2 ❌ port 4000 does not serve" in result.stdout
+    for kind in KINDS:
+        assert load.stats(kind).failed == 0, load.report()
+    assert served(hosts[0])[1] == app_repo.releases[ref]
+    assert served(hosts[1]) == served(hosts[2]) == live
+    haproxy.wait_all_up()  # a failed batch rejoins without waiting: nothing comes after it
+    logged = haproxy.transitions()[before:]
+    print("HAProxy:", ", ".join(f"{host} {state}" for host, state in logged))
+    assert logged == [(h.name, state) for h in hosts[:2] for state in ("DOWN", "UP")]

@@ -323,7 +323,8 @@ class Change:
         todo = [run for run in self.runs if run.outcome != "already live"]
         groups = batches(todo, self.options.batch)
         self.balanced = balancer.applies(self.inventory, len(groups))
-        if self.inventory.app.balancer and len(todo) > 1 and not self.balanced:
+        alone = self.inventory.app.balancer and len(todo) > 1 and not self.balanced
+        if alone and self.operation in HOOKED:
             self.log.line(
                 "⚠️  app.balancer: every host switches in one batch, so none leaves the load"
                 " balancer (give --batch N to drain them batch by batch)"

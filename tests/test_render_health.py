@@ -17,6 +17,8 @@ from bluegreen.config.inventory import App, Balancer, Inventory, Ports
 from bluegreen.facts.traffic import Traffic
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs the nginx binary")
+NJS = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")  # Debian's libnginx-mod-http-js
+NEEDS_NJS = pytest.mark.skipif(not NJS.exists(), reason="needs nginx's njs module")
 
 
 def _free_port() -> int:
@@ -46,9 +48,13 @@ class Nginx:
             f"server {{ listen 127.0.0.1:{port}; return 200 '{color} $http_x_real_ip'; }}"
             for color, port in (("blue", blue), ("green", green))
         )
+        njs = ""
+        if mode == "file":  # the njs module that reads the state file per request
+            njs = f"load_module {NJS};\n"
+            (tmp_path / "shop.js").write_text(self.local(render.script(self.env, self.inv)))
         self.conf = tmp_path / "nginx.conf"
         self.conf.write_text(
-            f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n{site}\n{colors}\n}}\n"
+            f"{njs}pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n{site}\n{colors}\n}}\n"
         )
         self.command = ["nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(self.conf)]
 
@@ -58,8 +64,12 @@ class Nginx:
         )
 
     def point(self, traffic: Traffic) -> None:
-        """Switch as the engine does: a renamed link (core) or a new include (reload)."""
-        if self.mode == "core":
+        """Switch as the engine does: a renamed link (core), state file (file) or a new
+        include (reload)."""
+        if self.mode == "file":
+            (self.dir / "shop.state.new").write_text(render.state(traffic))
+            (self.dir / "shop.state.new").rename(self.dir / "shop.state")
+        elif self.mode == "core":
             (self.dir / "shop.states" / traffic.link_name()).mkdir(parents=True, exist_ok=True)
             link = self.dir / "shop.current.new"
             link.symlink_to(f"shop.states/{traffic.link_name()}")
@@ -89,7 +99,11 @@ def served(tmp_path, request):
     subprocess.run([*nginx.command, "-s", "stop"], timeout=10)
 
 
-@pytest.mark.parametrize("served", [("core", ()), ("reload", ())], indirect=True)
+@pytest.mark.parametrize(
+    "served",
+    [("core", ()), ("reload", ()), pytest.param(("file", ()), marks=NEEDS_NJS)],
+    indirect=True,
+)
 def test_the_health_endpoint_follows_state_and_drain_mark_for_any_host(served):
     drain = served.dir / "shop.drain"
     assert served.get("/.bluegreen/up", Host="10.0.0.5") == (200, "blue r1\n")
@@ -98,12 +112,12 @@ def test_the_health_endpoint_follows_state_and_drain_mark_for_any_host(served):
     assert served.get("/.bluegreen/up") == (503, "draining\n")
     assert served.get("/version")[0] == 200  # the app still serves whoever comes
     drain.unlink()
-    if served.mode == "core":  # reload mode's answer changes with a reload, core's without
+    if served.mode != "reload":  # reload mode's answer changes with a reload, these without
         served.point(Traffic("green", "r2"))
         assert served.get("/.bluegreen/up") == (200, "green r2\n")
         served.point(Traffic("green", "r2", maintenance=True))
         assert served.get("/.bluegreen/up") == (503, "maintenance\n")
-        (served.dir / "shop.current").unlink()
+        (served.dir / ("shop.current" if served.mode == "core" else "shop.state")).unlink()
         assert served.get("/.bluegreen/up") == (503, "nothing serves\n")
 
 

@@ -108,15 +108,18 @@ def balanced(sandbox, app_repo, tmp_path_factory):
         sb.run_in(host, RESET)
     mode = "switch_mode: reload"
     plain = write_inventory(folder / "plain.yml", app_repo.path, HOSTS, defaults_extra=mode)
-    drained = write_inventory(
-        folder / "drained.yml", app_repo.path, HOSTS, app_extra=BALANCER, defaults_extra=mode
+    drained, core = (
+        write_inventory(
+            folder / f"{name}.yml", app_repo.path, HOSTS, app_extra=BALANCER, defaults_extra=how
+        )
+        for name, how in (("drained", mode), ("core", "switch_mode: core"))
     )
     result = fab(plain, "deploy", "--ref", "v1")
     assert result.returncode == 0, result.output
     haproxy = HAProxy(folder, hosts)
     try:
         haproxy.wait_all_up()
-        yield {"hosts": hosts, "plain": plain, "drained": drained, "haproxy": haproxy}
+        yield {"hosts": hosts, "plain": plain, "drained": drained, "core": core, "haproxy": haproxy}
     finally:
         haproxy.stop()
         for host in hosts:
@@ -174,17 +177,18 @@ def test_without_the_drain_hosts_switch_while_the_balancer_sends_them_requests(b
     assert max(gaps.values()) < QUIET, gaps
 
 
-def test_each_batch_leaves_the_balancer_and_no_request_fails(balanced, app_repo):
+@pytest.mark.parametrize("mode", ["drained", "core"])  # reload mode, then core mode
+def test_each_batch_leaves_the_balancer_and_no_request_fails(balanced, app_repo, mode):
     haproxy, hosts = balanced["haproxy"], balanced["hosts"]
     haproxy.wait_all_up()
     before = len(haproxy.transitions())
     ref = other_release(balanced, app_repo.releases)
     since = time.time()
     with through(haproxy) as load:
-        result = fab(balanced["drained"], "deploy", "--ref", ref, "--batch", "1")
+        result = fab(balanced[mode], "deploy", "--ref", ref, "--batch", "1")
     assert result.returncode == 0, result.output
     gaps = quiet_switches(hosts, since)
-    print(f"\nwith the drain: {result.seconds:.1f} s, quiet {gaps}\n{load.report()}")
+    print(f"\nwith the drain ({mode}): {result.seconds:.1f} s, quiet {gaps}\n{load.report()}")
     for kind in KINDS:
         stats = load.stats(kind)
         assert stats.sent > 100 and stats.failed == 0, load.report()

@@ -120,6 +120,9 @@ class Change:
             self.repair(run, release)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        if run.facts.drained:  # by hand, or a run cut off: it stays out until removed
+            path = nginx.drain_path(self.app)
+            self.log.warn(run.name, f"out of the load balancer ({path} exists; rm it to rejoin)")
         self.refuse_in_maintenance(run)
         monitoring.check(self.inventory, seen.output)
         found = run.facts

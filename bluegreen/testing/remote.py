@@ -309,6 +309,7 @@ class FakeHost:
             ("site_head", _head(n.files.get(n.site))),
             ("njs", "yes" if self.njs else ""),
             ("docker_bridge", self.docker_bridge),
+            ("drained", "yes" if self.drained else ""),
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]
         values.append(("lock_info", self.lock.to_json() if self.lock else ""))

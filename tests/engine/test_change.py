@@ -864,3 +864,15 @@ def test_all_hosts_in_one_batch_do_not_leave_the_balancer(monkeypatch, tmp_path,
     assert result.ok is True
     assert "every host switches in one batch, so none leaves the load balancer" in result.out
     assert all("leave" not in fake.kinds for fake in fakes.values())
+
+
+def test_a_host_left_out_of_the_balancer_is_named_by_every_change(monkeypatch, tmp_path, repo):
+    """A drain mark by hand, or from a run cut off, stays: the change says so."""
+    path, _ = repo
+    fakes = fleet()
+    fakes["web2"].drained = True
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+    assert result.ok is True
+    mark = "/etc/nginx/bluegreen/web.drain"
+    assert f"web2   ⚠️  out of the load balancer ({mark} exists; rm it to rejoin)" in result.out
+    assert "web1   ⚠️  out of the load balancer" not in result.out

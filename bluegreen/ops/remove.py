@@ -7,6 +7,7 @@ one command per host removes what bluegreen installed for the app (shell/remove.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from bluegreen import transport
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import locking
 from bluegreen.engine.runner import Runner, Session
-from bluegreen.errors import Refused
+from bluegreen.errors import BluegreenError, Refused
 from bluegreen.output.log import Log
 from bluegreen.shell import lock
 from bluegreen.shell import remove as removal
@@ -39,8 +40,8 @@ def remove(
         session.remote.open()
         app_dir = session.host.app_dir
         take = "" if dry_run else lock.acquire(app_dir, mine, locking.LOCK_TTL)
-        probe = removal.present(app.name, app_dir)
-        output = session.remote.run(f"{probe}\n{take}", what="probe", readonly=not take)
+        probe = removal.present(app.name, app_dir, then=take)  # the lock only where it is
+        output = session.remote.run(probe, what="probe", readonly=not take)
         if take and locking.settle(session.remote, session.host, mine, output, log):
             locked.add(session.name)
         if removal.PRESENT not in output:
@@ -76,6 +77,8 @@ def remove(
         return ok
     finally:
         for session in sessions:
-            if session.name in locked:  # not removed: the lock goes back
-                session.remote.run(lock.release(session.host.app_dir, mine.token), check=False)
+            if session.name in locked:  # not removed: the lock goes back (when reachable)
+                with contextlib.suppress(BluegreenError):
+                    give_back = lock.release(session.host.app_dir, mine.token)
+                    session.remote.run(give_back, check=False)
             session.remote.close()

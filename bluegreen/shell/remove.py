@@ -18,13 +18,15 @@ from bluegreen.shell import docker, history, nginx, process
 PRESENT = "present=yes"
 
 
-def present(app: str, app_dir: str) -> str:
-    """Prints ``present=yes`` when the app's site is on the host, or its directory holds
-    more than a history (what a removal keeps)."""
+def present(app: str, app_dir: str, then: str = "") -> str:
+    """Prints ``present=yes`` and runs ``then`` (taking the lock) when the app's site is on
+    the host, or its directory holds more than a history (what a removal keeps); else
+    nothing is run, so nothing changes."""
     kept = quote(history.path(app_dir).rsplit("/", 1)[1])
     files = f"find {quote(app_dir)} -mindepth 1 -maxdepth 1 ! -name {kept} 2>/dev/null"
     site = quote(nginx.site_path(app))
-    return f'if [ -e {site} ] || [ -n "$({files})" ]; then echo {PRESENT}; fi'
+    found = f"echo {PRESENT}; {then}" if then else f"echo {PRESENT}"
+    return f'if [ -e {site} ] || [ -n "$({files})" ]; then {found}; fi'
 
 
 def _runtime(app: App) -> list[str]:

@@ -11,6 +11,10 @@ def test_the_app_is_present_with_its_site_or_more_than_a_history():
         ' "$(find /srv/shop -mindepth 1 -maxdepth 1 ! -name history.jsonl 2>/dev/null)" ];'
         " then echo present=yes; fi"
     )
+    # the lock is taken only where the app is: elsewhere nothing is written (not even its dir)
+    assert remove.present("shop", "/srv/shop", then="TAKE").endswith(
+        " then echo present=yes; TAKE; fi"
+    )
 
 
 def test_a_removal_takes_nginx_first_then_the_containers_and_image_tags_of_the_app():

@@ -13,7 +13,7 @@ from shlex import quote
 
 from bluegreen.config.certificates import TLS_DIR
 from bluegreen.config.inventory import COLORS, App
-from bluegreen.shell import docker, history, nginx, process
+from bluegreen.shell import acme, docker, history, nginx, process
 
 PRESENT = "present=yes"
 
@@ -82,11 +82,23 @@ def _nginx(name: str) -> list[str]:
     ]
 
 
+def _certificates(app: App) -> list[str]:
+    """``tls: acme``: certbot's lineage of the app (named after it) and its CA bundle, once
+    nginx no longer names them; the shared webroot and renewal timer stay."""
+    if app.tls.mode != "acme":
+        return []
+    return [
+        f"certbot delete --non-interactive --cert-name {quote(app.name)} >/dev/null 2>&1 || true",
+        f"rm -f {quote(acme.ca_path(app.name))}",
+    ]
+
+
 def remove(app: App, app_dir: str, release_lock: str, volumes: bool, keep_history: bool) -> str:
     """The whole removal, one command (``set -e``); ``release_lock`` gives the lock back
     before the app's directory goes (with ``keep_history`` only the history stays)."""
     # nginx first: no request goes to the app once its containers stop
-    steps = ["set -e", *_nginx(app.name), *_runtime(app), *(_volumes(app) if volumes else [])]
+    steps = ["set -e", *_nginx(app.name), *_certificates(app), *_runtime(app)]
+    steps += _volumes(app) if volumes else []
     d = quote(app_dir)
     if keep_history:
         kept = quote(history.path(app_dir).rsplit("/", 1)[1])

@@ -1,7 +1,7 @@
 """fab remove's commands: only the app's own names, nginx first, history and volumes kept
 unless asked."""
 
-from bluegreen.config.inventory import App
+from bluegreen.config.inventory import App, Tls
 from bluegreen.shell import remove
 
 
@@ -63,3 +63,14 @@ def test_process_apps_lose_their_units():
     ) in text
     assert "rm -f /etc/systemd/system/bluegreen-shop@.service && systemctl daemon-reload" in text
     assert "docker" not in text
+
+
+def test_an_acme_app_loses_its_certbot_lineage_after_nginx_stopped_naming_it():
+    app = App(name="shop", domains=("shop.example",), tls=Tls(mode="acme", email="a@b.c"))
+    lines = remove.remove(app, "/srv/shop", "UNLOCK", False, True).split("\n")
+    reload = lines.index("nginx -t && nginx -s reload")
+    assert lines[reload + 1 : reload + 3] == [
+        "certbot delete --non-interactive --cert-name shop >/dev/null 2>&1 || true",
+        "rm -f /etc/letsencrypt/bluegreen-shop-ca.pem",
+    ]
+    assert "certbot" not in remove.remove(App(name="shop"), "/srv/shop", "U", False, True)

@@ -29,6 +29,7 @@ from bluegreen.engine import (
     watch,
 )
 from bluegreen.engine.operation import HostStep, Operation
+from bluegreen.engine.processes import Processes
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
@@ -56,6 +57,7 @@ class Change:
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
         self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
@@ -296,6 +298,8 @@ class Change:
             run.share, run.sticky = steps[-1].share, steps[-1].sticky
 
         def choose_target(run: HostRun) -> None:
+            if not run.host.web:
+                return  # its release is the web hosts' (``follow_web``)
             plan.choose(run)
             splits = min(step.share for step in steps) < 100
             if splits and run.outcome != "already live" and run.facts.traffic is None:
@@ -306,7 +310,7 @@ class Change:
             try:
                 ready = self.phases(
                     self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
-                )
+                ) and self.follow_web(release)
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
@@ -319,6 +323,27 @@ class Change:
                     notifier.send(self.event(verdict))
                 notifier.close()
                 self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
+
+    def follow_web(self, release: str | None) -> bool:
+        """Hosts without web (``web: false``) take the release the web hosts move to."""
+        others = [run for run in self.runs if not run.host.web]
+        if not others:
+            return True
+        moving = {
+            run.release for run in self.runs if run.host.web and run.outcome != "already live"
+        }
+        releases = (moving or {release}) - {None, ""}
+        if len(releases) != 1:
+            self.log.line(
+                f"❌ hosts without web ({', '.join(run.name for run in others)}) follow the"
+                " release the web hosts of the same run move to; this run moves"
+                f" {' and '.join(sorted(releases)) or 'none'}: name the web hosts in -H too"
+            )
+            return False
+        (target,) = releases
+        for run in others:
+            run.release = target
+        return True
 
     def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
@@ -381,17 +406,21 @@ class Change:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher, self.batch = self.switcher, group
         (phase, first), *rest = plan.stages()  # the image is on every host after the first
+        web = [run for run in group if run.host.web]  # the others run app.processes only
 
         def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            if not run.host.web:
+                plan.ready(run)
+                return
             certificate.ensure(switcher, self.log, run)
             first(run)
 
         ready = (
             self.phases(group, (phase, certified))
             and self.agreed(plan, group)  # the same image everywhere?
-            and self.phases(group, *rest, (Phase.HEALTH, self.health))
+            and self.phases(web, *rest, (Phase.HEALTH, self.health))
         )
-        if not (ready and self.leave(group)):
+        if not (ready and self.leave(web)):
             self.put_back(group, plan)
             return False
         for number, step in enumerate(steps, 1):
@@ -401,29 +430,40 @@ class Change:
             if len(steps) > 1:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
-                group, (Phase.SWITCH, switcher.switch), (Phase.VERIFY, switcher.verify_target)
+                web, (Phase.SWITCH, switcher.switch), (Phase.VERIFY, switcher.verify_target)
             )
             if moved:  # verified: back into the load balancer, whose traffic the watch judges
-                self.rejoin(group, wait=True)
-            if not (moved and self.phases(group, (Phase.WATCH, self.watch))):
+                self.rejoin(web, wait=True)
+            if not (moved and self.phases(web, (Phase.WATCH, self.watch))):
                 self.put_back(group, plan)
                 return False
+        following = [run for run in group if self.processes.follows(run)]
+        moves = (
+            (Phase.QUIESCE, self.processes.stop),
+            (Phase.PROCESSES, self.processes.start),
+            (Phase.SCHEDULE, self.processes.schedule),
+        )
+        if following and not self.phases(following, *moves):
+            self.put_back(group, plan)
+            return False
         for run in group:
             run.outcome = "switched"
         self.hook("after_switch", self.releases)
-        self.phase(Phase.DRAIN, group, self.drain)
+        self.phase(Phase.DRAIN, web, self.drain)
         return True
 
     def put_back(self, group: list[HostRun], plan: Operation) -> None:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        moved = [run for run in group if run.processes or run.launched]
+        self.phase(Phase.UNDO, moved, self.processes.restore)
         self.rejoin(group, wait=False)  # serving what it served before: back in rotation
 
     def leave(self, group: list[HostRun]) -> bool:
         """With a load balancer: the batch's health endpoints turn 503, then the balancer is
         given ``app.balancer.drain`` seconds to take the hosts out."""
-        if not self.balanced:
+        if not (self.balanced and group):
             return True
         app, seconds = self.app, self.inventory.app.balancer.drain
         if not self.phase(Phase.LEAVE, group, lambda r: balancer.leave(r, app, self.lock.token)):

@@ -95,11 +95,25 @@ def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str
 
 def http(env: jinja2.Environment, inventory: Inventory, host: Host, switch_mode: str) -> str:
     """With TLS: port 80 (challenges, redirect, the health endpoint); with ACME, a challenge
-    this host does not hold is asked of the inventory's other hosts."""
+    this host does not hold is asked of its peers (``peers``)."""
     acme = inventory.app.tls.mode == "acme"
-    peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
-    peers = peers if acme else []
-    return render(env, "http.conf.j2", **_common(inventory), peers=peers, switch_mode=switch_mode)
+    found = peers(inventory, host) if acme else []
+    values = _common(inventory)
+    return render(env, "http.conf.j2", **values, peers=found, switch_mode=switch_mode)
+
+
+def peers(inventory: Inventory, host: Host) -> list[str]:
+    """Where else a challenge for ``host``'s domains may land, as nginx ``server`` addresses
+    (IPv6 in brackets): the other hosts of the groups that list it (staging's hosts serve
+    other names than production's); hosts no group lists are each other's peers."""
+
+    def groups(name: str) -> set[str]:
+        return {group for group, members in inventory.groups.items() if name in members}
+
+    mine = groups(host.name)
+    others = [h for h in inventory.hosts.values() if h.address != host.address]
+    fleet = [h for h in others if (groups(h.name) & mine if mine else not groups(h.name))]
+    return [f"[{h.address}]" if ":" in h.address else h.address for h in fleet]
 
 
 def refuse(env: jinja2.Environment, ports: tuple[int, ...], apps: tuple[str, ...] = ()) -> str:

@@ -239,8 +239,9 @@ class Host:
 
 @dataclass(frozen=True)
 class Webhook:
-    url: str
+    url: str = field(repr=False)  # it may carry a token (then given as env:VAR or file:PATH)
     format: str = "json"  # json (generic POST) | slack | discord
+    secret: bool = False  # read from env:VAR or file:PATH: masked in all output
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,10 @@ class Inventory:
 
     @property
     def secret_values(self) -> set[str]:
-        """Every value the operator's output must mask: the secrets and env_file's values."""
-        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
+        """Every value the operator's output must mask: the secrets, env_file's values and
+        webhook URLs given as secrets."""
+        hooks = {hook.url for hook in self.notify if hook.secret}
+        return {*self.app.secrets.values(), *self.app.env_file_values.values(), *hooks}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -413,7 +416,7 @@ def _parse(data: dict, path: Path) -> Inventory:
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
-    notify = _notify(data.get("notify"))
+    notify = _notify(data.get("notify"), base)
     secrets = _registry_secrets(data.get("secrets"), base)
     metrics = _metrics(data["metrics"]) if "metrics" in data else None
     hooks = _record(Hooks, dict.fromkeys(_names(Hooks), _HOOK))(data.get("hooks"), "hooks")
@@ -490,21 +493,33 @@ def _private_file(path: Path, key: str) -> Path:
     return path
 
 
-def _notify(value: Any) -> tuple[Webhook, ...]:
-    """A list of webhooks: ``{url: https://..., format: json|slack|discord}``."""
+def _notify(value: Any, base: Path) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://... | env:VAR | file:PATH, format: json|slack|
+    discord}``; a URL that carries a token is read like a secret, so it is never committed."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise _Invalid("notify", f"expected a list of webhooks, got {_kind(value)}")
-    checks: dict[str, Check] = {
-        "url": _match(_URL, "an http:// or https:// URL without spaces"),
-        "format": _choice("json", "slack", "discord"),
-    }
-    parse = _record(Webhook, checks)
-    return tuple(
-        parse({"url": item} if isinstance(item, str) else item, f"notify[{i}]")
-        for i, item in enumerate(value)
-    )
+    plain = _match(_URL, "an http:// or https:// URL without spaces")
+
+    def url(given: Any, key: str) -> str:
+        if not isinstance(given, str) or not _SECRET_SOURCE.fullmatch(given):
+            return plain(given, key)
+        source = _secret_source(given, key, base)
+        found = _secret_value(source, key).strip()
+        if not _URL.fullmatch(found):  # the value is a secret: never in the message
+            where = source.partition(":")[2]
+            raise _Invalid(key, f"{where} holds no http:// or https:// URL without spaces")
+        return found
+
+    checks = {"url": url, "format": _choice("json", "slack", "discord")}
+    hooks = []
+    for i, item in enumerate(value):
+        given = {"url": item} if isinstance(item, str) else item
+        found = _fields(given, f"notify[{i}]", tuple(checks), checks, required=("url",))
+        secret = isinstance(given, dict) and bool(_SECRET_SOURCE.fullmatch(str(given.get("url"))))
+        hooks.append(Webhook(**found, secret=secret))
+    return tuple(hooks)
 
 
 def _app(value: Any, base: Path) -> App:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen.config import child_env
 from bluegreen.config.inventory import (
     App,
     Balancer,
@@ -791,3 +792,33 @@ def test_a_balancer_gets_its_defaults_and_normalised_trusted_proxies(tmp_path: P
 def test_a_bad_balancer_is_one_line_naming_the_key(tmp_path, balancer, problem) -> None:
     path = write(tmp_path, f"app: {{name: e, balancer: {balancer}}}\nhosts: {{w: a}}\n")
     assert load_error(path) == f"{path}: {problem}"
+
+
+def test_a_webhook_url_with_a_token_may_come_from_the_environment_or_a_private_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """So the token is never committed with hosts.yml; the URL is masked in all output and
+    kept from the programs bluegreen starts, as secrets are."""
+    token = "https://hooks.slack.invalid/services/T0/B0/s3cr3tT0ken"
+    monkeypatch.setenv("SHOP_SLACK_URL", token)
+    (tmp_path / "hook.url").write_text("https://hooks.example.invalid/t0ken\n")
+    (tmp_path / "hook.url").chmod(0o600)
+    path = write(
+        tmp_path,
+        """
+        app: {name: e}
+        hosts: {w: a}
+        notify:
+          - {url: "env:SHOP_SLACK_URL", format: slack}
+          - "file:hook.url"
+        """,
+    )
+    inv = load(path)
+    assert [w.url for w in inv.notify] == [token, "https://hooks.example.invalid/t0ken"]
+    assert {token, "https://hooks.example.invalid/t0ken"} <= inv.secret_values
+    assert "s3cr3tT0ken" not in repr(inv.notify)
+    assert "SHOP_SLACK_URL" not in child_env.for_children()
+    monkeypatch.setenv("SHOP_SLACK_URL", "ftp://x/s3cr3tT0ken")
+    error = load_error(path)
+    assert "notify[0].url: SHOP_SLACK_URL holds no http:// or https:// URL" in error
+    assert "s3cr3tT0ken" not in error

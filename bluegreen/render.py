@@ -93,13 +93,12 @@ def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str
     return render(env, "site.conf.j2", **_common(inventory), switch_mode=switch_mode)
 
 
-def http(env: jinja2.Environment, inventory: Inventory, host: Host, switch_mode: str) -> str:
-    """With TLS: port 80 (challenges, redirect, the health endpoint); with ACME, a challenge
-    this host does not hold is asked of its peers (``peers``)."""
+def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
+    """With TLS: port 80 (challenges, redirect); with ACME, a challenge this host does not
+    hold is asked of its peers (``peers``)."""
     acme = inventory.app.tls.mode == "acme"
     found = peers(inventory, host) if acme else []
-    values = _common(inventory)
-    return render(env, "http.conf.j2", **values, peers=found, switch_mode=switch_mode)
+    return render(env, "http.conf.j2", **_common(inventory), peers=found)
 
 
 def peers(inventory: Inventory, host: Host) -> list[str]:

@@ -177,14 +177,14 @@ def test_port_80_answers_challenges_redirects_and_asks_peers_with_acme(tmp_path)
     inv = _tls_inventory(tmp_path, Tls(mode="files", pair=pair))
     hosts = [Host("web1", "10.0.0.1"), Host("web2", "10.0.0.2"), Host("web3", "10.0.0.3")]
     inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts})
-    text = render.http(render.environment(inv), inv, hosts[0], "core")
+    text = render.http(render.environment(inv), inv, hosts[0])
     assert text.startswith("# bluegreen http my-shop: port 80 of its domains")
     assert "listen 80;\n    server_name shop.example.com www.example.com;" in text
     assert "location /.well-known/acme-challenge/ {\n        root /var/lib/bluegreen/acme;" in text
     assert "return 301 https://$host$request_uri;" in text
     assert "proxy_pass" not in text and "try_files" not in text  # files: nothing to forward
     acme = dataclasses.replace(inv, app=dataclasses.replace(inv.app, tls=Tls(mode="acme")))
-    text = render.http(render.environment(acme), acme, hosts[0], "core")
+    text = render.http(render.environment(acme), acme, hosts[0])
     assert (
         "upstream bluegreen_my_shop_acme_peers {\n    server 10.0.0.2:80 max_fails=0;\n"
         "    server 10.0.0.3:80 max_fails=0;\n}"
@@ -473,10 +473,10 @@ def test_acme_peers_are_the_hosts_of_this_hosts_groups_with_ipv6_in_brackets(tmp
              Host("stage1", "10.9.0.1"), Host("lone", "10.8.0.1")]  # fmt: skip
     groups = {"prod": ("eu",), "eu": ("web1", "web2", "web3"), "staging": ("stage1",)}
     inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts}, groups=groups)
-    text = render.http(render.environment(inv), inv, hosts[0], "core")
+    text = render.http(render.environment(inv), inv, hosts[0])
     upstream = text[text.index("upstream") : text.index("}") + 1]
     assert upstream == (
         "upstream bluegreen_my_shop_acme_peers {\n    server [2001:db8::2]:80 max_fails=0;\n"
         "    server 10.0.0.3:80 max_fails=0;\n}"
     )  # not staging's host, nor one in no group
-    assert "upstream" not in render.http(render.environment(inv), inv, hosts[3], "core")  # alone
+    assert "upstream" not in render.http(render.environment(inv), inv, hosts[3])  # alone

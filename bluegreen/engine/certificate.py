@@ -24,8 +24,7 @@ def ensure(switcher: Switcher, log: Log, run: HostRun) -> None:
     app, tls = inventory.app, inventory.app.tls
     if tls.mode != "acme" or set(app.domains) <= set(run.facts.acme_names):
         return
-    text = render.http(switcher.jinja, inventory, run.host, run.mode)
-    path = nginx.http_path(app.name)
+    path, text = nginx.http_path(app.name), render.http(switcher.jinja, inventory, run.host)
     if run.installed.get(path) != md5(text):
         run.touched = True  # a revert takes it away again when nothing served before
         run.remote.run(nginx.install([(path, text)]), what="nginx port 80")

@@ -91,7 +91,7 @@ class Switcher:
         jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
-            config.append((nginx.http_path(app), render.http(jinja, inv, run.host, mode)))
+            config.append((nginx.http_path(app), render.http(jinja, inv, run.host)))
         found = run.facts
         refused = neighbours.refused(
             inv, found.neighbours, found.foreign_defaults, found.rejects_handshake

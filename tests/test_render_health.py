@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen import render
-from bluegreen.config.inventory import App, Balancer, Inventory, Ports
+from bluegreen.config.inventory import App, Balancer, Inventory, Ports, Proxy
 from bluegreen.facts.traffic import Traffic
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs the nginx binary")
@@ -37,7 +37,7 @@ class Nginx:
         balancer = Balancer(trusted_proxies=trusted)
         self.inv = Inventory(
             path=tmp_path / "hosts.yml",
-            app=App(name="shop", balancer=balancer),
+            app=App(name="shop", balancer=balancer, proxy=Proxy(release_headers="public")),
             ports=Ports(public=self.port, blue=blue, green=green),
             hosts={},
             groups={},
@@ -130,3 +130,13 @@ def test_a_trusted_balancer_passes_the_client_address_to_the_app(served):
 @pytest.mark.parametrize("served", [("core", ("10.9.9.9/32",))], indirect=True)
 def test_an_untrusted_client_cannot_forge_its_address(served):
     assert served.get("/", **{"X-Forwarded-For": "203.0.113.9"}) == (200, "blue 127.0.0.1")
+
+
+def test_with_private_release_headers_the_endpoint_names_no_release(tmp_path):
+    """A balancer asks from outside: the body says no more than the app's headers would."""
+    inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="shop"), ports=Ports(), hosts={},
+                    groups={})  # fmt: skip
+    text = render.site(render.environment(inv), inv, "core")
+    health = text[text.index("location = /.bluegreen/up") :]
+    health = health[: health.index("\n    }\n")]
+    assert 'return 200 "up\\n";' in health and "_release" not in health

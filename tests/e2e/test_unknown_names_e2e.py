@@ -177,4 +177,5 @@ def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
         # the app's name on 443 everywhere (docs/guides/load-balancers.md)
         if host.name == BARE:
             assert health(host, 80, host.address) == "200 up\n"
-        assert health(host, 443, DOMAINS[0]) == "200 up\n"  # release headers are private
+        live = f"green {site['releases']['v2']}"  # write_inventory's release headers: public
+        assert health(host, 443, DOMAINS[0]) == f"200 {live}\n"

@@ -1,0 +1,282 @@
+"""hosts.yml's sections into the model, with the rules no type can say: keys that depend on
+other keys (tls needs domains, runtime-specific keys, ports that differ), the defaults each
+host takes, groups and their cycles, secrets and files read now, before any host is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bluegreen.config import certificates
+from bluegreen.config import secrets as secret
+from bluegreen.config.fields import (
+    Invalid,
+    PathHook,
+    check,
+    check_keys,
+    keys,
+    kind_of,
+    mapping,
+    paths_under,
+    record,
+    required,
+    values,
+)
+from bluegreen.config.model import (
+    NAME,
+    Acme,
+    App,
+    ContainerOptions,
+    GitUrl,
+    Hooks,
+    Host,
+    Inventory,
+    Metrics,
+    Name,
+    Ports,
+    RegistryFile,
+    RegistryLogin,
+    Secrets,
+    Tls,
+    TlsFile,
+    Webhook,
+    listed,
+)
+
+TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks", "metrics")
+_BOTH = "a secret and a plain env setting at once; keep it in one of them"
+# what only a container has: refused with runtime: process rather than silently ignored
+_DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
+_DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
+_HOST_DEFAULTS = (*(k for k in keys(Host) if k not in ("address", "env")), "group")
+
+
+def inventory(data: dict, path: Path) -> Inventory:
+    """The whole file (a mapping) into an ``Inventory``; ``path`` is absolute."""
+    check_keys(data, "", TOP_KEYS)
+    base, paths = path.parent, paths_under(path.parent)
+    app = _app(data.get("app"), base, paths)
+    ports = _ports(data.get("ports"), paths)
+    hosts, default_group = _hosts(data.get("defaults"), data.get("hosts"), app.name, paths)
+    groups = _groups(data.get("groups"), hosts)
+    if default_group is not None and default_group not in groups and default_group not in hosts:
+        raise Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
+    if app.release_on not in ("first", "all", *hosts):
+        raise Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
+    for host in hosts.values():
+        for name in set(host.env) & set(app.secrets):
+            raise Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
+    notify = _notify(data.get("notify"), paths)
+    registry = _registry(data.get("secrets"), base, paths)
+    metrics = _metrics(data["metrics"], paths) if "metrics" in data else None
+    hooks = record(data.get("hooks"), Hooks, "hooks", paths)
+    return Inventory(
+        path, app, ports, hosts, groups, default_group, notify, registry, hooks, metrics
+    )
+
+
+def _app(value: Any, base: Path, paths: PathHook) -> App:
+    """The app section; relative local paths resolve against the inventory's directory."""
+    data = mapping(value, "app")
+    check_keys(data, "app", keys(App), required(App))
+    kw = values({k: v for k, v in data.items() if k != "tls"}, App, "app", paths)
+    kw["tls"] = _tls(data.get("tls"), kw.get("domains", ()), paths)
+    if "image" in kw and "build" in kw:
+        raise Invalid("app.build", "app.image is prebuilt, nothing is built: give one of the two")
+    if kw.get("build") == "local" and kw.get("source") == "git":
+        raise Invalid("app.build", "local builds use your checkout: source: git builds on hosts")
+    if kw.get("source") == "git":
+        if "repo" not in kw:
+            raise Invalid("app.repo", "required with source: git")
+        check(kw["repo"], GitUrl, "app.repo", paths)
+    else:
+        kw["repo"] = str(paths(Path, kw.get("repo", ".")))
+    if "env_file" in kw:
+        kw["env_file_values"] = secret.env_file(kw["env_file"], "app.env_file")
+    kw["secrets"] = _secrets(kw.get("secrets", {}), base)
+    for name in kw["secrets"]:
+        if name in kw.get("env", {}):
+            raise Invalid(f"app.secrets.{name}", f"{_BOTH} (app.env.{name})")
+    _runtime(kw)
+    return App(**kw)
+
+
+def _secrets(sources: Mapping[str, str], base: Path) -> dict[str, str]:
+    """Each secret's value, read now: a missing one stops the change before it starts."""
+    found = {}
+    for name, source in sources.items():
+        key = f"app.secrets.{name}"
+        found[name] = secret.value(secret.source(source, key, base), key)
+        if "\n" in found[name] or "\r" in found[name]:
+            raise Invalid(key, "contains a line break (env files hold one line each)")
+    return found
+
+
+def _runtime(kw: dict[str, Any]) -> None:
+    """``runtime: process`` needs ``command`` and takes no Docker-only key; docker takes no
+    ``command``/``build_command`` (its image says what runs)."""
+    if kw.get("runtime", "docker") == "docker":
+        for name in ("command", "build_command"):
+            if name in kw:
+                raise Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
+        return
+    if "command" not in kw:
+        raise Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
+    for name in ("HOST", "PORT"):
+        if name in kw.get("env", {}) or name in kw.get("secrets", {}):
+            raise Invalid(f"app.env.{name}", "set by bluegreen for each color (its port)")
+    for name in _DOCKER_ONLY:
+        if name in kw:
+            raise Invalid(f"app.{name}", "only for runtime: docker, not with runtime: process")
+    options = kw.get("options", ContainerOptions())
+    for name in _DOCKER_ONLY_OPTIONS:
+        if getattr(options, name) != getattr(ContainerOptions(), name):
+            raise Invalid(
+                f"app.options.{name}", "only for runtime: docker, not with runtime: process"
+            )
+
+
+def _tls(value: Any, domains: tuple[str, ...], paths: PathHook) -> Tls:
+    """``off`` (YAML reads it as false), ``{files: {certificate, key}}`` or ``{acme: {email,
+    server}}``, each with ``hsts``; the files are read and checked now."""
+    if value in (None, False, "off"):
+        return Tls()
+    if not isinstance(value, dict):
+        raise Invalid("app.tls", f"expected off, files: or acme:, got {value!r}")
+    check_keys(value, "app.tls", keys(TlsFile))
+    modes = [mode for mode in ("files", "acme") if value.get(mode) is not None]
+    if len(modes) != 1:
+        raise Invalid("app.tls", "expected exactly one of files: or acme:")
+    if not domains:
+        raise Invalid("app.tls", "needs app.domains (the names the certificate is for)")
+    given = record(value, TlsFile, "app.tls", paths)
+    if given.acme is not None:
+        return _acme(given.acme, given.hsts)
+    files = given.files
+    try:
+        pair = certificates.read_pair(files.certificate, files.key, domains)
+    except certificates.TlsInvalid as e:
+        raise Invalid("app.tls.files", str(e)) from None
+    return Tls("files", files.certificate, files.key, hsts=given.hsts, pair=pair)
+
+
+def _acme(acme: Acme, hsts: bool) -> Tls:
+    if acme.ca is not None and not acme.ca.is_file():
+        raise Invalid("app.tls.acme.ca", f"{acme.ca}: file not found")
+    return Tls("acme", email=acme.email, server=acme.server, ca=acme.ca, hsts=hsts)
+
+
+def _hosts(
+    defaults: Any, value: Any, app: str, paths: PathHook
+) -> tuple[dict[str, Host], str | None]:
+    """The hosts, each with ``defaults`` under its own keys; also the default group."""
+    shared = dict(mapping(defaults, "defaults"))
+    check_keys(shared, "defaults", _HOST_DEFAULTS)
+    group = shared.pop("group", None)
+    default_group = None if group is None else check(group, Name, "defaults.group", paths)
+    shared = {"app_dir": f"/srv/{app}", **values(shared, Host, "defaults", paths)}
+    if not value:
+        raise Invalid("hosts", "required (at least one host)")
+    hosts: dict[str, Host] = {}
+    seen: dict[tuple[str, int], str] = {}
+    for name, spec in mapping(value, "hosts").items():
+        key = f"hosts.{name}"
+        _check_name(name, key)
+        own = mapping({"address": spec} if isinstance(spec, str) else spec, key)
+        check_keys(own, key, keys(Host), required(Host))
+        kw = {**shared, **values(own, Host, key, paths)}
+        kw["app_dir"] = kw["app_dir"].replace("{app}", app).rstrip("/")
+        host = hosts[name] = Host(name=name, **kw)
+        first = seen.setdefault((host.address, host.port), name)
+        if first != name:
+            where = f"{host.address}:{host.port}"
+            raise Invalid(f"{key}.address", f"same address and port as hosts.{first} ({where})")
+    return hosts, default_group
+
+
+def _groups(value: Any, hosts: Mapping[str, Host]) -> dict[str, tuple[str, ...]]:
+    """Groups of host and group names, checked for unknown members and cycles."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, members in mapping(value, "groups").items():
+        key = f"groups.{name}"
+        _check_name(name, key)
+        if name in hosts:
+            raise Invalid(key, f"{name!r} is also a host name; a name must be one or the other")
+        if not members or not isinstance(members, list):
+            raise Invalid(key, f"expected a non-empty list of host or group names, got {members!r}")
+        groups[name] = tuple(_check_name(member, key) for member in members)
+    for name, members in groups.items():
+        for member in members:
+            if member not in hosts and member not in groups:
+                raise Invalid(f"groups.{name}", f"{member!r} is {_neither(groups, hosts)}")
+    for name in groups:
+        _no_cycle(groups, [name])
+    return groups
+
+
+def _no_cycle(groups: Mapping[str, tuple[str, ...]], trail: list[str]) -> None:
+    """Walk the groups reachable from ``trail[-1]``, failing on one that includes itself."""
+    for member in groups.get(trail[-1], ()):
+        if member in trail:
+            cycle = " -> ".join([*trail[trail.index(member) :], member])
+            raise Invalid(f"groups.{member}", f"includes itself: {cycle}")
+        _no_cycle(groups, [*trail, member])
+
+
+def _ports(value: Any, paths: PathHook) -> Ports:
+    """The three ports; nginx and both colors cannot share one."""
+    ports = record(value, Ports, "ports", paths)
+    roles: dict[int, str] = {}
+    for role in keys(Ports):
+        number = getattr(ports, role)
+        if number in roles:
+            raise Invalid(f"ports.{role}", f"{number} is also ports.{roles[number]}")
+        roles[number] = role
+    return ports
+
+
+def _notify(value: Any, paths: PathHook) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://..., format: json|slack|discord}`` or a URL."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise Invalid("notify", f"expected a list of webhooks, got {kind_of(value)}")
+    return tuple(
+        record({"url": item} if isinstance(item, str) else item, Webhook, f"notify[{i}]", paths)
+        for i, item in enumerate(value)
+    )
+
+
+def _registry(value: Any, base: Path, paths: PathHook) -> Secrets:
+    """``secrets: {registry: {username, password: env:VAR | file:PATH}}``."""
+    data = mapping(value, "secrets")
+    check_keys(data, "secrets", ["registry"])
+    if data.get("registry") is None:
+        return Secrets()
+    key = "secrets.registry"
+    login = record(data["registry"], RegistryFile, key, paths)
+    source = secret.source(login.password, f"{key}.password", base)
+    if source.startswith("file:"):
+        secret.private_file(Path(source[5:]), f"{key}.password")
+    return Secrets(RegistryLogin(login.username, source))
+
+
+def _metrics(value: Any, paths: PathHook) -> Metrics:
+    """``metrics: {textfile_dir, listen, node_exporter_port, mtail_port}`` (``metrics: {}``:
+    the defaults)."""
+    metrics = record(value, Metrics, "metrics", paths)
+    if metrics.node_exporter_port == metrics.mtail_port:
+        raise Invalid("metrics.mtail_port", "must differ from metrics.node_exporter_port")
+    return metrics
+
+
+def _check_name(name: Any, key: str) -> str:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise Invalid(key, f"{name!r} is not a valid name (letters, digits, '_', '.', '-')")
+    return name
+
+
+def _neither(groups: Mapping[str, Any], hosts: Mapping[str, Any]) -> str:
+    return f"neither a group nor a host (groups: {listed(groups)}; hosts: {listed(hosts)})"

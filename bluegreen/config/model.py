@@ -127,8 +127,8 @@ class TlsFiles:
 class Acme:
     """Certificates from an ACME server (Let's Encrypt unless ``server`` says otherwise)."""
 
-    email: text(r"[^@\s'\"]+@[^@\s'\"]+\.[a-z]{2,}", "an e-mail address")
-    server: text(r"https://[^\s'\"]+", "an https:// ACME directory URL") = LETSENCRYPT
+    email: text(r"""[^@\s'"]+@[^@\s'"]+\.[a-z]{2,}""", "an e-mail address")
+    server: text(r"""https://[^\s'"]+""", "an https:// ACME directory URL") = LETSENCRYPT
     ca: Path | None = None  # CA bundle (PEM) of a private ACME server and its roots
 
 
@@ -286,7 +286,7 @@ class Host:
     user: text(r"[a-z_][a-z0-9_-]*", "a user name like 'ubuntu'") = "root"
     port: Port = 22
     key: Path | None = None  # null: ssh agent / default keys, even over defaults.key
-    known_hosts: Path = Path("~/.ssh/known_hosts").expanduser()
+    known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
     host_keys: Literal["accept-new", "strict"] = "accept-new"
     profile: Literal["auto", "ubuntu", "debian", "amazon-linux"] = "auto"
     # "{app}" in the configured value is replaced by the app name

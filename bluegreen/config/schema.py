@@ -1,0 +1,134 @@
+"""The JSON Schema of hosts.yml, generated from the model; editors complete and check keys.
+
+msgspec writes each section's schema from the same annotations that check it; the few
+places where hosts.yml spells a section otherwise than the model holds it are said here:
+a host is ``defaults`` plus its entry (or just an address), ``tls`` is ``off`` or one of
+``files:``/``acme:``, a webhook may be its URL, a section may be left empty (null).
+
+The committed copy (``hosts.schema.json``, shipped in the wheel) is rewritten with
+``python -m bluegreen.config.schema``; a unit test fails when it differs from the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bluegreen.config.model import (
+    App,
+    Hooks,
+    Host,
+    Metrics,
+    Name,
+    Ports,
+    RegistryFile,
+    TlsFile,
+    Webhook,
+)
+
+PATH = Path(__file__).with_name("hosts.schema.json")
+ID = "https://bluegreen.invalid/hosts.schema.json"  # names the schema; nothing is fetched
+_REF = "#/$defs/{name}"
+
+
+def generate() -> dict[str, Any]:
+    """The schema of a hosts.yml file, as a JSON-ready dict."""
+    sections = (App, Ports, Host, Webhook, Hooks, Metrics, RegistryFile, TlsFile, Name)
+    (*_, name), defs = msgspec.json.schema_components(
+        sections, schema_hook=_path, ref_template=_REF
+    )
+    defs["App"]["properties"].pop("env_file_values")
+    defs["App"]["properties"]["tls"] = {
+        "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
+        "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
+    }
+    entry = defs.pop("Host")
+    entry["properties"].pop("name")
+    entry["properties"]["known_hosts"]["default"] = "~/.ssh/known_hosts"  # not this machine's
+    entry["required"] = ["address"]
+    defaults = copy.deepcopy(entry)
+    for key in ("address", "env"):
+        defaults["properties"].pop(key)
+    defaults["properties"]["group"] = {**name, "description": "the group -H defaults to"}
+    defaults.update(title="Defaults", description="What every host has unless it says otherwise")
+    del defaults["required"]
+    defs.update(HostEntry=entry, Defaults=defaults)
+    for section in defs.values():
+        section["additionalProperties"] = False
+        section.setdefault("required", [])
+        for key, value in section["properties"].items():
+            if "$ref" in value:  # an empty section (``health:``) takes the defaults
+                section["properties"][key] = {"anyOf": [value, {"type": "null"}]}
+    top = {
+        "app": _ref("App"),
+        "ports": _empty_or(_ref("Ports")),
+        "defaults": _empty_or(_ref("Defaults")),
+        "groups": _empty_or(
+            {
+                "type": "object",
+                "additionalProperties": {"type": "array", "minItems": 1, "items": name},
+            }
+        ),
+        "hosts": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"anyOf": [{"type": "string"}, _ref("HostEntry")]},
+            "description": "name: address, or name: {address, ...} over defaults",
+        },
+        "notify": _empty_or(
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, _ref("Webhook")]}}
+        ),
+        "secrets": _empty_or(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"registry": _empty_or(_ref("RegistryFile"))},
+            }
+        ),
+        "hooks": _empty_or(_ref("Hooks")),
+        "metrics": _empty_or(_ref("Metrics")),
+    }
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": ID,
+        "title": "bluegreen hosts.yml",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["app", "hosts"],
+        "properties": top,
+        "$defs": dict(sorted(defs.items())),
+    }
+    return json.loads(_ecma(json.dumps(schema)))
+
+
+def text() -> str:
+    """The schema as the committed file holds it."""
+    return json.dumps(generate(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(name=name)}
+
+
+def _empty_or(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _path(kind: type) -> dict[str, Any] | None:
+    """Local paths are strings (relative to hosts.yml, ``~`` expanded)."""
+    return {"type": "string", "minLength": 1} if kind is Path else None
+
+
+def _ecma(dumped: str) -> str:
+    """Patterns as an editor's JavaScript reads them: no Python named groups."""
+    return re.sub(r"\(\?P<\w+>", "(?:", dumped)
+
+
+if __name__ == "__main__":
+    PATH.write_text(text(), encoding="utf-8")
+    print(f"wrote {PATH}")

@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from bluegreen.config import certificates, values
 from bluegreen.config.fields import Check, Invalid, Says
+from bluegreen.config.secrets import value as secret_value
 from bluegreen.errors import InventoryError
 
 COLORS = ("blue", "green")
@@ -244,10 +245,8 @@ class RegistryLogin:
 
     def password(self) -> str:
         """The password, from the environment or the private file (never printed)."""
-        from bluegreen.config.secrets import value
-
         try:
-            return value(self.password_from, "secrets.registry.password")
+            return secret_value(self.password_from, "secrets.registry.password")
         except Invalid as e:  # unset, or the file changed since the inventory was read
             raise InventoryError(str(e)) from None
 

@@ -103,12 +103,23 @@ def generate() -> dict[str, Any]:
         "properties": top,
         "$defs": dict(sorted(defs.items())),
     }
+    _prune(schema)
     return json.loads(_ecma(json.dumps(schema)))
 
 
 def text() -> str:
     """The schema as the committed file holds it."""
     return json.dumps(generate(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _prune(schema: dict[str, Any]) -> None:
+    """Drop the sections nothing refers to any more (the model's Tls, read at load)."""
+    used: set[str] = set()
+    found = set(re.findall(r"#/\$defs/(\w+)", json.dumps(schema["properties"])))
+    while found - used:
+        used |= found
+        found = set(re.findall(r"#/\$defs/(\w+)", json.dumps([schema["$defs"][n] for n in used])))
+    schema["$defs"] = {name: part for name, part in schema["$defs"].items() if name in used}
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -32,7 +32,6 @@ from bluegreen.config.model import (
 )
 
 PATH = Path(__file__).with_name("hosts.schema.json")
-ID = "https://bluegreen.invalid/hosts.schema.json"  # names the schema; nothing is fetched
 _REF = "#/$defs/{name}"
 
 
@@ -47,64 +46,71 @@ def generate() -> dict[str, Any]:
         "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
         "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
     }
-    entry = defs.pop("Host")
-    entry["properties"].pop("name")
-    entry["properties"]["known_hosts"]["default"] = "~/.ssh/known_hosts"  # not this machine's
-    entry["required"] = ["address"]
-    defaults = copy.deepcopy(entry)
-    for key in ("address", "env"):
-        defaults["properties"].pop(key)
-    defaults["properties"]["group"] = {**name, "description": "the group -H defaults to"}
-    defaults.update(title="Defaults", description="What every host has unless it says otherwise")
-    del defaults["required"]
-    defs.update(HostEntry=entry, Defaults=defaults)
+    defs.update(_host_sections(defs.pop("Host"), name))
     for section in defs.values():
         section["additionalProperties"] = False
         section.setdefault("required", [])
         for key, value in section["properties"].items():
             if "$ref" in value:  # an empty section (``health:``) takes the defaults
                 section["properties"][key] = {"anyOf": [value, {"type": "null"}]}
-    top = {
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "bluegreen hosts.yml",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["app", "hosts"],
+        "properties": _top(name),
+        "$defs": dict(sorted(defs.items())),
+    }
+    _prune(schema)
+    return json.loads(_ecma(json.dumps(schema)))
+
+
+def _host_sections(host: dict[str, Any], name: dict[str, Any]) -> dict[str, Any]:
+    """A host's entry (the model's Host but its name) and ``defaults`` (what every host
+    has unless it says otherwise, and the default group)."""
+    entry = copy.deepcopy(host)
+    entry["properties"].pop("name")
+    entry["properties"]["known_hosts"]["default"] = "~/.ssh/known_hosts"  # not this machine's
+    entry["properties"]["app_dir"]["default"] = "/srv/{app}"
+    entry["required"] = ["address"]
+    defaults = copy.deepcopy(entry)
+    for key in ("address", "env"):
+        defaults["properties"].pop(key)
+    defaults["properties"]["group"] = {**name, "description": "the group -H defaults to"}
+    defaults.update(title="Defaults", description="What every host has unless it says otherwise")
+    defaults["required"] = []
+    return {"HostEntry": entry, "Defaults": defaults}
+
+
+def _top(name: dict[str, Any]) -> dict[str, Any]:
+    """The file's top-level keys."""
+    names = {
+        "type": "object",
+        "additionalProperties": {"type": "array", "minItems": 1, "items": name},
+    }
+    webhooks = {"type": "array", "items": {"anyOf": [{"type": "string"}, _ref("Webhook")]}}
+    registry = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"registry": _empty_or(_ref("RegistryFile"))},
+    }
+    return {
         "app": _ref("App"),
         "ports": _empty_or(_ref("Ports")),
         "defaults": _empty_or(_ref("Defaults")),
-        "groups": _empty_or(
-            {
-                "type": "object",
-                "additionalProperties": {"type": "array", "minItems": 1, "items": name},
-            }
-        ),
+        "groups": _empty_or(names),
         "hosts": {
             "type": "object",
             "minProperties": 1,
             "additionalProperties": {"anyOf": [{"type": "string"}, _ref("HostEntry")]},
             "description": "name: address, or name: {address, ...} over defaults",
         },
-        "notify": _empty_or(
-            {"type": "array", "items": {"anyOf": [{"type": "string"}, _ref("Webhook")]}}
-        ),
-        "secrets": _empty_or(
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {"registry": _empty_or(_ref("RegistryFile"))},
-            }
-        ),
+        "notify": _empty_or(webhooks),
+        "secrets": _empty_or(registry),
         "hooks": _empty_or(_ref("Hooks")),
         "metrics": _empty_or(_ref("Metrics")),
     }
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": ID,
-        "title": "bluegreen hosts.yml",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["app", "hosts"],
-        "properties": top,
-        "$defs": dict(sorted(defs.items())),
-    }
-    _prune(schema)
-    return json.loads(_ecma(json.dumps(schema)))
 
 
 def text() -> str:

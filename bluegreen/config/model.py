@@ -261,6 +261,8 @@ class RegistryFile:
 
 @dataclass(frozen=True)
 class Secrets:
+    """Credentials bluegreen itself uses (app secrets are ``app.secrets``)."""
+
     registry: RegistryLogin | None = None
 
 
@@ -301,6 +303,8 @@ class Host:
 
 @dataclass(frozen=True)
 class Webhook:
+    """Where a change is told about as it starts, succeeds or fails."""
+
     url: text(r"https?://\S+", "an http:// or https:// URL without spaces")
     format: Literal["json", "slack", "discord"] = "json"  # json (generic POST) | slack | discord
 
@@ -331,6 +335,9 @@ class Metrics:
 
 @dataclass(frozen=True)
 class Inventory:
+    """A whole hosts.yml, checked. (Every dataclass here has a docstring: without one,
+    dataclasses computes a signature for it at import, a cost on every command's start.)"""
+
     path: Path
     app: App
     ports: Ports

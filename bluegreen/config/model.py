@@ -92,7 +92,8 @@ class Watch:
     """After a verified switch, judge the new color by nginx's access log; too bad → roll back."""
 
     seconds: Seconds = 0.0  # how long to watch; 0: off
-    max_error_rate: Annotated[float, Meta(ge=0, le=1)] = 0.01  # share of 5xx answers
+    # share of 5xx answers from the new color
+    max_error_rate: Annotated[float, Meta(ge=0, le=1), Says("a share from 0 to 1")] = 0.01
     max_p99_ms: Positive | None = None  # 99th percentile of nginx's request time; None: not judged
     min_requests: Count = 20  # fewer requests than this are too few to judge
     probe: UrlPath | None = None  # a path also requested through the public port once per second

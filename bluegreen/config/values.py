@@ -100,7 +100,7 @@ def size(value: Any, key: str) -> str:
 
 def relative(value: Any, key: str) -> str:
     """A relative path that stays inside the repository."""
-    parts = posixpath.normpath(value).split("/") if isinstance(value, str) and value else ["/"]
+    parts = posixpath.normpath(value).split("/") if isinstance(value, str) and value else [""]
     if parts[0] in ("", ".."):
         raise Invalid(key, f"expected a relative path inside the repository, got {value!r}")
     return value

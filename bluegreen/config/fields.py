@@ -114,6 +114,7 @@ def keys(cls: type) -> tuple[str, ...]:
 
 
 def required(cls: type) -> tuple[str, ...]:
+    """The keys hosts.yml must give a section: its fields without a default."""
     missing = dataclasses.MISSING
     return tuple(
         f.name

@@ -12,6 +12,7 @@ The committed copy (``hosts.schema.json``, shipped in the wheel) is rewritten wi
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from bluegreen.config import model
 from bluegreen.config.model import (
     App,
     Hooks,
@@ -46,6 +48,9 @@ def generate() -> dict[str, Any]:
         "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
         "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
     }
+    for title, section in defs.items():
+        if hasattr(model, title):  # not certificates.Pair (read at load)
+            _describe(section, getattr(model, title))
     defs.update(_host_sections(defs.pop("Host"), name))
     for section in defs.values():
         section["additionalProperties"] = False
@@ -64,6 +69,22 @@ def generate() -> dict[str, Any]:
     }
     _prune(schema)
     return json.loads(_ecma(json.dumps(schema)))
+
+
+def _describe(section: dict[str, Any], cls: type) -> None:
+    """Each key's description: its comment in model.py, beside it or on the lines above."""
+    above: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(text.lstrip("# "))
+            continue
+        field = re.match(r"    (\w+): ", line)
+        beside = line.partition("  # ")[2]
+        words = " ".join([*above, "" if beside.startswith(("noqa", "fmt:")) else beside]).strip()
+        if field and words and field.group(1) in section.get("properties", {}):
+            section["properties"][field.group(1)].setdefault("description", words)
+        above = []
 
 
 def _host_sections(host: dict[str, Any], name: dict[str, Any]) -> dict[str, Any]:

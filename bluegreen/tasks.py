@@ -219,13 +219,14 @@ def maintenance(c, on=False, off=False, message=None, dry_run=False):
         "color": "blue or green (default: the live color of each host)",
         "n": "lines per host (default 50)",
         "follow": "keep streaming new lines until Ctrl-C",
+        "process": "a process of app.processes (its hosts only), instead of a color",
     }
 )
-def logs(c, color=None, n=None, follow=False):
+def logs(c, color=None, n=None, follow=False, process=None):
     """Show the app's container output from every host, prefixed by host."""
     from bluegreen.ops.logs import logs as app_logs
 
-    _run(c, app_logs, color, _number("n", n, 50), follow)
+    _run(c, app_logs, color, _number("n", n, 50), follow, process=process)
 
 
 @task(
@@ -235,14 +236,15 @@ def logs(c, color=None, n=None, follow=False):
         "once": "on the first selected host only",
         "new": "in a one-off container of the live image (docker run --rm), not the running one",
         "interactive": "with a terminal (a shell, a console), on exactly one host",
+        "process": "beside a process of app.processes (its container or unit), on its hosts",
     },
 )
-def exec_task(c, color=None, once=False, new=False, interactive=False):
+def exec_task(c, color=None, once=False, new=False, interactive=False, process=None):
     """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
     from bluegreen.ops.execute import execute
 
     argv = list(c.config.bluegreen.command)
-    _run(c, execute, argv, color, once, new=new, interactive=interactive)
+    _run(c, execute, argv, color, once, new=new, interactive=interactive, process=process)
 
 
 @task(help={"n": "how many records per host (default 10)"})

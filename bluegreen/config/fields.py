@@ -70,11 +70,12 @@ def check(value: Any, kind: Any, key: str, paths: PathHook) -> Any:
         raise Invalid(key, f"expected {expected(kind)}, got {value!r}") from None
 
 
-def record(value: Any, cls: type, key: str, paths: PathHook) -> Any:
-    """A section that becomes a ``cls``: its keys checked, the defaults for absent keys."""
+def record(value: Any, cls: type, key: str, paths: PathHook, **given: Any) -> Any:
+    """A section that becomes a ``cls``: its keys checked, the defaults for absent keys;
+    ``given`` sets fields hosts.yml does not spell (a process's name: its key)."""
     data = mapping(value, key)
     check_keys(data, key, keys(cls), required(cls))
-    return cls(**values(data, cls, key, paths))
+    return cls(**given, **values(data, cls, key, paths))
 
 
 def values(data: Mapping[str, Any], cls: type, key: str, paths: PathHook) -> dict[str, Any]:

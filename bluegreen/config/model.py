@@ -179,6 +179,49 @@ class ContainerOptions:
     ) = None
 
 
+# app.processes and app.schedule (docs/guides/workers.md); a process names a container
+# (<app>-<name>) and a unit: not a color, nor a one-off's role (``schedule-<job>`` names a
+# scheduled job's container)
+PROCESS_NAME = re.compile(r"(?!(blue|green|release|exec)$|schedule-)[a-z][a-z0-9_-]{0,23}")
+ProcessName = text(
+    PROCESS_NAME, "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, schedule-…"
+)
+JobName = text(PROCESS_NAME, "a-z 0-9 _ - starting with a letter, at most 24")
+CommandText = text(r"\s*\S[\s\S]*", "a command line")  # one line only under runtime: process
+StopTimeout = Annotated[int, Meta(ge=1, le=3600)]
+
+
+@dataclass(frozen=True)
+class AppProcess:
+    """A named background process (a job worker) run from the live release, outside nginx."""
+
+    name: str = field(metadata={"loaded": True})  # its key under app.processes
+    command: CommandText  # a shell command line, run in the release (the image or its directory)
+    # host or group names (load expands the groups); none: every host
+    hosts: (
+        Annotated[tuple[str, ...], Meta(min_length=1), Says("a list of host or group names")] | None
+    ) = None  # noqa: E501
+    # what the program takes as "finish your job, then exit" (TERM, QUIT, ...)
+    stop_signal: Annotated[str, Check(values.signal)] = "SIGTERM"
+    stop_timeout: StopTimeout = 30  # seconds it gets to finish before it is killed
+    health: CommandText | None = None  # a command run beside it once started: exit 0 = healthy
+    overlap: bool = False  # docker: start the new one before stopping the old (idempotent jobs)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A command run once per time slot on one host of the fleet, in the live release."""
+
+    name: str = field(metadata={"loaded": True})  # its key under app.schedule
+    command: CommandText
+    # seconds dividing 60: slots are its multiples since the epoch
+    every: Annotated[int, Check(values.every)] | None = None
+    # minute hour day-of-month month day-of-week, in UTC
+    cron: Annotated[str, Check(values.cron)] | None = None
+    host: text(NAME, "a host name") = ""  # the one host that runs it; default: the first host
+    stop_timeout: StopTimeout = 30  # seconds a deploy waits for a running job before killing it
+
+
 Env = Annotated[Mapping[str, str | int | float | bool], Check(values.env)]
 Domains = Annotated[tuple[str, ...], Check(values.domains)]
 
@@ -235,6 +278,13 @@ class App:
     command: CommandLine | None = None
     build_command: CommandLine | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    # NAME: {command, hosts, ...} in hosts.yml (docs/guides/workers.md)
+    processes: tuple[AppProcess, ...] = ()
+    schedule: tuple[ScheduledJob, ...] = ()  # NAME: {command, every | cron, host, ...}
+
+    def processes_on(self, host: str) -> tuple[AppProcess, ...]:
+        """The processes ``host`` runs."""
+        return tuple(p for p in self.processes if p.hosts is None or host in p.hosts)
 
 
 @dataclass(frozen=True)
@@ -300,6 +350,7 @@ class Host:
     switch_mode: Literal["auto", "reload", "file", "core"] = "auto"
     connect_timeout: Positive = 10.0
     env: Env = field(default_factory=dict)  # per-host env, over the app's
+    web: bool = True  # false: a host for app.processes only (no color, no nginx site)
 
 
 @dataclass(frozen=True)

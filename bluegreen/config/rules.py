@@ -5,6 +5,7 @@ host takes, groups and their cycles, secrets and files read now, before any host
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,29 +29,34 @@ from bluegreen.config.model import (
     NAME,
     Acme,
     App,
+    AppProcess,
     ContainerOptions,
     GitUrl,
     Hooks,
     Host,
     Inventory,
+    JobName,
     Metrics,
     Name,
     Ports,
+    ProcessName,
     RegistryFile,
     RegistryLogin,
+    ScheduledJob,
     Secrets,
     Tls,
     TlsFile,
     Webhook,
     listed,
 )
+from bluegreen.config.values import one_line
 
 TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks", "metrics")
 _BOTH = "a secret and a plain env setting at once; keep it in one of them"
 # what only a container has: refused with runtime: process rather than silently ignored
 _DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
 _DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
-_HOST_DEFAULTS = (*(k for k in keys(Host) if k not in ("address", "env")), "group")
+_HOST_DEFAULTS = (*(k for k in keys(Host) if k not in ("address", "env", "web")), "group")
 
 
 def inventory(data: dict, path: Path) -> Inventory:
@@ -65,6 +71,7 @@ def inventory(data: dict, path: Path) -> Inventory:
         raise Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
     if app.release_on not in ("first", "all", *hosts):
         raise Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
+    app = _process_hosts(app, hosts, groups)
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
@@ -81,8 +88,14 @@ def _app(value: Any, base: Path, paths: PathHook) -> App:
     """The app section; relative local paths resolve against the inventory's directory."""
     data = mapping(value, "app")
     check_keys(data, "app", keys(App), required(App))
-    kw = values({k: v for k, v in data.items() if k != "tls"}, App, "app", paths)
+    own = ("tls", "processes", "schedule")  # spelled otherwise than the model holds them
+    kw = values({k: v for k, v in data.items() if k not in own}, App, "app", paths)
     kw["tls"] = _tls(data.get("tls"), kw.get("domains", ()), paths)
+    kw["processes"] = _named(data.get("processes"), AppProcess, ProcessName, "app.processes", paths)
+    kw["schedule"] = _named(data.get("schedule"), ScheduledJob, JobName, "app.schedule", paths)
+    for job in kw["schedule"]:
+        if (job.every is None) == (job.cron is None):
+            raise Invalid(f"app.schedule.{job.name}", "give one of every (seconds) or cron")
     if "image" in kw and "build" in kw:
         raise Invalid("app.build", "app.image is prebuilt, nothing is built: give one of the two")
     if kw.get("build") == "local" and kw.get("source") == "git":
@@ -122,6 +135,14 @@ def _runtime(kw: dict[str, Any]) -> None:
             if name in kw:
                 raise Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    for process in kw["processes"]:
+        one_line(process.command, f"app.processes.{process.name}.command")
+        if process.overlap:  # one unit per process: no second instance to overlap with
+            raise Invalid(f"app.processes.{process.name}.overlap", "only for runtime: docker")
+        if process.health is not None:
+            one_line(process.health, f"app.processes.{process.name}.health")
+    for job in kw["schedule"]:
+        one_line(job.command, f"app.schedule.{job.name}.command")
     if "command" not in kw:
         raise Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
     for name in ("HOST", "PORT"):
@@ -136,6 +157,40 @@ def _runtime(kw: dict[str, Any]) -> None:
             raise Invalid(
                 f"app.options.{name}", "only for runtime: docker, not with runtime: process"
             )
+
+
+def _named(value: Any, cls: type, name: object, key: str, paths: PathHook) -> tuple:
+    """``NAME: {...}`` entries (processes, scheduled jobs), each a ``cls`` named by its key."""
+    found = []
+    for entry, item in mapping(value, key).items():
+        check(entry, name, f"{key}.{entry}", paths)
+        found.append(record(item, cls, f"{key}.{entry}", paths, name=entry))
+    return tuple(found)
+
+
+def _process_hosts(app: App, hosts: Mapping[str, Host], groups: Mapping[str, Any]) -> App:
+    """Each process's ``hosts`` as host names (groups expanded), each job on its host (the
+    first host by default); an unknown name is refused, and so is a host left idle."""
+    inventory = Inventory(Path(), app, Ports(), hosts, groups)
+    expanded = []
+    for process in app.processes:
+        for name in process.hosts or ():
+            if name not in hosts and name not in groups:
+                where = f"app.processes.{process.name}.hosts"
+                raise Invalid(where, f"{name!r} is {_neither(groups, hosts)}")
+        names = process.hosts and tuple(h.name for h in inventory.select(process.hosts))
+        expanded.append(dataclasses.replace(process, hosts=names))
+    jobs = []
+    for job in app.schedule:
+        if job.host and job.host not in hosts:
+            raise Invalid(f"app.schedule.{job.name}.host", f"{job.host!r} is not a host")
+        jobs.append(dataclasses.replace(job, host=job.host or next(iter(hosts))))
+    app = dataclasses.replace(app, processes=tuple(expanded), schedule=tuple(jobs))
+    for host in hosts.values():
+        runs = app.processes_on(host.name) or any(job.host == host.name for job in jobs)
+        if not host.web and not runs:
+            raise Invalid(f"hosts.{host.name}.web", "false, but no app.processes runs on it")
+    return app
 
 
 def _tls(value: Any, domains: tuple[str, ...], paths: PathHook) -> Tls:

@@ -20,14 +20,16 @@ from typing import Any
 
 import msgspec
 
-from bluegreen.config import model
+from bluegreen.config import fields, model
 from bluegreen.config.model import (
     App,
     Hooks,
     Host,
+    JobName,
     Metrics,
     Name,
     Ports,
+    ProcessName,
     RegistryFile,
     TlsFile,
     Webhook,
@@ -39,18 +41,26 @@ _REF = "#/$defs/{name}"
 
 def generate() -> dict[str, Any]:
     """The schema of a hosts.yml file, as a JSON-ready dict."""
-    sections = (App, Ports, Host, Webhook, Hooks, Metrics, RegistryFile, TlsFile, Name)
-    (*_, name), defs = msgspec.json.schema_components(
-        sections, schema_hook=_path, ref_template=_REF
+    sections = (App, Ports, Host, Webhook, Hooks, Metrics, RegistryFile, TlsFile)
+    (*_, name, process, job), defs = msgspec.json.schema_components(
+        (*sections, Name, ProcessName, JobName), schema_hook=_path, ref_template=_REF
     )
-    defs["App"]["properties"].pop("env_file_values")
-    defs["App"]["properties"]["tls"] = {
-        "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
-        "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
-    }
     for title, section in defs.items():
         if hasattr(model, title):  # not certificates.Pair (read at load)
             _describe(section, getattr(model, title))
+            _file_keys(section, getattr(model, title))
+    app = defs["App"]["properties"]
+    app["tls"] = {
+        "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
+        "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
+    }
+    for key, names, entry in (
+        ("processes", process, "AppProcess"),
+        ("schedule", job, "ScheduledJob"),
+    ):
+        app[key] = _empty_or(
+            {"type": "object", "propertyNames": names, "additionalProperties": _ref(entry)}
+        )
     defs.update(_host_sections(defs.pop("Host"), name))
     for section in defs.values():
         section["additionalProperties"] = False
@@ -69,6 +79,14 @@ def generate() -> dict[str, Any]:
     }
     _prune(schema)
     return json.loads(_ecma(json.dumps(schema)))
+
+
+def _file_keys(section: dict[str, Any], cls: type) -> None:
+    """Only the keys hosts.yml spells: not the fields load fills in (a host's name)."""
+    for key in [k for k in section["properties"] if k not in fields.keys(cls)]:
+        section["properties"].pop(key)
+        if key in section.get("required", []):
+            section["required"].remove(key)
 
 
 def _describe(section: dict[str, Any], cls: type) -> None:
@@ -91,12 +109,11 @@ def _host_sections(host: dict[str, Any], name: dict[str, Any]) -> dict[str, Any]
     """A host's entry (the model's Host but its name) and ``defaults`` (what every host
     has unless it says otherwise, and the default group)."""
     entry = copy.deepcopy(host)
-    entry["properties"].pop("name")
     entry["properties"]["known_hosts"]["default"] = "~/.ssh/known_hosts"  # not this machine's
     entry["properties"]["app_dir"]["default"] = "/srv/{app}"
     entry["required"] = ["address"]
     defaults = copy.deepcopy(entry)
-    for key in ("address", "env"):
+    for key in ("address", "env", "web"):  # each host's own (rules._HOST_DEFAULTS)
         defaults["properties"].pop(key)
     defaults["properties"]["group"] = {**name, "description": "the group -H defaults to"}
     defaults.update(title="Defaults", description="What every host has unless it says otherwise")

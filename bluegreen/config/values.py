@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
+import signal as signals
 from collections.abc import Callable
 from typing import Any
 
@@ -210,3 +211,44 @@ def domains(value: Any, key: str) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise Invalid(key, "a domain is listed twice")
     return tuple(value)
+
+
+_SIGNALS = {s.name for s in signals.Signals if s.name.startswith("SIG") and "_" not in s.name}
+
+
+def signal(value: Any, key: str) -> str:
+    """A signal's name, with or without SIG (TERM, SIGQUIT); kept as SIGNAME."""
+    name = f"SIG{value.upper().removeprefix('SIG')}" if isinstance(value, str) else ""
+    if name not in _SIGNALS - {"SIGKILL", "SIGSTOP"}:
+        raise Invalid(key, f"{value!r} is not a signal name a program can handle (TERM, QUIT…)")
+    return name
+
+
+def every(value: Any, key: str) -> int:
+    """Seconds that divide a minute: the slots are their multiples since the epoch."""
+    if type(value) is not int or value <= 0 or 60 % value:
+        what = "seconds that divide 60 (1, 5, 10, 15, 30…); cron for minutes and more"
+        raise Invalid(key, f"expected {what}, got {value!r}")
+    return value
+
+
+# cron: minute hour day-of-month month day-of-week; each a list of *, N, A-B, with /STEP
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+                ("month", 1, 12), ("day of week", 0, 7))  # fmt: skip
+_CRON_PART = re.compile(r"(\*|(\d+)(?:-(\d+))?)(?:/([1-9]\d*))?")
+
+
+def cron(value: Any, key: str) -> str:
+    """Five cron fields of numbers (UTC); not both days restricted (cron ORs them)."""
+    fields = value.split() if isinstance(value, str) else []
+    if len(fields) != 5:
+        raise Invalid(key, f"expected five fields (minute hour day month weekday), got {value!r}")
+    for text, (what, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            found = _CRON_PART.fullmatch(part)
+            numbers = [int(n) for n in found.groups()[1:3] if n] if found else [-1]
+            if not all(low <= n <= high for n in numbers) or numbers != sorted(numbers):
+                raise Invalid(key, f"{part!r} is not a {what} ({low}-{high}, *, A-B, /STEP)")
+    if "*" not in (fields[2], fields[4]):
+        raise Invalid(key, "restrict the day of month or the day of week, not both")
+    return " ".join(fields)

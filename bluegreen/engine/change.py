@@ -28,6 +28,7 @@ from bluegreen.engine import (
     watch,
 )
 from bluegreen.engine.operation import HostStep, Operation
+from bluegreen.engine.processes import Processes
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
@@ -55,6 +56,7 @@ class Change:
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
         self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
@@ -289,6 +291,8 @@ class Change:
             run.share, run.sticky = steps[-1].share, steps[-1].sticky
 
         def choose_target(run: HostRun) -> None:
+            if not run.host.web:
+                return  # its release is the web hosts' (``follow_web``)
             plan.choose(run)
             splits = min(step.share for step in steps) < 100
             if splits and run.outcome != "already live" and run.facts.traffic is None:
@@ -299,7 +303,7 @@ class Change:
             try:
                 ready = self.phases(
                     self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
-                )
+                ) and self.follow_web(release)
                 if not ready:
                     self.log.line("❌ nothing changed")
                     return False
@@ -312,6 +316,27 @@ class Change:
                     notifier.send(self.event(verdict))
                 notifier.close()
                 self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
+
+    def follow_web(self, release: str | None) -> bool:
+        """Hosts without web (``web: false``) take the release the web hosts move to."""
+        others = [run for run in self.runs if not run.host.web]
+        if not others:
+            return True
+        moving = {
+            run.release for run in self.runs if run.host.web and run.outcome != "already live"
+        }
+        releases = (moving or {release}) - {None, ""}
+        if len(releases) != 1:
+            self.log.line(
+                f"❌ hosts without web ({', '.join(run.name for run in others)}) follow the"
+                " release the web hosts of the same run move to; this run moves"
+                f" {' and '.join(sorted(releases)) or 'none'}: name the web hosts in -H too"
+            )
+            return False
+        (target,) = releases
+        for run in others:
+            run.release = target
+        return True
 
     def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
@@ -361,15 +386,19 @@ class Change:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher, self.batch = self.switcher, group
         (phase, first), *rest = plan.stages()  # the image is on every host after the first
+        web = [run for run in group if run.host.web]  # the others run app.processes only
 
         def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            if not run.host.web:
+                plan.ready(run)
+                return
             certificate.ensure(switcher, self.log, run)
             first(run)
 
         ready = (
             self.phases(group, (phase, certified))
             and self.agreed(plan, group)  # the same image everywhere?
-            and self.phases(group, *rest, (Phase.HEALTH, self.health))
+            and self.phases(web, *rest, (Phase.HEALTH, self.health))
         )
         if not ready:
             self.put_back(group, plan)
@@ -381,7 +410,7 @@ class Change:
             if len(steps) > 1:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
-                group,
+                web,
                 (Phase.SWITCH, switcher.switch),
                 (Phase.VERIFY, switcher.verify_target),
                 (Phase.WATCH, self.watch),
@@ -389,16 +418,27 @@ class Change:
             if not moved:
                 self.put_back(group, plan)
                 return False
+        following = [run for run in group if self.processes.follows(run)]
+        moves = (
+            (Phase.QUIESCE, self.processes.stop),
+            (Phase.PROCESSES, self.processes.start),
+            (Phase.SCHEDULE, self.processes.schedule),
+        )
+        if following and not self.phases(following, *moves):
+            self.put_back(group, plan)
+            return False
         for run in group:
             run.outcome = "switched"
         self.hook("after_switch", self.releases)
-        self.phase(Phase.DRAIN, group, self.drain)
+        self.phase(Phase.DRAIN, web, self.drain)
         return True
 
     def put_back(self, group: list[HostRun], plan: Operation) -> None:
         """A batch failed: point touched hosts back, then undo what was started."""
         self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
         self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        moved = [run for run in group if run.processes or run.launched]
+        self.phase(Phase.UNDO, moved, self.processes.restore)
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

@@ -78,6 +78,9 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
     for run in runs:
         traffic = serving(run)
         serves = traffic.describe() if traffic else "nothing"
+        if not run.host.web:  # app.processes only
+            moved = run.outcome in ("switched", "already live")
+            serves = f"processes {run.release}" if moved else "processes as before"
         if not known(run):
             serves = "unknown (not reached)" if not run.reached else "unknown (see fab status)"
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))

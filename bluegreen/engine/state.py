@@ -8,7 +8,7 @@ from enum import Enum
 from typing import TypeVar
 
 from bluegreen import facts
-from bluegreen.config.inventory import Host
+from bluegreen.config.inventory import AppProcess, Host
 from bluegreen.errors import Refused
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.transport.ssh import Remote
@@ -25,6 +25,9 @@ class Phase(Enum):
     SWITCH = "switch"
     VERIFY = "verify"  # through the public port, by release
     WATCH = "watch"  # the access log of the color that got traffic
+    QUIESCE = "quiesce"  # app.processes: the old release's stop (their jobs finish)
+    PROCESSES = "processes"  # app.processes: the new release's start
+    SCHEDULE = "schedule"  # app.schedule: the new release's schedulers (or timers)
     REVERT = "revert"  # a failure after a switch: nginx back to what served
     UNDO = "undo"  # a failure: the containers this change started go again
     DRAIN = "drain"  # then stop (keep) the old color
@@ -80,6 +83,10 @@ class HostRun:
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
+    # app.processes: what the stop found of each (current | stopped | none), and the names
+    # of those whose new release was started ("timers": the scheduled jobs' timers)
+    processes: dict[AppProcess, str] = field(default_factory=dict)
+    launched: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:

@@ -90,3 +90,21 @@ def test_the_table_says_where_unknown_names_are_refused_only_for_apps_on_names()
     assert rows[1][-1] == "refused 443; 80: another site's default"
     assert rows[2][-1] == "NOT refused"
     assert "unknown names" not in table([{**RECORD, "unknown_names": None}])[0]
+
+
+def test_the_table_shows_each_host_s_processes_only_for_apps_with_processes():
+    worker = {"release": "r2", "state": "running", "since": "2026-12-06T20:01:02Z"}
+    rows = table(
+        [
+            {**RECORD, "processes": {"worker": worker, "mailer": {**worker, "state": "exited"}}},
+            {**RECORD, "host": "web2", "processes": {}},
+            {**RECORD, "reachable": False},
+        ]
+    )
+    assert rows[0][-1] == "processes"
+    assert rows[1][-1] == (
+        "worker r2 running since 2026-12-06T20:01:02Z; mailer r2 exited since 2026-12-06T20:01:02Z"
+    )
+    assert rows[2][-1] == "-"
+    assert rows[3] == ["web1", "unreachable", *["-"] * 8]
+    assert "processes" not in table([RECORD])[0]

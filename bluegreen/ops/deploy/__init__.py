@@ -72,7 +72,14 @@ class Deploy(Operation):
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
-        run.color, run.release = run.facts.idle_color, self.commit or ""
+        run.color = run.facts.idle_color
+        self.resolve(run)
+        self.fits(run)
+
+    def resolve(self, run: HostRun) -> None:
+        """The release: the operator's commit, or REF as the host resolves it (git); and
+        whether its image is on the host already."""
+        run.release = self.commit or ""
         if run.facts.image_present:
             self.built.add(run.name)
         if self.commit is None:
@@ -83,7 +90,6 @@ class Deploy(Operation):
             run.release = found.get("release", f"<{self.ref} on the host>")
             if found.get("image") == "present":
                 self.built.add(run.name)
-        self.fits(run)
 
     def fits(self, run: HostRun) -> None:
         """The resources preflight: the new color (and its image) must fit, unless forced."""
@@ -111,6 +117,11 @@ class Deploy(Operation):
 
     def start(self, run: HostRun) -> None:
         start(self.change, run)
+
+    def ready(self, run: HostRun) -> None:
+        """A host without web gets the release's image (or directory) and no color."""
+        self.resolve(run)
+        self.image(run)
 
     def image(self, run: HostRun) -> None:
         """The release's image on the host: present, built, received or pulled."""

@@ -11,6 +11,7 @@ then start without loading bootstrap, the image tools, the test rigs, ... (measu
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BUG_EXIT, BluegreenError, BugFound
 
 if TYPE_CHECKING:
     from bluegreen.config import inventory
@@ -61,6 +62,14 @@ def _run(
         ok = operation(inv, hosts, *args, log, **kwargs)
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
+    except Exception as error:
+        if not isinstance(error, BugFound):  # else its traceback was printed under its host
+            traceback.print_exc()
+        raise Exit(
+            f"❌ a bug in bluegreen (exit code {BUG_EXIT}): please report it with the traceback"
+            f" above ({error})",
+            code=BUG_EXIT,
+        ) from error
     if not ok:
         raise Exit(code=1)
 
@@ -279,12 +288,18 @@ def status(c, json=False):
     _run(c, status_of, json)
 
 
-@task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})
-def bootstrap(c, dry_run=False):
+@task(
+    help={
+        "dry-run": "print each host's plan (after a read-only probe) and change nothing",
+        "docker-group": "also add the login user to the docker group (root without sudo's log;"
+        " not needed: every command runs with sudo -n)",
+    }
+)
+def bootstrap(c, dry_run=False, docker_group=False):
     """Prepare fresh Ubuntu/Debian or Amazon Linux 2023 hosts for deploys (idempotent)."""
     from bluegreen.ops import bootstrap as bootstrap_hosts
 
-    _run(c, bootstrap_hosts.bootstrap, dry_run)
+    _run(c, bootstrap_hosts.bootstrap, dry_run, docker_group=docker_group)
 
 
 @task(

@@ -34,6 +34,7 @@ def other(color: str) -> str:
 APP_NAME_MAX = 24
 _APP_NAME = re.compile(rf"[a-z][a-z0-9_-]{{0,{APP_NAME_MAX - 1}}}")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # host and group names
+URL = re.compile(r"https?://\S+")
 # [registry[:port]/]name[:tag][@sha256:digest], as docker spells image references
 IMAGE_REFERENCE = re.compile(
     r"(?:(?P<server>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)/)?"
@@ -151,6 +152,19 @@ class Proxy:
     max_body: Annotated[str | int, Check(values.size)] = "100m"
     timeout: Count = 60  # seconds nginx waits between two reads or writes of the app's traffic
     buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
+    # private: X-Bluegreen-Color/-Release only to bluegreen's own checks (from the host itself);
+    # public: to every client
+    release_headers: Literal["private", "public"] = "private"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How the old color is let go after a switch (docs/guides/proxy.md): ``seconds`` for
+    requests already under way, then up to ``max`` for connections still busy (streams,
+    WebSockets, long requests); then it is stopped, so the app closes the rest."""
+
+    seconds: Seconds = 3.0
+    max: Seconds = 30.0
 
 
 Pairs = Mapping[str, str | int | float]
@@ -251,7 +265,8 @@ class App:
         default_factory=dict, repr=False
     )
     health: Health = field(default_factory=Health)
-    drain: Seconds = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    # before the old color is stopped: seconds, or {seconds, max} (busy connections' wait)
+    drain: Drain = field(default_factory=Drain)
     # keep the previous color running after a switch (rollback and the next switch skip the
     # container start, at the cost of a second running container)
     warm_standby: bool = False
@@ -357,8 +372,14 @@ class Host:
 class Webhook:
     """Where a change is told about as it starts, succeeds or fails."""
 
-    url: text(r"https?://\S+", "an http:// or https:// URL without spaces")
+    # it may carry a token: then given as env:VAR or file:PATH (read like a secret)
+    url: text(
+        rf"{URL.pattern}|{values.SECRET_SOURCE.pattern}",
+        "an http:// or https:// URL without spaces, env:VAR or file:PATH",
+    ) = field(repr=False)
     format: Literal["json", "slack", "discord"] = "json"  # json (generic POST) | slack | discord
+    # read from env:VAR or file:PATH: masked in all output
+    secret: bool = field(default=False, metadata={"loaded": True})
 
 
 @dataclass(frozen=True)
@@ -443,8 +464,10 @@ class Inventory:
 
     @property
     def secret_values(self) -> set[str]:
-        """Every value the operator's output must mask: the secrets and env_file's values."""
-        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
+        """Every value the operator's output must mask: the secrets, env_file's values and
+        webhook URLs given as secrets."""
+        hooks = {hook.url for hook in self.notify if hook.secret}
+        return {*self.app.secrets.values(), *self.app.env_file_values.values(), *hooks}
 
 
 def listed(names: Mapping[str, object] | Sequence[str]) -> str:

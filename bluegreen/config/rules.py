@@ -27,10 +27,12 @@ from bluegreen.config.fields import (
 )
 from bluegreen.config.model import (
     NAME,
+    URL,
     Acme,
     App,
     AppProcess,
     ContainerOptions,
+    Drain,
     GitUrl,
     Hooks,
     Host,
@@ -43,13 +45,14 @@ from bluegreen.config.model import (
     RegistryFile,
     RegistryLogin,
     ScheduledJob,
+    Seconds,
     Secrets,
     Tls,
     TlsFile,
     Webhook,
     listed,
 )
-from bluegreen.config.values import one_line
+from bluegreen.config.values import SECRET_SOURCE, one_line
 
 TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks", "metrics")
 _BOTH = "a secret and a plain env setting at once; keep it in one of them"
@@ -75,7 +78,7 @@ def inventory(data: dict, path: Path) -> Inventory:
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
-    notify = _notify(data.get("notify"), paths)
+    notify = _notify(data.get("notify"), base, paths)
     registry = _registry(data.get("secrets"), base, paths)
     metrics = _metrics(data["metrics"], paths) if "metrics" in data else None
     hooks = record(data.get("hooks"), Hooks, "hooks", paths)
@@ -88,8 +91,10 @@ def _app(value: Any, base: Path, paths: PathHook) -> App:
     """The app section; relative local paths resolve against the inventory's directory."""
     data = mapping(value, "app")
     check_keys(data, "app", keys(App), required(App))
-    own = ("tls", "processes", "schedule")  # spelled otherwise than the model holds them
+    own = ("tls", "processes", "schedule", "drain")  # spelled otherwise than the model holds
     kw = values({k: v for k, v in data.items() if k not in own}, App, "app", paths)
+    if "drain" in data:
+        kw["drain"] = _drain(data["drain"], "app.drain", paths)
     kw["tls"] = _tls(data.get("tls"), kw.get("domains", ()), paths)
     kw["processes"] = _named(data.get("processes"), AppProcess, ProcessName, "app.processes", paths)
     kw["schedule"] = _named(data.get("schedule"), ScheduledJob, JobName, "app.schedule", paths)
@@ -157,6 +162,18 @@ def _runtime(kw: dict[str, Any]) -> None:
             raise Invalid(
                 f"app.options.{name}", "only for runtime: docker, not with runtime: process"
             )
+
+
+def _drain(value: Any, key: str, paths: PathHook) -> Drain:
+    """``drain: 3`` (seconds, busy connections waited for up to the default maximum or those
+    seconds if more) or ``drain: {seconds: 3, max: 30}``; the maximum is never below."""
+    if not isinstance(value, dict):
+        seconds = check(value, Seconds, key, paths)
+        return Drain(seconds, max(seconds, Drain.max))
+    drain = record(value, Drain, key, paths)
+    if drain.max < drain.seconds:
+        raise Invalid(f"{key}.max", f"{drain.max:g} is below {key}.seconds ({drain.seconds:g})")
+    return drain
 
 
 def _named(value: Any, cls: type, name: object, key: str, paths: PathHook) -> tuple:
@@ -292,16 +309,34 @@ def _ports(value: Any, paths: PathHook) -> Ports:
     return ports
 
 
-def _notify(value: Any, paths: PathHook) -> tuple[Webhook, ...]:
-    """A list of webhooks: ``{url: https://..., format: json|slack|discord}`` or a URL."""
+def _notify(value: Any, base: Path, paths: PathHook) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://... | env:VAR | file:PATH, format: json|slack|
+    discord}``, or just the URL."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise Invalid("notify", f"expected a list of webhooks, got {kind_of(value)}")
-    return tuple(
-        record({"url": item} if isinstance(item, str) else item, Webhook, f"notify[{i}]", paths)
-        for i, item in enumerate(value)
-    )
+    hooks = []
+    for i, item in enumerate(value):
+        key = f"notify[{i}]"
+        given = mapping({"url": item} if isinstance(item, str) else item, key)
+        check_keys(given, key, keys(Webhook), required(Webhook))
+        found = isinstance(given["url"], str) and SECRET_SOURCE.fullmatch(given["url"])
+        if found:  # a URL that carries a token, read like a secret: never committed
+            given = {**given, "url": _secret_url(given["url"], f"{key}.url", base)}
+        hooks.append(record(given, Webhook, key, paths, secret=bool(found)))
+    return tuple(hooks)
+
+
+def _secret_url(source: str, key: str, base: Path) -> str:
+    """A webhook URL from env:VAR or file:PATH; the message never shows the value."""
+    where = secret.source(source, key, base)
+    url = secret.value(where, key).strip()
+    if not URL.fullmatch(url):
+        raise Invalid(
+            key, f"{where.partition(':')[2]} holds no http:// or https:// URL without spaces"
+        )
+    return url
 
 
 def _registry(value: Any, base: Path, paths: PathHook) -> Secrets:

@@ -54,6 +54,11 @@ def generate() -> dict[str, Any]:
         "anyOf": [_ref("TlsFile"), {"enum": ["off", False, None]}],
         "description": "off, files: {certificate, key} or acme: {email}; needs app.domains",
     }
+    drain = app["drain"]  # or just its seconds
+    app["drain"] = {
+        "anyOf": [{"type": "number", "minimum": 0}, {"$ref": drain.pop("$ref")}],
+        **drain,
+    }
     for key, names, entry in (
         ("processes", process, "AppProcess"),
         ("schedule", job, "ScheduledJob"),

@@ -36,6 +36,10 @@ class Phase(Enum):
 
 T = TypeVar("T")
 
+# A host whose revert failed: nginx may still serve the new color, so nothing was stopped or
+# removed there; the operator puts it right (docs/guides/recovery.md).
+NEEDS_ATTENTION = "needs attention"
+
 # Hosts worked on at once within a phase. Measured (bench/latency.py, 48 sandbox hosts, warm
 # switch): 10 at a time 15.4 s, 24 at a time 12.6 s, all 48 at once 9.8 s; the connects of
 # preflight wait on the network, not on this machine, so a larger fleet gains most.
@@ -72,14 +76,20 @@ class HostRun:
     installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
+    lock_since: float = 0.0  # when its lock was taken or last refreshed (locking.clock)
     started: bool = False  # we started (or replaced) the target color's container
     # color -> how its health path answered, probed with the facts (healthy ones only)
     early_health: dict[str, str] = field(default_factory=dict)
     retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
     recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target
+    replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
+    prune: str = ""  # drops the old TLS pairs once the switch is verified (at the finish)
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
-    outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
+    # unchanged | switched | reverted | already live | failed | needs attention
+    outcome: str = "unchanged"
+    attention: str = ""  # its revert failed: what the public port serves, what still runs
+    bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)

@@ -9,6 +9,7 @@ rename of the state link, and nginx is never reloaded.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 
@@ -81,10 +82,13 @@ class Switcher:
                 self.texts[name] = make()
             return self.texts[name]
 
-    def point(self, run: HostRun, traffic: Traffic, guarded: bool = False) -> str:
+    def point(
+        self, run: HostRun, traffic: Traffic, guarded: bool = False, put_back: bool = False
+    ) -> str:
         """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded).
         ``guarded``: only while the host's lock is still this run's (checked in the same
-        command, so it cannot change in between)."""
+        command, so it cannot change in between). ``put_back`` (a revert): the configuration
+        files the switch replaced get their previous versions back, nothing is rendered."""
         jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
@@ -105,7 +109,10 @@ class Switcher:
         else:
             live = [(nginx.live_path(app), render.live(jinja, inv, traffic))]
         changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
-        reload = run.mode == "reload" or bool(changed)
+        restored = run.replaced if put_back else []
+        if put_back:
+            changed = []
+        reload = run.mode == "reload" or bool(changed) or bool(restored)
         up = self.page and traffic.maintenance
         page = [(nginx.maintenance_path(app), self.page)] if up else []
         command, key = nginx.install([*changed, *page, *live], reload=reload, then=link), None
@@ -115,12 +122,20 @@ class Switcher:
         if pair is not None and changed:  # a new site may name a new pair: put it there first
             certificate, key_path = pair.paths(app)
             put = tls.put_pair(certificate, key_path, pair.chain.decode())
-            prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
-            command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
+            command, key = f"{put} || exit 1\n{command}", pair.key.decode()
+            # the old pair goes only once the switch is verified: a revert may need it
+            run.prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
+        if restored:
+            command = f"{nginx.put_back(restored)}\n{command}"
         if guarded:
             command = f"{lock.held(run.host.app_dir, self.token)}\n{command}"
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, md5(text)) for path, text in changed)
+        if guarded:
+            run.replaced = sorted({*run.replaced, *(path for path, _ in changed)})
+        if restored:
+            run.installed.update(installed(self.app, run.facts))
+            run.replaced, run.prune = [], ""
         if reload:
             return "nginx tested and reloaded"
         return "state link renamed, no reload" if link else "state file renamed, no reload"
@@ -165,12 +180,36 @@ class Switcher:
         """Point nginx back at what served before, and check it does."""
         old = run.facts.traffic
         if old is not None:
-            self.point(run, old)
+            self.point(run, old, put_back=True)
             self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+            self.let_go(run, [color for color in run.target.releases if color not in old.releases])
+        elif run.facts.site_md5 is not None:  # unknown is not nothing: never take it away
+            raise RemoteError(
+                run.name,
+                "revert: what served before is unknown (nginx's files unreadable, the public"
+                " port unanswered), so the site is kept as the switch left it",
+            )
         else:  # the host served nothing before: take our site away again
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")
         run.outcome = "reverted"
+
+    def let_go(self, run: HostRun, colors: list[str]) -> None:
+        """After a switch back: wait (up to ``drain.max``) while connections to ``colors``
+        are busy, so the stop that follows cuts no request under way and asks streams and
+        WebSockets to reconnect only after traffic is back."""
+        if not colors or self.dry_run:
+            return
+        ports = [self.inventory.ports.of(color) for color in colors]
+        limit = self.inventory.app.drain.max
+        try:
+            said = run.remote.run(nginx.wait_busy(ports, limit), timeout=limit + 30, what="revert")
+        except RemoteError as error:  # traffic is back already: only a wait is lost
+            self.log.warn(run.name, f"revert: not waited for busy connections ({error})")
+            return
+        waited = _drained(said, 0.0)
+        if waited != "waited 0 s":
+            self.log.ok(run.name, f"revert: {waited} for connections to {' and '.join(colors)}")
 
     def drain(self, run: HostRun) -> None:
         """Let in-flight requests finish, then stop (keep) each color that no longer serves."""
@@ -189,9 +228,23 @@ class Switcher:
         if self.inventory.app.warm_standby:
             self.log.ok(run.name, f"drain: {colors} kept running (warm standby)")
             return
-        seconds = self.inventory.app.drain
-        wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
-        command = runtime.of(self.inventory.app).drain(old, seconds, wait)
-        limit = seconds + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
-        run.remote.run(command, timeout=limit, what="drain")
-        self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")
+        drain = self.inventory.app.drain
+        ports = [self.inventory.ports.of(color) for color in old]
+        busy = nginx.wait_busy(ports, drain.max - drain.seconds)
+        stop = runtime.of(self.inventory.app).drain(old, drain.seconds, busy)
+        # old nginx workers (reload mode) hold their streams and WebSockets until the app
+        # closes them: wait for those workers after the stop, not before
+        command = f"{stop} && {{ {nginx.wait_old_workers(OLD_WORKERS_LIMIT)}; }}"
+        limit = drain.max + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
+        said = run.remote.run(command, timeout=limit, what="drain")
+        self.log.ok(run.name, f"drain: {_drained(said, drain.seconds)}, stopped {colors} (kept)")
+
+
+def _drained(said: str, seconds: float) -> str:
+    """How long the drain waited, from ``wait_busy``'s ``busy=N waited=S`` line."""
+    found = re.search(r"busy=(\d+) waited=([\d.]+)", said)
+    if found is None:
+        return f"waited {seconds:g} s"
+    busy, waited = int(found[1]), float(found[2])
+    left = f", {busy} connection(s) still busy" if busy else ""
+    return f"waited {seconds + waited:g} s{left}"

@@ -20,12 +20,16 @@ rest go to ``live``), as read from nginx's files on the host::
      "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
              "expires": ISO time | null, "days_left": int | null} | null,
      "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null,
+     "needs_attention": str | null,
      "processes": {NAME: {"release": str, "state": str, "since": str}}}
 
 ``tls`` is null for an app without ``app.tls``; else the certificate served for the first
 domain (``valid``: verified against that name as a deploy verifies it). ``unknown_names`` is
 null for an app without ``domains``; else the ports where bluegreen's default server refuses
 names nobody deployed, and those where a site bluegreen did not install is the default.
+``needs_attention`` is set while the host's last change (one that was not refused and not
+a no-op) could not put it back: what its public port served then and what still runs
+(docs/guides/recovery.md); ``status`` then exits 1.
 ``processes`` holds the host's ``app.processes`` that ever ran there (``since``: when the
 running one started).
 """
@@ -39,6 +43,7 @@ from bluegreen.config import certificates
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import checks, probe
 from bluegreen.engine.runner import Session, read_each
+from bluegreen.engine.state import NEEDS_ATTENTION
 from bluegreen.facts import HostFacts, pairs
 from bluegreen.output.log import Log
 from bluegreen.shell import workers
@@ -87,6 +92,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "last_change": found.history[-1] if found.history else None,
             "tls": tls,
             "unknown_names": _names(found) if inventory.app.domains else None,
+            "needs_attention": attention(found.history),
             "processes": processes,
         }
 
@@ -94,6 +100,18 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
     for name, error in result.failed.items():
         records[name]["error"] = str(error).removeprefix(f"{name}: ")
     return list(records.values())
+
+
+NO_CHANGE = ("unchanged", "already live")  # results of runs that changed nothing
+
+
+def attention(history: list[dict]) -> str | None:
+    """What the last change said the host serves when it could not put the host back; None
+    when that change (the newest that changed something) ended well."""
+    done = [record for record in history if record.get("result") not in NO_CHANGE]
+    if not done or done[-1].get("result") != NEEDS_ATTENTION:
+        return None
+    return str(done[-1].get("serves") or "unknown")
 
 
 def _processes(run: Session, inventory: Inventory) -> dict:
@@ -154,17 +172,17 @@ def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
             "switch_mode": None, "maintenance": False, "split": None,
             "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
-            "tls": None, "processes": {}}  # fmt: skip
+            "tls": None, "needs_attention": None, "processes": {}}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
-    """Print the fleet's status; False when a host could not be read."""
+    """Print the fleet's status; False when a host could not be read or needs attention."""
     records = read_status(inventory, hosts, log)
     if as_json:
         log.line(json.dumps({"hosts": records}, indent=2))
     else:
         log.table(table(records), paint=_paint if log.colored else None)
-    return all(record["reachable"] for record in records)
+    return all(record["reachable"] and not record["needs_attention"] for record in records)
 
 
 def _paint(column: int, cell: str) -> str:
@@ -185,6 +203,7 @@ def table(records: list[dict]) -> list[list[str]]:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
         live = (r["live"] or "-") + (" MAINTENANCE" if r.get("maintenance") else "")
+        live += " NEEDS ATTENTION" if r.get("needs_attention") else ""
         cells = [r["host"], live, share or "-", r["switch_mode"] or "-"]
         for name in COLORS:
             c = r["colors"][name]

@@ -121,10 +121,7 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True, then: str = "
     later = [quote(path) for path, _ in files if path.endswith(".state")]
     config = [quote(path) for path, _ in files if not path.endswith(".state")]
     steps += [f"mv -f {p}.new {p}" for p in config]
-    restore = "; ".join(
-        [f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi" for p in config]
-        + [f"rm -f {p}.new" for p in later]
-    )
+    restore = "; ".join([_put_back(p) for p in config] + [f"rm -f {p}.new" for p in later])
     # nginx -t's last line ("... test failed") says nothing: keep the cause last for the error
     steps.append(
         f"if ! out=$(nginx -t 2>&1); then {restore};"
@@ -133,6 +130,17 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True, then: str = "
     steps += [f"mv -f {p}.new {p}" for p in later]
     steps += [then, "nginx -s reload"] if then else ["nginx -s reload"]
     return "\n".join(steps)
+
+
+def _put_back(quoted: str) -> str:
+    """The previous version of a file an install replaced (its ``.prev``); none: removed."""
+    return f"if [ -f {quoted}.prev ]; then mv -f {quoted}.prev {quoted}; else rm -f {quoted}; fi"
+
+
+def put_back(paths: Sequence[str]) -> str:
+    """Put back the files the last install replaced (a revert: the site, its TLS settings and
+    script as they were, not as this run renders them), one line each; then reload."""
+    return "\n".join(["set -e", *(_put_back(quote(path)) for path in paths)])
 
 
 def uninstall(app: str) -> str:
@@ -149,6 +157,33 @@ def wait_old_workers(limit: float) -> str:
     return (
         f"i=0; while pgrep -f {quote(SHUTTING_DOWN)} >/dev/null && [ $i -lt {tenths} ];"
         " do sleep 0.1; i=$((i+1)); done"
+    )
+
+
+# nginx's side of each connection to a port (ss -i: ms since the last data sent and
+# received, bytes received; ss leaves out zeros): busy when nothing came back yet, a request
+# went out after the last answer, or data came in within the last second (a stream, an
+# upload's answer, a WebSocket); an idle keep-alive connection got its last answer over a
+# second ago and holds nothing up.
+_BUSY = (
+    "awk '/rto:/ {s=0; r=0; b=0; for (i=1; i<=NF; i++) {"
+    " if ($i ~ /^lastsnd:/) s=substr($i, 9); if ($i ~ /^lastrcv:/) r=substr($i, 9);"
+    " if ($i ~ /^bytes_received:/) b=1 } if (!b || s+0 < r+0 || r+0 < 1000) n++ }"
+    " END {print n+0}'"
+)
+
+
+def wait_busy(ports: list[int], limit: float) -> str:
+    """Wait (at most ``limit`` seconds) until no connection to ``ports`` is busy; print
+    ``busy=N waited=S`` (N still busy at the end)."""
+    match = " or ".join(f"dport = :{int(port)}" for port in ports)
+    count = f"ss -Htni state established {quote(f'( {match} )')} | {_BUSY}"
+    tenths = "$(($(date +%s%N) / 100000000))"  # the clock in tenths of a second
+    end = f"$((t0+{int(limit * 10)}))"
+    return (
+        f"t0={tenths}; t=$t0; n=$({count}); while [ $n -gt 0 ] && [ $t -lt {end} ];"
+        f" do sleep 0.1; t={tenths}; n=$({count}); done;"
+        ' echo "busy=$n waited=$(((t-t0)/10)).$(((t-t0)%10))"'
     )
 
 

@@ -115,6 +115,8 @@ def fleet(installed):
     first = (bluegreen.app / "hosts.yml").read_text().splitlines()[0]
     shipped = Path(first.removeprefix("# yaml-language-server: $schema="))
     assert shipped.is_relative_to(bluegreen.venv) and shipped.is_file(), first  # in the wheel
+    written = bluegreen.app / "hosts.yml"  # the release headers: read from outside the hosts
+    written.write_text(written.read_text().replace("app:\n", OPT_IN_RELEASE_HEADERS, 1))
     try:
         up = bluegreen.ok("sandbox.up", "--hosts", "2")
         (shown,) = re.findall(r"next: bluegreen --inventory (\S+) deploy", up)
@@ -124,6 +126,9 @@ def fleet(installed):
         yield bluegreen, shown, releases, [(h.address, 4000) for h in hosts]
     finally:
         bluegreen.run("sandbox.down")
+
+
+OPT_IN_RELEASE_HEADERS = "app:\n  proxy: {release_headers: public}\n"
 
 
 def served_release(address: str) -> str | None:

@@ -21,19 +21,6 @@ from typing import Any
 import msgspec
 
 from bluegreen.config import fields, model
-from bluegreen.config.model import (
-    App,
-    Hooks,
-    Host,
-    JobName,
-    Metrics,
-    Name,
-    Ports,
-    ProcessName,
-    RegistryFile,
-    TlsFile,
-    Webhook,
-)
 
 PATH = Path(__file__).with_name("hosts.schema.json")
 _REF = "#/$defs/{name}"
@@ -41,9 +28,20 @@ _REF = "#/$defs/{name}"
 
 def generate() -> dict[str, Any]:
     """The schema of a hosts.yml file, as a JSON-ready dict."""
-    sections = (App, Ports, Host, Webhook, Hooks, Metrics, RegistryFile, TlsFile)
+    sections = (
+        model.App,
+        model.Ports,
+        model.Host,
+        model.Webhook,
+        model.Hooks,
+        model.Metrics,
+        model.RegistryFile,
+        model.TlsFile,
+    )
     (*_, name, process, job), defs = msgspec.json.schema_components(
-        (*sections, Name, ProcessName, JobName), schema_hook=_path, ref_template=_REF
+        (*sections, model.Name, model.ProcessName, model.JobName),
+        schema_hook=_path,
+        ref_template=_REF,
     )
     for title, section in defs.items():
         if hasattr(model, title):  # not certificates.Pair (read at load)

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-from bluegreen.config import certificates, values
+from bluegreen.config import certificates, profiles, values
 from bluegreen.config.fields import Check, Invalid, Says
 from bluegreen.config.secrets import value as secret_value
 from bluegreen.errors import InventoryError
@@ -272,7 +272,8 @@ class App:
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
     # where the release's image comes from: host (each host builds the uploaded or fetched
-    # source) | local (built once by the operator's docker, sent to the hosts over SSH);
+    # source) | local (built once by the operator's docker, sent to the hosts over SSH; with
+    # runtime: process, build_command runs here and the built tree is sent);
     # ``image`` (a registry reference) instead pulls a prebuilt image by its digest
     build: Literal["host", "local"] = "host"
     image: text(IMAGE_REFERENCE, "a reference like registry.example.com/team/app:tag") | None = None
@@ -292,6 +293,9 @@ class App:
     runtime: Literal["docker", "process"] = "docker"
     command: CommandLine | None = None
     build_command: CommandLine | None = None
+    # the language runtime bootstrap installs from the distribution's packages (runtime:
+    # process): a key of LANGUAGES in bluegreen/config/profiles.py, e.g. node
+    language: Literal[profiles.LANGUAGES] | None = None
     proxy: Proxy = field(default_factory=Proxy)
     # NAME: {command, hosts, ...} in hosts.yml (docs/guides/workers.md)
     processes: tuple[AppProcess, ...] = ()

@@ -57,7 +57,7 @@ from bluegreen.config.values import SECRET_SOURCE, one_line
 TOP_KEYS = ("app", "ports", "defaults", "groups", "hosts", "notify", "secrets", "hooks", "metrics")
 _BOTH = "a secret and a plain env setting at once; keep it in one of them"
 # what only a container has: refused with runtime: process rather than silently ignored
-_DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
+_DOCKER_ONLY = ("dockerfile", "container_port", "image", "release", "volumes")
 _DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
 _HOST_DEFAULTS = (*(k for k in keys(Host) if k not in ("address", "env", "web")), "group")
 
@@ -136,10 +136,14 @@ def _runtime(kw: dict[str, Any]) -> None:
     """``runtime: process`` needs ``command`` and takes no Docker-only key; docker takes no
     ``command``/``build_command`` (its image says what runs)."""
     if kw.get("runtime", "docker") == "docker":
-        for name in ("command", "build_command"):
+        for name in ("command", "build_command", "language"):
             if name in kw:
                 raise Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    if kw.get("build") == "local" and "build_command" not in kw:
+        raise Invalid(
+            "app.build_command", "required with build: local (what builds the tree, e.g. npm ci)"
+        )
     for process in kw["processes"]:
         one_line(process.command, f"app.processes.{process.name}.command")
         if process.overlap:  # one unit per process: no second instance to overlap with

@@ -171,6 +171,19 @@ Pairs = Mapping[str, str | int | float]
 
 
 @dataclass(frozen=True)
+class Balancer:
+    """A load balancer in front of the hosts (docs/guides/load-balancers.md): with --batch,
+    each batch leaves it (health endpoint 503) before its switch and rejoins after."""
+
+    # seconds from the 503 to the switch: marked down, in-flight done
+    drain: Annotated[float, Meta(gt=0, le=600), Says("seconds above 0, at most 600")] = 10.0
+    # seconds from the 200 to the next batch: marked up again
+    rejoin: Annotated[float, Meta(gt=0, le=600), Says("seconds above 0, at most 600")] = 5.0
+    # addresses or CIDRs whose X-Forwarded-For nginx believes (the client's real address)
+    trusted_proxies: Annotated[tuple[str, ...], Check(values.networks)] = ()
+
+
+@dataclass(frozen=True)
 class ContainerOptions:
     """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
 
@@ -297,6 +310,8 @@ class App:
     # process): a key of LANGUAGES in bluegreen/config/profiles.py, e.g. node
     language: Literal[profiles.LANGUAGES] | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    # no balancer: batches switch in rotation (``balancer:`` alone: one with the defaults)
+    balancer: Balancer | None = None
     # NAME: {command, hosts, ...} in hosts.yml (docs/guides/workers.md)
     processes: tuple[AppProcess, ...] = ()
     schedule: tuple[ScheduledJob, ...] = ()  # NAME: {command, every | cron, host, ...}
@@ -394,6 +409,10 @@ class Hooks:
     after_switch: Hook | None = None  # traffic moved and verified (before the drain)
     after: Hook | None = None  # the change succeeded
     failed: Hook | None = None  # the change failed (or was put back)
+    # with app.balancer and --batch: a batch leaves the balancer (a failure puts it back),
+    # and it is back in (BLUEGREEN_HOSTS: the batch); for balancers driven by an API
+    before_batch: Hook | None = None
+    after_batch: Hook | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bluegreen.config.model import (
     Acme,
     App,
     AppProcess,
+    Balancer,
     ContainerOptions,
     Drain,
     GitUrl,
@@ -91,8 +92,10 @@ def _app(value: Any, base: Path, paths: PathHook) -> App:
     """The app section; relative local paths resolve against the inventory's directory."""
     data = mapping(value, "app")
     check_keys(data, "app", keys(App), required(App))
-    own = ("tls", "processes", "schedule", "drain")  # spelled otherwise than the model holds
+    own = ("tls", "processes", "schedule", "drain", "balancer")  # spelled otherwise
     kw = values({k: v for k, v in data.items() if k not in own}, App, "app", paths)
+    if "balancer" in data:  # ``balancer:`` alone is one with the defaults
+        kw["balancer"] = record(data["balancer"], Balancer, "app.balancer", paths)
     if "drain" in data:
         kw["drain"] = _drain(data["drain"], "app.drain", paths)
     kw["tls"] = _tls(data.get("tls"), kw.get("domains", ()), paths)

@@ -252,3 +252,16 @@ def cron(value: Any, key: str) -> str:
     if "*" not in (fields[2], fields[4]):
         raise Invalid(key, "restrict the day of month or the day of week, not both")
     return " ".join(fields)
+
+
+def networks(value: Any, key: str) -> tuple[str, ...]:
+    """Addresses or CIDRs (nginx's set_real_ip_from), normalised: 10.0.0.1/8 -> 10.0.0.0/8."""
+    items = value if isinstance(value, list) else [value]
+    found = []
+    for i, item in enumerate(items):
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except (TypeError, ValueError):
+            what = "an address or CIDR like 10.0.0.0/8"
+            raise Invalid(f"{key}[{i}]", f"expected {what}, got {item!r}") from None
+    return tuple(found)

@@ -43,7 +43,10 @@ fi
 
 mkdir -p "$www"
 printf '%s' "$version" >"$www/version"
-printf 'bluegreen example app, version %s\n' "$version" >"$www/index.html"
+cp -r /app/static "$www/static"
+asset=$(cd "$www" && ls static/app.*.js)
+printf 'bluegreen example app, version %s\n<script src="/%s"></script>\n' "$version" "$asset" \
+    >"$www/index.html"
 if [ "${HEALTH:-ok}" != fail ]; then
     printf 'ok' >"$www/health"
 fi

@@ -181,6 +181,15 @@ class App:
     proxy: Proxy = field(default_factory=Proxy)
     processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
     schedule: tuple[ScheduledJob, ...] = ()
+    # assets across the switch (docs/guides/proxy.md): the release's directory of
+    # fingerprinted files (absolute, in the image or the release directory), served by nginx
+    # at ``assets_url`` (default: /<its last part>/) from a store of recent releases' files
+    assets: str | None = None
+    assets_url: str | None = None
+
+    def assets_prefix(self) -> str:
+        """The URL path the assets are served at."""
+        return self.assets_url or f"/{posixpath.basename(self.assets or '')}/"
 
     def processes_on(self, host: str) -> tuple[AppProcess, ...]:
         """The processes ``host`` runs."""
@@ -553,6 +562,8 @@ def _app(value: Any, base: Path) -> App:
         "proxy": _record(Proxy, _PROXY),
         "processes": _processes,
         "schedule": _schedule,
+        "assets": _expect(_is_asset_dir, "an absolute path, e.g. /app/static"),
+        "assets_url": _match(re.compile(r"/([A-Za-z0-9_.-]+/)+"), "a URL path like /static/"),
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -974,6 +985,15 @@ _ACME_CHECKS: dict[str, Check] = {
 
 def _acme(value: Any, key: str) -> dict[str, Any]:
     return _fields(value, key, tuple(_ACME_CHECKS), _ACME_CHECKS, required=("email",))
+
+
+def _is_asset_dir(value: Any) -> bool:
+    parts = value.split("/") if isinstance(value, str) else []
+    return (
+        len(parts) > 1
+        and parts[0] == ""
+        and all(p not in (".", "..") and _DIR_PART.fullmatch(p) for p in parts[1:])
+    )
 
 
 def _app_dir(app: str) -> Check:

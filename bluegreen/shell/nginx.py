@@ -83,6 +83,12 @@ def point_link(app: str, name: str) -> str:
     )
 
 
+def assets_path(app: str) -> str:
+    """``app.assets``: the link to the store's union of recent releases' files (the site's
+    root for the assets' URL path; shell/assets.py replaces it)."""
+    return f"{CONF_DIR}/bluegreen/{app}.assets"
+
+
 def maintenance_path(app: str) -> str:
     """The maintenance page (``fab maintenance --on``), read by nginx per request."""
     return f"{CONF_DIR}/bluegreen/{app}.maintenance.html"

@@ -25,7 +25,7 @@ from bluegreen.local import artifact, source
 from bluegreen.ops.deploy import images
 from bluegreen.ops.deploy.release_command import ReleaseCommand
 from bluegreen.output.log import Log
-from bluegreen.shell import git, release, runtime
+from bluegreen.shell import assets, git, release, runtime
 
 BUILD_TIMEOUT = 1800.0
 
@@ -153,6 +153,18 @@ class Deploy(Operation):
                 self.image_ids[run.name] = run.facts.image_id
         else:
             self.image_ids[run.name] = self.build(run, name)
+        self.collect(run)
+
+    def collect(self, run: HostRun) -> None:
+        """``app.assets``: the release's files join the host's store, served before it is."""
+        if self.app.assets is None:
+            return
+        copy = runtime.of(self.app).copy_assets(run.host, run.release, self.app.assets)
+        command = assets.collect(
+            self.app.name, run.host.app_dir, run.release, copy, self.app.assets_prefix()
+        )
+        run.remote.run(command, what="assets")
+        self.change.log.ok(run.name, f"assets: {self.app.assets} of {run.release} stored")
 
     def agree(self, batch: list[HostRun]) -> None:
         """Before any switch: the same image on every host (a build on each host cannot be)."""
@@ -164,7 +176,11 @@ class Deploy(Operation):
     def tidy(self, run: HostRun) -> str:
         """Prune old images, keeping the new release and the one it replaced."""
         keep = sorted({run.release, run.facts.live_release or ""} - {""})
-        return runtime.of(self.app).prune(run.host, keep)
+        tidy = runtime.of(self.app).prune(run.host, keep)
+        if self.app.assets is None:
+            return tidy
+        url, recent = self.app.assets_prefix(), self.app.keep_releases
+        return f"{tidy}\n{assets.prune(self.app.name, run.host.app_dir, keep, recent, url)}"
 
     def build(self, run: HostRun, name: str) -> str:
         """Put the release's source on the host and build its image; a failed build shows

@@ -11,6 +11,7 @@ current union and is replaced with one atomic rename.
 
 from __future__ import annotations
 
+import posixpath
 from shlex import quote
 
 from bluegreen.shell import docker, nginx
@@ -61,6 +62,7 @@ def union(app: str, app_dir: str, url: str) -> str:
     root, link = quote(store(app_dir)), quote(nginx.assets_path(app))
     return "\n".join(
         [
+            f"mkdir -p {quote(posixpath.dirname(nginx.assets_path(app)))}",
             f'u=$(mktemp -d {root}/union.XXXXXX); chmod 755 "$u"; mkdir -p "$u"{quote(url)}',
             f"for r in $(ls -1tr {root}/releases | grep -v '\\.tmp$'); do"
             f' cp -alf {root}/releases/"$r"/. "$u"{quote(url)}; done',

@@ -15,6 +15,7 @@ def test_collect_copies_a_release_out_of_its_image_once_then_serves_the_union():
         'chmod -R a+rX "$into"\n'
         'mv "$into" /srv/shop/assets/releases/abc123\n'
         "fi\n"
+        "mkdir -p /etc/nginx/bluegreen\n"
         'u=$(mktemp -d /srv/shop/assets/union.XXXXXX); chmod 755 "$u"; mkdir -p '
         '"$u"/static/\n'
         "for r in $(ls -1tr /srv/shop/assets/releases | grep -v '\\.tmp$'); do cp -alf "
@@ -39,6 +40,7 @@ def test_prune_keeps_the_live_the_previous_and_the_newest_others_then_serves_the
         "ls -1t /srv/shop/assets/releases | grep -v '\\.tmp$' | grep -vxF -e abc -e def "
         "-e '' | tail -n +3 | while read -r r; do rm -rf "
         '/srv/shop/assets/releases/"$r" && echo pruned_assets="$r"; done\n'
+        "mkdir -p /etc/nginx/bluegreen\n"
         'u=$(mktemp -d /srv/shop/assets/union.XXXXXX); chmod 755 "$u"; mkdir -p '
         '"$u"/static/\n'
         "for r in $(ls -1tr /srv/shop/assets/releases | grep -v '\\.tmp$'); do cp -alf "

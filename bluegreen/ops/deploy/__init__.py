@@ -120,14 +120,19 @@ class Deploy(Operation):
         if self.app.release is None:
             return ((Phase.STAGE, self.stage),)
         return (
-            (Phase.STAGE, self.image),
+            (Phase.STAGE, self.staged),
             (Phase.RELEASE, self.release.step),
             (Phase.STAGE, self.start),
         )
 
     def stage(self, run: HostRun) -> None:
-        self.image(run)
+        self.staged(run)
         self.start(run)
+
+    def staged(self, run: HostRun) -> None:
+        """The release's image on a host that serves it, and its assets in the store."""
+        self.image(run)
+        self.collect(run)
 
     def start(self, run: HostRun) -> None:
         start(self.change, run)
@@ -153,7 +158,6 @@ class Deploy(Operation):
                 self.image_ids[run.name] = run.facts.image_id
         else:
             self.image_ids[run.name] = self.build(run, name)
-        self.collect(run)
 
     def collect(self, run: HostRun) -> None:
         """``app.assets``: the release's files join the host's store, served before it is."""

@@ -8,6 +8,7 @@ other keys or on files (paths, secrets, TLS files, groups) is explicit code in `
 No ``from __future__ import annotations`` here: the library reads the annotations as objects.
 """
 
+import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,6 +316,15 @@ class App:
     # NAME: {command, hosts, ...} in hosts.yml (docs/guides/workers.md)
     processes: tuple[AppProcess, ...] = ()
     schedule: tuple[ScheduledJob, ...] = ()  # NAME: {command, every | cron, host, ...}
+    # assets across the switch (docs/guides/proxy.md): the release's directory of
+    # fingerprinted files (absolute, in the image or the release directory), served by nginx
+    # at ``assets_url`` (default: /<its last part>/) from a store of recent releases' files
+    assets: Annotated[str, Check(values.asset_dir)] | None = None
+    assets_url: text(r"/([A-Za-z0-9_.-]+/)+", "a URL path like /static/") | None = None
+
+    def assets_prefix(self) -> str:
+        """The URL path the assets are served at."""
+        return self.assets_url or f"/{posixpath.basename(self.assets or '')}/"
 
     def processes_on(self, host: str) -> tuple[AppProcess, ...]:
         """The processes ``host`` runs."""

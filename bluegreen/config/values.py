@@ -176,6 +176,15 @@ def host_dir(value: Any, key: str) -> str:
     return value
 
 
+def asset_dir(value: Any, key: str) -> str:
+    """An absolute directory of safe characters, as written (no trailing /)."""
+    parts = value.split("/") if isinstance(value, str) else []
+    ok = len(parts) > 1 and parts[0] == ""
+    if not ok or not all(p not in (".", "..") and _DIR_PART.fullmatch(p) for p in parts[1:]):
+        raise Invalid(key, f"expected an absolute path, e.g. /app/static, got {value!r}")
+    return value
+
+
 def app_dir(value: Any, key: str) -> str:
     """A host directory where ``{app}`` stands for the app's name (``rules`` puts it in)."""
     try:

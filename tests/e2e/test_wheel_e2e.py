@@ -50,6 +50,9 @@ def fleet(installed):
     ).stdout.strip()
     assert Path(where).is_relative_to(bluegreen.venv), where
     assert "✅ wrote hosts.yml: app shop" in bluegreen.ok("init", "--health", "/health")
+    first = (bluegreen.app / "hosts.yml").read_text().splitlines()[0]
+    shipped = Path(first.removeprefix("# yaml-language-server: $schema="))
+    assert shipped.is_relative_to(bluegreen.venv) and shipped.is_file(), first  # in the wheel
     wheel.opt_in_release_headers(bluegreen.app / "hosts.yml")
     try:
         up = bluegreen.ok("sandbox.up", "--hosts", "2")

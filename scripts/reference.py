@@ -21,6 +21,7 @@ descriptions); then that function becomes one line returning the published schem
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import io
 import json
@@ -181,14 +182,15 @@ def LAYOUT() -> dict:  # noqa: N802 - a table, named as one
     defaults = _object(model.Host, exclude=("address", "env"))
     defaults["properties"]["group"] = {"type": "string"}
     tls_files = _object(model.Tls, only=("certificate", "key"))
-    tls_acme = _object(model.Tls, only=("email", "server", "ca"))
+    tls_acme = _object(model.Tls, only=("email", "server", "ca"), required=("email",))
     tls = _object(model.Tls, only=("hsts",))
     tls["properties"] = {"files": tls_files, "acme": tls_acme, **tls["properties"]}
     app = _object(model.App, required=("name",))
     app["properties"]["tls"] = {"anyOf": [{"const": "off"}, tls], "default": "off"}
     registry = _object(model.RegistryLogin, exclude=("password_from",))
     registry["properties"]["password"] = {"type": "string"}
-    webhook = _object(model.Webhook)
+    registry["required"] = ["username", "password"]
+    webhook = _object(model.Webhook, required=("url",))
     return {
         "type": "object",
         "required": ["app", "hosts"],
@@ -275,6 +277,7 @@ def _default(f: dataclasses.Field) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+@functools.cache
 def _field_comments(cls: type) -> dict[str, str]:
     """Each field's comment in the class body: on its own line, or the lines just above."""
     source = inspect.getsource(cls)
@@ -315,11 +318,14 @@ class Key:
     default: Any
     description: str
     example: Any
+    required: bool = False
 
 
 def keys(schema: dict) -> list[Key]:
     """Every key of the schema, depth first, with NOTES, DEFAULTS and EXAMPLES applied."""
     found = [key for name, prop in schema["properties"].items() for key in _key(name, prop)]
+    for key in found:
+        key.required = key.dotted in _required(schema)
     known = {k.dotted for k in found}
     for table in (NOTES, DEFAULTS, EXAMPLES):
         for dotted in _expand(table):
@@ -351,6 +357,21 @@ def _key(dotted: str, prop: dict) -> Iterator[Key]:
             yield from _key(f"{dotted}.*", named)
         if option.get("type") == "array" and _has_records(option.get("items", {})):
             yield from _key(f"{dotted}[]", option["items"])
+
+
+def _required(schema: dict, prefix: str = "") -> set[str]:
+    """Dotted keys that must be given when their parent is."""
+    found = set()
+    for option in schema.get("anyOf", [schema]):
+        found |= {f"{prefix}{name}" for name in option.get("required", ())}
+        for name, inner in option.get("properties", {}).items():
+            found |= _required(inner, f"{prefix}{name}.")
+        named = option.get("additionalProperties")
+        if isinstance(named, dict):
+            found |= _required(named, f"{prefix}*.")
+        if option.get("type") == "array":
+            found |= _required(option.get("items", {}), prefix.rstrip(".") + "[].")
+    return found
 
 
 def _has_records(prop: dict) -> bool:
@@ -414,7 +435,8 @@ def hosts_yml_page(schema: dict) -> str:
         lines += ["| key | type | default | description | example |", "|---|---|---|---|---|"]
         for k in section[1:]:
             lines.append(
-                f"| `{k.dotted}` | {_cell(k.kind)} | {_value(k.default)} | "
+                f"| `{k.dotted}` | {_cell(k.kind)} | "
+                f"{'**required**' if k.required else _value(k.default)} | "
                 f"{_cell(k.description)} | {_value(k.example)} |"
             )
         lines.append("")
@@ -464,7 +486,7 @@ def commands_page() -> str:
             lines += ["| option | value | default | what it does |", "|---|---|---|---|"]
         for argument in arguments:
             if not argument.help:
-                missing.append(f"{name} --{argument.name}")
+                missing.append(f"{name} {_flags(argument).replace('`', '')}")
             lines.append(
                 f"| {_flags(argument)} | {_argument_kind(argument)} | "
                 f"{_value(argument.default) if argument.default not in (None, False) else ''} | "

@@ -20,6 +20,7 @@ descriptions); then that function becomes one line returning the published schem
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -458,10 +459,13 @@ def _cell(text: str) -> str:
 # --- commands --------------------------------------------------------------------------------
 
 
-def commands_page() -> str:
-    """Every task with its docstring and options, and the program's own options."""
+def commands_page(ns: Any = None) -> str:
+    """Every task with its docstring and options, and the program's own options
+    (``ns``: the tasks' collection, by default bluegreen's)."""
     from bluegreen.cli.program import program
-    from bluegreen.tasks import ns
+
+    if ns is None:
+        from bluegreen.tasks import ns
 
     lines = [
         "# Commands",
@@ -481,7 +485,7 @@ def commands_page() -> str:
         if not doc:
             missing.append(name)
         lines += [f"## `{name}`", "", doc, ""]
-        arguments = task.get_arguments()
+        arguments = options_of(task)
         if arguments:
             lines += ["| option | value | default | what it does |", "|---|---|---|---|"]
         for argument in arguments:
@@ -507,6 +511,14 @@ def commands_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def options_of(task: Any) -> list:
+    """The task's options. Invoke's ``get_arguments`` consumes the help it reads (a second
+    call has none), so ask a copy."""
+    probe = copy.copy(task)
+    probe.help = dict(task.help)
+    return probe.get_arguments()
+
+
 def _flags(argument: Any) -> str:
     names = sorted(argument.names, key=len, reverse=True)
     return ", ".join(f"`-{n}`" if len(n) == 1 else f"`--{n}`" for n in names)
@@ -527,8 +539,8 @@ EXIT_CODES = (
     (
         "1",
         "failed or reverted: every host serves what the closing table says (what it served "
-        "before, for a failure before the switch); a host whose revert failed is named as "
-        "needing attention",
+        "before, for a failure before the switch); a host whose revert failed shows "
+        "unknown in its serves column: it needs the operator",
     ),
     ("2", "bad input (inventory, options, unknown host): nothing was touched"),
 )

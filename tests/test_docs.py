@@ -284,3 +284,40 @@ def test_the_readme_shows_the_test_command_ci_runs():
 
 def test_the_readme_stays_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("bluegreen -H prod deplyo", "'deplyo' is no task"),
+        ("bluegreen -H prod deploy --reff v1", "--reff is no option of deploy"),
+        ("bluegreen --inventry x.yml status", "--inventry is no option of the program"),
+    ],
+)
+def test_a_wrong_command_is_caught(line, problem):
+    with pytest.raises(AssertionError, match=problem):
+        check_bluegreen(shlex.split(line))
+
+
+YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
+
+
+def _inventories() -> list[tuple[str, str]]:
+    """Every YAML block the README and the docs show that is a whole hosts.yml."""
+    found = []
+    for page in _pages():
+        for block in YAML_BLOCK.findall(page.read_text()):
+            data = yaml.safe_load(block)
+            if isinstance(data, dict) and {"app", "hosts"} <= data.keys():
+                found.append((str(page.relative_to(ROOT)), block))
+    return found
+
+
+@pytest.mark.parametrize("where, text", _inventories(), ids=lambda v: v[:40])
+def test_every_whole_hosts_yml_shown_loads(where, text, tmp_path):
+    (tmp_path / "hosts.yml").write_text(text)
+    inventory.load(tmp_path / "hosts.yml")
+
+
+def test_the_readme_shows_a_whole_hosts_yml():
+    assert any(where == "README.md" for where, _ in _inventories())

@@ -322,8 +322,46 @@ class Key:
     required: bool = False
 
 
+def normalize(schema: dict, root: dict | None = None) -> dict:
+    """The schema with what generators vary in made plain: ``$ref`` resolved, ``oneOf`` and
+    one-item ``allOf`` as ``anyOf``/merged, a null type as ``nullable``."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return schema
+    schema = dict(schema)
+    while "$ref" in schema:
+        *_, section, name = schema.pop("$ref").split("/")
+        schema = {**root[section][name], **schema}
+    if len(schema.get("allOf", ())) == 1:
+        schema = {**schema.pop("allOf")[0], **schema}
+    if "oneOf" in schema:
+        schema["anyOf"] = schema.pop("oneOf")
+    if isinstance(schema.get("type"), list):
+        kinds = [k for k in schema["type"] if k != "null"]
+        schema["nullable"] = len(kinds) < len(schema["type"])
+        schema["type"] = kinds[0] if len(kinds) == 1 else kinds
+    out = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions"):
+            out[key] = {n: normalize(v, root) for n, v in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = normalize(value, root)
+        elif key == "anyOf":
+            out[key] = [normalize(v, root) for v in value]
+        else:
+            out[key] = value
+    options = out.get("anyOf", [])
+    if any(o.get("type") == "null" for o in options):
+        rest = [o for o in options if o.get("type") != "null"]
+        out.pop("anyOf")
+        out = {**rest[0], **out} if len(rest) == 1 else {**out, "anyOf": rest}
+        out["nullable"] = True
+    return out
+
+
 def keys(schema: dict) -> list[Key]:
     """Every key of the schema, depth first, with NOTES, DEFAULTS and EXAMPLES applied."""
+    schema = normalize(schema)
     found = [key for name, prop in schema["properties"].items() for key in _key(name, prop)]
     for key in found:
         key.required = key.dotted in _required(schema)
@@ -348,7 +386,7 @@ def _key(dotted: str, prop: dict) -> Iterator[Key]:
     description = _expand(NOTES).get(dotted) or prop.get("description")
     description = description or next((o.get("description") for o in records), "")
     default = _expand(DEFAULTS).get(dotted, prop.get("default"))
-    example = _expand(EXAMPLES).get(dotted, default)
+    example = _expand(EXAMPLES).get(dotted, (prop.get("examples") or [default])[0])
     yield Key(dotted, _kind(prop), default, description or "", example)
     for option in options:
         for name, inner in option.get("properties", {}).items():
@@ -396,6 +434,8 @@ def _kind(prop: dict) -> str:
         return json.dumps(prop["const"])
     if "anyOf" in prop:
         kind = " or ".join(_kind(o) for o in prop["anyOf"])
+    elif "enum" in prop:
+        kind = "one of " + ", ".join(json.dumps(v) for v in prop["enum"])
     elif prop.get("format") == "path":
         kind = "path"
     elif prop.get("type") == "array":
@@ -427,7 +467,7 @@ def hosts_yml_page(schema: dict) -> str:
         "",
     ]
     rows = keys(schema)
-    for top in schema["properties"]:
+    for top in normalize(schema)["properties"]:
         section = [
             k for k in rows if k.dotted == top or k.dotted.startswith((f"{top}.", f"{top}["))
         ]

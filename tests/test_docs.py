@@ -155,6 +155,50 @@ def test_a_key_the_loader_refuses_is_refused_by_the_check_above(tmp_path):
         inventory.load(tmp_path / "hosts.yml")
 
 
+def test_a_published_schema_reads_as_the_derived_one(monkeypatch):
+    """What a schema generator (pydantic, msgspec) writes: $defs and $ref, enums, a null
+    type, examples: the walk the reference makes once the model publishes its schema."""
+    schema = {
+        "$defs": {
+            "Health": {
+                "type": "object",
+                "description": "How health is checked.",
+                "properties": {
+                    "path": {"type": "string", "default": "/health", "description": "a path"}
+                },
+            },
+            "App": {
+                "type": "object",
+                "description": "The app.",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "description": "the app", "examples": ["shop"]},
+                    "source": {"enum": ["upload", "git"], "default": "upload"},
+                    "image": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "drain": {"type": ["number", "null"], "description": "seconds"},
+                    "health": {"$ref": "#/$defs/Health"},
+                },
+            },
+        },
+        "type": "object",
+        "properties": {"app": {"$ref": "#/$defs/App"}},
+    }
+    monkeypatch.setattr(reference, "NOTES", {"app.source": "s", "app.image": "i"})
+    monkeypatch.setattr(reference, "DEFAULTS", {})
+    monkeypatch.setattr(reference, "EXAMPLES", {})
+    rows = {key.dotted: key for key in reference.keys(schema)}
+    assert list(rows) == [
+        "app", "app.name", "app.source", "app.image", "app.drain", "app.health",
+        "app.health.path",
+    ]  # fmt: skip
+    assert rows["app.name"].required and rows["app.name"].example == "shop"
+    assert rows["app.source"].kind == 'one of "upload", "git"'
+    assert rows["app.image"].kind == rows["app.drain"].kind.replace("number", "string")
+    assert rows["app.image"].kind == "string or null"
+    assert rows["app.health.path"].default == "/health"
+    assert rows["app.health"].description == "How health is checked."
+
+
 def test_a_key_without_a_description_fails_the_reference(monkeypatch):
     notes = {k: v for k, v in reference.NOTES.items() if k != "app.image"}
     monkeypatch.setattr(reference, "NOTES", notes)

@@ -170,11 +170,19 @@ INTERNAL = {"App": {"env_file_values"}, "Host": {"name"}, "Tls": {"mode", "pair"
 
 
 def inventory_schema() -> dict:
-    """The JSON Schema of hosts.yml.
-
-    Derived from the model's dataclasses until the model publishes its own; then return
-    that (e.g. ``json.loads(files.read("hosts.schema.json"))``) and drop ``LAYOUT``."""
+    """The JSON Schema of hosts.yml: the one the package ships (``bluegreen/**/*.schema.json``)
+    once the model publishes it, else derived here from the model's dataclasses."""
+    published = sorted((ROOT / "bluegreen").rglob("*.schema.json"))
+    if published:
+        return json.loads(published[0].read_text(encoding="utf-8"))
     return LAYOUT()
+
+
+def field_names(cls: type) -> list[str]:
+    """The fields of a model class: a dataclass, a msgspec Struct or a pydantic model."""
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+    return list(getattr(cls, "__struct_fields__", None) or getattr(cls, "model_fields", {}))
 
 
 def LAYOUT() -> dict:  # noqa: N802 - a table, named as one

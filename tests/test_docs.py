@@ -214,9 +214,9 @@ def test_a_note_for_a_key_the_code_lacks_fails_the_reference(monkeypatch):
 
 def test_the_reference_lists_every_field_of_the_model():
     documented = {key.dotted for key in reference.keys(reference.inventory_schema())}
-    expected = {f"app.{name}" for name in inventory._names(inventory.App, "env_file_values")} | {
-        f"hosts.*.{name}" for name in inventory._names(inventory.Host, "name")
-    }
+    app = {name for name in reference.field_names(inventory.App) if name != "env_file_values"}
+    host = {name for name in reference.field_names(inventory.Host) if name != "name"}
+    expected = {f"app.{name}" for name in app} | {f"hosts.*.{name}" for name in host}
     assert expected <= documented
 
 

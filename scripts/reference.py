@@ -36,9 +36,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bluegreen.config import inventory as model  # noqa: E402
+sys.path.insert(0, str(ROOT))  # bluegreen from this checkout, also when run as a script
 
 
 class ReferenceError(Exception):
@@ -187,6 +185,8 @@ def field_names(cls: type) -> list[str]:
 
 def LAYOUT() -> dict:  # noqa: N802 - a table, named as one
     """How hosts.yml's keys map onto the model's classes, where that is not one to one."""
+    from bluegreen.config import inventory as model
+
     host = _object(model.Host, required=("address",))
     defaults = _object(model.Host, exclude=("address", "env"))
     defaults["properties"]["group"] = {"type": "string"}

@@ -12,10 +12,11 @@ writes the same pages into DIR. Generated, never committed, so they cannot drift
 A key or option without a description, or a note here for a key the code no longer has,
 fails the build (``ReferenceError``).
 
-The schema comes from ``inventory_schema()``. Until the model publishes its own JSON Schema
-it is derived here from the model's dataclasses (their field comments are the
-descriptions); then that function becomes one line returning the published schema, and
-``NOTES``, ``DEFAULTS`` and ``LAYOUT`` shrink to what the schema does not say.
+The schema comes from ``inventory_schema()``: the JSON Schema the package ships
+(``bluegreen/**/*.schema.json``) when there is one, else one derived here from the model's
+dataclasses (``LAYOUT``; their field comments are the descriptions). ``NOTES``,
+``DEFAULTS`` and ``EXAMPLES`` add what the schema does not say; once the published schema
+carries descriptions, defaults and examples, delete the entries it covers.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class ReferenceError(Exception):
 
 # --- hosts.yml: the schema -------------------------------------------------------------------
 
-# Descriptions the model's comments lack or state out of date, by dotted key (``*``: any
-# name). A note for a key the schema does not have fails the build.
+# Descriptions the model's comments lack or state out of date, by dotted key (``*``: a name
+# you choose; ``[]``: an item of a list; ``{host}.KEY``: defaults.KEY and hosts.*.KEY).
+# They win over the schema's own. A note for a key the schema does not have fails the build.
 NOTES = {
     "app": "The app: where its source comes from, how it is built, run and checked.",
     "app.name": "a-z 0-9 _ -, starting with a letter, at most 24 characters; containers "

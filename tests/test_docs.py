@@ -365,3 +365,12 @@ def test_every_whole_hosts_yml_shown_loads(where, text, tmp_path):
 
 def test_the_readme_shows_a_whole_hosts_yml():
     assert any(where == "README.md" for where, _ in _inventories())
+
+
+def test_every_link_in_the_readme_exists():
+    """The README is outside the site (mkdocs does not check it): its links into docs/."""
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    local = [link for link in links if "://" not in link]
+    assert local
+    for link in local:
+        assert (ROOT / link).exists(), f"README.md links to {link}, which does not exist"

@@ -60,6 +60,8 @@ NOTES = {
     "app.command": "runtime: process: the shell line that starts the app in its release "
     "directory; it must listen on $HOST:$PORT",
     "app.build_command": "runtime: process: run once in a new release's directory to build it",
+    "app.source": "upload (a git archive of your checkout, sent over SFTP) | git (each host "
+    "fetches app.repo)",
     "app.health": "How the new color's health is checked before any switch.",
     "app.health.path": "URL path polled on the new color (through an SSH channel)",
     "app.health.attempts": "polls before the color counts as unhealthy",
@@ -81,6 +83,8 @@ NOTES = {
     "release command; any other key is refused",
     "app.options.cpus": "CPUs the container may use, e.g. 1.5",
     "app.options.shm_size": "size of /dev/shm, e.g. 64m",
+    "app.options.ulimits": "ulimits by name, soft:hard, e.g. nofile: 1024:4096",
+    "app.options.log": "docker --log-opt KEY=VALUE pairs, e.g. max-size: 10m",
     "app.options.labels": "container labels (not bluegreen.*: those are ours)",
     "ports": "Where nginx listens and where each color listens (on 127.0.0.1).",
     "ports.public": "nginx's public port (when the app has no domains)",
@@ -115,6 +119,11 @@ NOTES = {
     "refused",
     "{host}.switch_mode": "how nginx changes color: auto (= core) | core | file (njs) | reload",
     "{host}.connect_timeout": "seconds to wait for the SSH connection",
+    "{host}.profile": "the host's distribution: auto (read from /etc/os-release) | ubuntu | "
+    "debian | amazon-linux",
+    "{host}.network": "bridge (the color port published on 127.0.0.1) | host (the app listens "
+    "on $HOST:$PORT itself)",
+    "hosts.*.env": "env settings for this host only, over app.env",
     "{host}.app_dir": "the app's directory on the host; {app} is replaced by app.name",
 }
 # Defaults the dataclasses cannot show as they apply (a derived value, a home directory).
@@ -341,7 +350,7 @@ def normalize(schema: dict, root: dict | None = None) -> dict:
     schema = dict(schema)
     while "$ref" in schema:
         *_, section, name = schema.pop("$ref").split("/")
-        schema = {**root[section][name], **schema}
+        schema = {**root[section][name], "x-class": name, **schema}
     if len(schema.get("allOf", ())) == 1:
         schema = {**schema.pop("allOf")[0], **schema}
     if "oneOf" in schema:
@@ -352,7 +361,9 @@ def normalize(schema: dict, root: dict | None = None) -> dict:
         schema["type"] = kinds[0] if len(kinds) == 1 else kinds
     out = {}
     for key, value in schema.items():
-        if key in ("properties", "$defs", "definitions"):
+        if key == "properties":
+            out[key] = {n: _described(normalize(v, root), schema, n) for n, v in value.items()}
+        elif key in ("$defs", "definitions"):
             out[key] = {n: normalize(v, root) for n, v in value.items()}
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
             out[key] = normalize(value, root)
@@ -367,6 +378,30 @@ def normalize(schema: dict, root: dict | None = None) -> dict:
         out = {**rest[0], **out} if len(rest) == 1 else {**out, "anyOf": rest}
         out["nullable"] = True
     return out
+
+
+def _described(prop: dict, parent: dict, name: str) -> dict:
+    """``prop`` with a description: the schema's, else the comment on the field in the model
+    class the parent's ``$ref`` names (what the dataclass-derived schema reads too)."""
+    if prop.get("description") or "x-class" not in parent:
+        return prop
+    cls = _model_class(parent["x-class"])
+    comment = _field_comments(cls).get(name) if cls else None
+    return {**prop, "description": comment} if comment else prop
+
+
+def _model_class(name: str) -> type | None:
+    """The model class called ``name``, where the model lives now or lived before."""
+    import importlib
+
+    for module in ("bluegreen.config.model", "bluegreen.config.inventory"):
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(found, type):
+            return found
+    return None
 
 
 def keys(schema: dict) -> list[Key]:
@@ -495,7 +530,7 @@ def hosts_yml_page(schema: dict) -> str:
 
 
 def _value(value: Any) -> str:
-    if value is None:
+    if value is None or value == [] or value == {}:
         return ""
     text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
     text = text.removesuffix("\n...").strip()

@@ -200,10 +200,15 @@ def test_a_published_schema_reads_as_the_derived_one(monkeypatch):
 
 
 def test_a_key_without_a_description_fails_the_reference(monkeypatch):
-    notes = {k: v for k, v in reference.NOTES.items() if k != "app.image"}
-    monkeypatch.setattr(reference, "NOTES", notes)
-    with pytest.raises(reference.ReferenceError, match="without a description.*app.image"):
-        reference.keys(reference.inventory_schema())
+    schema = {"type": "object", "properties": {"app": {"type": "object", "properties": {
+        "name": {"type": "string", "description": "the app"},
+        "colour": {"type": "string"},
+    }}}}  # fmt: skip
+    monkeypatch.setattr(reference, "NOTES", {"app": "The app."})
+    monkeypatch.setattr(reference, "DEFAULTS", {})
+    monkeypatch.setattr(reference, "EXAMPLES", {})
+    with pytest.raises(reference.ReferenceError, match="without a description.*app.colour"):
+        reference.keys(schema)
 
 
 def test_a_note_for_a_key_the_code_lacks_fails_the_reference(monkeypatch):

@@ -379,3 +379,17 @@ def test_every_link_in_the_readme_exists():
     assert local
     for link in local:
         assert (ROOT / link).exists(), f"README.md links to {link}, which does not exist"
+
+
+def test_the_exit_codes_documented_are_those_the_code_uses():
+    """Every ``Exit(code=...)`` the program raises has a row in the reference, and every row
+    but 0 is raised somewhere."""
+    source = "\n".join(
+        path.read_text()
+        for path in (ROOT / "bluegreen").rglob("*.py")
+        if "shell" not in path.parts and "testing" not in path.parts
+    )
+    constants = dict(re.findall(r"^([A-Z_]+) = (\d+)\b", source, re.M))
+    used = {constants.get(code, code) for code in re.findall(r"\bcode=(\d+|[A-Z_]+)", source)}
+    documented = {code for code, _ in reference.EXIT_CODES}
+    assert used == documented - {"0"}

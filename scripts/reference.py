@@ -21,6 +21,7 @@ carries descriptions, defaults and examples, delete the entries it covers.
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import functools
@@ -631,6 +632,53 @@ EXIT_CODES = (
 )
 
 
+# What each --json event is.
+EVENTS = {
+    "step": '`{"event": "step", "host", "status", "text"}`: one step on one host',
+    "line": '`{"event": "line", "text"}`: a line of the log that belongs to no host',
+    "row": '`{"event": "row", ...}`: one row of the closing table, keyed by its header',
+    "summary": '`{"event": "summary", ...}`: last, the outcome of the change (fields below)',
+}
+# What each field of the closing summary event means; a field the code writes without an
+# entry here fails the build.
+SUMMARY_FIELDS = {
+    "verdict": "succeeded, failed or reverted",
+    "interrupted": "true when SIGINT or SIGTERM ended the change early",
+    "needs_attention": "the hosts whose revert failed: they need the operator",
+    "hosts": 'one object per host, keyed like the closing table: "host", "result", "serves", '
+    '"ssh round trips"',
+    "phases": "seconds per phase, by name",
+}
+
+
+def _source(module: str) -> ast.Module:
+    return ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+
+
+def emitted_events() -> list[str]:
+    """The ``event`` values ``--json`` writes, read from the module that writes them."""
+    return [
+        keyword.value.value
+        for node in ast.walk(_source("bluegreen.output.events"))
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "event" and isinstance(keyword.value, ast.Constant)
+    ]
+
+
+def summary_fields() -> list[str]:
+    """The fields of the closing summary, read from the dict the report hands the log."""
+    for node in ast.walk(_source("bluegreen.engine.report")):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "summary"
+            and node.args
+            and isinstance(node.args[0], ast.Dict)
+        ):
+            return [key.value for key in node.args[0].keys if isinstance(key, ast.Constant)]
+    raise ReferenceError("bluegreen/engine/report.py: no log.summary({...}) call found")
+
+
 def json_page() -> str:
     """``status --json`` and the ``--json`` event lines, from the modules that write them."""
     from bluegreen.ops import status
@@ -640,6 +688,15 @@ def json_page() -> str:
     schema = status_doc.split("::", 1)[1] if "::" in status_doc else ""
     block, _, notes = schema.partition("\n\n``tls``")
     marks = ", ".join(f"`{v}`" for v in events.STATUS.values())
+    events_written = emitted_events()
+    fields = summary_fields()
+    missing = [f"event {e}" for e in events_written if e not in EVENTS]
+    missing += [f"summary field {f}" for f in fields if f not in SUMMARY_FIELDS]
+    if missing:
+        raise ReferenceError(
+            "--json output without a description (add one to scripts/reference.py): "
+            + ", ".join(missing)
+        )
     lines = [
         "# JSON output and exit codes",
         "",
@@ -664,13 +721,15 @@ def json_page() -> str:
         "`deploy`, `rollback`, `switch`, `split`, `promote` and `abort` take `--json`. Each",
         "line is one object with an `event` field:",
         "",
-        f'- `{{"event": "step", "host", "status", "text"}}`: one step on one host;'
-        f" `status` is one of {marks};",
-        '- `{"event": "line", "text"}`: any other line of the log;',
-        '- `{"event": "row", ...}`: one row of the closing table, keyed by its header;',
-        '- `{"event": "summary", "verdict": "succeeded|failed|reverted", "interrupted",',
-        '  "hosts": [{"host", "result", "serves", ...}], "phases": {name: seconds}}`:',
-        "  last.",
+        *(f"- {EVENTS[name]}" for name in EVENTS if name in events_written),
+        "",
+        f"A step's `status` is one of {marks}.",
+        "",
+        "The summary's fields:",
+        "",
+        "| field | what it holds |",
+        "|---|---|",
+        *(f"| `{name}` | {SUMMARY_FIELDS[name]} |" for name in fields),
         "",
         "Secrets are masked as in the text log. Bad input is still one `❌` line on stderr.",
         "",

@@ -393,3 +393,17 @@ def test_the_exit_codes_documented_are_those_the_code_uses():
     used = {constants.get(code, code) for code in re.findall(r"\bcode=(\d+|[A-Z_]+)", source)}
     documented = {code for code, _ in reference.EXIT_CODES}
     assert used == documented - {"0"}
+
+
+def test_the_json_reference_lists_what_the_code_writes():
+    assert set(reference.emitted_events()) == {"line", "step", "row", "summary"}
+    assert {"verdict", "hosts", "phases"} <= set(reference.summary_fields())
+    page = reference.json_page()
+    for field in reference.summary_fields():
+        assert f"| `{field}` |" in page
+
+
+def test_a_summary_field_without_a_description_fails_the_reference(monkeypatch):
+    monkeypatch.setattr(reference, "summary_fields", lambda: ["verdict", "mood"])
+    with pytest.raises(reference.ReferenceError, match="summary field mood"):
+        reference.json_page()

@@ -688,6 +688,13 @@ def json_page() -> str:
     schema = status_doc.split("::", 1)[1] if "::" in status_doc else ""
     block, _, notes = schema.partition("\n\n``tls``")
     marks = ", ".join(f"`{v}`" for v in events.STATUS.values())
+    from bluegreen.tasks import ns
+
+    changes = [
+        name
+        for name in ns.task_names
+        if name != "status" and any(a.name == "json" for a in options_of(ns[name]))
+    ]
     events_written = emitted_events()
     fields = summary_fields()
     missing = [f"event {e}" for e in events_written if e not in EVENTS]
@@ -718,8 +725,8 @@ def json_page() -> str:
         "",
         " ".join((events.__doc__ or "").split()).replace("``", "`"),
         "",
-        "`deploy`, `rollback`, `switch`, `split`, `promote` and `abort` take `--json`. Each",
-        "line is one object with an `event` field:",
+        f"{', '.join(f'`{t}`' for t in changes)} take `--json`. Each line is one object with",
+        "an `event` field:",
         "",
         *(f"- {EVENTS[name]}" for name in EVENTS if name in events_written),
         "",

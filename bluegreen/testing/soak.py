@@ -137,7 +137,9 @@ class Soak:
         }  # fmt: skip
         self.verified: set[str] = set()
         self.steps: list[Step] = []
-        self._stale_lock = False  # fab was killed: the next call takes its lock over
+        # fab was killed: the next call takes its lock over (a full disk on a host puts that
+        # off to the call after: nothing can be written there, not even the take-over)
+        self._stale_lock = False
 
     # -- set-up and clean-up ------------------------------------------------------------
 
@@ -215,7 +217,8 @@ class Soak:
             served = before[fault.host][2] | after[fault.host][2]
             fault.outage = fault.color in served | _verified_colors(step.calls, fault.host)
         step.violations = self._check(step, before, after)
-        self._stale_lock = bool(fault and fault.kind == "sigkill")
+        kept = self._stale_lock and fault is not None and fault.kind == "disk-full"
+        self._stale_lock = kept or bool(fault and fault.kind == "sigkill")
         return step
 
     def _pick_fault(self, operation: str) -> Fault:
@@ -323,6 +326,7 @@ class Soak:
     def _check(self, step: Step, before: dict, after: dict) -> list[str]:
         fault = step.fault
         killed = bool(fault and fault.kind == "sigkill")
+        stuck = self._stale_lock and fault is not None and fault.kind == "disk-full"
         status = self._status()
         problems = []
         for host in self.hosts:
@@ -341,16 +345,22 @@ class Soak:
             elif not served <= _status_serving(record):
                 problems.append(f"{name}: status says {_status_serving(record)}, port serves"
                                 f" {sorted(served)}")  # fmt: skip
-            elif record["lock"] and not (killed or (victim and fault.kind == "partition")):
-                # a partition can eat the answer of the round trip that took the lock: the
-                # lock stays, stale, and the next operation takes it over (checked then)
+            elif (
+                record["lock"]
+                and not (killed or (victim and fault.kind == "partition"))
+                and not (victim and stuck)
+            ):
+                # a partition can eat the answer of the round trip that took the lock, a full
+                # disk stops the take-over of a killed run's lock: the lock stays, stale, and
+                # the next operation takes it over (checked then)
                 problems.append(f"{name}: lock left after fab exited: {record['lock']}")
             added = after[name][1] - before[name][1]
             reached = sum(bool(re.search(rf"^{name} ", c.output, re.M)) for c in step.calls)
             excused = killed or (victim and fault.kind in ("partition", "kill-sshd", "disk-full"))
             if added > len(step.calls) or (added != reached and not excused):
                 problems.append(f"{name}: {added} history records for {reached} fab calls")
-            cut = victim and fault.kind == "partition"  # cleaned up by the next operation
+            # cleaned up by the next operation (a killed run's leftovers need its lock)
+            cut = victim and (fault.kind == "partition" or stuck)
             problems += self._host_leftovers(host, killed or cut)
         return problems
 

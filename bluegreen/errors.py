@@ -9,6 +9,15 @@ class BluegreenError(Exception):
     """Root of bluegreen's errors."""
 
 
+BUG_EXIT = 3  # fab's exit code when bluegreen itself broke (a bug): not 1, not 2
+
+
+class BugFound(Exception):  # noqa: N818 - it is what happened, not an error of the input
+    """Raised at the end of a change in which a host's step hit a bug (an exception that is
+    not a BluegreenError; its traceback was printed under that host). Deliberately not a
+    BluegreenError: fab exits ``BUG_EXIT``."""
+
+
 class InventoryError(BluegreenError, ValueError):
     """hosts.yml is missing or invalid; the message names the file, the key and the problem."""
 

@@ -93,10 +93,24 @@ def site(env: jinja2.Environment, inventory: Inventory, switch_mode: str) -> str
 
 def http(env: jinja2.Environment, inventory: Inventory, host: Host) -> str:
     """With TLS: port 80 (challenges, redirect); with ACME, a challenge this host does not
-    hold is asked of the inventory's other hosts."""
+    hold is asked of its peers (``peers``)."""
     acme = inventory.app.tls.mode == "acme"
-    peers = [h.address for h in inventory.hosts.values() if h.address != host.address]
-    return render(env, "http.conf.j2", **_common(inventory), peers=peers if acme else [])
+    found = peers(inventory, host) if acme else []
+    return render(env, "http.conf.j2", **_common(inventory), peers=found)
+
+
+def peers(inventory: Inventory, host: Host) -> list[str]:
+    """Where else a challenge for ``host``'s domains may land, as nginx ``server`` addresses
+    (IPv6 in brackets): the other hosts of the groups that list it (staging's hosts serve
+    other names than production's); hosts no group lists are each other's peers."""
+
+    def groups(name: str) -> set[str]:
+        return {group for group, members in inventory.groups.items() if name in members}
+
+    mine = groups(host.name)
+    others = [h for h in inventory.hosts.values() if h.address != host.address]
+    fleet = [h for h in others if (groups(h.name) & mine if mine else not groups(h.name))]
+    return [f"[{h.address}]" if ":" in h.address else h.address for h in fleet]
 
 
 def refuse(env: jinja2.Environment, ports: tuple[int, ...]) -> str:

@@ -11,6 +11,7 @@ then start without loading bootstrap, the image tools, the test rigs, ... (measu
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BUG_EXIT, BluegreenError, BugFound
 
 if TYPE_CHECKING:
     from bluegreen.config import inventory
@@ -61,6 +62,14 @@ def _run(
         ok = operation(inv, hosts, *args, log, **kwargs)
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
+    except Exception as error:
+        if not isinstance(error, BugFound):  # else its traceback was printed under its host
+            traceback.print_exc()
+        raise Exit(
+            f"❌ a bug in bluegreen (exit code {BUG_EXIT}): please report it with the traceback"
+            f" above ({error})",
+            code=BUG_EXIT,
+        ) from error
     if not ok:
         raise Exit(code=1)
 
@@ -219,13 +228,14 @@ def maintenance(c, on=False, off=False, message=None, dry_run=False):
         "color": "blue or green (default: the live color of each host)",
         "n": "lines per host (default 50)",
         "follow": "keep streaming new lines until Ctrl-C",
+        "process": "a process of app.processes (its hosts only), instead of a color",
     }
 )
-def logs(c, color=None, n=None, follow=False):
+def logs(c, color=None, n=None, follow=False, process=None):
     """Show the app's container output from every host, prefixed by host."""
     from bluegreen.ops.logs import logs as app_logs
 
-    _run(c, app_logs, color, _number("n", n, 50), follow)
+    _run(c, app_logs, color, _number("n", n, 50), follow, process=process)
 
 
 @task(
@@ -235,14 +245,15 @@ def logs(c, color=None, n=None, follow=False):
         "once": "on the first selected host only",
         "new": "in a one-off container of the live image (docker run --rm), not the running one",
         "interactive": "with a terminal (a shell, a console), on exactly one host",
+        "process": "beside a process of app.processes (its container or unit), on its hosts",
     },
 )
-def exec_task(c, color=None, once=False, new=False, interactive=False):
+def exec_task(c, color=None, once=False, new=False, interactive=False, process=None):
     """Run a command in the app's container on every host: fab exec -- CMD ARGS."""
     from bluegreen.ops.execute import execute
 
     argv = list(c.config.bluegreen.command)
-    _run(c, execute, argv, color, once, new=new, interactive=interactive)
+    _run(c, execute, argv, color, once, new=new, interactive=interactive, process=process)
 
 
 @task(help={"n": "how many records per host (default 10)"})
@@ -277,12 +288,18 @@ def status(c, json=False):
     _run(c, status_of, json)
 
 
-@task(help={"dry-run": "print each host's plan (after a read-only probe) and change nothing"})
-def bootstrap(c, dry_run=False):
+@task(
+    help={
+        "dry-run": "print each host's plan (after a read-only probe) and change nothing",
+        "docker-group": "also add the login user to the docker group (root without sudo's log;"
+        " not needed: every command runs with sudo -n)",
+    }
+)
+def bootstrap(c, dry_run=False, docker_group=False):
     """Prepare fresh Ubuntu/Debian or Amazon Linux 2023 hosts for deploys (idempotent)."""
     from bluegreen.ops import bootstrap as bootstrap_hosts
 
-    _run(c, bootstrap_hosts.bootstrap, dry_run)
+    _run(c, bootstrap_hosts.bootstrap, dry_run, docker_group=docker_group)
 
 
 @task(

@@ -63,6 +63,10 @@ NOTES = {
     "app.build_command": "runtime: process: run once in a new release's directory to build it",
     "app.source": "upload (a git archive of your checkout, sent over SFTP) | git (each host "
     "fetches app.repo)",
+    "app.processes": "Background processes (job workers) run from the live release beside "
+    "the web app, by name; see the workers guide",
+    "app.schedule": "Commands run once per time slot on one host, by name; see the workers guide",
+    "app.schedule.*.command": "a shell command line, run in the live release",
     "app.health": "How the new color's health is checked before any switch.",
     "app.health.path": "URL path polled on the new color (through an SSH channel)",
     "app.health.attempts": "polls before the color counts as unhealthy",
@@ -101,7 +105,8 @@ NOTES = {
     "notify": "Webhooks told when a change starts and when it succeeded, failed or was "
     "reverted: a URL, or a mapping with url and format.",
     "notify[]": "a webhook: a URL, or {url, format}",
-    "notify[].url": "http:// or https:// URL (printed by host only: it may carry a token)",
+    "notify[].url": "http:// or https:// URL, or env:VAR or file:PATH (0600) to keep its "
+    "token out of hosts.yml; printed by host only",
     "secrets": "Credentials bluegreen itself needs (the app's own go to app.secrets).",
     "secrets.registry": "login for the registry of app.image",
     "secrets.registry.username": "registry user name",
@@ -153,6 +158,15 @@ EXAMPLES: dict[str, Any] = {
     "app.options.log": {"max-size": "10m"},
     "app.options.user": "1000:1000",
     "app.domains": ["shop.example.com"],
+    "app.processes.*": {"command": "exec node worker.js"},
+    "app.processes.*.command": "exec node worker.js",
+    "app.processes.*.hosts": ["web1"],
+    "app.processes.*.health": "test -f /tmp/worker-ready",
+    "app.schedule.*": {"cron": "*/5 * * * *", "command": "node cleanup.js"},
+    "app.schedule.*.command": "node cleanup.js",
+    "app.schedule.*.every": 10,
+    "app.schedule.*.cron": "*/5 * * * *",
+    "app.schedule.*.host": "web1",
     "app.tls": "off",
     "app.tls.files.certificate": "certs/shop.pem",
     "app.tls.files.key": "certs/shop.key",
@@ -176,7 +190,12 @@ EXAMPLES: dict[str, Any] = {
     "hooks.failed": "./bin/page-oncall",
 }
 # Dataclass fields that are no hosts.yml key (read from another key, or computed at load).
-INTERNAL = {"App": {"env_file_values"}, "Host": {"name"}, "Tls": {"mode", "pair"}}
+INTERNAL = {
+    "App": {"env_file_values"},
+    "Host": {"name"},
+    "Tls": {"mode", "pair"},
+    "Webhook": {"secret"},  # set when url is env:VAR or file:PATH
+}
 
 
 def inventory_schema() -> dict:
@@ -200,7 +219,7 @@ def LAYOUT() -> dict:  # noqa: N802 - a table, named as one
     from bluegreen.config import inventory as model
 
     host = _object(model.Host, required=("address",))
-    defaults = _object(model.Host, exclude=("address", "env"))
+    defaults = _object(model.Host, exclude=("address", "env", "web"))
     defaults["properties"]["group"] = {"type": "string"}
     tls_files = _object(model.Tls, only=("certificate", "key"))
     tls_acme = _object(model.Tls, only=("email", "server", "ca"), required=("email",))
@@ -208,6 +227,10 @@ def LAYOUT() -> dict:  # noqa: N802 - a table, named as one
     tls["properties"] = {"files": tls_files, "acme": tls_acme, **tls["properties"]}
     app = _object(model.App, required=("name",))
     app["properties"]["tls"] = {"anyOf": [{"const": "off"}, tls], "default": "off"}
+    for key, cls in (("processes", "AppProcess"), ("schedule", "ScheduledJob")):
+        if key in app["properties"]:  # by name: a mapping of NAME to its settings
+            entry = _object(getattr(model, cls), exclude=("name",), required=("command",))
+            app["properties"][key] = {"type": "object", "additionalProperties": entry}
     registry = _object(model.RegistryLogin, exclude=("password_from",))
     registry["properties"]["password"] = {"type": "string"}
     registry["required"] = ["username", "password"]
@@ -531,7 +554,7 @@ def hosts_yml_page(schema: dict) -> str:
 
 
 def _value(value: Any) -> str:
-    if value is None or value == [] or value == {}:
+    if value is None or value in ("", [], {}):
         return ""
     text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
     text = text.removesuffix("\n...").strip()
@@ -625,10 +648,15 @@ EXIT_CODES = (
     (
         "1",
         "failed or reverted: every host serves what the closing table says (what it served "
-        "before, for a failure before the switch); a host whose revert failed shows "
-        "unknown in its serves column: it needs the operator",
+        "before, for a failure before the switch); a host whose revert failed is "
+        "reported as needs attention",
     ),
     ("2", "bad input (inventory, options, unknown host): nothing was touched"),
+    (
+        "3",
+        "a bug in bluegreen: its traceback is printed; the host it hit got no revert and no "
+        "undo (it needs attention: see Recovering a host that needs attention)",
+    ),
 )
 
 
@@ -748,7 +776,9 @@ def json_page() -> str:
         "",
         "SIGINT or SIGTERM during a change does not kill it: the current step ends on every",
         "host, then it exits 1 after putting everything back (or 0 when every switch was",
-        "already verified). Outside a change (e.g. in `status`) a signal ends the program",
+        "already verified). The local programs it runs (hooks, git, docker build/save, skopeo)",
+        "are in sessions of their own, so the first Ctrl-C does not kill them; a second one",
+        "stops them at once. Outside a change (e.g. in `status`) a signal ends the program",
         "as usual.",
         "",
     ]

@@ -13,7 +13,8 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           sqlite3  # copied into the lifecycle test app's image: its release command's database
           openssl pebble certbot dnsmasq-base  # HTTPS: a test ACME server, its client, a DNS
           prometheus prometheus-node-exporter mtail  # metrics: Prometheus (+ promtool), exporters
-          debootstrap systemd-container)  # runtime: process: sandbox hosts booting a real systemd
+          debootstrap systemd-container  # runtime: process: sandbox hosts booting a real systemd
+          redis-server)  # app.processes: the job queue the workers e2e test consumes
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

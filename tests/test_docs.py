@@ -90,6 +90,10 @@ CONTEXT = {
         "app": {"domains": ["shop.example.com"], "tls": {"acme": {"email": "ops@example.com"}}}
     },
     "groups.*": {"hosts": {"web2": {"address": "203.0.113.11"}}},
+    "app.processes.*.": {"app": {"processes": {"worker": {"command": "exec ./worker"}}}},
+    "app.schedule.*.": {"app": {"schedule": {"worker": {"command": "./tick", "every": 10}}}},
+    "app.schedule.*.every": {"app": {"schedule": {"worker": {"command": "./tick"}}}},
+    "app.schedule.*.cron": {"app": {"schedule": {"worker": {"command": "./tick"}}}},
     "secrets.registry": {
         "secrets": {"registry": {"username": "deployer", "password": "env:REGISTRY_PASSWORD"}}
     },
@@ -101,7 +105,7 @@ NEEDS_CERTIFICATE = ("app.tls.files",)
 def _set(data: dict, dotted: str, value: object) -> None:
     """Put ``value`` at ``dotted`` (``*``: a name of ours, ``[]``: one item of a list)."""
     parts = dotted.replace("[]", ".[]").split(".")
-    star = {"hosts": "web1", "groups": "all"}.get(parts[0], "NAME")
+    star = {"hosts": "web1", "groups": "all", "app": "worker"}.get(parts[0], "NAME")
     *path, last = parts
     for i, part in enumerate(path):
         inner: list | dict = [] if parts[i + 1] == "[]" else {}

@@ -450,3 +450,18 @@ def test_the_default_server_refuses_unknown_names_on_each_port_it_is_given(tmp_p
     only = render.refuse(env, (443,))
     assert only.startswith("# bluegreen refuse ports=443\n") and only.endswith(REFUSE_443)
     assert "listen 80" not in only
+
+
+def test_acme_peers_are_the_hosts_of_this_hosts_groups_with_ipv6_in_brackets(tmp_path):
+    inv = _tls_inventory(tmp_path, Tls(mode="acme"))
+    hosts = [Host("web1", "2001:db8::1"), Host("web2", "2001:db8::2"), Host("web3", "10.0.0.3"),
+             Host("stage1", "10.9.0.1"), Host("lone", "10.8.0.1")]  # fmt: skip
+    groups = {"prod": ("eu",), "eu": ("web1", "web2", "web3"), "staging": ("stage1",)}
+    inv = dataclasses.replace(inv, hosts={h.name: h for h in hosts}, groups=groups)
+    text = render.http(render.environment(inv), inv, hosts[0])
+    upstream = text[text.index("upstream") : text.index("}") + 1]
+    assert upstream == (
+        "upstream bluegreen_my_shop_acme_peers {\n    server [2001:db8::2]:80 max_fails=0;\n"
+        "    server 10.0.0.3:80 max_fails=0;\n}"
+    )  # not staging's host, nor one in no group
+    assert "upstream" not in render.http(render.environment(inv), inv, hosts[3])  # alone

@@ -40,3 +40,28 @@ def test_the_maintenance_help_states_the_message_limit():
     from bluegreen.ops.maintenance import MESSAGE_LIMIT
 
     assert f"at most {MESSAGE_LIMIT} characters" in tasks.maintenance.help["message"]
+
+
+def test_fab_exits_3_on_a_bug(monkeypatch, capsys):
+    """A bug escaping anywhere in a task: its traceback, and exit code 3 (not 1, a failure
+    on the hosts, nor 2, bad input)."""
+    from types import SimpleNamespace
+
+    from invoke.exceptions import Exit
+
+    from bluegreen import tasks
+    from bluegreen.config import inventory
+    from bluegreen.errors import BUG_EXIT
+
+    def broken(path):
+        raise KeyError("colour")
+
+    monkeypatch.setattr(inventory, "load", broken)
+    settings = SimpleNamespace(inventory="hosts.yml", hosts=[])
+    with pytest.raises(Exit) as exited:
+        tasks._run(SimpleNamespace(config=SimpleNamespace(bluegreen=settings)), print)
+    assert exited.value.code == BUG_EXIT == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last):" in err and "KeyError: 'colour'" in err
+    said = "❌ a bug in bluegreen (exit code 3): please report it with the traceback above"
+    assert exited.value.message.startswith(said)  # fab prints it last, on stderr

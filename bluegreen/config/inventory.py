@@ -11,6 +11,7 @@ import math
 import os
 import posixpath
 import re
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -99,6 +100,31 @@ class ContainerOptions:
 
 
 @dataclass(frozen=True)
+class AppProcess:
+    """A named background process (a job worker) run from the live release, outside nginx."""
+
+    name: str
+    command: str  # a shell command line, run in the release (the image or its directory)
+    hosts: tuple[str, ...] | None = None  # host names (groups expanded); None: every host
+    stop_signal: str = "SIGTERM"  # what the program takes as "finish your job, then exit"
+    stop_timeout: int = 30  # seconds it gets to finish before it is killed
+    health: str | None = None  # a command run beside it once started: exit 0 = healthy
+    overlap: bool = False  # docker: start the new one before stopping the old (idempotent jobs)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A command run once per time slot on one host of the fleet, in the live release."""
+
+    name: str
+    command: str
+    every: int | None = None  # seconds dividing 60: slots are its multiples since the epoch
+    cron: str | None = None  # minute hour day-of-month month day-of-week, in UTC
+    host: str = ""  # the one host that runs it; default: the inventory's first host
+    stop_timeout: int = 30  # seconds a deploy waits for a running job before killing it
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     source: str = "upload"  # upload | git
@@ -140,6 +166,12 @@ class App:
     command: str | None = None
     build_command: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
+    schedule: tuple[ScheduledJob, ...] = ()
+
+    def processes_on(self, host: str) -> tuple[AppProcess, ...]:
+        """The processes ``host`` runs."""
+        return tuple(p for p in self.processes if p.hosts is None or host in p.hosts)
 
 
 @dataclass(frozen=True)
@@ -190,12 +222,14 @@ class Host:
     switch_mode: str = "auto"
     connect_timeout: float = 10.0
     env: Mapping[str, str] = field(default_factory=dict)  # per-host env, over the app's
+    web: bool = True  # false: a host for app.processes only (no color, no nginx site)
 
 
 @dataclass(frozen=True)
 class Webhook:
-    url: str
+    url: str = field(repr=False)  # it may carry a token (then given as env:VAR or file:PATH)
     format: str = "json"  # json (generic POST) | slack | discord
+    secret: bool = False  # read from env:VAR or file:PATH: masked in all output
 
 
 @dataclass(frozen=True)
@@ -274,8 +308,10 @@ class Inventory:
 
     @property
     def secret_values(self) -> set[str]:
-        """Every value the operator's output must mask: the secrets and env_file's values."""
-        return {*self.app.secrets.values(), *self.app.env_file_values.values()}
+        """Every value the operator's output must mask: the secrets, env_file's values and
+        webhook URLs given as secrets."""
+        hooks = {hook.url for hook in self.notify if hook.secret}
+        return {*self.app.secrets.values(), *self.app.env_file_values.values(), *hooks}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -360,10 +396,11 @@ def _parse(data: dict, path: Path) -> Inventory:
         raise _Invalid("defaults.group", f"{default_group!r} is {_neither(groups, hosts)}")
     if app.release_on not in ("first", "all", *hosts):
         raise _Invalid("app.release_on", f"{app.release_on!r} is not first, all or a host name")
+    app = _process_hosts(app, hosts, groups)
     for host in hosts.values():
         for name in set(host.env) & set(app.secrets):
             raise _Invalid(f"hosts.{host.name}.env.{name}", f"{_BOTH} (app.secrets.{name})")
-    notify = _notify(data.get("notify"))
+    notify = _notify(data.get("notify"), base)
     secrets = _registry_secrets(data.get("secrets"), base)
     metrics = _metrics(data["metrics"]) if "metrics" in data else None
     hooks = _record(Hooks, dict.fromkeys(_names(Hooks), _HOOK))(data.get("hooks"), "hooks")
@@ -440,21 +477,33 @@ def _private_file(path: Path, key: str) -> Path:
     return path
 
 
-def _notify(value: Any) -> tuple[Webhook, ...]:
-    """A list of webhooks: ``{url: https://..., format: json|slack|discord}``."""
+def _notify(value: Any, base: Path) -> tuple[Webhook, ...]:
+    """A list of webhooks: ``{url: https://... | env:VAR | file:PATH, format: json|slack|
+    discord}``; a URL that carries a token is read like a secret, so it is never committed."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise _Invalid("notify", f"expected a list of webhooks, got {_kind(value)}")
-    checks: dict[str, Check] = {
-        "url": _match(_URL, "an http:// or https:// URL without spaces"),
-        "format": _choice("json", "slack", "discord"),
-    }
-    parse = _record(Webhook, checks)
-    return tuple(
-        parse({"url": item} if isinstance(item, str) else item, f"notify[{i}]")
-        for i, item in enumerate(value)
-    )
+    plain = _match(_URL, "an http:// or https:// URL without spaces")
+
+    def url(given: Any, key: str) -> str:
+        if not isinstance(given, str) or not _SECRET_SOURCE.fullmatch(given):
+            return plain(given, key)
+        source = _secret_source(given, key, base)
+        found = _secret_value(source, key).strip()
+        if not _URL.fullmatch(found):  # the value is a secret: never in the message
+            where = source.partition(":")[2]
+            raise _Invalid(key, f"{where} holds no http:// or https:// URL without spaces")
+        return found
+
+    checks = {"url": url, "format": _choice("json", "slack", "discord")}
+    hooks = []
+    for i, item in enumerate(value):
+        given = {"url": item} if isinstance(item, str) else item
+        found = _fields(given, f"notify[{i}]", tuple(checks), checks, required=("url",))
+        secret = isinstance(given, dict) and bool(_SECRET_SOURCE.fullmatch(str(given.get("url"))))
+        hooks.append(Webhook(**found, secret=secret))
+    return tuple(hooks)
 
 
 def _app(value: Any, base: Path) -> App:
@@ -489,6 +538,8 @@ def _app(value: Any, base: Path) -> App:
         "command": _one_line,
         "build_command": _one_line,
         "proxy": _record(Proxy, _PROXY),
+        "processes": _processes,
+        "schedule": _schedule,
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -524,6 +575,14 @@ def _runtime(kw: dict[str, Any]) -> None:
             if name in kw:
                 raise _Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    for process in kw.get("processes", ()):
+        _one_line(process.command, f"app.processes.{process.name}.command")
+        if process.overlap:  # one unit per process: no second instance to overlap with
+            raise _Invalid(f"app.processes.{process.name}.overlap", "only for runtime: docker")
+        if process.health is not None:
+            _one_line(process.health, f"app.processes.{process.name}.health")
+    for job in kw.get("schedule", ()):
+        _one_line(job.command, f"app.schedule.{job.name}.command")
     if "command" not in kw:
         raise _Invalid("app.command", "required with runtime: process (e.g. python3 app.py)")
     for name in ("HOST", "PORT"):
@@ -604,8 +663,9 @@ def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, H
         "connect_timeout": _number(0),
         "env": _env,
         "group": _match(_NAME, "a group or host name"),
+        "web": _BOOL,
     }
-    allowed = [*_names(Host, "name", "address", "env"), "group"]
+    allowed = [*_names(Host, "name", "address", "env", "web"), "group"]
     shared = {"app_dir": f"/srv/{app}", **_fields(defaults, "defaults", allowed, checks)}
     default_group = shared.pop("group", None)
     if not value:
@@ -1069,3 +1129,117 @@ def _list(names: Iterable[str]) -> str:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+# --- app.processes (docs/guides/workers.md) ---------------------------------------------
+
+# a process names a container (<app>-<name>) and a unit: not a color, nor a one-off's role
+# (``schedule-<job>`` names a scheduled job's container)
+_PROCESS_NAME = re.compile(r"(?!(blue|green|release|exec)$|schedule-)[a-z][a-z0-9_-]{0,23}")
+_SIGNALS = {s.name for s in signal.Signals if s.name.startswith("SIG") and "_" not in s.name}
+
+
+def _signal(value: Any, key: str) -> str:
+    """A signal's name, with or without SIG (TERM, SIGQUIT); kept as SIGNAME."""
+    name = f"SIG{value.upper().removeprefix('SIG')}" if isinstance(value, str) else ""
+    if name not in _SIGNALS - {"SIGKILL", "SIGSTOP"}:
+        raise _Invalid(key, f"{value!r} is not a signal name a program can handle (TERM, QUIT…)")
+    return name
+
+
+_PROCESS: dict[str, Check] = {
+    "command": _expect(lambda v: isinstance(v, str) and v.strip(), "a command line"),
+    "hosts": _expect(
+        lambda v: isinstance(v, list) and v and all(isinstance(n, str) for n in v),
+        "a list of host or group names",
+        tuple,
+    ),
+    "stop_signal": _signal,
+    "stop_timeout": _int(1, 3600),
+    "health": _expect(lambda v: isinstance(v, str) and v.strip(), "a command line"),
+    "overlap": _expect(lambda v: isinstance(v, bool), "true or false", bool),
+}
+
+
+def _processes(value: Any, key: str) -> tuple[AppProcess, ...]:
+    """``processes: {NAME: {command, hosts, stop_signal, stop_timeout, health, overlap}}``."""
+    found = []
+    for name, item in _mapping(value, key).items():
+        what = "a-z 0-9 _ - starting with a letter, at most 24, not blue, green, schedule-…"
+        _match(_PROCESS_NAME, what)(name, f"{key}.{name}")
+        kw = _fields(item, f"{key}.{name}", _names(AppProcess, "name"), _PROCESS, ("command",))
+        found.append(AppProcess(name, **kw))
+    return tuple(found)
+
+
+def _process_hosts(app: App, hosts: Mapping[str, Host], groups: Mapping[str, Any]) -> App:
+    """Each process's ``hosts`` as host names (groups expanded); an unknown name is refused."""
+    inventory = Inventory(Path(), app, Ports(), hosts, groups)
+    expanded = []
+    for process in app.processes:
+        for name in process.hosts or ():
+            if name not in hosts and name not in groups:
+                where = f"app.processes.{process.name}.hosts"
+                raise _Invalid(where, f"{name!r} is {_neither(groups, hosts)}")
+        names = process.hosts and tuple(h.name for h in inventory.select(process.hosts))
+        expanded.append(replace(process, hosts=names))
+    jobs = []
+    for job in app.schedule:
+        if job.host and job.host not in hosts:
+            raise _Invalid(f"app.schedule.{job.name}.host", f"{job.host!r} is not a host")
+        jobs.append(replace(job, host=job.host or next(iter(hosts))))
+    app = replace(app, processes=tuple(expanded), schedule=tuple(jobs))
+    for host in hosts.values():
+        runs = app.processes_on(host.name) or any(job.host == host.name for job in jobs)
+        if not host.web and not runs:
+            raise _Invalid(f"hosts.{host.name}.web", "false, but no app.processes runs on it")
+    return app
+
+
+# cron: minute hour day-of-month month day-of-week; each a list of *, N, A-B, with /STEP
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+                ("month", 1, 12), ("day of week", 0, 7))  # fmt: skip
+_CRON_PART = re.compile(r"(\*|(\d+)(?:-(\d+))?)(?:/([1-9]\d*))?")
+
+
+def _cron(value: Any, key: str) -> str:
+    """Five cron fields of numbers (UTC); not both days restricted (cron ORs them)."""
+    fields_ = value.split() if isinstance(value, str) else []
+    if len(fields_) != 5:
+        raise _Invalid(key, f"expected five fields (minute hour day month weekday), got {value!r}")
+    for text, (what, low, high) in zip(fields_, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            found = _CRON_PART.fullmatch(part)
+            numbers = [int(n) for n in found.groups()[1:3] if n] if found else [-1]
+            if not all(low <= n <= high for n in numbers) or numbers != sorted(numbers):
+                raise _Invalid(key, f"{part!r} is not a {what} ({low}-{high}, *, A-B, /STEP)")
+    if "*" not in (fields_[2], fields_[4]):
+        raise _Invalid(key, "restrict the day of month or the day of week, not both")
+    return " ".join(fields_)
+
+
+_JOB: dict[str, Check] = {
+    "command": _PROCESS["command"],
+    "every": _expect(
+        lambda v: type(v) is int and v > 0 and 60 % v == 0,
+        "seconds that divide 60 (1, 5, 10, 15, 30…); cron for minutes and more",
+        int,
+    ),  # fmt: skip
+    "cron": _cron,
+    "host": _match(_NAME, "a host name"),
+    "stop_timeout": _PROCESS["stop_timeout"],
+}
+
+
+def _schedule(value: Any, key: str) -> tuple[ScheduledJob, ...]:
+    """``schedule: {NAME: {command, every | cron, host, stop_timeout}}``."""
+    jobs = []
+    for name, item in _mapping(value, key).items():
+        _match(_PROCESS_NAME, "a-z 0-9 _ - starting with a letter, at most 24")(
+            name, f"{key}.{name}"
+        )
+        kw = _fields(item, f"{key}.{name}", _names(ScheduledJob, "name"), _JOB, ("command",))
+        if ("every" in kw) == ("cron" in kw):
+            raise _Invalid(f"{key}.{name}", "give one of every (seconds) or cron")
+        jobs.append(ScheduledJob(name, **kw))
+    return tuple(jobs)

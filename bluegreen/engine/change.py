@@ -28,17 +28,27 @@ from bluegreen.engine import (
     watch,
 )
 from bluegreen.engine.operation import HostStep, Operation
+from bluegreen.engine.processes import Processes
 from bluegreen.engine.runner import Runner
-from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
+from bluegreen.engine.state import NEEDS_ATTENTION, HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher, installed, switch_mode
-from bluegreen.errors import BluegreenError, CheckFailed, Refused, RemoteError, WatchFailed
+from bluegreen.errors import (
+    BluegreenError,
+    BugFound,
+    CheckFailed,
+    Refused,
+    RemoteError,
+    WatchFailed,
+)
 from bluegreen.facts import HostFacts, neighbours
-from bluegreen.local import hooks
+from bluegreen.local import children, hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
 from bluegreen.shell import history, lock, runtime
 
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
+SAFETY = (Phase.REVERT, Phase.UNDO, Phase.FINISH)  # they reconnect a dropped session first
+LOCK_LEFT = "its lock stays until it expires or the next run from this machine takes it over"
 
 
 class Change:
@@ -55,35 +65,90 @@ class Change:
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
         self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
+        self.unreachable: set[str] = set()  # hosts a reconnect failed on
 
     @property
     def app(self) -> str:
         return self.inventory.app.name
 
     def phase(self, phase: Phase, runs: list[HostRun], step: HostStep) -> bool:
-        """``step`` on every host in parallel; a host it failed on is marked failed."""
-        result = self.runner.phase(phase.value, runs, step)
+        """``step`` on every host in parallel, after its lock's heartbeat when that is due;
+        a host it failed on is marked failed."""
+
+        def alive(run: HostRun) -> None:
+            if phase in SAFETY:
+                try:
+                    self.reconnect(run)
+                except BluegreenError as error:
+                    if phase is not Phase.FINISH:
+                        raise
+                    self.settled(run, error, LOCK_LEFT)  # what it serves is settled
+                    return
+            if phase is not Phase.FINISH:
+                self.heartbeat(run, phase)
+            step(run)
+
+        wrapped = phase is not Phase.PREFLIGHT and not self.options.dry_run
+        result = self.runner.phase(phase.value, runs, alive if wrapped else step)
         for run in runs:
             if run.name in result.failed:
                 run.outcome = "failed"
+                run.bug |= not isinstance(result.failed[run.name], BluegreenError)
         return result.ok
 
     def phases(self, runs: list[HostRun], *steps: tuple[Phase, HostStep]) -> bool:
         """Run phases in order while they succeed and no interrupt came."""
         return all(self.phase(phase, runs, step) and not self.interrupted for phase, step in steps)
 
+    def reconnect(self, run: HostRun) -> None:
+        """Before a phase that puts a host back or finishes it: a session that dropped
+        (a transient network fault) is opened again; failing that, the phase fails on that
+        host as an unreachable host does, and later phases do not wait for it again."""
+        if run.name in self.unreachable:
+            raise RemoteError(run.name, "still unreachable (see above)")
+        try:
+            again = run.remote.reconnect()
+        except BluegreenError:
+            self.unreachable.add(run.name)
+            raise
+        if again:
+            self.log.warn(run.name, "the SSH connection had dropped: connected again")
+
+    def heartbeat(self, run: HostRun, phase: Phase) -> None:
+        """Keep a long run's lock: refresh its expiry on the host's clock at a phase boundary
+        once it is due. A lock that is no longer this run's fails the host, except while it
+        is being put back (the revert and undo still run)."""
+        if not run.locked or not locking.due(run.lock_since):
+            return
+        run.lock_since = locking.clock()  # tried once per period, also when it fails
+        try:
+            locking.refresh(run.remote, run.host, self.lock)
+        except BluegreenError as error:
+            if phase not in (Phase.REVERT, Phase.UNDO):
+                raise
+            self.settled(run, error, f"the {phase.value} goes on")
+
     def interrupt(self, signal_name: str) -> None:
-        """A signal came: finish the current step everywhere, then put everything back."""
-        if not self.interrupted:
+        """A signal came: finish the current step everywhere, then put everything back. A
+        second one ends the local programs the step waits for (a hook, a build, docker
+        save, git): the step fails at once and the hosts are put back."""
+        if self.interrupted:
+            stopped = children.stop_all()
             self.log.line(
-                f"⚠️  {signal_name}: finishing the current step on every host,"
-                " then putting everything back"
+                f"⚠️  {signal_name} again: stopped {stopped} local program(s);"
+                " putting everything back"
             )
+            return
+        self.log.line(
+            f"⚠️  {signal_name}: finishing the current step on every host,"
+            f" then putting everything back ({signal_name} again to stop local programs now)"
+        )
         self.interrupted = True
         self.halt.set()
 
@@ -108,6 +173,7 @@ class Change:
         run.facts, run.unfinished, run.reached = seen.facts, seen.unfinished, True
         run.installed = installed(self.app, seen.facts)
         if take:
+            run.lock_since = locking.clock()  # the host's expiry was set from its clock now
             try:
                 run.locked = locking.settle(run.remote, run.host, self.lock, seen.output, self.log)
             except Refused:
@@ -235,13 +301,14 @@ class Change:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if run.outcome == "switched" and (tidy := plan.tidy(run)):
             command = f"{tidy}\n{command}"
+        if run.outcome == "switched" and run.prune:  # the old TLS pair, now that it verified
+            command = f"{run.prune}\n{command}"
         if run.retire and run.outcome == "switched":  # first: its image may then be pruned
             command = f"{run.retire}; {command}"
         try:
             output = run.remote.run(command, what="history and unlock")
         except BluegreenError as error:
-            lock_left = "its lock stays until it expires or the next run from this machine takes it"
-            self.settled(run, error, f"{lock_left} over")
+            self.settled(run, error, LOCK_LEFT)
             return
         run.locked = False
         pruned = [line[7:] for line in output.splitlines() if line.startswith("pruned=")]
@@ -289,22 +356,24 @@ class Change:
             run.share, run.sticky = steps[-1].share, steps[-1].sticky
 
         def choose_target(run: HostRun) -> None:
+            if not run.host.web:
+                return  # its release is the web hosts' (``follow_web``)
             plan.choose(run)
             splits = min(step.share for step in steps) < 100
             if splits and run.outcome != "already live" and run.facts.traffic is None:
                 raise Refused("nothing serves here yet, so there is nothing to split with")
 
-        notifier = Notifier(() if dry else self.inventory.notify, self.log)
+        notifier, ok = Notifier(() if dry else self.inventory.notify, self.log), False
         with interrupts.deferred(self.interrupt):
             try:
                 ready = self.phases(
                     self.runs, (Phase.PREFLIGHT, preflight), (Phase.CHOOSE, choose_target)
-                )
-                if not ready:
+                ) and self.follow_web(release)
+                if ready:
+                    notifier.send(self.event("started"))
+                    ok = self.roll_batches(plan, steps)
+                else:
                     self.log.line("❌ nothing changed")
-                    return False
-                notifier.send(self.event("started"))
-                return self.roll_batches(plan, steps)
             finally:
                 self.end(plan)
                 verdict = report.verdict(self.runs) if ready else "failed"
@@ -312,6 +381,30 @@ class Change:
                     notifier.send(self.event(verdict))
                 notifier.close()
                 self.hook("after" if verdict == "succeeded" else "failed", self.releases, verdict)
+        if bugs := [run.name for run in self.runs if run.bug]:
+            raise BugFound(f"a bug in bluegreen on {', '.join(bugs)}: see its traceback above")
+        return ok
+
+    def follow_web(self, release: str | None) -> bool:
+        """Hosts without web (``web: false``) take the release the web hosts move to."""
+        others = [run for run in self.runs if not run.host.web]
+        if not others:
+            return True
+        moving = {
+            run.release for run in self.runs if run.host.web and run.outcome != "already live"
+        }
+        releases = (moving or {release}) - {None, ""}
+        if len(releases) != 1:
+            self.log.line(
+                f"❌ hosts without web ({', '.join(run.name for run in others)}) follow the"
+                " release the web hosts of the same run move to; this run moves"
+                f" {' and '.join(sorted(releases)) or 'none'}: name the web hosts in -H too"
+            )
+            return False
+        (target,) = releases
+        for run in others:
+            run.release = target
+        return True
 
     def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the
@@ -361,15 +454,19 @@ class Change:
         """One batch, all or nothing: any failure up to the last step's watch puts it back."""
         switcher, self.batch = self.switcher, group
         (phase, first), *rest = plan.stages()  # the image is on every host after the first
+        web = [run for run in group if run.host.web]  # the others run app.processes only
 
         def certified(run: HostRun) -> None:  # ACME: a certificate before anything starts
+            if not run.host.web:
+                plan.ready(run)
+                return
             certificate.ensure(switcher, self.log, run)
             first(run)
 
         ready = (
             self.phases(group, (phase, certified))
             and self.agreed(plan, group)  # the same image everywhere?
-            and self.phases(group, *rest, (Phase.HEALTH, self.health))
+            and self.phases(web, *rest, (Phase.HEALTH, self.health))
         )
         if not ready:
             self.put_back(group, plan)
@@ -381,7 +478,7 @@ class Change:
             if len(steps) > 1:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
-                group,
+                web,
                 (Phase.SWITCH, switcher.switch),
                 (Phase.VERIFY, switcher.verify_target),
                 (Phase.WATCH, self.watch),
@@ -389,16 +486,51 @@ class Change:
             if not moved:
                 self.put_back(group, plan)
                 return False
+        following = [run for run in group if self.processes.follows(run)]
+        moves = (
+            (Phase.QUIESCE, self.processes.stop),
+            (Phase.PROCESSES, self.processes.start),
+            (Phase.SCHEDULE, self.processes.schedule),
+        )
+        if following and not self.phases(following, *moves):
+            self.put_back(group, plan)
+            return False
         for run in group:
             run.outcome = "switched"
         self.hook("after_switch", self.releases)
-        self.phase(Phase.DRAIN, group, self.drain)
+        self.phase(Phase.DRAIN, web, self.drain)
         return True
 
     def put_back(self, group: list[HostRun], plan: Operation) -> None:
-        """A batch failed: point touched hosts back, then undo what was started."""
-        self.phase(Phase.REVERT, [run for run in group if run.touched], self.switcher.revert)
-        self.phase(Phase.UNDO, [run for run in group if run.started], plan.undo)
+        """A batch failed: point touched hosts back, then undo what was started, but only
+        where nothing or a verified revert points nginx away from it: a host whose revert
+        failed may still serve its new color, so it keeps every color running."""
+        touched = [run for run in group if run.touched and not run.bug]
+        self.phase(Phase.REVERT, touched, self.switcher.revert)
+        for run in group:
+            failed_revert = run in touched and run.outcome != "reverted"
+            if failed_revert or (run.bug and (run.started or run.touched)):
+                self.attend(run)
+        undo = [run for run in group if run.started and not run.attention]
+        self.phase(Phase.UNDO, undo, plan.undo)
+        moved = [run for run in group if (run.processes or run.launched) and not run.attention]
+        self.phase(Phase.UNDO, moved, self.processes.restore)
+
+    def attend(self, run: HostRun) -> None:
+        """A host whose revert failed: ask its public port once what it serves, and say that
+        it needs attention (in the log, the closing table and its history line)."""
+        port, client = checks.public(self.inventory)
+        health = self.inventory.app.health
+        seen = checks.serving(run.remote, port, health.path, health.timeout, client)
+        kept = "both colors" if run.facts.traffic is not None else run.color
+        run.attention = f"{seen.describe() if seen else 'unknown'}, {kept} kept running"
+        run.outcome = NEEDS_ATTENTION
+        run.recorded["serves"] = run.attention
+        self.log.warn(
+            run.name,
+            f"needs attention: its revert failed, so nothing is stopped or removed; port {port}"
+            f" serves {run.attention} (docs/guides/recovery.md)",
+        )
 
 
 def leftovers(found: HostFacts) -> list[tuple[str, bool]]:

@@ -11,18 +11,22 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from bluegreen.config.inventory import Host
-from bluegreen.errors import Refused
+from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.output.log import Log
 from bluegreen.shell import lock
 from bluegreen.transport.ssh import Remote
 
 LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken over (host clock)
+# A run refreshes its lock at the first phase boundary this long after the last refresh: a
+# lock never ages past a quarter of its TTL between two phases, and a short run sends none.
+REFRESH_EVERY = LOCK_TTL / 4
 
 
 def new(operation: str, now: float) -> lock.LockInfo:
@@ -83,3 +87,24 @@ def _answer(output: str) -> tuple[str, lock.LockInfo | None, int]:
 def _refusal(holder: lock.LockInfo | None) -> Refused:
     who = holder.describe() if holder else "another run"
     return Refused(f"locked by {who}; try again later or `fab lock.release`")
+
+
+def clock() -> float:
+    """The operator's monotonic clock: when a host's lock was last taken or refreshed."""
+    return time.monotonic()
+
+
+def due(since: float) -> bool:
+    """A lock taken or refreshed at ``since`` is due for its heartbeat."""
+    return clock() - since >= REFRESH_EVERY
+
+
+def refresh(remote: Remote, host: Host, mine: lock.LockInfo) -> None:
+    """The heartbeat: the lock's expiry becomes the host's clock plus the TTL; a RemoteError
+    (one line) when the lock is no longer this run's."""
+    try:
+        remote.run(lock.refresh(host.app_dir, mine, LOCK_TTL), what="lock heartbeat")
+    except RemoteError as error:
+        if error.exited != lock.LOST:
+            raise
+        raise RemoteError(host.name, f"lock: {lock.LOST_WHY}", exited=lock.LOST) from error

@@ -47,6 +47,10 @@ class Operation(Protocol):
         """A command run with a switched host's finish (e.g. prune old images); '' for none."""
         return ""
 
+    def ready(self, run: HostRun) -> None:
+        """Put the target release on a host without web (``web: false``) for its processes
+        (e.g. its image); nothing when it is there already."""
+
 
 def names(hosts: list[Host]) -> str:
     return ", ".join(h.name for h in hosts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from bluegreen.engine.state import HostRun
+from bluegreen.engine.state import NEEDS_ATTENTION, HostRun
 from bluegreen.facts.traffic import Traffic
 from bluegreen.local.notify import Event
 from bluegreen.output.log import Log
@@ -33,6 +33,8 @@ def verdict(runs: list[HostRun]) -> str:
     outcomes = {run.outcome for run in runs}
     if outcomes <= {"switched", "already live"}:
         return "succeeded"
+    if NEEDS_ATTENTION in outcomes:
+        return "failed"
     return "reverted" if "reverted" in outcomes else "failed"
 
 
@@ -78,14 +80,26 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
     for run in runs:
         traffic = serving(run)
         serves = traffic.describe() if traffic else "nothing"
-        if not known(run):
+        if run.attention:
+            serves = run.attention
+        elif not run.host.web:  # app.processes only
+            moved = run.outcome in ("switched", "already live")
+            serves = f"processes {run.release}" if moved else "processes as before"
+        if not run.attention and not known(run):
             serves = "unknown (not reached)" if not run.reached else "unknown (see fab status)"
         rows.append((run.name, run.outcome, serves, str(run.remote.round_trips)))
     log.table(rows)
     log.line("phases: " + ", ".join(f"{name} {s:.2f} s" for name, s in timings.items()))
+    attention = [run.name for run in runs if run.attention]
     if verdict(runs) == "succeeded":
         late = " (interrupted after every switch was verified: nothing to put back)"
         log.line(f"✅ done{late if interrupted else ''}")
+    elif attention:
+        log.line(
+            f"❌ {'interrupted' if interrupted else 'failed'}: {', '.join(attention)} needs"
+            " attention (its revert failed; nothing was stopped there: docs/guides/recovery.md);"
+            " every other host serves what the table says"
+        )
     elif interrupted:
         log.line("❌ interrupted: every host serves what the table says")
     else:
@@ -94,6 +108,7 @@ def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupte
         {
             "verdict": verdict(runs),
             "interrupted": interrupted,
+            "needs_attention": attention,
             "hosts": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
             "phases": {name: round(seconds, 3) for name, seconds in timings.items()},
         }

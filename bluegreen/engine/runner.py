@@ -8,6 +8,7 @@ Every fleet operation is built from this: a change runs its phases through a ``R
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 from bluegreen import transport
 from bluegreen.config.inventory import Host
 from bluegreen.engine.state import PARALLEL
+from bluegreen.errors import BluegreenError
 from bluegreen.output.log import Log
 from bluegreen.transport.ssh import Remote
 
@@ -72,8 +74,17 @@ class Runner:
         if items:
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
         for host, error in result.failed.items():
-            self.log.fail(host, str(error).removeprefix(f"{host}: "))
+            if isinstance(error, BluegreenError):
+                self.log.fail(host, str(error).removeprefix(f"{host}: "))
+            else:
+                self.bug(host, error)
         return result
+
+    def bug(self, host: str, error: BaseException) -> None:
+        """Anything but a BluegreenError is a bug: its type and its traceback, not one line."""
+        self.log.fail(host, f"a bug in bluegreen: {type(error).__name__}: {error}")
+        for line in "".join(traceback.format_exception(error)).splitlines():
+            self.log.line(f"      | {line}")
 
 
 @dataclass

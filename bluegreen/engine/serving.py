@@ -14,7 +14,7 @@ from bluegreen.engine.change import Change
 from bluegreen.engine.operation import Operation, Stages, start
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused
-from bluegreen.facts import pairs
+from bluegreen.facts import pairs, release_id
 from bluegreen.output.log import Log
 from bluegreen.shell import runtime
 
@@ -24,7 +24,7 @@ def last_verified(run: HostRun) -> str | None:
     for record in reversed(run.facts.history):
         release = record.get("release")
         switched = record.get("result") == "switched" and "share" not in record  # not a split
-        if switched and release and release != run.facts.live_release:
+        if switched and release_id(release) and release != run.facts.live_release:
             return release
     return None
 

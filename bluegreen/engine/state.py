@@ -8,7 +8,7 @@ from enum import Enum
 from typing import TypeVar
 
 from bluegreen import facts
-from bluegreen.config.inventory import Host
+from bluegreen.config.inventory import AppProcess, Host
 from bluegreen.errors import Refused
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.transport.ssh import Remote
@@ -25,6 +25,9 @@ class Phase(Enum):
     SWITCH = "switch"
     VERIFY = "verify"  # through the public port, by release
     WATCH = "watch"  # the access log of the color that got traffic
+    QUIESCE = "quiesce"  # app.processes: the old release's stop (their jobs finish)
+    PROCESSES = "processes"  # app.processes: the new release's start
+    SCHEDULE = "schedule"  # app.schedule: the new release's schedulers (or timers)
     REVERT = "revert"  # a failure after a switch: nginx back to what served
     UNDO = "undo"  # a failure: the containers this change started go again
     DRAIN = "drain"  # then stop (keep) the old color
@@ -32,6 +35,10 @@ class Phase(Enum):
 
 
 T = TypeVar("T")
+
+# A host whose revert failed: nginx may still serve the new color, so nothing was stopped or
+# removed there; the operator puts it right (docs/guides/recovery.md).
+NEEDS_ATTENTION = "needs attention"
 
 # Hosts worked on at once within a phase. Measured (bench/latency.py, 48 sandbox hosts, warm
 # switch): 10 at a time 15.4 s, 24 at a time 12.6 s, all 48 at once 9.8 s; the connects of
@@ -69,17 +76,27 @@ class HostRun:
     installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
     locked: bool = False
+    lock_since: float = 0.0  # when its lock was taken or last refreshed (locking.clock)
     started: bool = False  # we started (or replaced) the target color's container
     # color -> how its health path answered, probed with the facts (healthy ones only)
     early_health: dict[str, str] = field(default_factory=dict)
     retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
     recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
     touched: bool = False  # nginx was (possibly) pointed at the target
+    replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
+    prune: str = ""  # drops the old TLS pairs once the switch is verified (at the finish)
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
-    outcome: str = "unchanged"  # unchanged | switched | reverted | already live | failed
+    # unchanged | switched | reverted | already live | failed | needs attention
+    outcome: str = "unchanged"
+    attention: str = ""  # its revert failed: what the public port serves, what still runs
+    bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
+    # app.processes: what the stop found of each (current | stopped | none), and the names
+    # of those whose new release was started ("timers": the scheduled jobs' timers)
+    processes: dict[AppProcess, str] = field(default_factory=dict)
+    launched: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:

@@ -81,10 +81,13 @@ class Switcher:
                 self.texts[name] = make()
             return self.texts[name]
 
-    def point(self, run: HostRun, traffic: Traffic, guarded: bool = False) -> str:
+    def point(
+        self, run: HostRun, traffic: Traffic, guarded: bool = False, put_back: bool = False
+    ) -> str:
         """Make nginx serve ``traffic``; say how (state file renamed, or tested and reloaded).
         ``guarded``: only while the host's lock is still this run's (checked in the same
-        command, so it cannot change in between)."""
+        command, so it cannot change in between). ``put_back`` (a revert): the configuration
+        files the switch replaced get their previous versions back, nothing is rendered."""
         jinja, inv, app, mode = self.jinja, self.inventory, self.app, run.mode
         config = [(nginx.site_path(app), self.text(mode, lambda: render.site(jinja, inv, mode)))]
         if inv.app.tls.mode != "off":
@@ -105,7 +108,10 @@ class Switcher:
         else:
             live = [(nginx.live_path(app), render.live(jinja, inv, traffic))]
         changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
-        reload = run.mode == "reload" or bool(changed)
+        restored = run.replaced if put_back else []
+        if put_back:
+            changed = []
+        reload = run.mode == "reload" or bool(changed) or bool(restored)
         up = self.page and traffic.maintenance
         page = [(nginx.maintenance_path(app), self.page)] if up else []
         command, key = nginx.install([*changed, *page, *live], reload=reload, then=link), None
@@ -115,12 +121,20 @@ class Switcher:
         if pair is not None and changed:  # a new site may name a new pair: put it there first
             certificate, key_path = pair.paths(app)
             put = tls.put_pair(certificate, key_path, pair.chain.decode())
-            prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
-            command, key = f"{put} || exit 1\n{command}\n{prune}", pair.key.decode()
+            command, key = f"{put} || exit 1\n{command}", pair.key.decode()
+            # the old pair goes only once the switch is verified: a revert may need it
+            run.prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
+        if restored:
+            command = f"{nginx.put_back(restored)}\n{command}"
         if guarded:
             command = f"{lock.held(run.host.app_dir, self.token)}\n{command}"
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, md5(text)) for path, text in changed)
+        if guarded:
+            run.replaced = sorted({*run.replaced, *(path for path, _ in changed)})
+        if restored:
+            run.installed.update(installed(self.app, run.facts))
+            run.replaced, run.prune = [], ""
         if reload:
             return "nginx tested and reloaded"
         return "state link renamed, no reload" if link else "state file renamed, no reload"
@@ -165,8 +179,14 @@ class Switcher:
         """Point nginx back at what served before, and check it does."""
         old = run.facts.traffic
         if old is not None:
-            self.point(run, old)
+            self.point(run, old, put_back=True)
             self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+        elif run.facts.site_md5 is not None:  # unknown is not nothing: never take it away
+            raise RemoteError(
+                run.name,
+                "revert: what served before is unknown (nginx's files unreadable, the public"
+                " port unanswered), so the site is kept as the switch left it",
+            )
         else:  # the host served nothing before: take our site away again
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")

@@ -7,6 +7,7 @@ in a second copy that could drift.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from shlex import quote
 
@@ -16,6 +17,16 @@ from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.shell import acme, docker, history, image, lock, nginx, process, resources
 
 HISTORY_LINES = 20
+# A release id: a commit's (git rev-parse --short=12, longer when ambiguous) or an image
+# digest's first 12 hex digits. Ids read back from a host go into paths and commands.
+RELEASE_ID = re.compile(r"[0-9a-f]{12,40}")
+
+
+def release_id(text: object) -> bool:
+    """``text`` is a release id (not something a host made up or a tampered file says)."""
+    return isinstance(text, str) and RELEASE_ID.fullmatch(text) is not None
+
+
 RESOURCES = (
     "mem_available",
     "disk_free",

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
 
-from bluegreen.config import child_env
 from bluegreen.config.inventory import IMAGE_REFERENCE, App, RegistryLogin
 from bluegreen.errors import ImageError
+from bluegreen.local import children
 from bluegreen.shell import docker, image
 
 DOCKER_HUB = "docker.io"
@@ -75,8 +75,7 @@ def release_of(digest: str) -> str:
 def _run(argv: list[str], what: str, timeout: float | None = None, **kw) -> str:
     """Run a local program; its failure is one line (the last of its error output)."""
     try:
-        env = child_env.for_children()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+        done = children.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
     except FileNotFoundError:
         raise ImageError(f"{what}: {argv[0]} is not installed on this machine") from None
     except subprocess.TimeoutExpired:
@@ -176,15 +175,14 @@ def save(name: str, image_id: str, folder: Path) -> LocalImage:
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as z,
     ):
         try:
-            saving = subprocess.Popen(
-                image.save(name), stdout=PIPE, stderr=PIPE, env=child_env.for_children()
-            )
+            with children.started(image.save(name), stdout=PIPE, stderr=PIPE) as saving:
+                assert saving.stdout is not None and saving.stderr is not None
+                shutil.copyfileobj(saving.stdout, z, 1024 * 1024)
+                error = saving.stderr.read().decode(errors="replace").strip()
+                failed = saving.wait()
         except FileNotFoundError:
             raise ImageError("save: docker is not installed on this machine") from None
-        assert saving.stdout is not None
-        shutil.copyfileobj(saving.stdout, z, 1024 * 1024)
-        error = saving.stderr.read().decode(errors="replace").strip() if saving.stderr else ""
-        if saving.wait():
+        if failed:
             last = error.splitlines()[-1] if error else "no image saved"
             raise ImageError(f"docker save {name} failed: {last}")
     return LocalImage(name, image_id, Path(path), Path(path).stat().st_size)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bluegreen.config import child_env
 from bluegreen.config.inventory import Inventory
+from bluegreen.local import children
 from bluegreen.output.log import Log
 
 TIMEOUT = 600.0  # seconds a hook may run
@@ -48,7 +49,7 @@ def run(inventory: Inventory, name: str, variables: dict[str, str], log: Log) ->
     tag = f"[hook {name}]"
     failed = "❌" if name == "before" else "⚠️ "  # only ``before`` can stop a change
     try:
-        done = subprocess.run(
+        done = children.run(
             command,
             shell=True,
             cwd=directory(inventory),

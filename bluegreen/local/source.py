@@ -5,18 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bluegreen.config import child_env
 from bluegreen.errors import SourceError
+from bluegreen.local import children
 
 
 def _git(repo: Path, *args: str) -> bytes:
     try:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args],
-            check=True,
-            capture_output=True,
-            env=child_env.for_children(),
-        ).stdout
+        return children.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
     except FileNotFoundError as e:
         raise SourceError("git is not installed on this machine") from e
     except subprocess.CalledProcessError as e:

@@ -171,8 +171,9 @@ def process_steps(inventory: Inventory, docker_steps: list[Step]) -> list[Step]:
     ]
 
 
-def steps(inventory: Inventory) -> list[Step]:
-    """The bootstrap steps, in order."""
+def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
+    """The bootstrap steps, in order; ``docker_group``: add the login user to the docker
+    group (root without sudo's log: only when asked)."""
     port = inventory.public_port
     acme_mode = inventory.app.tls.mode == "acme"
     extra = ("certbot",) if acme_mode else ()  # same name on apt/dnf
@@ -210,6 +211,13 @@ def steps(inventory: Inventory) -> list[Step]:
             lambda t: [system.docker_group(t.host.user)] if t.host.user != "root" else [],
             _docker_group,
             skipped="login user is root",
+        )
+        if docker_group
+        else Step(
+            "docker group",
+            lambda t: [],
+            _docker_group,
+            skipped="not asked for (--docker-group); commands run with sudo -n",
         ),
         _script(
             "SELinux",
@@ -303,13 +311,15 @@ def _show_plan(log: Log, t: Target, step: Step) -> None:
             log.line(f"{'':<{log.width}}      {line}")
 
 
-def _bootstrap_host(inventory: Inventory, host: Host, dry_run: bool, log: Log) -> bool:
+def _bootstrap_host(
+    inventory: Inventory, host: Host, dry_run: bool, log: Log, docker_group: bool
+) -> bool:
     started = time.monotonic()
     step_name = "connect"
     target = None
     try:
         target = _connect(inventory, host, log)
-        for step in steps(inventory):
+        for step in steps(inventory, docker_group):
             step_name = step.name
             if dry_run:
                 _show_plan(log, target, step)
@@ -334,10 +344,16 @@ def _bootstrap_host(inventory: Inventory, host: Host, dry_run: bool, log: Log) -
     return True
 
 
-def bootstrap(inventory: Inventory, hosts: list[Host], dry_run: bool, log: Log) -> bool:
+def bootstrap(
+    inventory: Inventory, hosts: list[Host], dry_run: bool, log: Log, docker_group: bool = False
+) -> bool:
     """Bootstrap every host in parallel (dry run: print each host's plan); True if all made it."""
+
+    def one(host: Host) -> bool:
+        return _bootstrap_host(inventory, host, dry_run, log, docker_group)
+
     with ThreadPoolExecutor(max_workers=min(10, len(hosts))) as pool:
-        results = list(pool.map(lambda h: _bootstrap_host(inventory, h, dry_run, log), hosts))
+        results = list(pool.map(one, hosts))
     failed = [host.name for host, ok in zip(hosts, results, strict=True) if not ok]
     if dry_run:
         log.line("dry run: nothing was changed")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import probe
+from bluegreen.engine.processes import running
 from bluegreen.engine.runner import Session, read_each
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.output.log import Log
-from bluegreen.shell import container, runtime
+from bluegreen.shell import container, runtime, workers
 
 EXEC_TIMEOUT = 3600.0
 
@@ -27,12 +28,18 @@ def execute(
     log: Log,
     new: bool = False,
     interactive: bool = False,
+    process: str | None = None,
 ) -> bool:
     """Run ``argv`` in the live (or given) color's container; ``once``: the first host only;
-    ``new``: in a one-off container of its image; ``interactive``: with a terminal."""
+    ``new``: in a one-off container of its image; ``interactive``: with a terminal;
+    ``process``: beside that process of ``app.processes`` (on the hosts that run it)."""
     if not argv:
         raise Refused("give the command after --, e.g. fab exec -- bin/console --version")
     probe.check_color(color)
+    if process is not None:
+        if new or color:
+            raise Refused("--process runs beside the process: not with --new or --color")
+        hosts = running(inventory, hosts, process)
     targets = hosts[:1] if once else hosts
     if interactive and len(targets) != 1:
         raise Refused(
@@ -45,6 +52,9 @@ def execute(
 
     def command_for(session: Session) -> tuple[str, str]:
         """The command, and what it runs in (for the log)."""
+        if process is not None:
+            where = f"{app}-{process}"
+            return workers.exec_in(inventory.app, process, session.host, argv, interactive), where
         if not new:
             which = probe.color_of(session.remote, inventory, session.host, color)
             command = runtime.of(inventory.app).exec_in(session.host, which, argv, interactive)

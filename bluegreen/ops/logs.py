@@ -7,9 +7,10 @@ import time
 
 from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import probe
+from bluegreen.engine.processes import running
 from bluegreen.engine.runner import Session, read_each
 from bluegreen.output.log import Log
-from bluegreen.shell import runtime
+from bluegreen.shell import runtime, workers
 
 
 def logs(
@@ -19,13 +20,20 @@ def logs(
     lines: int,
     follow: bool,
     log: Log,
+    process: str | None = None,
 ) -> bool:
-    """Print the last ``lines`` of the live (or given) color's container; ``follow`` streams."""
+    """Print the last ``lines`` of the live (or given) color's container, or of the process
+    ``process`` (on the hosts that run it); ``follow`` streams."""
     probe.check_color(color)
+    if process is not None:
+        hosts = running(inventory, hosts, process)
 
     def read(run: Session) -> None:
-        which = probe.color_of(run.remote, inventory, run.host, color)
-        command = runtime.of(inventory.app).logs(which, lines, follow)
+        if process is not None:
+            which, command = process, workers.logs(inventory.app, process, lines, follow)
+        else:
+            which = probe.color_of(run.remote, inventory, run.host, color)
+            command = runtime.of(inventory.app).logs(which, lines, follow)
         if follow:
             run.remote.stream(command, lambda line: log.host(run.name, which, line))
         else:

@@ -19,12 +19,19 @@ rest go to ``live``), as read from nginx's files on the host::
                      "result", "seconds"} | null,
      "tls": {"valid": bool, "error": str | null, "issuer": str | null, "names": [str],
              "expires": ISO time | null, "days_left": int | null} | null,
-     "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null}
+     "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null,
+     "needs_attention": str | null,
+     "processes": {NAME: {"release": str, "state": str, "since": str}}}
 
 ``tls`` is null for an app without ``app.tls``; else the certificate served for the first
 domain (``valid``: verified against that name as a deploy verifies it). ``unknown_names`` is
 null for an app without ``domains``; else the ports where bluegreen's default server refuses
 names nobody deployed, and those where a site bluegreen did not install is the default.
+``needs_attention`` is set while the host's last change (one that was not refused and not
+a no-op) could not put it back: what its public port served then and what still runs
+(docs/guides/recovery.md); ``status`` then exits 1.
+``processes`` holds the host's ``app.processes`` that ever ran there (``since``: when the
+running one started).
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from bluegreen.config import certificates
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import checks, probe
 from bluegreen.engine.runner import Session, read_each
-from bluegreen.facts import HostFacts
+from bluegreen.engine.state import NEEDS_ATTENTION
+from bluegreen.facts import HostFacts, pairs
 from bluegreen.output.log import Log
+from bluegreen.shell import workers
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 
@@ -66,6 +75,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
                 "image": container.image_id or None,
             }
         tls = _tls(run, inventory)
+        processes = _processes(run, inventory)
         lock = found.lock and dataclasses.asdict(found.lock)
         if lock:
             lock.pop("token")
@@ -82,12 +92,44 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "last_change": found.history[-1] if found.history else None,
             "tls": tls,
             "unknown_names": _names(found) if inventory.app.domains else None,
+            "needs_attention": attention(found.history),
+            "processes": processes,
         }
 
     result = read_each(hosts, read, log)
     for name, error in result.failed.items():
         records[name]["error"] = str(error).removeprefix(f"{name}: ")
     return list(records.values())
+
+
+NO_CHANGE = ("unchanged", "already live")  # results of runs that changed nothing
+
+
+def attention(history: list[dict]) -> str | None:
+    """What the last change said the host serves when it could not put the host back; None
+    when that change (the newest that changed something) ended well."""
+    done = [record for record in history if record.get("result") not in NO_CHANGE]
+    if not done or done[-1].get("result") != NEEDS_ATTENTION:
+        return None
+    return str(done[-1].get("serves") or "unknown")
+
+
+def _processes(run: Session, inventory: Inventory) -> dict:
+    """Each of the host's processes: its release, state and since when (one round trip,
+    only for an inventory with processes on this host)."""
+    command = workers.probe(inventory.app, run.host)
+    if not command:
+        return {}
+    found = pairs(run.remote.run(command, what="processes", readonly=True))
+    records = {}
+    for name, value in found.items():
+        state, release, since = [*value.split(" ", 2), "", ""][:3]
+        records[name.removeprefix("process_")] = {
+            "release": release,
+            "state": state,
+            "since": since,
+        }
+    return records
 
 
 def _names(found: HostFacts) -> dict:
@@ -130,17 +172,17 @@ def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
             "switch_mode": None, "maintenance": False, "split": None,
             "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
-            "tls": None}  # fmt: skip
+            "tls": None, "needs_attention": None, "processes": {}}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
-    """Print the fleet's status; False when a host could not be read."""
+    """Print the fleet's status; False when a host could not be read or needs attention."""
     records = read_status(inventory, hosts, log)
     if as_json:
         log.line(json.dumps({"hosts": records}, indent=2))
     else:
         log.table(table(records), paint=_paint if log.colored else None)
-    return all(record["reachable"] for record in records)
+    return all(record["reachable"] and not record["needs_attention"] for record in records)
 
 
 def _paint(column: int, cell: str) -> str:
@@ -155,10 +197,13 @@ def table(records: list[dict]) -> list[list[str]]:
     rows[0] += ["tls"] * tls
     names = any(r.get("unknown_names") for r in records)
     rows[0] += ["unknown names"] * names
+    processes = any(r.get("processes") for r in records)
+    rows[0] += ["processes"] * processes
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
         live = (r["live"] or "-") + (" MAINTENANCE" if r.get("maintenance") else "")
+        live += " NEEDS ATTENTION" if r.get("needs_attention") else ""
         cells = [r["host"], live, share or "-", r["switch_mode"] or "-"]
         for name in COLORS:
             c = r["colors"][name]
@@ -175,9 +220,10 @@ def table(records: list[dict]) -> list[list[str]]:
             cells.append(_tls_cell(r.get("tls")))
         if names:
             cells.append(_names_cell(r.get("unknown_names")))
-        rows.append(
-            cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + tls + names)]
-        )
+        if processes:
+            cells.append(_processes_cell(r.get("processes") or {}))
+        extra = tls + names + processes
+        rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + extra)])
     return rows
 
 
@@ -189,6 +235,13 @@ def _images(colors: dict) -> str:
         if (c := colors[name]) and c.get("image")
     ]
     return " ".join(ids) or "-"
+
+
+def _processes_cell(processes: dict) -> str:
+    """``worker 1a2b3c4d5e6f running since 2026-12-06T20:01:02``, one per process."""
+    cells = [f"{name} {p['release']} {p['state']} since {p['since'] or '-'}"
+             for name, p in processes.items()]  # fmt: skip
+    return "; ".join(cells) or "-"
 
 
 def _names_cell(names: dict | None) -> str:

@@ -9,8 +9,9 @@ from bluegreen.config.inventory import App, Host
 from bluegreen.shell import docker
 
 
-def settings(app: App) -> str:
-    """The ``docker run`` flags both colors and one-off containers share."""
+def settings(app: App, stop_timeout: int | None = None) -> str:
+    """The ``docker run`` flags both colors and one-off containers share (a process of
+    ``app.processes`` has its own ``stop_timeout``)."""
     options = app.options
     flags = [f"-v {quote(volume)}" for volume in app.volumes]
     if options.memory:
@@ -25,7 +26,7 @@ def settings(app: App) -> str:
     flags += [f"--log-opt {quote(f'{k}={v}')}" for k, v in options.log.items()]
     if options.user:
         flags.append(f"--user {quote(options.user)}")
-    flags.append(f"--stop-timeout {app.stop_timeout}")
+    flags.append(f"--stop-timeout {stop_timeout or app.stop_timeout}")
     return " ".join(flags)
 
 

@@ -88,6 +88,15 @@ def held(app_dir: str, token: str) -> str:
     return f"{ours(app_dir, token)} || {{ echo {quote(LOST_WHY)} >&2; exit {LOST}; }}"
 
 
+def refresh(app_dir: str, info: LockInfo, ttl: int) -> str:
+    """The heartbeat of a long run: its lock's expiry becomes the host's clock plus ``ttl``,
+    only while the lock is still this run's (else it stops as ``held`` does). The record is
+    renamed over the old one, so a reader never sees it half written."""
+    d = _dir(app_dir)
+    write = f"printf '%s' {_record(info, ttl)} > {d}/info.new && mv -f {d}/info.new {d}/info"
+    return f"{held(app_dir, info.token)}\n{write}"
+
+
 def release(app_dir: str, token: str) -> str:
     """Remove the lock only if it is still ours (renamed aside first, so that a run taking
     the lock meanwhile never has its new lock removed)."""

@@ -121,10 +121,7 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True, then: str = "
     later = [quote(path) for path, _ in files if path.endswith(".state")]
     config = [quote(path) for path, _ in files if not path.endswith(".state")]
     steps += [f"mv -f {p}.new {p}" for p in config]
-    restore = "; ".join(
-        [f"if [ -f {p}.prev ]; then mv -f {p}.prev {p}; else rm -f {p}; fi" for p in config]
-        + [f"rm -f {p}.new" for p in later]
-    )
+    restore = "; ".join([_put_back(p) for p in config] + [f"rm -f {p}.new" for p in later])
     # nginx -t's last line ("... test failed") says nothing: keep the cause last for the error
     steps.append(
         f"if ! out=$(nginx -t 2>&1); then {restore};"
@@ -133,6 +130,17 @@ def install(files: Sequence[tuple[str, str]], reload: bool = True, then: str = "
     steps += [f"mv -f {p}.new {p}" for p in later]
     steps += [then, "nginx -s reload"] if then else ["nginx -s reload"]
     return "\n".join(steps)
+
+
+def _put_back(quoted: str) -> str:
+    """The previous version of a file an install replaced (its ``.prev``); none: removed."""
+    return f"if [ -f {quoted}.prev ]; then mv -f {quoted}.prev {quoted}; else rm -f {quoted}; fi"
+
+
+def put_back(paths: Sequence[str]) -> str:
+    """Put back the files the last install replaced (a revert: the site, its TLS settings and
+    script as they were, not as this run renders them), one line each; then reload."""
+    return "\n".join(["set -e", *(_put_back(quote(path)) for path in paths)])
 
 
 def uninstall(app: str) -> str:

@@ -54,17 +54,22 @@ def memory_max(memory: str) -> str:
     return f"{number}{units[suffix]}" if suffix in units else memory
 
 
-def unit_file(app: App, app_dir: str) -> str:
-    """The template unit both colors are instances of (``%i`` is the color)."""
+def limits(app: App) -> list[str]:
+    """The unit lines of ``app.options`` (memory, CPU, user): the same for every unit."""
     options = app.options
-    limits = []
+    lines = []
     if options.memory:
-        limits.append(f"MemoryMax={memory_max(options.memory)}")
+        lines.append(f"MemoryMax={memory_max(options.memory)}")
     if options.cpus is not None:
-        limits.append(f"CPUQuota={options.cpus * 100:g}%")
+        lines.append(f"CPUQuota={options.cpus * 100:g}%")
     if options.user:
         user, _, group = options.user.partition(":")
-        limits += [f"User={user}"] + ([f"Group={group}"] if group else [])
+        lines += [f"User={user}"] + ([f"Group={group}"] if group else [])
+    return lines
+
+
+def unit_file(app: App, app_dir: str) -> str:
+    """The template unit both colors are instances of (``%i`` is the color)."""
     return "\n".join(
         [
             f"# bluegreen app={app.name}",
@@ -80,7 +85,7 @@ def unit_file(app: App, app_dir: str) -> str:
             "Restart=on-failure",
             "RestartSec=1",
             f"TimeoutStopSec={app.stop_timeout}",
-            *limits,
+            *limits(app),
             "",
             "[Install]",
             "WantedBy=multi-user.target",
@@ -91,9 +96,14 @@ def unit_file(app: App, app_dir: str) -> str:
 
 def install_unit(app: App, app_dir: str) -> str:
     """Write the template unit when it changed (then ``daemon-reload``); nothing otherwise."""
-    path = quote(f"{UNIT_DIR}/{template(app.name)}")
+    return write_unit(template(app.name), unit_file(app, app_dir))
+
+
+def write_unit(name: str, text: str) -> str:
+    """Write the unit file ``name`` when its text changed (then ``daemon-reload``)."""
+    path = quote(f"{UNIT_DIR}/{name}")
     return (
-        f"printf '%s' {quote(unit_file(app, app_dir))} > {path}.new"
+        f"printf '%s' {quote(text)} > {path}.new"
         f" && {{ if cmp -s {path}.new {path}; then rm -f {path}.new;"
         f" else mv -f {path}.new {path} && systemctl daemon-reload; fi; }}"
     )
@@ -102,8 +112,12 @@ def install_unit(app: App, app_dir: str) -> str:
 def env_lines(env: dict[str, str], port: int) -> str:
     """The color's env file (sent on stdin, never on a command line), double-quoted as
     systemd reads it, so spaces, quotes and ``$`` arrive as written."""
-    values = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
-    return "".join(f'{k}="{_env_escape(v)}"\n' for k, v in values.items())
+    return quoted_env({**env, "HOST": "127.0.0.1", "PORT": str(port)})
+
+
+def quoted_env(env: dict[str, str]) -> str:
+    """An env file's text as systemd's ``EnvironmentFile`` reads it (double-quoted)."""
+    return "".join(f'{k}="{_env_escape(v)}"\n' for k, v in env.items())
 
 
 def _env_escape(value: str) -> str:
@@ -131,19 +145,26 @@ def run(app: App, color: str, release: str, host: Host) -> str:
 
 def set_aside(app: str, app_dir: str, color: str) -> str:
     """Stop the color and rename its release link aside (one set aside before is dropped)."""
-    current, kept = quote(link(app_dir, color)), quote(aside(app_dir, color))
-    return (
-        f"rm -f {kept} && {stop(app, color)}"
-        f" && {{ ! [ -L {current} ] || mv -fT {current} {kept}; }}"
-    )
+    return set_unit_aside(unit(app, color), app_dir, color)
+
+
+def set_unit_aside(name: str, app_dir: str, link_name: str) -> str:
+    """Stop the unit ``name`` and rename the release link ``link_name`` aside."""
+    current, kept = quote(link(app_dir, link_name)), quote(aside(app_dir, link_name))
+    return f"rm -f {kept} && {halt(name)} && {{ ! [ -L {current} ] || mv -fT {current} {kept}; }}"
 
 
 def restore(app: str, app_dir: str, color: str, running: bool) -> str:
     """Undo a staged release: stop it and give the set-aside release its link back (started
     again when it ran before)."""
-    current, kept = quote(link(app_dir, color)), quote(aside(app_dir, color))
-    again = f" && {start(app, color)}" if running else ""
-    return f"{stop(app, color)}; if [ -L {kept} ]; then mv -fT {kept} {current}{again}; fi"
+    return restore_unit(unit(app, color), app_dir, color, running)
+
+
+def restore_unit(name: str, app_dir: str, link_name: str, running: bool) -> str:
+    """Stop the unit ``name`` and give the link ``link_name`` its set-aside release back."""
+    current, kept = quote(link(app_dir, link_name)), quote(aside(app_dir, link_name))
+    again = f" && {launch(name)}" if running else ""
+    return f"{halt(name)}; if [ -L {kept} ]; then mv -fT {kept} {current}{again}; fi"
 
 
 def discard_aside(app_dir: str, color: str) -> str:
@@ -153,13 +174,22 @@ def discard_aside(app_dir: str, color: str) -> str:
 def start(app: str, color: str) -> str:
     """Run the color now and at every boot (enabling is a link on disk: no daemon-reload,
     which costs about a second on a busy host)."""
-    name = quote(unit(app, color))
-    return f"systemctl enable --no-reload -q {name} && systemctl start {name}"
+    return launch(unit(app, color))
+
+
+def launch(name: str) -> str:
+    """Enable and start the unit ``name``."""
+    return f"systemctl enable --no-reload -q {quote(name)} && systemctl start {quote(name)}"
 
 
 def stop(app: str, color: str) -> str:
     """Stop the color and keep it stopped across reboots; its release stays for a rollback."""
-    name = quote(unit(app, color))
+    return halt(unit(app, color))
+
+
+def halt(name: str) -> str:
+    """Stop the unit ``name`` and disable it."""
+    name = quote(name)
     return f"{{ systemctl disable --no-reload -q {name} 2>/dev/null; systemctl stop {name}; }}"
 
 
@@ -171,19 +201,26 @@ def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) ->
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:
     """The color's output from journald."""
+    return journal(unit(app, color), lines, follow)
+
+
+def journal(name: str, lines: int, follow: bool) -> str:
+    """The unit ``name``'s output from journald."""
     follow_flag = " --follow" if follow else ""
-    return (
-        f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(unit(app, color))}"
-        " 2>&1"
-    )
+    return f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(name)} 2>&1"
 
 
 def exec_in(app: str, app_dir: str, color: str, argv: list[str]) -> str:
     """Run ``argv`` as the color's unit would (its release directory, env file and user),
     through systemd, waiting for it; its output and exit code are the command's."""
+    return run_as_unit(env_file(app_dir, color), link(app_dir, color), argv)
+
+
+def run_as_unit(env_path: str, directory: str, argv: list[str]) -> str:
+    """``argv`` in a transient unit with that env file and working directory."""
     words = " ".join(quote(arg) for arg in argv)
-    envf = quote(f"EnvironmentFile={env_file(app_dir, color)}")
-    cwd = quote(f"WorkingDirectory={link(app_dir, color)}")
+    envf = quote(f"EnvironmentFile={env_path}")
+    cwd = quote(f"WorkingDirectory={directory}")
     return f"systemd-run --quiet --pipe --wait --collect -p {envf} -p {cwd} -- {words} 2>&1"
 
 

@@ -9,10 +9,11 @@ def directory(app_dir: str, release: str) -> str:
     return f"{app_dir}/releases/{release}"
 
 
-def upload_path(app: str, release: str) -> str:
+def upload_path(app: str, release: str, host: str, run: str) -> str:
     """Where the uploaded ``git archive`` lands, relative to the login user's home: a folder
-    only that user can write (never a guessable name in a world-writable /tmp)."""
-    return f".bluegreen/uploads/{app}-{release}.tar.gz"
+    only that user can write (never a guessable name in a world-writable /tmp), named for
+    the host and the run, so hosts sharing that home (NFS) never write the same file."""
+    return f".bluegreen/uploads/{app}-{release}-{host}-{run}.tar.gz"
 
 
 def unpack(archive: str, target: str) -> str:

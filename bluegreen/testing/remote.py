@@ -20,7 +20,20 @@ Faults (``FakeHost(fail={"health"})``, or a mapping name -> message):
 - ``verify``: the public port keeps serving what it served at the start (as when a reload
   "succeeds" but nginx never applies the new configuration).
 - ``watch``: the access log shows only 5xx answers for whatever color serves.
+- ``revert``: every nginx write after the switch fails (exit 1, as on a disk that filled up
+  meanwhile): the revert's install or uninstall writes nothing and nginx keeps serving
+  what it was switched to. Combine it with a fault that makes the change go back
+  (``fail=["watch", "revert"]``).
+- ``drop``: the SSH session drops right after the switch: every command and probe fails
+  as on a lost connection until the engine connects again (``reconnect``).
+- ``lost``: as ``drop``, but the host cannot be reached again (a reconnect is refused).
+- ``public``: the public port never answers the engine's probes (a TLS or connection error
+  it cannot see past); nginx still serves.
 - ``drain``: the command that stops the old color fails.
+- ``long build``: ``docker build`` takes that many seconds (over half the lock's TTL) on the
+  host's ``clock`` (a ``VirtualClock`` shared with the engine's lock heartbeat).
+- ``waiting rival``: another run waits for the lock and takes it over the moment it
+  expires on the host's clock (checked before each command).
 - ``release``: the release command exits 3 after printing a few lines.
 - ``exec``: ``docker exec`` exits 3 after printing its arguments.
 
@@ -61,7 +74,13 @@ FAULTS = {
     "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
     "verify": "",
     "watch": "",
+    "revert": "printf: write error: No space left on device",
+    "drop": "SSH connection lost",
+    "lost": "connection refused",
+    "public": "certificate verify failed",
     "drain": "Error response from daemon: cannot stop container",
+    "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
+    "waiting rival": "rival@ci",
     "release": "migration 0042 failed: relation exists",
     "exec": "command failed",
 }
@@ -126,6 +145,7 @@ class Nginx:
         self.current = nginx.current_path(app)
         self.page = nginx.maintenance_path(app)
         self.files: dict[str, str] = {}
+        self.prev: dict[str, str | None] = {}  # the ``.prev`` copy an install kept (None: none)
         self.loaded: dict[str, str] = {}
         self.reloads = 0
 
@@ -174,6 +194,15 @@ class Nginx:
                 out[self.current] = tokens[i - 1]
         return out
 
+    def put_back(self, command: str) -> None:
+        """The lines of ``nginx.put_back``: each file gets its ``.prev`` back (or goes)."""
+        for path in re.findall(r"^if \[ -f '?([^\s']+?)'?\.prev \]; then mv", command, re.M):
+            previous = self.prev.pop(path, None)
+            if previous is None:
+                self.files.pop(path, None)
+            else:
+                self.files[path] = previous
+
     @property
     def paths(self) -> tuple[str, ...]:
         return (self.site, self.live, self.state, self.script, self.current, self.page)
@@ -202,6 +231,7 @@ class FakeHost:
         fail: Iterable[str] | Mapping[str, str] = (),
         ports: Ports = DEFAULT_PORTS,
         docker_bridge: str = "yes",
+        clock: VirtualClock | None = None,
     ) -> None:
         unknown = set(fail) - set(FAULTS)
         if unknown:
@@ -211,6 +241,7 @@ class FakeHost:
         self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
         self.njs = mode == "file"
         self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
+        self.clock = clock  # time passing on this host beyond the real time (``long build``)
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
         self.aside: dict[str, Container] = {}  # color -> its container set aside by a deploy
@@ -233,6 +264,8 @@ class FakeHost:
         self.opened = 0
         self.ahead: list[int] = []  # ports whose next probe's channel was opened ahead, in order
         self.answered = 0  # requests to the public port (alternates colors in a split)
+        self.switches = 0  # guarded nginx installs that went through (the switch's)
+        self.dropped = False  # the session is lost (``drop``) until a reconnect
         self._lock = threading.Lock()
         self.names = {docker.container(app, color): color for color in COLORS}
 
@@ -255,6 +288,11 @@ class FakeHost:
     def new_history(self) -> list[dict]:
         """The history lines written during the test."""
         return self.history[self.started_with :]
+
+    def now(self) -> int:
+        """The host's clock (``date +%s``): real time, plus what its ``clock`` was advanced."""
+        passed = self.clock.now - VirtualClock.START if self.clock else 0.0
+        return int(time.time() + passed)
 
     def remote(self, host: Host, dry_run: bool = False) -> ScriptedRemote:
         return ScriptedRemote(self, host, dry_run)
@@ -282,6 +320,7 @@ class FakeHost:
             ("exec", lambda c: "docker exec" in c),
             ("image", lambda c: "docker image inspect" in c),
             ("take over", lambda c: f"{self.app_dir}/.lock-taker." in c),
+            ("heartbeat", lambda c: f"{self.app_dir}/.lock/info.new" in c),
             ("unlock", lambda c: f"{self.app_dir}/.lock" in c and "rm -rf" in c),
         ):
             if found(command):
@@ -292,7 +331,14 @@ class FakeHost:
         """Apply ``command`` to the model; return its stdout or raise CommandFailed."""
         handler: Callable[[str, str | None], str] = getattr(self, "_" + kind.replace(" ", "_"))
         with self._lock:
+            self._rival()
             return handler(command, stdin)
+
+    def _rival(self) -> None:
+        """The ``waiting rival`` takes the lock over once it expired on this host's clock."""
+        if "waiting rival" in self.fail and self.lock and self.lock.expires <= self.now():
+            rival = self.fail["waiting rival"]
+            self.lock = dataclasses.replace(self.lock, holder=rival, token=rival)
 
     def _probe(self, command: str, stdin: str | None) -> str:
         n = self.nginx
@@ -325,15 +371,21 @@ class FakeHost:
 
     def _acquire(self, command: str) -> list[tuple[str, str]]:
         if self.lock is not None:
-            return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(int(time.time())))]
-        self.lock = _lock_info(command)
+            return [("lock", f"held {self.lock.to_json()}"), ("lock_now", str(self.now()))]
+        self.lock = _lock_info(command, self.now())
         if "lock lost" in self.fail:  # e.g. it expired during a long build
             self.lock = dataclasses.replace(self.lock, holder=self.fail["lock lost"], token="x")
         return [("lock", "taken")]
 
     def _take_over(self, command: str, stdin: str | None) -> str:
-        self.lock = _lock_info(command)
+        self.lock = _lock_info(command, self.now())
         return "lock=taken\n"
+
+    def _heartbeat(self, command: str, stdin: str | None) -> str:
+        """The lock's expiry refreshed, only while it is this run's (``lock.refresh``)."""
+        self._guard(command)
+        self.lock = _lock_info(command, self.now())
+        return ""
 
     def _history(self, command: str, stdin: str | None) -> str:
         """The history line, the unlock, and (after a switch) dropping what was set aside."""
@@ -353,6 +405,8 @@ class FakeHost:
     def _build(self, command: str, stdin: str | None) -> str:
         if "build" in self.fail:
             raise CommandFailed(1, f"#5 [2/3] RUN make\n#5 ERROR: {self.fail['build']}")
+        if "long build" in self.fail and self.clock:
+            self.clock.sleep(float(self.fail["long build"]))
         self.images.add(re.search(r"bluegreen\.release=(\S+)", command).group(1))
         return ""
 
@@ -431,19 +485,36 @@ class FakeHost:
         return "image=present\n" if present else "image=\n"
 
     def _nginx(self, command: str, stdin: str | None) -> str:
-        guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
-        if guard and (self.lock is None or self.lock.token != guard.group(1)):
-            raise CommandFailed(lock.LOST, lock.LOST_WHY)
+        guard = self._guard(command)
+        self._full()
+        self.nginx.put_back(command)
         files = self.nginx.written(command)
         tested = "nginx -t" in command
         if tested and "nginx -t" in self.fail:
             raise CommandFailed(nginx.TEST_FAILED, self.fail["nginx -t"])
+        self.nginx.prev.update((path, self.nginx.files.get(path)) for path in files)
         self.nginx.files.update(files)
         if "nginx -s reload" in command:
             self.nginx.reload()
+        self.switches += bool(guard)
+        self.dropped = guard and bool({"drop", "lost"} & set(self.fail)) and self.switches == 1
         return ""
 
+    def _guard(self, command: str) -> bool:
+        """A command that starts with ``lock.held`` stops unless the lock is this run's;
+        True when it starts so."""
+        guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
+        if guard and (self.lock is None or self.lock.token != guard.group(1)):
+            raise CommandFailed(lock.LOST, lock.LOST_WHY)
+        return guard is not None
+
+    def _full(self) -> None:
+        """The ``revert`` fault: no nginx file can be written once the switch went through."""
+        if "revert" in self.fail and self.switches:
+            raise CommandFailed(1, self.fail["revert"])
+
     def _uninstall(self, command: str, stdin: str | None) -> str:
+        self._full()
         for path in self.nginx.paths:
             self.nginx.files.pop(path, None)
         self.nginx.reload()
@@ -474,6 +545,8 @@ class FakeHost:
                 if port == self.ports.of(color):
                     return self._health(color)
             served = self.serving()
+            if "public" in self.fail:
+                raise ConnectionResetError(self.fail["public"])
             if served is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
             self.answered += 1
@@ -496,10 +569,10 @@ class FakeHost:
         return HttpReply(200, {}, "ok")
 
 
-def _lock_info(command: str) -> LockInfo:
-    """The record a lock command writes, its expiry on this host's clock as the host's is."""
+def _lock_info(command: str, now: int) -> LockInfo:
+    """The record a lock command writes, its expiry on the host's clock (``now``)."""
     host_clock = re.compile(r"\$\(\(\$\(date \+%s\) \+ (\d+)\)\)")
-    command = host_clock.sub(lambda m: str(int(time.time()) + int(m[1])), command)
+    command = host_clock.sub(lambda m: str(now + int(m[1])), command)
     for token in shlex.split(command):
         if token.startswith("{") and '"token"' in token:
             return LockInfo(**json.loads(token))
@@ -528,6 +601,20 @@ class ScriptedRemote:
     def close(self) -> None:
         self.closed = True
 
+    def reconnect(self) -> bool:
+        """Connect again when the session dropped; True when it had."""
+        if not self.fake.dropped:
+            return False
+        if "lost" in self.fake.fail:
+            raise RemoteError(self.host.name, f"connection to {self.host.address} refused")
+        self.fake.dropped = False
+        self.open()
+        return True
+
+    def _lost(self, what: str) -> None:
+        if self.fake.dropped:
+            raise RemoteError(self.host.name, f"{what}: connection lost (SSH connection lost)")
+
     def run(
         self,
         command: str,
@@ -544,6 +631,7 @@ class ScriptedRemote:
                 self.plan.append(f"# with {len(stdin.splitlines())} line(s) on stdin (not shown)")
             return ""
         self.round_trips += 1
+        self._lost(what)
         kind = self.fake.kind(command)
         self.fake.sent.append(Sent(kind, what, command, stdin))
         try:
@@ -575,6 +663,8 @@ class ScriptedRemote:
         self.fake.ahead.append(port)
 
     def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
+        if self.fake.dropped:
+            raise ConnectionResetError("SSH connection lost")
         return self.fake.http(port, path)
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:
@@ -587,8 +677,10 @@ class VirtualClock:
     """``time.monotonic``/``time.sleep`` for a module under test: sleeping advances the clock
     at once, so deadlines (verification's 10 s) pass without waiting. Shared by threads."""
 
+    START = 1000.0
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = self.START
         self._lock = threading.Lock()
 
     def monotonic(self) -> float:

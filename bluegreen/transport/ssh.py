@@ -103,13 +103,12 @@ class Remote:
         self.host = host
         self.round_trips = 0
         self.ahead = Ahead()
-        connect_kwargs = {"key_filename": str(host.key)} if host.key else {}
+        # paramiko's own timeout: Fabric's connect_timeout goes through int() (0.5 -> none)
+        connect_kwargs: dict[str, object] = {"timeout": host.connect_timeout}
+        if host.key:
+            connect_kwargs["key_filename"] = str(host.key)
         self.connection = Connection(
-            host.address,
-            user=host.user,
-            port=host.port,
-            connect_timeout=host.connect_timeout,
-            connect_kwargs=connect_kwargs,
+            host.address, user=host.user, port=host.port, connect_kwargs=connect_kwargs
         )
         client = self.connection.client
         known_hosts.load(host.known_hosts, client.get_host_keys())
@@ -141,6 +140,16 @@ class Remote:
     def close(self) -> None:
         self.ahead.close()
         self.connection.close()
+
+    def reconnect(self) -> bool:
+        """Connect again (one ``open``, bounded by the connect timeout) when the session has
+        dropped; True when it had. Before the phases that put a host back."""
+        transport = self.connection.transport
+        if transport is not None and transport.is_active():
+            return False
+        self.close()
+        self.open()
+        return True
 
     def run(
         self,
@@ -327,6 +336,8 @@ class Remote:
             channel = self.ahead.take(port, timeout) or _tunnel(transport, port, timeout)
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
+        except (paramiko.SSHException, EOFError) as error:  # the session ended meanwhile
+            raise RemoteError(self.host.name, f"SSH connection lost ({error})") from error
         return http.get(channel, path, timeout, tls)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen.config import child_env
 from bluegreen.config.inventory import (
     App,
     Expect,
@@ -760,3 +761,33 @@ def test_the_served_port_follows_domains_and_tls(tmp_path: Path) -> None:
     assert load(write(tmp_path, MINIMAL)).public_port == 4000
     assert load(tls_file(tmp_path, "off")).public_port == 80
     assert load(tls_file(tmp_path, "{acme: {email: a@b.io}}")).public_port == 443
+
+
+def test_a_webhook_url_with_a_token_may_come_from_the_environment_or_a_private_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """So the token is never committed with hosts.yml; the URL is masked in all output and
+    kept from the programs bluegreen starts, as secrets are."""
+    token = "https://hooks.slack.invalid/services/T0/B0/s3cr3tT0ken"
+    monkeypatch.setenv("SHOP_SLACK_URL", token)
+    (tmp_path / "hook.url").write_text("https://hooks.example.invalid/t0ken\n")
+    (tmp_path / "hook.url").chmod(0o600)
+    path = write(
+        tmp_path,
+        """
+        app: {name: e}
+        hosts: {w: a}
+        notify:
+          - {url: "env:SHOP_SLACK_URL", format: slack}
+          - "file:hook.url"
+        """,
+    )
+    inv = load(path)
+    assert [w.url for w in inv.notify] == [token, "https://hooks.example.invalid/t0ken"]
+    assert {token, "https://hooks.example.invalid/t0ken"} <= inv.secret_values
+    assert "s3cr3tT0ken" not in repr(inv.notify)
+    assert "SHOP_SLACK_URL" not in child_env.for_children()
+    monkeypatch.setenv("SHOP_SLACK_URL", "ftp://x/s3cr3tT0ken")
+    error = load_error(path)
+    assert "notify[0].url: SHOP_SLACK_URL holds no http:// or https:// URL" in error
+    assert "s3cr3tT0ken" not in error

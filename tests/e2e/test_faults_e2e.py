@@ -213,7 +213,8 @@ def test_a_full_disk_during_the_upload_fails_the_stage_and_changes_nothing(fleet
         sb.run_in(victim, f"umount {UPLOADS}")
     assert result.returncode == 1, result.output
     assert re.search(
-        rf"^sandbox2 +❌ upload of \d+ bytes to {UPLOADS}/example-{releases['v2']}.tar.gz"
+        rf"^sandbox2 +❌ upload of \d+ bytes to {UPLOADS}/example-{releases['v2']}"
+        r"-sandbox2-[0-9a-f]{12}\.tar\.gz"  # named for the host and the run
         r" failed: .*; 0 KiB free there \(disk full\?\)$",
         result.stdout,
         re.M | re.I,

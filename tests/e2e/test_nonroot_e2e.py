@@ -6,7 +6,6 @@ quoting of what reaches the shell must hold through it.
 """
 
 import json
-import shlex
 from pathlib import Path
 
 import pytest
@@ -92,8 +91,9 @@ def test_bootstrap_as_a_sudo_user_then_deploy_under_load(bare_host, repo, tmp_pa
     result = fab(inv, "bootstrap")
     assert result.returncode == 0, result.output
     assert f"connect: user {sb.SUDO_USER} with sudo -n" in result.stdout
-    groups = sb.run_in(bare_host, f"id -nG {shlex.quote(sb.SUDO_USER)}").stdout.split()
-    assert "docker" in groups
+    # opt-in (--docker-group): deploys run docker with sudo -n. (The sandbox shares this
+    # machine's /etc/group, where an earlier bootstrap may have added the user already.)
+    assert "docker group: ok — not asked for (--docker-group)" in result.stdout
     sb.import_base_image(bare_host)  # sandbox hosts cannot pull the base image
     assert fab(inv, "deploy", "--ref", "v1").returncode == 0
     with load([bare_host]) as traffic:

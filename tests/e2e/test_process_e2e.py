@@ -65,7 +65,11 @@ def make_repo(path: Path) -> dict[str, str]:
     return ids
 
 
-def write_inventory(path: Path, repo: Path, extra: str = "") -> Path:
+def write_inventory(
+    path: Path, repo: Path, extra: str = "", index: int = INDEX, env: str = ""
+) -> Path:
+    """The example's inventory for the systemd host ``index``; ``extra`` adds app keys,
+    ``env`` flow items to the app's env."""
     app = textwrap.dedent(f"""\
         app:
           name: pyexample
@@ -73,14 +77,14 @@ def write_inventory(path: Path, repo: Path, extra: str = "") -> Path:
           repo: {repo}
           build_command: python3 -m venv --without-pip .venv && .venv/bin/python check.py
           command: exec .venv/bin/python app.py
-          env: {{GREETING: "it's $HOME \\"quoted\\""}}
+          env: {{{env}GREETING: "it's $HOME \\"quoted\\""}}
           options: {{memory: 128m, cpus: 0.5}}
           health: {{attempts: 20, interval: 0.5, timeout: 2}}
           drain: 0.5
           keep_releases: 1
         """)
     body = app + textwrap.indent(extra, "  ")
-    path.write_text(body + sandbox_app.sandbox_hosts("fleet", [sb.host_name(INDEX)]))
+    path.write_text(body + sandbox_app.sandbox_hosts("fleet", [sb.host_name(index)]))
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 import subprocess
 import time
@@ -23,15 +24,18 @@ from bluegreen import transport
 from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
-from bluegreen.engine import checks, watch
+from bluegreen.engine import checks, locking, watch
 from bluegreen.engine.change import leftovers
 from bluegreen.engine.state import Options
-from bluegreen.errors import Refused
+from bluegreen.engine.switcher import Switcher
+from bluegreen.errors import BugFound, Refused
 from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split, Traffic
+from bluegreen.local import source
 from bluegreen.ops.deploy import deploy
 from bluegreen.ops.serve import rollback, switch
 from bluegreen.ops.split import abort, promote, split
+from bluegreen.output.events import JsonLog
 from bluegreen.output.log import Log
 from bluegreen.shell.lock import LockInfo
 from bluegreen.testing.remote import Container, FakeHost, VirtualClock, hosts_by_name
@@ -121,9 +125,9 @@ class Outcome:
         return rows
 
 
-def run(monkeypatch, fakes, operation, inv, *args, **options) -> Outcome:
+def run(monkeypatch, fakes, operation, inv, *args, out=None, **options) -> Outcome:
     monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
-    out = io.StringIO()
+    out = out or io.StringIO()
     log = Log(stream=out, width=6, secrets={SECRET})
     hosts = [inv.hosts[name] for name in fakes]
     if operation is deploy:
@@ -150,6 +154,7 @@ def assert_finished(result: Outcome, name: str, outcome: str) -> None:
 # --- the failure table: deploy over 2 hosts, one fault, all at once or one batch per host -----
 
 SWITCHED, REVERTED, UNCHANGED, FAILED = "switched", "reverted", "unchanged", "failed"
+ATTENTION = "needs attention"
 STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
@@ -161,6 +166,8 @@ ROLES = {
     "nginx -t failed": (FAILED, [*STAGE, "nginx", "restore", "history"]),  # its files kept
     "not started": (UNCHANGED, ["probe", "history"]),  # preflight failed, or a later batch
     "unreachable": (FAILED, []),
+    # its revert failed: nothing is undone (the new color may be what nginx serves)
+    "revert failed": (ATTENTION, [*STAGE, "nginx", "nginx", "history"]),
 }
 # The engine never read an unreachable host's facts, so it does not know what it serves.
 UNREACHED_SERVES = "unknown (not reached)"
@@ -185,6 +192,14 @@ TABLE = [
     ("watch", "web2", None, ("reverted", "reverted")),
     ("watch", "web1", "1", ("reverted", "not started")),
     ("watch", "web2", "1", ("switched", "reverted")),
+    # the SSH session drops right after the switch: verify fails; one reconnect before the
+    # revert, the undo and the finish puts the host back and gives its lock back
+    ("drop", "web2", None, ("reverted", "reverted")),
+    ("drop", "web2", "1", ("switched", "reverted")),
+    # the disk fills during the watch: the revert's write fails (faults joined by "+")
+    ("watch+revert", "web2", None, ("reverted", "revert failed")),
+    ("watch+revert", "web1", "1", ("revert failed", "not started")),
+    ("watch+revert", "web2", "1", ("switched", "revert failed")),
 ]
 
 
@@ -193,33 +208,50 @@ TABLE = [
 def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_served(
     monkeypatch, tmp_path, repo, mode, fault, where, batch, roles
 ):
+    """... or, where its revert failed, on whatever nginx still serves with both colors
+    running (never a stopped or removed color behind nginx), reported as needing attention."""
     path, new = repo
-    fakes = fleet(mode=mode, faults={where: [fault]} if fault else None)
-    inv = inventory(tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") else 0)
+    faults = fault.split("+") if fault else []
+    fakes = fleet(mode=mode, faults={where: faults} if fault else None)
+    inv = inventory(
+        tmp_path, path, watch_seconds=0.02 if fault in (None, "watch") or "watch" in faults else 0
+    )
     result = run(monkeypatch, fakes, deploy, inv, batch=batch)
 
     rows = result.rows()
     for name, role in zip(NAMES, roles, strict=True):
         fake, (outcome, sent) = result.fakes[name], ROLES[role]
-        serves = Traffic("green", new) if role == "switched" else Traffic("blue", OLD)
+        serves = (
+            Traffic("green", new) if role in ("switched", "revert failed") else Traffic("blue", OLD)
+        )
         # the model: the public port serves the new release or exactly the old one, and the
-        # container behind it runs; nothing else runs
+        # container behind it runs; nothing else runs (but the old color after a failed revert)
         assert fake.serving() == serves, name
-        assert running(fake) == {serves.color: serves.release}, (name, fake.containers)
+        both = {"blue": OLD, "green": new}
+        expected_running = both if role == "revert failed" else {serves.color: serves.release}
+        assert running(fake) == expected_running, (name, fake.containers)
         assert [kind for kind in fake.kinds if kind != "log"] == sent, (name, fake.kinds)
         if role == "switched":
             assert fake.containers["blue"] == Container(OLD, running=False), name  # kept
-        else:  # the new container is gone; the rollback target is back, as it was
+        elif role != "revert failed":  # the new container is gone; the rollback target is back
             assert fake.containers["green"] == Container(PREV, running=False), name
-        assert fake.aside == {}, name  # nothing left set aside
+        aside = {"green": Container(PREV, running=False)} if role == "revert failed" else {}
+        assert fake.aside == aside, name  # nothing left set aside but by a failed revert
         if role != "unreachable":
             assert_finished(result, name, outcome)
         # the summary table; its round trips are what the host was sent
         described = UNREACHED_SERVES if role == "unreachable" else serves.describe()
+        if role == "revert failed":
+            described += ", both colors kept running"
         assert rows[name] == (outcome, described, len(fake.sent)), name
 
     assert result.ok is (fault is None)
     verdict = "✅ done" if fault is None else "❌ failed: every host serves what the table says"
+    attention = [name for name, role in zip(NAMES, roles, strict=True) if role == "revert failed"]
+    if attention:
+        verdict = (f"❌ failed: {', '.join(attention)} needs attention (its revert failed;"
+                   " nothing was stopped there: docs/guides/recovery.md); every other host serves"
+                   " what the table says")  # fmt: skip
     assert result.out.rstrip().splitlines()[-1] == verdict
     assert ("❌ nothing changed" in result.out) == (fault == "connect")
     if fault:
@@ -446,6 +478,53 @@ def test_after_a_failed_deploy_the_kept_color_serves_again_at_once(
     for name, fake in fakes.items():
         assert fake.kinds == ["probe", "start", "nginx", "drain", "history"], name
         assert fake.serving() == Traffic("green", PREV) and running(fake) == {"green": PREV}
+
+
+def test_a_rollback_whose_revert_fails_keeps_the_color_it_started(monkeypatch, tmp_path, repo):
+    """Rollback's undo stops the color it started: after a failed revert that color may be
+    what nginx serves, so it keeps running and the host needs attention."""
+    fakes = fleet(names=("web1",), faults={"web1": ["watch", "revert"]})
+    inv = inventory(tmp_path, repo[0], names=("web1",), watch_seconds=0.02)
+    result = run(monkeypatch, fakes, rollback, inv)
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert fake.serving() == Traffic("green", PREV)
+    assert running(fake) == {"blue": OLD, "green": PREV}  # nothing stopped
+    assert [k for k in fake.kinds if k != "log"] == ["probe", "start", "nginx", "nginx", "history"]
+    assert_finished(result, "web1", ATTENTION)
+    assert fake.new_history()[0]["serves"] == f"green {PREV}, both colors kept running"
+    assert result.rows()["web1"][:2] == (ATTENTION, f"green {PREV}, both colors kept running")
+    assert re.search(r"^web1\s+⚠️\s+needs attention: its revert failed", result.out, re.M)
+
+
+def test_a_first_deploy_whose_site_cannot_be_removed_keeps_its_new_color(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    fakes = fleet(names=("web1",), live=None, containers={}, faults={"web1": ["watch", "revert"]})
+    inv = inventory(tmp_path, path, names=("web1",), watch_seconds=0.02)
+    result = run(monkeypatch, fakes, deploy, inv)
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert fake.serving() == Traffic("blue", new) and running(fake) == {"blue": new}
+    assert "restore" not in fake.kinds
+    assert result.rows()["web1"][:2] == (ATTENTION, f"blue {new}, blue kept running")
+
+
+def test_the_json_summary_names_the_hosts_that_need_attention(monkeypatch, tmp_path, repo):
+    fakes = fleet(faults={"web2": ["watch", "revert"]})
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    inv = inventory(tmp_path, repo[0], watch_seconds=0.02)
+    assert deploy(inv, list(inv.hosts.values()), "HEAD", JsonLog(stream=out)) is False
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["verdict"] == "failed"
+    assert summary["needs_attention"] == ["web2"]
+    results = {row["host"]: row["result"] for row in summary["hosts"]}
+    assert results == {"web1": REVERTED, "web2": ATTENTION}
 
 
 def test_undo_starts_a_kept_warm_standby_again(monkeypatch, tmp_path, repo):
@@ -799,3 +878,165 @@ def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatc
     assert fakes["web1"].serving() == Traffic("blue", OLD)
     assert fakes["web1"].lock.holder == "other@ci"  # theirs, not released by us
     assert "revert" not in fakes["web1"].kinds  # nothing was switched
+
+
+def test_a_run_longer_than_the_lock_ttl_keeps_its_lock(monkeypatch, tmp_path, repo):
+    """``--batch 1`` over two hosts whose builds take over half the lock's TTL each, while
+    another run waits for each lock (it takes it over the moment it expires on the host's
+    clock): web2's lock would expire during its own build. Each lock's expiry is refreshed
+    on the host's clock at phase boundaries, so neither expires: both switch, and each lock
+    is given back at the end."""
+    path, new = repo
+    clock = VirtualClock()
+    monkeypatch.setattr(locking, "time", clock)
+    faults = {name: ["long build", "waiting rival"] for name in NAMES}
+    fakes = fleet(faults=faults, clock=clock)
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path), batch="1")
+
+    assert result.ok, result.out
+    assert clock.now - clock.START > locking.LOCK_TTL  # the run did last longer than the TTL
+    staged = ["upload", "build", "run", "heartbeat", "nginx", "drain", "history"]
+    assert fakes["web1"].kinds == ["probe", *staged]
+    assert fakes["web2"].kinds == ["probe", "heartbeat", *staged]  # its batch began late
+    for name in NAMES:
+        assert fakes[name].serving() == Traffic("green", new)
+        assert_finished(result, name, SWITCHED)
+
+
+def test_a_heartbeat_that_finds_the_lock_taken_puts_the_host_back(monkeypatch, tmp_path, repo):
+    """Without the heartbeat's own check the next command would be the first to notice."""
+    clock = VirtualClock()
+    monkeypatch.setattr(locking, "time", clock)
+    fakes = fleet(names=("web1",), faults={"web1": ["long build", "lock lost"]}, clock=clock)
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, repo[0], names=("web1",)))
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert re.search(r"^web1\s+❌ lock: the lock is no longer this run's", result.out, re.M)
+    assert fake.kinds == ["probe", "upload", "build", "run", "heartbeat", "restore", "history"]
+    assert fake.serving() == Traffic("blue", OLD) and fake.lock.holder == "other@ci"
+
+
+def test_a_bug_in_bluegreen_is_a_traceback_and_leaves_its_host_as_it_is(
+    monkeypatch, tmp_path, repo
+):
+    """An exception that is not a BluegreenError is a bug: its traceback is printed, its host
+    gets no revert and no undo (it keeps serving, both colors run, it needs attention), the
+    other hosts are put back as usual, and the change ends by raising ``BugFound`` (fab's
+    exit code 3) after its finish on every host."""
+    path, new = repo
+    fakes = fleet()
+    verify = Switcher.verify_target
+
+    def buggy(self, run):
+        if run.name == "web2":
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        verify(self, run)
+
+    monkeypatch.setattr(Switcher, "verify_target", buggy)
+    with pytest.raises(BugFound, match="a bug in bluegreen on web2"):
+        run(monkeypatch, fakes, deploy, inventory(tmp_path, path), out=(out := io.StringIO()))
+    text = out.getvalue()
+
+    assert re.search(r"^web2\s+❌ a bug in bluegreen: TypeError: unsupported operand", text, re.M)
+    assert "Traceback (most recent call last):" in text and "in buggy" in text
+    web1, web2 = fakes["web1"], fakes["web2"]
+    assert web1.serving() == Traffic("blue", OLD) and running(web1) == {"blue": OLD}
+    assert web2.serving() == Traffic("green", new)  # left as the bug found it, serving
+    assert running(web2) == {"blue": OLD, "green": new}
+    assert [k for k in web2.kinds if k != "log"] == [*STAGE, "nginx", "history"]
+    assert_finished(Outcome(False, text, fakes), "web2", ATTENTION)
+    assert_finished(Outcome(False, text, fakes), "web1", REVERTED)
+
+
+def test_a_host_lost_after_its_switch_needs_attention_and_is_tried_once(
+    monkeypatch, tmp_path, repo
+):
+    """Its session dropped after the switch and it cannot be reached again: one reconnect
+    (before the revert) fails, the finish does not wait for it again, and its row says it
+    needs attention (its lock stays, with a warning) rather than a plain failure."""
+    path, new = repo
+    fakes = fleet(faults={"web2": ["lost"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+
+    web2 = fakes["web2"]
+    assert result.ok is False
+    assert web2.opened == 1  # the preflight's connect only: the reconnect was refused
+    assert web2.kinds == [*STAGE, "nginx"] and web2.lock is not None
+    assert running(web2) == {"blue": OLD, "green": new}
+    assert re.search(r"^web2\s+❌ connection to 203.0.113.2 refused", result.out, re.M)
+    assert re.search(r"^web2\s+⚠️\s+still unreachable \(see above\); its lock stays", result.out,
+                     re.M), result.out  # fmt: skip
+    assert result.rows()["web2"][:2] == (ATTENTION, "unknown, both colors kept running")
+    assert result.rows()["web1"][:2] == (REVERTED, f"blue {OLD}")
+
+
+def test_the_source_archive_is_made_once_however_many_hosts_ask_at_once(
+    monkeypatch, tmp_path, repo
+):
+    """Every host's build thread asks for the archive at the same moment: one ``git
+    archive`` runs, the others wait for it (functools.cache let each one run its own)."""
+    made = []
+    real = source.archive
+
+    def slow(*args):
+        made.append(args)
+        time.sleep(0.05)
+        return real(*args)
+
+    monkeypatch.setattr(source, "archive", slow)
+    names = ("web1", "web2", "web3")
+    result = run(monkeypatch, fleet(names=names), deploy, inventory(tmp_path, repo[0], names))
+    assert result.ok, result.out
+    assert len(made) == 1
+
+
+def test_each_host_and_run_uploads_under_a_name_of_its_own(monkeypatch, tmp_path, repo):
+    """Hosts may share the login user's home (NFS): one upload name for all of them made
+    every host's upload fail ("Cannot open", "Failure")."""
+    path, new = repo
+    fakes = fleet()
+    inv = inventory(tmp_path, path)
+    assert run(monkeypatch, fakes, deploy, inv).ok
+    for fake in fakes.values():
+        fake.images.discard(new)  # build again
+    assert run(monkeypatch, fakes, rollback, inv).ok and run(monkeypatch, fakes, deploy, inv).ok
+    uploads = [s.command for fake in fakes.values() for s in fake.sent if s.kind == "upload"]
+    assert len(uploads) == 4 and len(set(uploads)) == 4, uploads
+    assert all(f"/.bluegreen/uploads/web-{new}-web" in upload for upload in uploads)
+
+
+def test_a_revert_never_removes_a_site_that_may_have_been_serving(monkeypatch, tmp_path, repo):
+    """The live include is unreadable and the public port cannot be asked (a TLS error), so
+    what served before is unknown, not nothing: the failed switch is not undone by removing
+    the site (an outage); the host keeps both colors and needs attention."""
+    fakes = fleet(names=("web1",), mode="reload", faults={"web1": ["public"]})
+    model = fakes["web1"].nginx
+    model.files[model.live] = "# not ours\n"  # nginx still runs what it loaded: blue
+    result = run(monkeypatch, fakes, switch, inventory(tmp_path, repo[0], names=("web1",)), "green")
+
+    fake = fakes["web1"]
+    assert result.ok is False
+    assert "uninstall" not in fake.kinds
+    assert model.site in model.files
+    assert running(fake) == {"blue": OLD, "green": PREV}
+    assert re.search(r"^web1\s+❌ revert: what served before is unknown", result.out, re.M)
+    assert result.rows()["web1"][0] == ATTENTION
+
+
+@pytest.mark.parametrize("mode", ["reload", "file"])
+def test_a_revert_puts_back_the_site_file_the_switch_replaced(monkeypatch, tmp_path, repo, mode):
+    """A new site (a new template, a new certificate) that broke verification must not stay:
+    the revert restores the files the switch replaced, not only the color."""
+    fakes = fleet(names=("web1",), mode=mode, faults={"web1": ["verify"]})
+    model = fakes["web1"].nginx
+    before = dict(model.files)
+    inv = inventory(tmp_path, repo[0], names=("web1",), switch_mode=mode)
+    result = run(monkeypatch, fakes, deploy, inv)
+
+    assert result.ok is False
+    assert result.rows()["web1"][0] == REVERTED
+    config = [model.site, model.script]  # the live include or state file is written anew
+    assert {p: model.files.get(p) for p in config} == {p: before.get(p) for p in config}
+    assert model.loaded[model.site] == before[model.site]  # and nginx loaded it
+    assert fakes["web1"].nginx.serving() == Traffic("blue", OLD)

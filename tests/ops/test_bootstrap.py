@@ -97,11 +97,14 @@ class FakeRemote:
         raise ConnectionRefusedError(port)
 
 
-def _run(fake: FakeHost, monkeypatch, dry_run=False, inventory=None, **host) -> tuple[bool, str]:
+def _run(
+    fake: FakeHost, monkeypatch, dry_run=False, inventory=None, docker_group=False, **host
+) -> tuple[bool, str]:
     monkeypatch.setattr(transport, "connect", lambda host, dry_run=False: fake.remote(host))
     out = io.StringIO()
     hosts = [Host("web1", "10.0.0.1", **host)]
-    ok = bootstrap.bootstrap(inventory or _inventory(), hosts, dry_run, Log(out, 4))
+    inv = inventory or _inventory()
+    ok = bootstrap.bootstrap(inv, hosts, dry_run, Log(out, 4), docker_group=docker_group)
     return ok, out.getvalue()
 
 
@@ -148,9 +151,18 @@ def test_daemon_json_change_never_restarts_docker_with_running_containers(monkey
     assert "⚠️  docker log rotation: docker not restarted (3 containers running)" in out
 
 
+def test_a_sudo_user_joins_the_docker_group_only_when_asked(monkeypatch):
+    """The group is root without sudo's log, and every command already runs through sudo -n."""
+    fake = FakeHost(DEBIAN)
+    ok, out = _run(fake, monkeypatch, user="ubuntu")
+    assert ok, out
+    assert "docker group" not in [what for what, _, _ in fake.ran]
+    assert "docker group: ok — not asked for (--docker-group); commands run with sudo -n" in out
+
+
 def test_sudo_user_joins_docker_group_then_reconnects(monkeypatch):
     fake = FakeHost(DEBIAN, {"docker group": "changed: added ubuntu to group docker\n"})
-    ok, out = _run(fake, monkeypatch, user="ubuntu")
+    ok, out = _run(fake, monkeypatch, user="ubuntu", docker_group=True)
     assert ok, out
     assert "connect: user ubuntu with sudo -n" in out
     assert "docker group: changed — added ubuntu to group docker" in out
@@ -172,7 +184,7 @@ def test_dry_run_only_probes_and_prints_every_step(monkeypatch):
     assert "profile amazon-linux (detected: amzn 2023, dnf)" in out
     assert "dnf -q -y install $missing" in out
     assert "/usr/share/nginx/modules/90-bluegreen.conf" in out
-    assert "docker group: skip (login user is root)" in out
+    assert "docker group: skip (not asked for (--docker-group); commands run with sudo -n)" in out
     assert out.rstrip().endswith("dry run: nothing was changed")
 
 

@@ -1,10 +1,13 @@
 import io
+import json
 
 from bluegreen import transport
 from bluegreen.config.inventory import App, Host, Inventory, Ports
 from bluegreen.errors import RemoteError
-from bluegreen.ops.status import read_status, table
+from bluegreen.facts.traffic import Traffic
+from bluegreen.ops.status import read_status, status, table
 from bluegreen.output.log import Log
+from bluegreen.testing.remote import Container, FakeHost, hosts_by_name
 
 RECORD = {
     "host": "web1",
@@ -90,3 +93,51 @@ def test_the_table_says_where_unknown_names_are_refused_only_for_apps_on_names()
     assert rows[1][-1] == "refused 443; 80: another site's default"
     assert rows[2][-1] == "NOT refused"
     assert "unknown names" not in table([{**RECORD, "unknown_names": None}])[0]
+
+
+ATTENTION = {"operation": "deploy", "result": "needs attention",
+             "serves": "green r2, both colors kept running"}  # fmt: skip
+
+
+def fake_status(monkeypatch, tmp_path, history: list[dict]) -> tuple[bool, dict]:
+    """``fab status --json`` of one scripted host that has ``history``."""
+    fake = FakeHost("web1", Traffic("green", "r2"), containers={"blue": Container("r1")},
+                    history=history)  # fmt: skip
+    monkeypatch.setattr(transport, "connect", hosts_by_name([fake]))
+    inv = Inventory(path=tmp_path / "hosts.yml", app=App(name="web"), ports=Ports(), hosts={},
+                    groups={})  # fmt: skip
+    out = io.StringIO()
+    ok = status(inv, [Host(name="web1", address="203.0.113.1")], True, Log(out))
+    return ok, json.loads(out.getvalue())["hosts"][0]
+
+
+def test_a_host_whose_revert_failed_needs_attention_until_a_later_change(monkeypatch, tmp_path):
+    """Read from its history (also after a refused or no-op attempt, which changes nothing);
+    status then exits 1."""
+    later = {"operation": "deploy", "result": "unchanged"}
+    ok, record = fake_status(monkeypatch, tmp_path, [ATTENTION, later])
+    assert ok is False
+    assert record["needs_attention"] == "green r2, both colors kept running"
+    assert table([{**RECORD, **record}])[1][1] == "green NEEDS ATTENTION"
+
+    ok, record = fake_status(monkeypatch, tmp_path, [ATTENTION, {"result": "switched"}])
+    assert ok is True and record["needs_attention"] is None
+    assert table([{**RECORD, **record}])[1][1] == "green"
+
+
+def test_the_table_shows_each_host_s_processes_only_for_apps_with_processes():
+    worker = {"release": "r2", "state": "running", "since": "2026-12-06T20:01:02Z"}
+    rows = table(
+        [
+            {**RECORD, "processes": {"worker": worker, "mailer": {**worker, "state": "exited"}}},
+            {**RECORD, "host": "web2", "processes": {}},
+            {**RECORD, "reachable": False},
+        ]
+    )
+    assert rows[0][-1] == "processes"
+    assert rows[1][-1] == (
+        "worker r2 running since 2026-12-06T20:01:02Z; mailer r2 exited since 2026-12-06T20:01:02Z"
+    )
+    assert rows[2][-1] == "-"
+    assert rows[3] == ["web1", "unreachable", *["-"] * 8]
+    assert "processes" not in table([RECORD])[0]

@@ -51,6 +51,7 @@ def test_a_changes_summary_is_one_record_with_hosts_and_phases():
         "event": "summary",
         "verdict": "succeeded",
         "interrupted": False,
+        "needs_attention": [],
         "hosts": [],
         "phases": {"preflight": 0.123},
     }

@@ -111,3 +111,18 @@ def test_the_host_writes_the_expiry_on_its_own_clock(tmp_path):
     now = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout)
     assert written == lock.LockInfo(**{**vars(_info(1)), "expires": written.expires})
     assert now + 595 <= written.expires <= now + 600
+
+
+def test_a_refresh_pushes_the_expiry_on_the_hosts_clock_only_while_the_lock_is_ours(tmp_path):
+    subprocess.run(["sh", "-c", lock.acquire(str(tmp_path), _info(1, expires=5))], check=True)
+    mine = subprocess.run(["sh", "-c", lock.refresh(str(tmp_path), _info(1), ttl=600)])
+    now = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout)
+    written = lock.parse((tmp_path / ".lock" / "info").read_text())
+    assert mine.returncode == 0 and now + 595 <= written.expires <= now + 600
+    assert written == lock.LockInfo(**{**vars(_info(1)), "expires": written.expires})
+
+    theirs = subprocess.run(["sh", "-c", lock.refresh(str(tmp_path), _info(2), ttl=600)])
+    assert theirs.returncode == lock.LOST
+    assert lock.parse((tmp_path / ".lock" / "info").read_text()) == written  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
+    assert sorted(p.name for p in (tmp_path / ".lock").iterdir()) == ["info"]

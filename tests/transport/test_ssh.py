@@ -57,3 +57,12 @@ def test_a_login_without_passwordless_sudo_is_named_with_the_fix():
     assert _no_sudo("sudo: a password is required\n") == "a password is required"
     assert _no_sudo("bob is not in the sudoers file.\nsudo: 1 incorrect password attempt") == ""
     assert _no_sudo("error: build failed\n") == ""
+
+
+def test_a_connect_timeout_below_one_second_is_kept(tmp_path):
+    """Fabric turns its own connect_timeout into int(): 0.5 would become 0, no timeout at
+    all. The timeout goes to paramiko as given."""
+    host = Host(name="web1", address="192.0.2.1", connect_timeout=0.5, known_hosts=tmp_path / "k")
+    connection = Remote(host).connection
+    assert connection.connect_timeout is None
+    assert connection.connect_kwargs["timeout"] == 0.5

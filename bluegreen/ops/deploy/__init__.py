@@ -9,8 +9,8 @@ watch, drain → old images pruned. A canary deploy moves traffic in steps.
 
 from __future__ import annotations
 
-import functools
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,7 @@ from bluegreen.engine.change import Change, with_tail
 from bluegreen.engine.operation import Operation, Stages, names, no_split, start
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.facts import fit, pairs
+from bluegreen.facts import fit, pairs, release_id
 from bluegreen.local import artifact, source
 from bluegreen.ops.deploy import images
 from bluegreen.ops.deploy.release_command import ReleaseCommand
@@ -67,12 +67,27 @@ class Deploy(Operation):
         self.built: set[str] = set()  # hosts that already have the release's image
         self.place = place  # puts a built image on a host (build: local, image:); its id
         self.image_ids: dict[str, str] = {}  # host -> the release's image id there
-        repo = Path(self.app.repo)
-        self.archive = functools.cache(lambda: source.archive(repo, commit, self.app.path))
+        self.archived: bytes | None = None  # the source archive, once made (``archive``)
+        self.archiving = threading.Lock()
+
+    def archive(self) -> bytes:
+        """The release's source as one ``git archive``, made once per deploy: the first
+        host's build makes it while the others wait (each would run its own at once)."""
+        with self.archiving:
+            if self.archived is None:
+                self.archived = source.archive(Path(self.app.repo), self.commit, self.app.path)
+            return self.archived
 
     def choose(self, run: HostRun) -> None:
         no_split(run)
-        run.color, run.release = run.facts.idle_color, self.commit or ""
+        run.color = run.facts.idle_color
+        self.resolve(run)
+        self.fits(run)
+
+    def resolve(self, run: HostRun) -> None:
+        """The release: the operator's commit, or REF as the host resolves it (git); and
+        whether its image is on the host already."""
+        run.release = self.commit or ""
         if run.facts.image_present:
             self.built.add(run.name)
         if self.commit is None:
@@ -81,9 +96,14 @@ class Deploy(Operation):
             )
             found = pairs(run.remote.run(command, timeout=BUILD_TIMEOUT, what="git fetch"))
             run.release = found.get("release", f"<{self.ref} on the host>")
+            if not self.change.options.dry_run and not release_id(run.release):
+                raise RemoteError(
+                    run.name,
+                    f"git on the host resolved {self.ref!r} to {run.release!r}, not a release"
+                    " id (12 to 40 hex digits)",
+                )
             if found.get("image") == "present":
                 self.built.add(run.name)
-        self.fits(run)
 
     def fits(self, run: HostRun) -> None:
         """The resources preflight: the new color (and its image) must fit, unless forced."""
@@ -111,6 +131,11 @@ class Deploy(Operation):
 
     def start(self, run: HostRun) -> None:
         start(self.change, run)
+
+    def ready(self, run: HostRun) -> None:
+        """A host without web gets the release's image (or directory) and no color."""
+        self.resolve(run)
+        self.image(run)
 
     def image(self, run: HostRun) -> None:
         """The release's image on the host: present, built, received or pulled."""
@@ -151,7 +176,8 @@ class Deploy(Operation):
             if self.commit is None:
                 unpack = git.export(app_dir, run.release, self.app.path, target)
             else:
-                upload = release.upload_path(self.app.name, run.release)
+                run_id = self.change.lock.token[:12]  # this run's
+                upload = release.upload_path(self.app.name, run.release, run.name, run_id)
                 unpack = release.unpack(run.remote.put(self.archive(), upload), target)
             build = runtime.of(self.app).build(run.release, target)
             try:

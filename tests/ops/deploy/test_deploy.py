@@ -33,3 +33,33 @@ def test_a_split_host_refuses_a_deploy_or_rollback():
     run.facts = HostFacts(live_color="blue", live_release="r1", split=Split("green", "r2", 10))
     with pytest.raises(Refused, match=r"traffic is split \(blue r1 90 % \+ green r2 10 %\)"):
         no_split(run)
+
+
+class Answers:
+    """A session whose every command prints ``text`` (the host's ``git fetch`` answer)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def run(self, command: str, **kwargs) -> str:
+        return self.text
+
+
+@pytest.mark.parametrize("answer", ["release=$(reboot)\n", "release=HEAD\n", ""])
+def test_a_release_the_host_resolves_must_be_a_release_id(tmp_path, answer):
+    """``source: git``: the host's answer becomes paths and commands; anything but 12 to 40
+    hex digits is refused before it is used."""
+    import io
+
+    from bluegreen.config.inventory import App, Inventory, Ports
+    from bluegreen.engine.change import Change
+    from bluegreen.errors import RemoteError
+    from bluegreen.ops.deploy import Deploy
+    from bluegreen.output.log import Log
+
+    inv = Inventory(tmp_path / "hosts.yml", App(name="shop", source="git", repo="https://x/y.git"),
+                    Ports(), {}, {})  # fmt: skip
+    change = Change(inv, Log(io.StringIO()), "deploy")
+    run = HostRun(Host(name="web1", address="203.0.113.1"), remote=Answers(answer))
+    with pytest.raises(RemoteError, match="resolved 'main' to .*, not a release id"):
+        Deploy(change, "main", None).choose(run)

@@ -67,6 +67,11 @@ NOTES = {
     "the web app, by name; see the workers guide",
     "app.schedule": "Commands run once per time slot on one host, by name; see the workers guide",
     "app.schedule.*.command": "a shell command line, run in the live release",
+    "app.drain": "how the old color is let go after a switch: a number (the seconds) or "
+    "{seconds, max}; see the proxy guide",
+    "app.drain.seconds": "seconds for the requests already under way",
+    "app.drain.max": "then up to this many seconds while connections to the old color are "
+    "busy (streams, WebSockets, long requests); not below seconds",
     "app.health": "How the new color's health is checked before any switch.",
     "app.health.path": "URL path polled on the new color (through an SSH channel)",
     "app.health.attempts": "polls before the color counts as unhealthy",
@@ -158,6 +163,7 @@ EXAMPLES: dict[str, Any] = {
     "app.options.log": {"max-size": "10m"},
     "app.options.user": "1000:1000",
     "app.domains": ["shop.example.com"],
+    "app.drain": {"seconds": 3, "max": 30},
     "app.processes.*": {"command": "exec node worker.js"},
     "app.processes.*.command": "exec node worker.js",
     "app.processes.*.hosts": ["web1"],
@@ -227,6 +233,9 @@ def LAYOUT() -> dict:  # noqa: N802 - a table, named as one
     tls["properties"] = {"files": tls_files, "acme": tls_acme, **tls["properties"]}
     app = _object(model.App, required=("name",))
     app["properties"]["tls"] = {"anyOf": [{"const": "off"}, tls], "default": "off"}
+    drain = app["properties"]["drain"]
+    if "properties" in drain:  # drain: 3 is drain: {seconds: 3}
+        app["properties"]["drain"] = {"anyOf": [{"type": "number"}, drain]}
     for key, cls in (("processes", "AppProcess"), ("schedule", "ScheduledJob")):
         if key in app["properties"]:  # by name: a mapping of NAME to its settings
             entry = _object(getattr(model, cls), exclude=("name",), required=("command",))

@@ -83,6 +83,19 @@ class Proxy:
     max_body: str = "100m"  # largest request body, nginx units (k, m, g); 0: unlimited
     timeout: int = 60  # seconds nginx waits between two reads or writes of the app's traffic
     buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
+    # private: X-Bluegreen-Color/-Release only to bluegreen's own checks (from the host itself);
+    # public: to every client
+    release_headers: str = "private"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How the old color is let go after a switch (docs/guides/proxy.md): ``seconds`` for
+    requests already under way, then up to ``max`` for connections still busy (streams,
+    WebSockets, long requests); then it is stopped, so the app closes the rest."""
+
+    seconds: float = 3.0
+    max: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ class App:
     # ("file:PATH"); masked in all output, never on a command line
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     health: Health = field(default_factory=Health)
-    drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    drain: Drain = field(default_factory=Drain)  # before the old color is stopped
     # keep the previous color running after a switch (rollback and the next switch skip the
     # container start, at the cost of a second running container)
     warm_standby: bool = False
@@ -521,7 +534,7 @@ def _app(value: Any, base: Path) -> App:
         "env_file": _path(base),
         "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
-        "drain": _number(0, inclusive=True),
+        "drain": _drain,
         "warm_standby": _BOOL,
         "watch": _record(Watch, _WATCH),
         "build": _choice("host", "local"),
@@ -868,7 +881,24 @@ _PROXY: dict[str, Check] = {
     ),
     "timeout": _int(1),
     "buffering": _BOOL,
+    "release_headers": _choice("private", "public"),
 }
+_DRAIN: dict[str, Check] = {
+    "seconds": _number(0, inclusive=True),
+    "max": _number(0, inclusive=True),
+}
+
+
+def _drain(value: Any, key: str) -> Drain:
+    """``drain: 3`` (seconds, busy connections waited for up to the default maximum or those
+    seconds if more) or ``drain: {seconds: 3, max: 30}``; the maximum is never below."""
+    if not isinstance(value, dict):
+        seconds = _DRAIN["seconds"](value, key)
+        return Drain(seconds, max(seconds, Drain.max))
+    drain = _record(Drain, _DRAIN)(value, key)
+    if drain.max < drain.seconds:
+        raise _Invalid(f"{key}.max", f"{drain.max:g} is below {key}.seconds ({drain.seconds:g})")
+    return drain
 
 
 def _status_codes(value: Any, key: str) -> tuple[int, ...]:

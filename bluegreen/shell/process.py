@@ -193,10 +193,11 @@ def halt(name: str) -> str:
     return f"{{ systemctl disable --no-reload -q {name} 2>/dev/null; systemctl stop {name}; }}"
 
 
-def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:
-    """Let in-flight requests finish, then stop (keep) the colors that no longer serve."""
+def drain(app: str, colors: list[str], seconds: float, wait: str) -> str:
+    """Let in-flight requests finish (``seconds``, then the ``wait`` command: busy
+    connections), then stop (keep) the colors that no longer serve."""
     stops = "; ".join(stop(app, color) for color in colors)
-    return f"sleep {seconds:g}; {wait_old_workers}; {stops}"
+    return f"sleep {seconds:g}; {wait}; {stops}"
 
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:

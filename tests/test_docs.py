@@ -411,3 +411,14 @@ def test_a_summary_field_without_a_description_fails_the_reference(monkeypatch):
     monkeypatch.setattr(reference, "summary_fields", lambda: ["verdict", "mood"])
     with pytest.raises(reference.ReferenceError, match="summary field mood"):
         reference.json_page()
+
+
+def test_the_readme_names_every_dependency():
+    """The README's requirements list what ``pip install bluegreen`` brings, all of it."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [re.match(r"[A-Za-z0-9_.-]+", spec).group(0) for spec in project["dependencies"]]
+    readme = (ROOT / "README.md").read_text().lower()
+    assert names
+    for name in names:
+        assert name.lower() in readme, f"README.md: the requirements do not name {name}"

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bluegreen.config import certificates, child_env
+from bluegreen.config import certificates, child_env, profiles
 from bluegreen.errors import InventoryError
 
 COLORS = ("blue", "green")
@@ -159,7 +159,8 @@ class App:
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
     # where the release's image comes from: host (each host builds the uploaded or fetched
-    # source) | local (built once by the operator's docker, sent to the hosts over SSH);
+    # source) | local (built once by the operator's docker, sent to the hosts over SSH; with
+    # runtime: process, build_command runs here and the built tree is sent);
     # ``image`` (a registry reference) instead pulls a prebuilt image by its digest
     build: str = "host"
     image: str | None = None
@@ -178,6 +179,9 @@ class App:
     runtime: str = "docker"
     command: str | None = None
     build_command: str | None = None
+    # the language runtime bootstrap installs from the distribution's packages (runtime:
+    # process): a key of LANGUAGES in bluegreen/config/profiles.py, e.g. node
+    language: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
     processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
     schedule: tuple[ScheduledJob, ...] = ()
@@ -550,6 +554,7 @@ def _app(value: Any, base: Path) -> App:
         "runtime": _choice("docker", "process"),
         "command": _one_line,
         "build_command": _one_line,
+        "language": _choice(*profiles.LANGUAGES),
         "proxy": _record(Proxy, _PROXY),
         "processes": _processes,
         "schedule": _schedule,
@@ -576,7 +581,7 @@ def _app(value: Any, base: Path) -> App:
 
 
 # what only a container has: refused with runtime: process rather than silently ignored
-_DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
+_DOCKER_ONLY = ("dockerfile", "container_port", "image", "release", "volumes")
 _DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
 
 
@@ -584,10 +589,14 @@ def _runtime(kw: dict[str, Any]) -> None:
     """``runtime: process`` needs ``command`` and takes no Docker-only key; docker takes no
     ``command``/``build_command`` (its image says what runs)."""
     if kw.get("runtime", "docker") == "docker":
-        for name in ("command", "build_command"):
+        for name in ("command", "build_command", "language"):
             if name in kw:
                 raise _Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    if kw.get("build") == "local" and "build_command" not in kw:
+        raise _Invalid(
+            "app.build_command", "required with build: local (what builds the tree, e.g. npm ci)"
+        )
     for process in kw.get("processes", ()):
         _one_line(process.command, f"app.processes.{process.name}.command")
         if process.overlap:  # one unit per process: no second instance to overlap with

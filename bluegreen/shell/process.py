@@ -226,9 +226,10 @@ def run_as_unit(env_path: str, directory: str, argv: list[str]) -> str:
 
 
 def build(app: App, directory: str) -> str:
-    """Run ``app.build_command`` in the release directory; mark the release built."""
+    """Run ``app.build_command`` in the release directory; mark the release built. With
+    ``build: local`` the tree arrived built (bluegreen/local/tree.py): only the mark."""
     d = quote(directory)
-    if app.build_command is None:
+    if app.build_command is None or app.build == "local":
         return f"touch {d}/{BUILT}"
     return quiet(f"cd {d} && sh -c {quote(app.build_command)}") + f" && touch {d}/{BUILT}"
 

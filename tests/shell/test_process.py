@@ -1,5 +1,7 @@
 """systemd commands of runtime: process, as exact strings (quoting of command and env)."""
 
+from dataclasses import replace
+
 from bluegreen.config.inventory import App, ContainerOptions, Host
 from bluegreen.shell import process
 
@@ -109,6 +111,10 @@ def test_build_runs_the_build_command_in_the_release_and_marks_it_built() -> Non
         "out=$({ cd /srv/shop/releases/abc && sh -c 'python3 -m venv .venv'; } 2>&1)"
         ' || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }'
         " && touch /srv/shop/releases/abc/.bluegreen-built"
+    )
+    local = replace(APP, build="local")  # the tree arrived built on the operator's machine
+    assert process.build(local, "/srv/shop/releases/abc") == (
+        "touch /srv/shop/releases/abc/.bluegreen-built"
     )
     assert process.built("/srv/shop", "abc") == (
         "[ -f /srv/shop/releases/abc/.bluegreen-built ] && echo image=present || echo image="

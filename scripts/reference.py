@@ -72,6 +72,8 @@ NOTES = {
     "app.drain.seconds": "seconds for the requests already under way",
     "app.drain.max": "then up to this many seconds while connections to the old color are "
     "busy (streams, WebSockets, long requests); not below seconds",
+    "app.balancer": "A load balancer in front of the hosts: with --batch each batch leaves it "
+    "(health endpoint 503) before its switch and rejoins after; see the load balancer guide",
     "app.health": "How the new color's health is checked before any switch.",
     "app.health.path": "URL path polled on the new color (through an SSH channel)",
     "app.health.attempts": "polls before the color counts as unhealthy",
@@ -117,6 +119,10 @@ NOTES = {
     "secrets.registry.username": "registry user name",
     "secrets.registry.password": "env:VAR or file:PATH (0600), as in app.secrets",
     "hooks": "Shell commands run on your machine around deploy, rollback and switch.",
+    "hooks.before_batch": "with app.balancer and --batch: right after a batch's health "
+    "endpoints turn 503 (BLUEGREEN_HOSTS: the batch); a failure puts the batch back",
+    "hooks.after_batch": "with app.balancer and --batch: right after the batch's endpoints "
+    "answer 200 again (also after a failed batch)",
     "metrics": "Prometheus exporters on the hosts (off without this section).",
     "metrics.textfile_dir": "node_exporter's textfile directory, where fab writes the state "
     "metrics (absolute; Debian's default)",
@@ -163,6 +169,7 @@ EXAMPLES: dict[str, Any] = {
     "app.options.log": {"max-size": "10m"},
     "app.options.user": "1000:1000",
     "app.domains": ["shop.example.com"],
+    "app.balancer.trusted_proxies": ["10.0.0.0/16"],
     "app.drain": {"seconds": 3, "max": 30},
     "app.processes.*": {"command": "exec node worker.js"},
     "app.processes.*.command": "exec node worker.js",
@@ -194,6 +201,8 @@ EXAMPLES: dict[str, Any] = {
     "hooks.after_switch": "./bin/purge-cdn",
     "hooks.after": './bin/notify "deployed $BLUEGREEN_RELEASE"',
     "hooks.failed": "./bin/page-oncall",
+    "hooks.before_batch": './lb.sh deregister "$BLUEGREEN_HOSTS"',
+    "hooks.after_batch": './lb.sh register "$BLUEGREEN_HOSTS"',
 }
 # Dataclass fields that are no hosts.yml key (read from another key, or computed at load).
 INTERNAL = {

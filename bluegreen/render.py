@@ -75,6 +75,8 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "maintenance_page": nginx.maintenance_path(app),
         "retry_after": RETRY_AFTER,
         "proxy": inventory.app.proxy,
+        "assets_url": inventory.app.assets and inventory.app.assets_prefix(),
+        "assets_root": nginx.assets_path(app),
         "balancer": inventory.app.balancer,
         "drain_path": nginx.drain_path(app),
     }

@@ -83,6 +83,12 @@ def point_link(app: str, name: str) -> str:
     )
 
 
+def assets_path(app: str) -> str:
+    """``app.assets``: the link to the store's union of recent releases' files (the site's
+    root for the assets' URL path; shell/assets.py replaces it)."""
+    return f"{CONF_DIR}/bluegreen/{app}.assets"
+
+
 def drain_path(app: str) -> str:
     """While it exists the health endpoint answers 503: the host is drained out of the load
     balancer (a batch switching). nginx checks it per request: no reload."""

@@ -425,6 +425,14 @@ def test_bad_file_names_file_key_and_problem(
     assert problem in message
 
 
+def test_assets_are_served_at_their_last_part_unless_a_url_is_given(tmp_path: Path) -> None:
+    text = "app: {name: e, assets: /rails/public/assets}\nhosts: {w: a}\n"
+    app = load(write(tmp_path, text)).app
+    assert (app.assets, app.assets_prefix()) == ("/rails/public/assets", "/assets/")
+    text = "app: {name: e, assets: /app/staticfiles, assets_url: /static/}\nhosts: {w: a}\n"
+    assert load(write(tmp_path, text)).app.assets_prefix() == "/static/"
+
+
 def test_env_values_never_appear_in_messages(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, "app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}\n"))
 

@@ -361,7 +361,7 @@ class Bench:
 
 
 def tables(r: dict) -> str:
-    """The results as the Markdown tables the README shows."""
+    """The results as the Markdown tables docs/evidence/benchmarks.md shows."""
     out = [f"Measured {r['date']} on {r['machine']} (sandbox hosts; medians).", ""]
     out += [sources.table(r["sources"]), ""] if "sources" in r else []
     if "switches" not in r:  # --only sources

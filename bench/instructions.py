@@ -287,7 +287,7 @@ def measure(names: list[str]) -> dict[str, object]:
 
 
 def table(results: dict) -> str:
-    """The counts as the README's Markdown table."""
+    """The counts as docs/evidence/benchmarks.md's Markdown table."""
     lines = ["| row | instructions per request | more than plain |", "|---|---|---|"]
     for name, row in results["rows"].items():
         more = "-" if name == "plain" else f"{row['more_than_plain_percent']:+.1f} %"

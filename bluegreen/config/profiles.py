@@ -75,7 +75,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # AL2023's own repositories have no njs module: file switch mode needs nginx.org's
     # nginx-module-njs (and its nginx) added by hand; otherwise deploys switch by reload.
-    # Nor node_exporter and mtail: metrics need them installed by hand (README, Monitoring).
+    # Nor node_exporter and mtail: metrics need them installed by hand (docs/guides/monitoring.md).
     "amazon-linux": Profile(
         name="amazon-linux",
         manager="dnf",

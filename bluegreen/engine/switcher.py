@@ -37,7 +37,7 @@ def switch_mode(host: Host, found: HostFacts) -> str:
     """The host's switch mode: as configured, or the best one its nginx supports (``auto``).
 
     ``core`` needs only modules every nginx build has, switches without a reload and costs
-    less per request than njs's ``file`` (measured: README "Switch modes, measured"), so
+    less per request than njs's ``file`` (measured: docs/evidence/switch-modes.md), so
     ``auto`` is ``core`` on every host; ``file`` and ``reload`` stay for those who ask.
     """
     if host.switch_mode == "file" and not found.njs:

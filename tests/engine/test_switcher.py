@@ -9,7 +9,7 @@ from bluegreen.facts import HostFacts
 @pytest.mark.parametrize(
     ("configured", "njs", "expected"),
     [
-        ("auto", True, "core"),  # core beats njs per request (README "Switch modes, measured")
+        ("auto", True, "core"),  # core beats njs per request (docs/evidence/switch-modes.md)
         ("auto", False, "core"),  # core needs no module: AL2023's nginx switches without reload
         ("reload", True, "reload"),
         ("reload", False, "reload"),

@@ -1,5 +1,7 @@
 """The no-Docker path from a new user's seat, with the installed wheel: a fresh repository
-holding a small Python web app and no Dockerfile → ``bluegreen init`` (runtime: process) →
+holding a small Python web app (and one holding the Node/Hono example app, whose packages
+``npm ci`` fetches here, on the operator's machine) and no Dockerfile → ``bluegreen init``
+(runtime: process) →
 ``bluegreen sandbox.up`` (hosts that boot a real systemd, from the per-user rootfs cache) →
 bootstrap → deploy v1 → deploy v2 and roll back under load (0 failed requests) → status.
 A host without systemd is refused in preflight, with nothing staged on it.
@@ -46,7 +48,23 @@ APP = textwrap.dedent('''\
 
     ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
     ''')
-FILES = {"app.py": APP, "requirements.txt": "# no dependencies yet\n"}
+NODE = Path(__file__).parents[2] / "example-node"
+# kind -> (its files, what init says it found, the start command it writes)
+KINDS = {
+    "python": (
+        {"app.py": APP, "requirements.txt": "# no dependencies yet\n"},
+        "runtime process (python: requirements.txt)",
+        "start `exec .venv/bin/python app.py`",
+    ),
+    "node": (
+        {
+            name: (NODE / name).read_text()
+            for name in ("app.js", "package.json", "package-lock.json")
+        },
+        "runtime process (node: package.json, package-lock.json): build `npm ci --omit=dev`",
+        "start `exec node app.js`",
+    ),
+}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -54,13 +72,13 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.decode().strip()
 
 
-def python_app(path: Path) -> dict[str, str]:
+def new_app(path: Path, files: dict[str, str]) -> dict[str, str]:
     """The app in a fresh repository, one commit per release; tag -> release id."""
     path.mkdir(parents=True)
     git(path, "init", "-q")
     git(path, "config", "user.email", "user@example.invalid")
     git(path, "config", "user.name", "a new user")
-    for name, text in FILES.items():
+    for name, text in files.items():
         (path / name).write_text(text)
     releases = {}
     for tag in ("v1", "v2"):
@@ -72,16 +90,17 @@ def python_app(path: Path) -> dict[str, str]:
     return releases
 
 
-@pytest.fixture(scope="module")
-def fleet(wheel_venv, tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def fleet(request, wheel_venv, tmp_path_factory):
     """init and sandbox.up in the app repository: (bluegreen, inventory shown, releases,
     targets); sandbox.down at the end, which must keep the rootfs cache."""
-    folder = tmp_path_factory.mktemp("nodocker") / "myapp"
-    releases = python_app(folder)
+    files, found, start = KINDS[request.param]
+    folder = tmp_path_factory.mktemp(f"nodocker-{request.param}") / "myapp"
+    releases = new_app(folder, files)
     bluegreen = wheel.Installed(wheel_venv, folder)
     said = bluegreen.ok("init", "--health", "/health")
-    assert "✅ wrote hosts.yml: app myapp, runtime process (python: requirements.txt)" in said
-    assert "start `exec .venv/bin/python app.py`" in said and "⚠️" not in said
+    assert f"✅ wrote hosts.yml: app myapp, {found}" in said, said
+    assert start in said and "⚠️" not in said, said
     app = inventory.load(folder / "hosts.yml").app
     assert (app.runtime, app.health.path) == ("process", "/health")
     wheel.opt_in_release_headers(folder / "hosts.yml")
@@ -99,13 +118,14 @@ def fleet(wheel_venv, tmp_path_factory):
     assert Path(root).is_dir(), "sandbox.down removed the rootfs cache"
 
 
-def test_a_python_app_without_dockerfile_deploys_and_rolls_back_with_no_failed_request(fleet):
+def test_an_app_without_dockerfile_deploys_and_rolls_back_with_no_failed_request(fleet):
     bluegreen, shown, releases, targets = fleet
     said = bluegreen.ok("--inventory", shown, "bootstrap")
     assert "systemd: ok" in said and "docker" not in said
     wheel.deploy_deploy_rollback(bluegreen, shown, releases, targets)
 
 
+@pytest.mark.parametrize("fleet", ["python"], indirect=True)
 def test_a_host_without_systemd_is_refused_in_preflight_with_nothing_staged(fleet):
     bluegreen, shown, releases, targets = fleet
     python = str(bluegreen.venv / "bin" / "python")

@@ -647,6 +647,12 @@ def _tls(value: Any, domains: tuple[str, ...], base: Path) -> Tls:
     return replace(tls, pair=pair)
 
 
+def default_host_keys(environ: Mapping[str, str]) -> str:
+    """``strict`` in CI (``CI`` set, as every CI service does): a CI machine starts with an
+    empty known_hosts, where ``accept-new`` would trust whoever answers first."""
+    return "strict" if environ.get("CI", "").lower() not in ("", "0", "false") else "accept-new"
+
+
 def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, Host], str | None]:
     """The hosts, each with ``defaults`` under its own keys; also the default group."""
     checks: dict[str, Check] = {
@@ -666,7 +672,11 @@ def _hosts(defaults: Any, value: Any, base: Path, app: str) -> tuple[dict[str, H
         "web": _BOOL,
     }
     allowed = [*_names(Host, "name", "address", "env", "web"), "group"]
-    shared = {"app_dir": f"/srv/{app}", **_fields(defaults, "defaults", allowed, checks)}
+    shared = {
+        "app_dir": f"/srv/{app}",
+        "host_keys": default_host_keys(os.environ),
+        **_fields(defaults, "defaults", allowed, checks),
+    }
     default_group = shared.pop("group", None)
     if not value:
         raise _Invalid("hosts", "required (at least one host)")

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench.py [--switches 20] [--scaling 1,2,3,6] [--rounds 3]
                                     [--sources 1,6,12] [--cost-rounds 9]
-                                    [--only sources|modes|instructions]
+                                    [--only sources|modes|instructions|streaming]
 
 Brings up the sandbox fleet (needs root), runs every part against it with the real ``fab``
 command line, prints Markdown tables and writes them as JSON to bench/results/. Numbers
@@ -31,14 +31,16 @@ import image_sources as sources  # noqa: E402  (bench/image_sources.py, beside t
 import instructions  # noqa: E402  (bench/instructions.py)
 import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py)
+import streaming  # noqa: E402  (bench/streaming.py)
 
+from bluegreen import sandbox  # noqa: E402
 from bluegreen.config.inventory import Ports  # noqa: E402
 from bluegreen.config.inventory import load as load_inventory  # noqa: E402
 from bluegreen.config.profiles import PROFILES  # noqa: E402
 from bluegreen.engine.state import Phase  # noqa: E402
 from bluegreen.shell import nginx as nginx_commands  # noqa: E402
 from bluegreen.shell import system  # noqa: E402
-from bluegreen.testing import demo, sandbox  # noqa: E402
+from bluegreen.testing import demo  # noqa: E402
 from bluegreen.testing.load import KINDS, Load, first_and_last  # noqa: E402
 from bluegreen.transport.ssh import Remote  # noqa: E402
 
@@ -471,11 +473,15 @@ def main() -> int:
         "--cost-rounds", type=int, default=9, help="interleaved wrk rounds per switch mode"
     )
     parser.add_argument(
-        "--only", choices=["sources", "modes", "instructions"], help="run only this part"
+        "--only",
+        choices=["sources", "modes", "instructions", "streaming"],
+        help="run only this part",
     )
     args = parser.parse_args()
     if args.only == "instructions":  # no sandbox: a private nginx on loopback
         return instructions.main([])
+    if args.only == "streaming":  # no sandbox: a private nginx on loopback
+        return streaming.main([])
     bench = Bench(args)
     try:
         results = bench.run()

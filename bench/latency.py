@@ -37,7 +37,8 @@ sys.path.insert(0, str(PROJECT))
 
 import report  # noqa: E402  (bench/report.py, beside this file)
 
-from bluegreen.testing import demo, relay, sandbox  # noqa: E402
+from bluegreen import sandbox  # noqa: E402
+from bluegreen.testing import demo, relay  # noqa: E402
 
 WORK = sandbox.DEFAULT_STATE / "latency"
 FLOOR = PROJECT / "bench" / "floor.py"

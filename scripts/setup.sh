@@ -14,7 +14,10 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           openssl pebble certbot dnsmasq-base  # HTTPS: a test ACME server, its client, a DNS
           prometheus prometheus-node-exporter mtail  # metrics: Prometheus (+ promtool), exporters
           debootstrap systemd-container  # runtime: process: sandbox hosts booting a real systemd
-          redis-server)  # app.processes: the job queue the workers e2e test consumes
+          redis-server  # app.processes: the job queue the workers e2e test consumes
+          nodejs)  # the Node example (example-node/): build: local runs npm ci on this machine
+# npm for that npm ci: Debian's package, unless a nodejs that brings its own (NodeSource) is here
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -39,7 +39,7 @@ def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
     assert "js_" not in text
     assert "listen 4000;" in text
     assert "proxy_pass http://bluegreen_my_shop;" in text
-    assert "add_header X-Bluegreen-Release $bluegreen_my_shop_release always;" in text
+    assert "add_header X-Bluegreen-Release $bluegreen_my_shop_hdr_release always;" in text
 
 
 def test_file_site_reads_the_color_per_request_and_has_both_upstreams(tmp_path):

@@ -5,6 +5,7 @@ import dataclasses
 import http.client
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bluegreen import render
-from bluegreen.config.inventory import App, Inventory, Ports, Proxy
+from bluegreen.config.certificates import HTTPS_PORT, Pair
+from bluegreen.config.inventory import App, Inventory, Ports, Proxy, Tls
 from bluegreen.facts.traffic import Traffic
 
 BIG = 32 * 1024  # the header size every default must carry
@@ -101,6 +103,9 @@ class _App(BaseHTTPRequestHandler):
             self._answer(str(len(self.headers.get("Cookie", ""))).encode())
         elif self.path == "/set-cookie":
             self._answer(b"ok", Set_Cookie="big=" + "c" * BIG)
+        elif self.path == "/slow":  # a report export: the answer after 1.5 s
+            time.sleep(1.5)
+            self._answer(b"report")
         elif self.path == "/stream":  # HTTP/1.0 style: no length, no chunking, ends on close
             self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
             self.wfile.write(b"data: first\n\n")
@@ -122,24 +127,58 @@ def _echo(connection) -> None:
         connection.send(message)
 
 
+SHOP = "shop.example.test"
+
+
+def _tls_files(tmp_path: Path, app: str) -> Tls:
+    """A certificate for ``SHOP`` from a test CA, where the site reads it (below
+    ``tmp_path``); the CA's PEM is left in ``tmp_path/ca.pem`` for the client."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    leaf = ca.issue_cert(SHOP)
+    chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+    pair = Pair(chain, leaf.private_key_pem.bytes(), "0123456789ab")
+    for path, data in zip(pair.paths(app), (pair.chain, pair.key), strict=True):
+        local = Path(path.replace("/etc/nginx/bluegreen/", f"{tmp_path}/"))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+    return Tls(mode="files", pair=pair)
+
+
 @pytest.fixture
 def nginx_proxy(tmp_path):
-    """One nginx with two apps' core-mode sites (their maps must not collide): ``web`` in
-    front of the HTTP app above, ``ws`` in front of a websockets echo server. Yields the
-    two public ports."""
+    """One nginx with six apps' core-mode sites (their maps must not collide): ``web`` in
+    front of the HTTP app above, ``ws`` in front of a websockets echo server and ``wss`` in
+    front of it over HTTPS (by name); ``public`` (release headers public), ``short``
+    (timeout 1 s) and ``long`` (2 s) in front of the HTTP app too. Yields the ports by name."""
     ws_server = pytest.importorskip("websockets.sync.server")
     if shutil.which("nginx") is None:
         pytest.skip("needs the nginx binary")
     web = ThreadingHTTPServer(("127.0.0.1", 0), _App)
     echo = ws_server.serve(_echo, "127.0.0.1", 0)
     servers = {"web": web.server_address[1], "ws": echo.socket.getsockname()[1]}
+    servers |= {name: servers["web"] for name in ("public", "short", "long")}
     for server in (web, echo):
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxies = {
+        "web": Proxy(),
+        "ws": Proxy(),
+        "public": Proxy(release_headers="public"),
+        "short": Proxy(timeout=1),
+        "long": Proxy(timeout=2),
+    }
+    servers["wss"] = servers["ws"]  # the echo server over HTTPS, by name
+    tls = _tls_files(tmp_path, "wss")
     config, public = [], {}
     for name, blue in servers.items():
         public[name] = _free_port()
         inv = _inventory(tmp_path, name, public=public[name], blue=blue, green=_free_port())
-        text = render.site(render.environment(inv), inv, "core")
+        app = dataclasses.replace(inv.app, proxy=proxies.get(name, Proxy()))
+        if name == "wss":
+            app = dataclasses.replace(app, domains=(SHOP,), tls=tls)
+        text = render.site(render.environment(inv), dataclasses.replace(inv, app=app), "core")
+        text = text.replace(f"listen {HTTPS_PORT} ssl", f"listen 127.0.0.1:{public[name]} ssl")
         config.append(
             text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
                 "/var/log/nginx/", f"{tmp_path}/"
@@ -166,8 +205,19 @@ def nginx_proxy(tmp_path):
         echo.shutdown()
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None, **headers: str):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    source: str = "127.0.0.1",
+    **headers: str,
+):
+    """One request from ``source`` (any 127.x address is this host's loopback; nginx sees
+    127.0.0.2 as another client than 127.0.0.1): (status, headers, body)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
     try:
         connection.request(method, path, body=body, headers=headers)
         reply = connection.getresponse()
@@ -207,6 +257,36 @@ def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):
 def test_a_real_nginx_passes_a_websocket_both_ways(nginx_proxy):
     client = pytest.importorskip("websockets.sync.client")
     with client.connect(f"ws://127.0.0.1:{nginx_proxy['ws']}/", open_timeout=5) as ws:
+        for text in ("hello", "x" * 100_000):
+            ws.send(text)
+            assert ws.recv(timeout=5) == text
+
+
+def test_a_real_nginx_tells_the_release_only_to_the_host_itself(nginx_proxy):
+    """By default the release headers go to loopback (bluegreen's checks over SSH) only;
+    ``release_headers: public`` sends them to every client."""
+    release = ("x-bluegreen-color", "x-bluegreen-release")
+    mine = _request(nginx_proxy["web"], "GET", "/peer")[1]
+    assert [mine[name] for name in release] == ["blue", "r1"]
+    other = _request(nginx_proxy["web"], "GET", "/peer", source="127.0.0.2")[1]
+    assert [other[name] for name in release] == [None, None]
+    public = _request(nginx_proxy["public"], "GET", "/peer", source="127.0.0.2")[1]
+    assert [public[name] for name in release] == ["blue", "r1"]
+
+
+def test_a_real_nginx_lets_a_request_take_as_long_as_the_timeout(nginx_proxy):
+    """The same 1.5 s request: 504 after 1 s with ``timeout: 1``, 200 with ``timeout: 2``."""
+    started = time.monotonic()
+    assert _request(nginx_proxy["short"], "GET", "/slow")[0] == 504
+    assert 0.9 < time.monotonic() - started < 1.4, "504 at the timeout, not a hang"
+    assert _request(nginx_proxy["long"], "GET", "/slow")[::2] == (200, b"report")
+
+
+def test_a_real_nginx_passes_a_websocket_over_https(nginx_proxy, tmp_path):
+    client = pytest.importorskip("websockets.sync.client")
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    url = f"wss://127.0.0.1:{nginx_proxy['wss']}/"
+    with client.connect(url, ssl=context, server_hostname=SHOP, open_timeout=5) as ws:
         for text in ("hello", "x" * 100_000):
             ws.send(text)
             assert ws.recv(timeout=5) == text

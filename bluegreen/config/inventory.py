@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bluegreen.config import certificates, child_env
+from bluegreen.config import certificates, child_env, profiles
 from bluegreen.errors import InventoryError
 
 COLORS = ("blue", "green")
@@ -83,6 +83,19 @@ class Proxy:
     max_body: str = "100m"  # largest request body, nginx units (k, m, g); 0: unlimited
     timeout: int = 60  # seconds nginx waits between two reads or writes of the app's traffic
     buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
+    # private: X-Bluegreen-Color/-Release only to bluegreen's own checks (from the host itself);
+    # public: to every client
+    release_headers: str = "private"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How the old color is let go after a switch (docs/guides/proxy.md): ``seconds`` for
+    requests already under way, then up to ``max`` for connections still busy (streams,
+    WebSockets, long requests); then it is stopped, so the app closes the rest."""
+
+    seconds: float = 3.0
+    max: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -140,13 +153,14 @@ class App:
     # ("file:PATH"); masked in all output, never on a command line
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     health: Health = field(default_factory=Health)
-    drain: float = 3.0  # seconds to let in-flight requests finish before stopping the old color
+    drain: Drain = field(default_factory=Drain)  # before the old color is stopped
     # keep the previous color running after a switch (rollback and the next switch skip the
     # container start, at the cost of a second running container)
     warm_standby: bool = False
     watch: Watch = field(default_factory=Watch)
     # where the release's image comes from: host (each host builds the uploaded or fetched
-    # source) | local (built once by the operator's docker, sent to the hosts over SSH);
+    # source) | local (built once by the operator's docker, sent to the hosts over SSH; with
+    # runtime: process, build_command runs here and the built tree is sent);
     # ``image`` (a registry reference) instead pulls a prebuilt image by its digest
     build: str = "host"
     image: str | None = None
@@ -165,6 +179,9 @@ class App:
     runtime: str = "docker"
     command: str | None = None
     build_command: str | None = None
+    # the language runtime bootstrap installs from the distribution's packages (runtime:
+    # process): a key of LANGUAGES in bluegreen/config/profiles.py, e.g. node
+    language: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
     processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
     schedule: tuple[ScheduledJob, ...] = ()
@@ -521,7 +538,7 @@ def _app(value: Any, base: Path) -> App:
         "env_file": _path(base),
         "secrets": _app_secrets(base),
         "health": _record(Health, _HEALTH),
-        "drain": _number(0, inclusive=True),
+        "drain": _drain,
         "warm_standby": _BOOL,
         "watch": _record(Watch, _WATCH),
         "build": _choice("host", "local"),
@@ -537,6 +554,7 @@ def _app(value: Any, base: Path) -> App:
         "runtime": _choice("docker", "process"),
         "command": _one_line,
         "build_command": _one_line,
+        "language": _choice(*profiles.LANGUAGES),
         "proxy": _record(Proxy, _PROXY),
         "processes": _processes,
         "schedule": _schedule,
@@ -563,7 +581,7 @@ def _app(value: Any, base: Path) -> App:
 
 
 # what only a container has: refused with runtime: process rather than silently ignored
-_DOCKER_ONLY = ("dockerfile", "container_port", "build", "image", "release", "volumes")
+_DOCKER_ONLY = ("dockerfile", "container_port", "image", "release", "volumes")
 _DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
 
 
@@ -571,10 +589,14 @@ def _runtime(kw: dict[str, Any]) -> None:
     """``runtime: process`` needs ``command`` and takes no Docker-only key; docker takes no
     ``command``/``build_command`` (its image says what runs)."""
     if kw.get("runtime", "docker") == "docker":
-        for name in ("command", "build_command"):
+        for name in ("command", "build_command", "language"):
             if name in kw:
                 raise _Invalid(f"app.{name}", "only for runtime: process (an image says what runs)")
         return
+    if kw.get("build") == "local" and "build_command" not in kw:
+        raise _Invalid(
+            "app.build_command", "required with build: local (what builds the tree, e.g. npm ci)"
+        )
     for process in kw.get("processes", ()):
         _one_line(process.command, f"app.processes.{process.name}.command")
         if process.overlap:  # one unit per process: no second instance to overlap with
@@ -878,7 +900,24 @@ _PROXY: dict[str, Check] = {
     ),
     "timeout": _int(1),
     "buffering": _BOOL,
+    "release_headers": _choice("private", "public"),
 }
+_DRAIN: dict[str, Check] = {
+    "seconds": _number(0, inclusive=True),
+    "max": _number(0, inclusive=True),
+}
+
+
+def _drain(value: Any, key: str) -> Drain:
+    """``drain: 3`` (seconds, busy connections waited for up to the default maximum or those
+    seconds if more) or ``drain: {seconds: 3, max: 30}``; the maximum is never below."""
+    if not isinstance(value, dict):
+        seconds = _DRAIN["seconds"](value, key)
+        return Drain(seconds, max(seconds, Drain.max))
+    drain = _record(Drain, _DRAIN)(value, key)
+    if drain.max < drain.seconds:
+        raise _Invalid(f"{key}.max", f"{drain.max:g} is below {key}.seconds ({drain.seconds:g})")
+    return drain
 
 
 def _status_codes(value: Any, key: str) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ Adding a distribution is one new ``Profile`` in ``PROFILES``; the command builde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bluegreen.errors import UnsupportedSystem
 
@@ -32,13 +32,20 @@ class Profile:
     certbot_timer: str = "certbot.timer"
     # node_exporter and mtail (metrics: in hosts.yml), where the distribution packages them
     metrics_packages: tuple[str, ...] = ()
+    # app.language (runtime: process) -> the packages of that runtime here
+    languages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def all_packages(self) -> tuple[str, ...]:
         return self.packages + ((self.njs_package,) if self.njs_package else ())
 
 
+# the language runtimes app.language names (runtime: process), by their usual names
+LANGUAGES = ("node", "python")
+_DEBIAN_LANGUAGES = {"node": ("nodejs",), "python": ("python3", "python3-venv")}
+
 _DEBIAN_NGINX = {
+    "languages": _DEBIAN_LANGUAGES,
     "metrics_packages": ("prometheus-node-exporter", "mtail"),
     "nginx_user": "www-data",
     "main_conf_dir": "/etc/nginx/modules-enabled",
@@ -79,6 +86,7 @@ PROFILES: dict[str, Profile] = {
         ids=("amzn",),
         version_prefix="2023",
         certbot_timer="certbot-renew.timer",
+        languages={"node": ("nodejs",), "python": ("python3",)},  # venv is in python3 here
     ),
 }
 

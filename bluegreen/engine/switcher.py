@@ -9,6 +9,7 @@ rename of the state link, and nginx is never reloaded.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 
@@ -181,6 +182,7 @@ class Switcher:
         if old is not None:
             self.point(run, old, put_back=True)
             self.log.ok(run.name, f"revert: {self.verify(run, old)}")
+            self.let_go(run, [color for color in run.target.releases if color not in old.releases])
         elif run.facts.site_md5 is not None:  # unknown is not nothing: never take it away
             raise RemoteError(
                 run.name,
@@ -191,6 +193,23 @@ class Switcher:
             run.remote.run(nginx.uninstall(self.app), what="revert")
             self.log.ok(run.name, "revert: site removed (nothing served before)")
         run.outcome = "reverted"
+
+    def let_go(self, run: HostRun, colors: list[str]) -> None:
+        """After a switch back: wait (up to ``drain.max``) while connections to ``colors``
+        are busy, so the stop that follows cuts no request under way and asks streams and
+        WebSockets to reconnect only after traffic is back."""
+        if not colors or self.dry_run:
+            return
+        ports = [self.inventory.ports.of(color) for color in colors]
+        limit = self.inventory.app.drain.max
+        try:
+            said = run.remote.run(nginx.wait_busy(ports, limit), timeout=limit + 30, what="revert")
+        except RemoteError as error:  # traffic is back already: only a wait is lost
+            self.log.warn(run.name, f"revert: not waited for busy connections ({error})")
+            return
+        waited = _drained(said, 0.0)
+        if waited != "waited 0 s":
+            self.log.ok(run.name, f"revert: {waited} for connections to {' and '.join(colors)}")
 
     def drain(self, run: HostRun) -> None:
         """Let in-flight requests finish, then stop (keep) each color that no longer serves."""
@@ -209,9 +228,23 @@ class Switcher:
         if self.inventory.app.warm_standby:
             self.log.ok(run.name, f"drain: {colors} kept running (warm standby)")
             return
-        seconds = self.inventory.app.drain
-        wait = nginx.wait_old_workers(OLD_WORKERS_LIMIT)
-        command = runtime.of(self.inventory.app).drain(old, seconds, wait)
-        limit = seconds + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
-        run.remote.run(command, timeout=limit, what="drain")
-        self.log.ok(run.name, f"drain: waited {seconds:g} s, stopped {colors} (kept)")
+        drain = self.inventory.app.drain
+        ports = [self.inventory.ports.of(color) for color in old]
+        busy = nginx.wait_busy(ports, drain.max - drain.seconds)
+        stop = runtime.of(self.inventory.app).drain(old, drain.seconds, busy)
+        # old nginx workers (reload mode) hold their streams and WebSockets until the app
+        # closes them: wait for those workers after the stop, not before
+        command = f"{stop} && {{ {nginx.wait_old_workers(OLD_WORKERS_LIMIT)}; }}"
+        limit = drain.max + OLD_WORKERS_LIMIT + self.inventory.app.stop_timeout + 30
+        said = run.remote.run(command, timeout=limit, what="drain")
+        self.log.ok(run.name, f"drain: {_drained(said, drain.seconds)}, stopped {colors} (kept)")
+
+
+def _drained(said: str, seconds: float) -> str:
+    """How long the drain waited, from ``wait_busy``'s ``busy=N waited=S`` line."""
+    found = re.search(r"busy=(\d+) waited=([\d.]+)", said)
+    if found is None:
+        return f"waited {seconds:g} s"
+    busy, waited = int(found[1]), float(found[2])
+    left = f", {busy} connection(s) still busy" if busy else ""
+    return f"waited {seconds + waited:g} s{left}"

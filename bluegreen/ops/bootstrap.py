@@ -199,7 +199,9 @@ def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
             "packages",
             lambda t: packages.install(
                 _no_docker(inventory, t.profile) if process else t.profile,
-                extra + (t.profile.metrics_packages if exporters else ()),
+                extra
+                + (t.profile.metrics_packages if exporters else ())
+                + packages.language(t.profile, inventory.app.language),
             ),
             PACKAGES_TIMEOUT,
         ),

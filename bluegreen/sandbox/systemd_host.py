@@ -7,13 +7,14 @@ namespace instead, so it has its own address on the bridge and runs sshd and ngi
 systemd services, as a real server does.
 
 The rootfs (``debootstrap`` from the Debian mirror apt uses; about 300 MB, a minute) is
-made once and cached in ``<state root>/rootfs-systemd``; every host sees it through an
+made once and cached in ``<state root>/rootfs-systemd-<lists hash>``; every host sees it through an
 overlay whose upper layer lives in its host dir, so what a host writes survives its
 ``reboot`` (the power cut of a host: its systemd is killed, then booted again).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -23,7 +24,6 @@ from pathlib import Path
 
 from bluegreen import sandbox
 
-ROOTFS = sandbox.STATE_ROOT / "rootfs-systemd"
 SUITE = "bookworm"
 # what a server of the process runtime has: sshd, nginx with njs, python3 for apps
 PACKAGES = (
@@ -31,8 +31,12 @@ PACKAGES = (
     "python3,python3-venv,procps,curl,sudo"
 )
 # installed by apt in the new rootfs: debootstrap's own resolver leaves certbot's Python
-# dependencies unconfigured
-APT_PACKAGES = ("certbot",)
+# dependencies unconfigured; nodejs runs the Node example (the hosts reach no mirror, so
+# bootstrap finds it installed)
+APT_PACKAGES = ("certbot", "nodejs")
+# named after its package lists, so a changed list makes a new rootfs instead of reusing one
+_LISTS = hashlib.sha256(f"{PACKAGES} {APT_PACKAGES}".encode()).hexdigest()[:8]
+ROOTFS = sandbox.STATE_ROOT / f"rootfs-systemd-{_LISTS}"
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 SSHD_SETTINGS = (
     "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"

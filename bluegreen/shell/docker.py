@@ -148,11 +148,11 @@ def stop(app: str, color: str) -> str:
     return f"docker stop {quote(container(app, color))} >/dev/null"
 
 
-def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:
-    """Let in-flight requests finish (``seconds``, then nginx's old workers), then stop
-    (keep) the colors that no longer serve."""
+def drain(app: str, colors: list[str], seconds: float, wait: str) -> str:
+    """Let in-flight requests finish (``seconds``, then the ``wait`` command: busy
+    connections), then stop (keep) the colors that no longer serve."""
     stops = "; ".join(stop(app, color) for color in colors)
-    return f"sleep {seconds:g}; {wait_old_workers}; {stops}"
+    return f"sleep {seconds:g}; {wait}; {stops}"
 
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:

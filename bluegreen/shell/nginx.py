@@ -160,6 +160,33 @@ def wait_old_workers(limit: float) -> str:
     )
 
 
+# nginx's side of each connection to a port (ss -i: ms since the last data sent and
+# received, bytes received; ss leaves out zeros): busy when nothing came back yet, a request
+# went out after the last answer, or data came in within the last second (a stream, an
+# upload's answer, a WebSocket); an idle keep-alive connection got its last answer over a
+# second ago and holds nothing up.
+_BUSY = (
+    "awk '/rto:/ {s=0; r=0; b=0; for (i=1; i<=NF; i++) {"
+    " if ($i ~ /^lastsnd:/) s=substr($i, 9); if ($i ~ /^lastrcv:/) r=substr($i, 9);"
+    " if ($i ~ /^bytes_received:/) b=1 } if (!b || s+0 < r+0 || r+0 < 1000) n++ }"
+    " END {print n+0}'"
+)
+
+
+def wait_busy(ports: list[int], limit: float) -> str:
+    """Wait (at most ``limit`` seconds) until no connection to ``ports`` is busy; print
+    ``busy=N waited=S`` (N still busy at the end)."""
+    match = " or ".join(f"dport = :{int(port)}" for port in ports)
+    count = f"ss -Htni state established {quote(f'( {match} )')} | {_BUSY}"
+    tenths = "$(($(date +%s%N) / 100000000))"  # the clock in tenths of a second
+    end = f"$((t0+{int(limit * 10)}))"
+    return (
+        f"t0={tenths}; t=$t0; n=$({count}); while [ $n -gt 0 ] && [ $t -lt {end} ];"
+        f" do sleep 0.1; t={tenths}; n=$({count}); done;"
+        ' echo "busy=$n waited=$(((t-t0)/10)).$(((t-t0)%10))"'
+    )
+
+
 def access_log_path(app: str) -> str:
     """Our server's access log (``$msec $status $request_time $upstream_addr``)."""
     return f"/var/log/nginx/bluegreen-{app}.access.log"

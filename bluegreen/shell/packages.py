@@ -49,6 +49,11 @@ def _reinstall(profile: Profile, package: str) -> str:
     return f"{DNF} reinstall {package}"
 
 
+def language(profile: Profile, name: str | None) -> tuple[str, ...]:
+    """The packages of the language runtime ``app.language`` names, under this profile."""
+    return profile.languages.get(name, ()) if name else ()
+
+
 def install(profile: Profile, extra: tuple[str, ...] = ()) -> str:
     """Install the profile's missing packages (and ``extra`` ones, e.g. certbot for ACME);
     restore /etc/nginx/nginx.conf if it was deleted.

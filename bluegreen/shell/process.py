@@ -236,10 +236,11 @@ def halt(name: str) -> str:
     return f"{{ systemctl disable --no-reload -q {name} 2>/dev/null; systemctl stop {name}; }}"
 
 
-def drain(app: str, colors: list[str], seconds: float, wait_old_workers: str) -> str:
-    """Let in-flight requests finish, then stop (keep) the colors that no longer serve."""
+def drain(app: str, colors: list[str], seconds: float, wait: str) -> str:
+    """Let in-flight requests finish (``seconds``, then the ``wait`` command: busy
+    connections), then stop (keep) the colors that no longer serve."""
     stops = "; ".join(stop(app, color) for color in colors)
-    return f"sleep {seconds:g}; {wait_old_workers}; {stops}"
+    return f"sleep {seconds:g}; {wait}; {stops}"
 
 
 def logs(app: str, color: str, lines: int = 20, follow: bool = False) -> str:
@@ -272,9 +273,10 @@ def run_as_unit(app: App, env_path: str, directory: str, argv: list[str]) -> str
 
 def build(app: App, app_dir: str, directory: str) -> str:
     """Run ``app.build_command`` in the release directory as the app's user (install scripts
-    never run as root); mark the release built."""
+    never run as root); mark the release built. With ``build: local`` the tree arrived built
+    (bluegreen/local/tree.py): only the mark."""
     d = quote(directory)
-    if app.build_command is None:
+    if app.build_command is None or app.build == "local":
         return f"touch {d}/{BUILT}"
     user, group = identity(app)
     owner = quote(f"{user}:{group or ''}")

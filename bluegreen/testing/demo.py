@@ -71,12 +71,14 @@ def write_inventory(
     defaults_extra: str = "",
     host_extra: dict[str, str] | None = None,
     env: str = "",
+    release_headers: str = "public",
 ) -> Path:
     """An inventory of the example app for the named sandbox hosts, in a default group ``fleet``;
     its secret API_TOKEN is read from a 0600 file beside it.
 
     ``host_extra`` adds YAML flow items to a host, e.g. {"sandbox3": "env: {HEALTH: fail}"};
-    ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2".
+    ``env`` adds flow items to the app's env, e.g. "START_DELAY: 2". The release headers are
+    public by default: the load generators read which release answered from outside the hosts.
     """
     app = textwrap.dedent("""\
         app:
@@ -87,12 +89,14 @@ def write_inventory(
           secrets: {{API_TOKEN: file:{secret}}}
           health: {{attempts: 10, interval: 0.3, timeout: 2}}
           drain: 0.5
+          proxy: {{release_headers: {release_headers}}}
         {app_extra}
         """).format(
         repo=repo,
         env=f", {env}" if env else "",
         secret=_secret_file(path.parent / "api_token.secret", API_TOKEN),
         app_extra=textwrap.indent(app_extra, "  "),
+        release_headers=release_headers,
     )
     path.write_text(app + sandbox_hosts("fleet", hosts, defaults_extra, host_extra))
     return path

@@ -81,6 +81,7 @@ FAULTS = {
     "drain": "Error response from daemon: cannot stop container",
     "long build": "2200",  # seconds: two in a row last longer than the lock's TTL
     "waiting rival": "rival@ci",
+    "busy": "ss: command not found",  # a revert's wait for busy connections fails
     "release": "migration 0042 failed: relation exists",
     "exec": "command failed",
 }
@@ -314,6 +315,7 @@ class FakeHost:
             ("run", lambda c: "docker run" in c),
             ("restore", lambda c: "docker rename" in c),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
+            ("busy", lambda c: "ss -Htni" in c),
             ("stop", lambda c: "docker stop" in c),
             ("start", lambda c: "docker start" in c),
             ("logs", lambda c: "docker logs" in c),
@@ -463,6 +465,12 @@ class FakeHost:
         if "drain" in self.fail:
             raise CommandFailed(1, self.fail["drain"])
         return self._stop(command, stdin)
+
+    def _busy(self, command: str, stdin: str | None) -> str:
+        """No connection is busy here (a revert's wait for the colors it leaves)."""
+        if "busy" in self.fail:
+            raise CommandFailed(127, self.fail["busy"])
+        return "busy=0 waited=0.0\n"
 
     def _stop(self, command: str, stdin: str | None) -> str:
         for color in self._colors("stop", command):

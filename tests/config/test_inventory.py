@@ -9,6 +9,7 @@ import pytest
 from bluegreen.config import child_env
 from bluegreen.config.inventory import (
     App,
+    Drain,
     Expect,
     Health,
     Host,
@@ -51,6 +52,7 @@ def load_error(path: Path) -> str:
         ("{max_body: 2g, timeout: 120}", Proxy(max_body="2g", timeout=120)),
         ("{max_body: 0, buffering: true}", Proxy(max_body="0", buffering=True)),
         ("{max_body: 1048576}", Proxy(max_body="1048576")),
+        ("{release_headers: public}", Proxy(release_headers="public")),
         ("", Proxy()),
     ],
 )
@@ -79,6 +81,23 @@ def test_host_keys_are_strict_by_default_in_ci(
         monkeypatch.setenv("CI", ci)
     inventory = load(write(tmp_path, MINIMAL + given))
     assert inventory.hosts["web1"].host_keys == expected
+
+
+@pytest.mark.parametrize(
+    ("drain", "expected"),
+    [
+        ("3", Drain(3.0, 30.0)),  # a number: the seconds, busy connections up to the default
+        ("45", Drain(45.0, 45.0)),  # the maximum is never below the seconds
+        ("{seconds: 1, max: 5}", Drain(1.0, 5.0)),
+        ("{max: 10}", Drain(3.0, 10.0)),
+        ("{seconds: 2, max: 2}", Drain(2.0, 2.0)),
+    ],
+)
+def test_drain_is_seconds_then_a_maximum_for_busy_connections(
+    tmp_path: Path, drain: str, expected: Drain
+) -> None:
+    text = f"app: {{name: e, drain: {drain}}}\nhosts: {{w: a}}\n"
+    assert load(write(tmp_path, text)).app.drain == expected
 
 
 def test_minimal_file_gets_every_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,7 +195,7 @@ def test_full_file_lands_in_every_field(tmp_path: Path, monkeypatch: pytest.Monk
                 status=(200, 204), contains="ok", json={"db": "up", "checks.ready": "true"}
             ),
         ),
-        drain=0.0,
+        drain=Drain(0.0, 30.0),
         watch=Watch(
             seconds=30.0, max_error_rate=0.05, max_p99_ms=250.0, min_requests=50, probe="/"
         ),
@@ -294,6 +313,10 @@ BAD_APP = [  # the app: mapping, in a file that is otherwise valid
     ("{name: e, env: {A: [s3cr3t]}}", "app.env.A", "string, number or boolean, got list"),
     ("{name: e, env: [A=1]}", "app.env", "expected a mapping of NAME: value, got list"),
     ("{name: e, drain: -1}", "app.drain", "expected a number >= 0, got -1"),
+    ("{name: e, drain: {seconds: 3, max: 2}}", "app.drain.max", "2 is below app.drain.seconds (3)"),
+    ("{name: e, drain: {seconds: -1}}", "app.drain.seconds", "expected a number >= 0, got -1"),
+    ("{name: e, drain: {min: 1}}", "app.drain.min", "unknown key"),
+    ("{name: e, proxy: {release_headers: yes}}", "app.proxy.release_headers", "'private' or"),
     ("{name: e, health: {attempts: ten}}", "app.health.attempts", "an integer >= 1, got 'ten'"),
     ("{name: e, health: {attempts: 0}}", "app.health.attempts", "got 0"),
     ("{name: e, health: {attempts: true}}", "app.health.attempts", "got True"),

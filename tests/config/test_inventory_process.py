@@ -24,6 +24,16 @@ def test_a_process_app_lands_with_its_command_and_build_command(tmp_path: Path) 
     assert (app.options.memory, app.options.cpus) == ("128m", 0.5)
 
 
+def test_a_node_app_builds_its_tree_locally(tmp_path: Path) -> None:
+    """build: local with runtime: process: build_command runs on the operator's machine."""
+    text = (
+        f"app: {{{PROCESS}, command: node app.js, build: local, build_command: npm ci,"
+        " language: node}\nhosts: {w: a}\n"
+    )
+    app = load(write(tmp_path, text)).app
+    assert (app.build, app.build_command, app.language) == ("local", "npm ci", "node")
+
+
 BAD = [
     ("{name: e, runtime: podman}", "app.runtime", "expected 'docker' or 'process'"),
     (f"{{{PROCESS}}}", "app.command", "required with runtime: process"),
@@ -34,7 +44,9 @@ BAD = [
     (f"{{{PROCESS}, command: x, volumes: ['d:/d']}}", "app.volumes", "only for runtime: docker"),
     (f"{{{PROCESS}, command: x, dockerfile: D}}", "app.dockerfile", "only for runtime: docker"),
     (f"{{{PROCESS}, command: x, release: migrate}}", "app.release", "only for runtime: docker"),
-    (f"{{{PROCESS}, command: x, build: local}}", "app.build", "only for runtime: docker"),
+    (f"{{{PROCESS}, command: x, build: local}}", "app.build_command", "required with build: local"),
+    (f"{{{PROCESS}, command: x, language: ruby}}", "app.language", "expected 'node' or 'python'"),
+    ("{name: e, language: node}", "app.language", "only for runtime: process"),
     (
         f"{{{PROCESS}, command: x, options: {{shm_size: 1g}}}}",
         "app.options.shm_size",

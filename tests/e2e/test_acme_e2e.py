@@ -114,6 +114,7 @@ def write_inventory(path, repo, server, ca):
           repo: {repo}
           health: {{attempts: 10, interval: 0.3, timeout: 2}}
           drain: 0.5
+          proxy: {{release_headers: public}}  # the load reads the release from outside
           domains: [{DOMAIN}]
           tls: {{acme: {{email: ops@bluegreen.test, server: '{server}', ca: {ca}}}}}
         """)

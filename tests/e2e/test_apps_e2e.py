@@ -46,6 +46,7 @@ def app_inventory(folder, repo, name, domain, base, ca, extra=""):
           repo: {repo}
           health: {{attempts: 10, interval: 0.3, timeout: 2}}
           drain: 0.5
+          proxy: {{release_headers: public}}  # the load reads the release from outside
           domains: [{domain}]
           tls: {{files: {{certificate: {chain}, key: {key}}}}}
         ports: {{public: {base}, blue: {base + 1}, green: {base + 2}}}
@@ -155,6 +156,7 @@ def test_handshake_cost_https_vs_http_through_nginx(apps, app_repo):
         app:
           name: plain
           repo: {app_repo.path}
+          proxy: {{release_headers: public}}
           health: {{attempts: 10, interval: 0.3, timeout: 2}}
         ports: {{public: 6100, blue: 6101, green: 6102}}
         """)

@@ -82,6 +82,7 @@ def write_inventory(
           health: {{attempts: 20, interval: 0.5, timeout: 2}}
           drain: 0.5
           keep_releases: 1
+          proxy: {{release_headers: public}}  # the load reads the release from outside
         """)
     body = app + textwrap.indent(extra, "  ")
     path.write_text(body + sandbox_app.sandbox_hosts("fleet", [sb.host_name(index)]))

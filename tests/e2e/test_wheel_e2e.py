@@ -112,6 +112,8 @@ def fleet(installed):
     ).stdout.strip()
     assert Path(where).is_relative_to(bluegreen.venv), where
     assert "✅ wrote hosts.yml: app shop" in bluegreen.ok("init", "--health", "/health")
+    written = bluegreen.app / "hosts.yml"  # the release headers: read from outside the hosts
+    written.write_text(written.read_text().replace("app:\n", OPT_IN_RELEASE_HEADERS, 1))
     try:
         up = bluegreen.ok("sandbox.up", "--hosts", "2")
         (shown,) = re.findall(r"next: bluegreen --inventory (\S+) deploy", up)
@@ -121,6 +123,9 @@ def fleet(installed):
         yield bluegreen, shown, releases, [(h.address, 4000) for h in hosts]
     finally:
         bluegreen.run("sandbox.down")
+
+
+OPT_IN_RELEASE_HEADERS = "app:\n  proxy: {release_headers: public}\n"
 
 
 def served_release(address: str) -> str | None:

@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 
 from bluegreen import transport
-from bluegreen.config.inventory import App, ContainerOptions, Health, Host, Inventory, Ports, Watch
+from bluegreen.config.inventory import (
+    App,
+    ContainerOptions,
+    Drain,
+    Health,
+    Host,
+    Inventory,
+    Ports,
+    Watch,
+)
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
 from bluegreen.engine import checks, locking, watch
@@ -80,7 +89,7 @@ def inventory(
         env={"BIND": "127.0.0.1"},
         secrets={"SECRET_KEY": SECRET},
         health=Health(attempts=3, interval=0.01, timeout=0.1),
-        drain=0,
+        drain=Drain(0, 0),
         watch=Watch(seconds=watch_seconds, min_requests=5),
     )
     hosts = {
@@ -159,7 +168,7 @@ STAGE = ["probe", "upload", "build", "run"]
 # How a host's part went -> (its result, the commands it was sent, watch reads left out).
 ROLES = {
     "switched": (SWITCHED, [*STAGE, "nginx", "drain", "history"]),
-    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "restore", "history"]),
+    "reverted": (REVERTED, [*STAGE, "nginx", "nginx", "busy", "restore", "history"]),
     "cleaned up": (UNCHANGED, [*STAGE, "restore", "history"]),  # its batch failed before a switch
     "unhealthy": (FAILED, [*STAGE, "logs", "restore", "history"]),
     "build failed": (FAILED, ["probe", "upload", "build", "history"]),
@@ -265,6 +274,19 @@ def test_a_deploy_ends_every_host_on_the_new_release_or_on_exactly_what_it_serve
 
 
 # --- faults the table does not cover ----------------------------------------------------------
+
+
+def test_a_revert_whose_wait_for_busy_connections_fails_still_reverts(monkeypatch, tmp_path, repo):
+    """Traffic is back when the wait runs: its failure is a warning, the new color is
+    still removed and the host ends reverted."""
+    path, _ = repo
+    fakes = fleet(faults={"web1": ["verify", "busy"]})
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+    fake = result.fakes["web1"]
+    assert fake.serving() == Traffic("blue", OLD)
+    assert running(fake) == {"blue": OLD}
+    assert re.search(r"^web1\s+⚠️\s+revert: not waited for busy connections", result.out, re.M)
+    assert_finished(result, "web1", "reverted")
 
 
 def test_a_host_locked_by_someone_else_stops_everything_before_any_change(
@@ -591,7 +613,7 @@ def test_a_switch_whose_verification_fails_stops_the_color_it_started(monkeypatc
         assert fake.serving() == Traffic("blue", OLD)
         assert running(fake) == {"blue": OLD}  # green started, checked, stopped again (kept)
         assert fake.containers["green"].release == PREV
-        assert fake.kinds == ["probe", "start", "nginx", "nginx", "stop", "history"], name
+        assert fake.kinds == ["probe", "start", "nginx", "nginx", "busy", "stop", "history"], name
         assert_finished(result, name, REVERTED)
 
 

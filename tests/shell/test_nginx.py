@@ -1,4 +1,7 @@
+import re
+import socket
 import subprocess
+import time
 
 from bluegreen.shell import nginx
 
@@ -189,3 +192,27 @@ def test_foreign_defaults_probe_reads_only_files_we_did_not_install(tmp_path):
         "default_server=\tlisten [::]:80 default_server;\n"
     )
     assert nginx.refuse_path() == "/etc/nginx/conf.d/00-bluegreen-refuse.conf"
+
+
+def test_wait_busy_counts_connections_under_way_not_idle_keep_alive():
+    """Run for real on loopback sockets (ss -i): an idle keep-alive connection whose last
+    answer is over a second old holds nothing up; one awaiting its answer waits to the bound."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    idle = socket.create_connection(("127.0.0.1", port))
+    idle_app, _ = server.accept()
+    idle.sendall(b"request")
+    idle_app.recv(100)
+    idle_app.sendall(b"answer")
+    idle.recv(100)
+    time.sleep(1.1)
+    drain = ["sh", "-c", nginx.wait_busy([port], 0.5)]
+    assert subprocess.run(drain, capture_output=True, text=True).stdout == "busy=0 waited=0.0\n"
+    waiting = socket.create_connection(("127.0.0.1", port))
+    waiting_app, _ = server.accept()
+    waiting.sendall(b"a long request")
+    waiting_app.recv(100)
+    said = subprocess.run(drain, capture_output=True, text=True).stdout
+    assert re.fullmatch(r"busy=1 waited=0\.[5-7]\n", said), said  # the clock's tenths
+    for sock in (idle, idle_app, waiting, waiting_app, server):
+        sock.close()

@@ -56,3 +56,14 @@ def test_dnf_installs_al2023_names_and_never_allows_erasing():
 def test_acme_apps_also_get_certbot():
     command = packages.install(PROFILES["debian"], ("certbot",))
     assert command == APT_INSTALL.replace("libnginx-mod-http-js;", "libnginx-mod-http-js certbot;")
+
+
+def test_the_app_language_adds_its_runtime_per_profile():
+    """app.language: node installs Node.js from the distribution's own packages."""
+    apt = packages.install(PROFILES["debian"], packages.language(PROFILES["debian"], "node"))
+    assert apt == APT_INSTALL.replace("libnginx-mod-http-js;", "libnginx-mod-http-js nodejs;")
+    al2023 = PROFILES["amazon-linux"]
+    dnf = packages.install(al2023, packages.language(al2023, "node"))
+    assert dnf == DNF_INSTALL.replace("docker nginx git;", "docker nginx git nodejs;")
+    assert packages.language(PROFILES["ubuntu"], "python") == ("python3", "python3-venv")
+    assert packages.language(PROFILES["debian"], None) == ()

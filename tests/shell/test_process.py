@@ -1,5 +1,7 @@
 """systemd commands of runtime: process, as exact strings (quoting of command and env)."""
 
+from dataclasses import replace
+
 from bluegreen.config.inventory import App, ContainerOptions, Host
 from bluegreen.shell import process
 
@@ -141,6 +143,10 @@ def test_build_runs_the_build_command_as_the_apps_user_and_marks_the_release_bui
     assert process.build(DEFAULT, "/srv/shop", "/srv/shop/releases/abc").startswith(
         process.ensure_user(DEFAULT, "/srv/shop") + "chown -R bg-shop: /srv/shop/releases/abc"
         " && out=$({ cd /srv/shop/releases/abc && runuser -u bg-shop -- sh -c make; }"
+    )
+    local = replace(APP, build="local")  # the tree arrived built on the operator's machine
+    assert process.build(local, "/srv/shop", "/srv/shop/releases/abc") == (
+        "touch /srv/shop/releases/abc/.bluegreen-built"
     )
     assert process.built("/srv/shop", "abc") == (
         "[ -f /srv/shop/releases/abc/.bluegreen-built ] && echo image=present || echo image="

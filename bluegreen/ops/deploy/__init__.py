@@ -58,6 +58,7 @@ class Deploy(Operation):
         commit: str | None,
         place: Callable[[HostRun], str] | None = None,
         skip_release: bool = False,
+        tree: bytes | None = None,
     ) -> None:
         self.change = change
         self.release = ReleaseCommand(change, skip_release)
@@ -67,7 +68,8 @@ class Deploy(Operation):
         self.built: set[str] = set()  # hosts that already have the release's image
         self.place = place  # puts a built image on a host (build: local, image:); its id
         self.image_ids: dict[str, str] = {}  # host -> the release's image id there
-        self.archived: bytes | None = None  # the source archive, once made (``archive``)
+        # the source archive, once made (``archive``); or the tree built here (build: local)
+        self.archived: bytes | None = tree
         self.archiving = threading.Lock()
 
     def archive(self) -> bytes:
@@ -227,6 +229,10 @@ def deploy(
     what = commit or f"{ref} (resolved on each host from {app.repo})"
     log.line(f"deploy {app.name} {what} to {names(hosts)}")
     change = Change(inventory, log, "deploy", options)
+    if commit is not None and app.build == "local" and app.runtime == "process":
+        built = images.build_tree(app, commit, log, change.options.dry_run)
+        plan = Deploy(change, ref, commit, skip_release=skip_release, tree=built)
+        return change.run(hosts, plan, commit, steps)
     if commit is not None and app.build == "local":
         return deploy_local(change, hosts, ref, commit, steps, skip_release)
     plan = Deploy(change, ref, commit, skip_release=skip_release)

@@ -15,7 +15,7 @@ from bluegreen.config.inventory import App, RegistryLogin
 from bluegreen.engine.state import HostRun
 from bluegreen.errors import Refused
 from bluegreen.facts import pairs
-from bluegreen.local import artifact, source
+from bluegreen.local import artifact, source, tree
 from bluegreen.output.log import Log
 from bluegreen.shell import docker, image
 
@@ -119,6 +119,20 @@ def build_locally(
         f"build: {name} {short(image_id)} here, {megabytes(built.size)} to send ({seconds:.1f} s)"
     )
     return built
+
+
+def build_tree(app: App, release: str, log: Log, dry_run: bool) -> bytes:
+    """``build: local`` under ``runtime: process``: run ``build_command`` here on the
+    commit's files, once, before any host is touched; the tarball every host unpacks."""
+    if dry_run:
+        log.line(f"would run {app.build_command!r} here and send the built tree to each host")
+        return b""
+    built = tree.build(app, source.archive(Path(app.repo), release, app.path))
+    log.line(
+        f"build: {app.build_command!r} here in {built.seconds:.1f} s, {built.files} files,"
+        f" {megabytes(len(built.archive))} to send"
+    )
+    return built.archive
 
 
 def short(image_id: str) -> str:

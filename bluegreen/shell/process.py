@@ -272,19 +272,19 @@ def run_as_unit(app: App, env_path: str, directory: str, argv: list[str]) -> str
 
 
 def build(app: App, app_dir: str, directory: str) -> str:
-    """Run ``app.build_command`` in the release directory as the app's user (install scripts
-    never run as root); mark the release built. With ``build: local`` the tree arrived built
-    (bluegreen/local/tree.py): only the mark."""
+    """Hand the release directory to the app's user (an uploaded tree keeps the operator's
+    modes, e.g. a 0700 temporary directory's), run ``app.build_command`` there as that user
+    (install scripts never run as root) and mark the release built. With ``build: local``
+    the tree arrived built (bluegreen/local/tree.py): no command."""
     d = quote(directory)
-    if app.build_command is None or app.build == "local":
-        return f"touch {d}/{BUILT}"
     user, group = identity(app)
     owner = quote(f"{user}:{group or ''}")
+    owned = f"{ensure_user(app, app_dir)}chown -R {owner} {d}"
+    if app.build_command is None or app.build == "local":
+        return f"{owned} && touch {d}/{BUILT}"
     as_user = f"runuser -u {quote(user)}" + (f" -g {quote(group)}" if group else "")
     command = f"cd {d} && {as_user} -- sh -c {quote(app.build_command)}"
-    return (
-        f"{ensure_user(app, app_dir)}chown -R {owner} {d} && {quiet(command)} && touch {d}/{BUILT}"
-    )
+    return f"{owned} && {quiet(command)} && touch {d}/{BUILT}"
 
 
 def built(app_dir: str, release: str) -> str:

@@ -146,7 +146,7 @@ def test_build_runs_the_build_command_as_the_apps_user_and_marks_the_release_bui
     )
     local = replace(APP, build="local")  # the tree arrived built on the operator's machine
     assert process.build(local, "/srv/shop", "/srv/shop/releases/abc") == (
-        "touch /srv/shop/releases/abc/.bluegreen-built"
+        "chown -R app:web /srv/shop/releases/abc && touch /srv/shop/releases/abc/.bluegreen-built"
     )
     assert process.built("/srv/shop", "abc") == (
         "[ -f /srv/shop/releases/abc/.bluegreen-built ] && echo image=present || echo image="

@@ -75,6 +75,10 @@ def _common(inventory: Inventory) -> dict[str, object]:
         "maintenance_page": nginx.maintenance_path(app),
         "retry_after": RETRY_AFTER,
         "proxy": inventory.app.proxy,
+        "assets_url": inventory.app.assets and inventory.app.assets_prefix(),
+        "assets_root": nginx.assets_path(app),
+        "balancer": inventory.app.balancer,
+        "drain_path": nginx.drain_path(app),
     }
 
 
@@ -113,10 +117,12 @@ def peers(inventory: Inventory, host: Host) -> list[str]:
     return [f"[{h.address}]" if ":" in h.address else h.address for h in fleet]
 
 
-def refuse(env: jinja2.Environment, ports: tuple[int, ...]) -> str:
-    """The host's default server on ``ports`` (80, 443): unknown names get a refusal."""
+def refuse(env: jinja2.Environment, ports: tuple[int, ...], apps: tuple[str, ...] = ()) -> str:
+    """The host's default server on ``ports`` (80, 443): unknown names get a refusal, the
+    health endpoint the host's state (503 while one of ``apps`` is drained)."""
     values = {"http_port": certificates.HTTP_PORT, "https_port": certificates.HTTPS_PORT}
-    return render(env, "refuse.conf.j2", ports=ports, **values)
+    drains = [nginx.drain_path(app) for app in apps]
+    return render(env, "refuse.conf.j2", ports=ports, drain_paths=drains, **values)
 
 
 def script(env: jinja2.Environment, inventory: Inventory) -> str:

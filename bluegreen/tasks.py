@@ -225,6 +225,29 @@ def maintenance(c, on=False, off=False, message=None, dry_run=False):
 
 @task(
     help={
+        "yes": "do not ask for confirmation (needed without a terminal, e.g. in CI)",
+        "volumes": "also remove the app's named volumes (kept by default)",
+        "history": "also remove the app's history on the hosts (kept by default)",
+        "dry-run": CHANGE_HELP["dry-run"],
+    }
+)
+def remove(c, yes=False, volumes=False, history=False, dry_run=False):
+    """Take the app off its hosts: containers, images, nginx site, files (not other apps')."""
+    import sys
+
+    from bluegreen.ops.remove import remove as remove_app
+
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise Exit("❌ remove asks for confirmation: give --yes (there is no terminal)", code=2)
+
+    def confirm(plan: str) -> bool:
+        return yes or input(f"{plan}? [y/N] ").strip().lower() in ("y", "yes")
+
+    _run(c, remove_app, confirm, volumes, not history, dry_run)
+
+
+@task(
+    help={
         "color": "blue or green (default: the live color of each host)",
         "n": "lines per host (default 50)",
         "follow": "keep streaming new lines until Ctrl-C",
@@ -351,6 +374,7 @@ ns = Collection(
     promote,
     abort,
     maintenance,
+    remove,
     status,
     logs,
     exec_task,

@@ -43,7 +43,14 @@ fi
 
 mkdir -p "$www"
 printf '%s' "$version" >"$www/version"
-printf 'bluegreen example app, version %s\n' "$version" >"$www/index.html"
+cp -r /app/static "$www/static"
+asset=$(cd "$www" && ls static/app.*.js)
+printf 'bluegreen example app, version %s\n<script src="/%s"></script>\n' "$version" "$asset" \
+    >"$www/index.html"
+mkdir -p "$www/cgi-bin"  # the client address nginx passed (X-Real-IP), for the balancer test
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%%s" "$HTTP_X_REAL_IP"\n' \
+    >"$www/cgi-bin/client"
+chmod +x "$www/cgi-bin/client"
 if [ "${HEALTH:-ok}" != fail ]; then
     printf 'ok' >"$www/health"
 fi

@@ -14,6 +14,7 @@ packages=(openssh-server nginx libnginx-mod-http-js busybox-static tini iproute2
           openssl pebble certbot dnsmasq-base  # HTTPS: a test ACME server, its client, a DNS
           prometheus prometheus-node-exporter mtail  # metrics: Prometheus (+ promtool), exporters
           debootstrap systemd-container  # runtime: process: sandbox hosts booting a real systemd
+          haproxy  # a real load balancer in front of the sandbox hosts (balancer drain test)
           redis-server  # app.processes: the job queue the workers e2e test consumes
           nodejs)  # the Node example (example-node/): build: local runs npm ci on this machine
 # npm for that npm ci: Debian's package, unless a nodejs that brings its own (NodeSource) is here

@@ -429,7 +429,22 @@ def test_a_real_nginx_serves_two_core_mode_apps_each_its_own_state(tmp_path):
 REFUSE_80 = """server {
     listen 80 default_server;
     server_name _;
-    return 444;  # close the connection without an answer
+
+    # The one exception: a load balancer's health check (sent to the address, without the
+    # app's name) gets the host's state: 503 while an app here is drained out of it.
+    location = /.bluegreen/up {
+        access_log off;
+        default_type text/plain;
+        add_header Cache-Control "no-store" always;
+        if (-e /etc/nginx/bluegreen/my-shop.drain) {
+            return 503 "draining\\n";
+        }
+        return 200 "up\\n";
+    }
+
+    location / {
+        return 444;  # close the connection without an answer
+    }
 }
 """
 REFUSE_443 = """server {
@@ -444,10 +459,10 @@ REFUSE_443 = """server {
 
 def test_the_default_server_refuses_unknown_names_on_each_port_it_is_given(tmp_path):
     env = render.environment(_inventory(tmp_path))
-    both = render.refuse(env, (80, 443))
+    both = render.refuse(env, (80, 443), ("my-shop",))
     assert both.startswith("# bluegreen refuse ports=80,443\n")
     assert both.endswith(REFUSE_80 + REFUSE_443)
-    only = render.refuse(env, (443,))
+    only = render.refuse(env, (443,), ("my-shop",))
     assert only.startswith("# bluegreen refuse ports=443\n") and only.endswith(REFUSE_443)
     assert "listen 80" not in only
 

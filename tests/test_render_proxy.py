@@ -113,6 +113,8 @@ class _App(BaseHTTPRequestHandler):
             time.sleep(1.0)
             self.wfile.write(b"data: last\n\n")
             self.close_connection = True
+        else:
+            self._answer(b"app " + self.path.encode())
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
@@ -128,6 +130,7 @@ def _echo(connection) -> None:
 
 
 SHOP = "shop.example.test"
+FINGERPRINTED = "app.0123456789ab.js"
 
 
 def _tls_files(tmp_path: Path, app: str) -> Tls:
@@ -148,17 +151,18 @@ def _tls_files(tmp_path: Path, app: str) -> Tls:
 
 @pytest.fixture
 def nginx_proxy(tmp_path):
-    """One nginx with six apps' core-mode sites (their maps must not collide): ``web`` in
+    """One nginx with seven apps' core-mode sites (their maps must not collide): ``web`` in
     front of the HTTP app above, ``ws`` in front of a websockets echo server and ``wss`` in
     front of it over HTTPS (by name); ``public`` (release headers public), ``short``
-    (timeout 1 s) and ``long`` (2 s) in front of the HTTP app too. Yields the ports by name."""
+    (timeout 1 s), ``long`` (2 s) and ``shelf`` (app.assets) in front of the HTTP app too.
+    Yields the ports by name."""
     ws_server = pytest.importorskip("websockets.sync.server")
     if shutil.which("nginx") is None:
         pytest.skip("needs the nginx binary")
     web = ThreadingHTTPServer(("127.0.0.1", 0), _App)
     echo = ws_server.serve(_echo, "127.0.0.1", 0)
     servers = {"web": web.server_address[1], "ws": echo.socket.getsockname()[1]}
-    servers |= {name: servers["web"] for name in ("public", "short", "long")}
+    servers |= {name: servers["web"] for name in ("public", "short", "long", "shelf")}
     for server in (web, echo):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     proxies = {
@@ -177,6 +181,11 @@ def nginx_proxy(tmp_path):
         app = dataclasses.replace(inv.app, proxy=proxies.get(name, Proxy()))
         if name == "wss":
             app = dataclasses.replace(app, domains=(SHOP,), tls=tls)
+        if name == "shelf":  # app.assets: the store's union holds one fingerprinted file
+            app = dataclasses.replace(app, assets="/app/static")
+            (tmp_path / "union" / "static").mkdir(parents=True)
+            (tmp_path / "union" / "static" / FINGERPRINTED).write_text("old")
+            (tmp_path / "shelf.assets").symlink_to(tmp_path / "union")
         text = render.site(render.environment(inv), dataclasses.replace(inv, app=app), "core")
         text = text.replace(f"listen {HTTPS_PORT} ssl", f"listen 127.0.0.1:{public[name]} ssl")
         config.append(
@@ -290,3 +299,15 @@ def test_a_real_nginx_passes_a_websocket_over_https(nginx_proxy, tmp_path):
         for text in ("hello", "x" * 100_000):
             ws.send(text)
             assert ws.recv(timeout=5) == text
+
+
+def test_a_real_nginx_serves_stored_assets_and_asks_the_app_for_the_rest(nginx_proxy):
+    port = nginx_proxy["shelf"]
+    status, headers, body = _request(port, "GET", f"/static/{FINGERPRINTED}")
+    assert (status, body) == (200, b"old")
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["X-Bluegreen-Release"] is None  # nginx answered, no color did
+    status, headers, body = _request(port, "GET", "/static/app.fedcba987654.js")
+    assert (status, body) == (200, b"app /static/app.fedcba987654.js")
+    assert (headers["X-Bluegreen-Release"], headers["Cache-Control"]) == ("r1", None)
+    assert _request(port, "GET", "/other")[2] == b"app /other"

@@ -99,6 +99,17 @@ class Drain:
 
 
 @dataclass(frozen=True)
+class Balancer:
+    """A load balancer in front of the hosts (docs/guides/load-balancers.md): with --batch,
+    each batch leaves it (health endpoint 503) before its switch and rejoins after."""
+
+    drain: float = 10.0  # seconds from the 503 to the switch: marked down, in-flight done
+    rejoin: float = 5.0  # seconds from the 200 to the next batch: marked up again
+    # addresses or CIDRs whose X-Forwarded-For nginx believes (the client's real address)
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ContainerOptions:
     """Whitelisted ``docker run`` settings, the same for both colors and release commands."""
 
@@ -183,8 +194,18 @@ class App:
     # process): a key of LANGUAGES in bluegreen/config/profiles.py, e.g. node
     language: str | None = None
     proxy: Proxy = field(default_factory=Proxy)
+    balancer: Balancer | None = None  # no balancer: batches switch in rotation
     processes: tuple[AppProcess, ...] = ()  # docs/guides/workers.md
     schedule: tuple[ScheduledJob, ...] = ()
+    # assets across the switch (docs/guides/proxy.md): the release's directory of
+    # fingerprinted files (absolute, in the image or the release directory), served by nginx
+    # at ``assets_url`` (default: /<its last part>/) from a store of recent releases' files
+    assets: str | None = None
+    assets_url: str | None = None
+
+    def assets_prefix(self) -> str:
+        """The URL path the assets are served at."""
+        return self.assets_url or f"/{posixpath.basename(self.assets or '')}/"
 
     def processes_on(self, host: str) -> tuple[AppProcess, ...]:
         """The processes ``host`` runs."""
@@ -257,6 +278,10 @@ class Hooks:
     after_switch: str | None = None  # traffic moved and verified (before the drain)
     after: str | None = None  # the change succeeded
     failed: str | None = None  # the change failed (or was put back)
+    # with app.balancer and --batch: a batch leaves the balancer (a failure puts it back),
+    # and it is back in (BLUEGREEN_HOSTS: the batch); for balancers driven by an API
+    before_batch: str | None = None
+    after_batch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -556,8 +581,11 @@ def _app(value: Any, base: Path) -> App:
         "build_command": _one_line,
         "language": _choice(*profiles.LANGUAGES),
         "proxy": _record(Proxy, _PROXY),
+        "balancer": _record(Balancer, _BALANCER),
         "processes": _processes,
         "schedule": _schedule,
+        "assets": _expect(_is_asset_dir, "an absolute path, e.g. /app/static"),
+        "assets_url": _match(re.compile(r"/([A-Za-z0-9_.-]+/)+"), "a URL path like /static/"),
     }
     kw = _fields(value, "app", _names(App, "env_file_values"), checks, required=("name",))
     kw["tls"] = _tls(kw.get("tls"), kw.get("domains", ()), base)
@@ -920,6 +948,29 @@ def _drain(value: Any, key: str) -> Drain:
     return drain
 
 
+def _networks(value: Any, key: str) -> tuple[str, ...]:
+    """Addresses or CIDRs (nginx's set_real_ip_from), normalised: 10.0.0.1/8 -> 10.0.0.0/8."""
+    items = value if isinstance(value, list) else [value]
+    found = []
+    for i, item in enumerate(items):
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except (TypeError, ValueError):
+            what = "an address or CIDR like 10.0.0.0/8"
+            raise _Invalid(f"{key}[{i}]", f"expected {what}, got {item!r}") from None
+    return tuple(found)
+
+
+_BALANCER_SECONDS = _expect(
+    lambda v: type(v) in (int, float) and 0 < v <= 600, "seconds above 0, at most 600", float
+)
+_BALANCER: dict[str, Check] = {
+    "drain": _BALANCER_SECONDS,
+    "rejoin": _BALANCER_SECONDS,
+    "trusted_proxies": _networks,
+}
+
+
 def _status_codes(value: Any, key: str) -> tuple[int, ...]:
     codes = value if isinstance(value, list) else [value]
     if not codes or not all(type(c) is int and 100 <= c <= 599 for c in codes):
@@ -993,6 +1044,15 @@ _ACME_CHECKS: dict[str, Check] = {
 
 def _acme(value: Any, key: str) -> dict[str, Any]:
     return _fields(value, key, tuple(_ACME_CHECKS), _ACME_CHECKS, required=("email",))
+
+
+def _is_asset_dir(value: Any) -> bool:
+    parts = value.split("/") if isinstance(value, str) else []
+    return (
+        len(parts) > 1
+        and parts[0] == ""
+        and all(p not in (".", "..") and _DIR_PART.fullmatch(p) for p in parts[1:])
+    )
 
 
 def _app_dir(app: str) -> Check:

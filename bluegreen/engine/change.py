@@ -18,6 +18,7 @@ import time
 from bluegreen import transport
 from bluegreen.config.inventory import COLORS, Host, Inventory
 from bluegreen.engine import (
+    balancer,
     certificate,
     checks,
     interrupts,
@@ -44,7 +45,7 @@ from bluegreen.facts import HostFacts, neighbours
 from bluegreen.local import children, hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
-from bluegreen.shell import history, lock, runtime
+from bluegreen.shell import history, lock, nginx, runtime
 
 HOOKED = ("deploy", "rollback", "switch")  # the operations the operator's hooks run around
 SAFETY = (Phase.REVERT, Phase.UNDO, Phase.FINISH)  # they reconnect a dropped session first
@@ -71,6 +72,7 @@ class Change:
         self.halt = threading.Event()  # a watch failed or an interrupt came: stop watching
         self.step = Step()  # the traffic move being made
         self.batch: list[HostRun] = []  # the hosts being rolled now
+        self.balanced = False  # each batch leaves the load balancer before its switch
         self.unreachable: set[str] = set()  # hosts a reconnect failed on
 
     @property
@@ -184,6 +186,9 @@ class Change:
             self.repair(run, release)
         if run.unfinished:
             self.log.warn(run.name, run.unfinished)
+        if run.facts.drained:  # by hand, or a run cut off: it stays out until removed
+            path = nginx.drain_path(self.app)
+            self.log.warn(run.name, f"out of the load balancer ({path} exists; rm it to rejoin)")
         self.refuse_in_maintenance(run)
         monitoring.check(self.inventory, seen.output)
         found = run.facts
@@ -299,6 +304,8 @@ class Change:
             command = f"{history.append(app_dir, line)}; {command}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
+        if run.drained and not run.attention:  # cut off between leaving and rejoining
+            command = f"{nginx.rejoin(self.app)}; {command}"
         if run.outcome == "switched" and (tidy := plan.tidy(run)):
             command = f"{tidy}\n{command}"
         if run.outcome == "switched" and run.prune:  # the old TLS pair, now that it verified
@@ -411,6 +418,13 @@ class Change:
         batches switched so far stay)."""
         todo = [run for run in self.runs if run.outcome != "already live"]
         groups = batches(todo, self.options.batch)
+        self.balanced = balancer.applies(self.inventory, len(groups))
+        alone = self.inventory.app.balancer and len(todo) > 1 and not self.balanced
+        if alone and self.operation in HOOKED:
+            self.log.line(
+                "⚠️  app.balancer: every host switches in one batch, so none leaves the load"
+                " balancer (give --batch N to drain them batch by batch)"
+            )
         for number, group in enumerate(groups, 1):
             if self.interrupted:
                 return False
@@ -432,12 +446,18 @@ class Change:
         else:
             report.summary(self.log, self.runs, self.runner.timings, self.interrupted)
 
-    def hook(self, name: str, release: str, result: str | None = None) -> bool:
-        """The operator's hook ``name`` on this machine (not for other operations, nor in a
-        dry run); False when it failed."""
+    def hook(
+        self,
+        name: str,
+        release: str,
+        result: str | None = None,
+        runs: list[HostRun] | None = None,
+    ) -> bool:
+        """The operator's hook ``name`` on this machine for ``runs`` (default: every host;
+        not for other operations, nor in a dry run); False when it failed."""
         if self.operation not in HOOKED or self.options.dry_run:
             return True
-        names = [run.name for run in self.runs]
+        names = [run.name for run in (self.runs if runs is None else runs)]
         variables = hooks.environment(self.app, release, names, self.operation, result)
         return hooks.run(self.inventory, name, variables, self.log)
 
@@ -468,7 +488,7 @@ class Change:
             and self.agreed(plan, group)  # the same image everywhere?
             and self.phases(web, *rest, (Phase.HEALTH, self.health))
         )
-        if not ready:
+        if not (ready and self.leave(web)):
             self.put_back(group, plan)
             return False
         for number, step in enumerate(steps, 1):
@@ -478,12 +498,11 @@ class Change:
             if len(steps) > 1:
                 self.log.line(f"step {number}/{len(steps)}: {step.share} % to the new release")
             moved = self.phases(
-                web,
-                (Phase.SWITCH, switcher.switch),
-                (Phase.VERIFY, switcher.verify_target),
-                (Phase.WATCH, self.watch),
+                web, (Phase.SWITCH, switcher.switch), (Phase.VERIFY, switcher.verify_target)
             )
-            if not moved:
+            if moved:  # verified: back into the load balancer, whose traffic the watch judges
+                self.rejoin(web, wait=True)
+            if not (moved and self.phases(web, (Phase.WATCH, self.watch))):
                 self.put_back(group, plan)
                 return False
         following = [run for run in group if self.processes.follows(run)]
@@ -515,6 +534,51 @@ class Change:
         self.phase(Phase.UNDO, undo, plan.undo)
         moved = [run for run in group if (run.processes or run.launched) and not run.attention]
         self.phase(Phase.UNDO, moved, self.processes.restore)
+        # serving what it served before: back in rotation; one that needs attention stays out
+        self.rejoin([run for run in group if not run.attention], wait=False)
+
+    def leave(self, group: list[HostRun]) -> bool:
+        """With a load balancer: the batch's health endpoints turn 503, then the balancer is
+        given ``app.balancer.drain`` seconds to take the hosts out."""
+        if not (self.balanced and group):
+            return True
+        app, seconds = self.app, self.inventory.app.balancer.drain
+        if not self.phase(Phase.LEAVE, group, lambda r: balancer.leave(r, app, self.lock.token)):
+            return False
+        if not self.hook("before_batch", self.releases, runs=group):
+            return False
+        self.pause(group, seconds, "out of the load balancer (health endpoint 503)")
+        return not self.interrupted
+
+    def rejoin(self, group: list[HostRun], wait: bool) -> None:
+        """The batch's health endpoints answer 200 again; with ``wait``, the balancer is given
+        ``app.balancer.rejoin`` seconds to take the hosts back before anything goes on. A
+        host that cannot be put back is a warning (it serves; the balancer skips it)."""
+        drained = [run for run in group if run.drained]
+        if not drained:
+            return
+
+        def back(run: HostRun) -> None:
+            try:
+                balancer.rejoin(run, self.app)
+            except BluegreenError as error:
+                how = f"rm {nginx.drain_path(self.app)} on the host puts it back"
+                self.settled(run, error, f"still out of the load balancer: {how}")
+
+        self.phase(Phase.REJOIN, drained, back)
+        self.hook("after_batch", self.releases, runs=drained)
+        if wait:
+            self.pause(drained, self.inventory.app.balancer.rejoin, "back in the load balancer")
+
+    def pause(self, group: list[HostRun], seconds: float, state: str) -> None:
+        """Give the load balancer ``seconds`` to see the hosts' new health (an interrupt
+        cuts it short)."""
+        names = ", ".join(run.name for run in group)
+        if self.options.dry_run:
+            self.log.line(f"balancer: {names} would be {state}; would wait {seconds:g} s")
+            return
+        self.halt.wait(seconds)
+        self.log.line(f"balancer: {names} {state}; waited {seconds:g} s")
 
     def attend(self, run: HostRun) -> None:
         """A host whose revert failed: ask its public port once what it serves, and say that

@@ -22,9 +22,11 @@ class Phase(Enum):
     STAGE = "stage"  # source, build, start the target color
     RELEASE = "release"  # the release command, between build and start (when there is one)
     HEALTH = "health"
+    LEAVE = "leave"  # out of the load balancer (health endpoint 503), then its drain wait
     SWITCH = "switch"
     VERIFY = "verify"  # through the public port, by release
     WATCH = "watch"  # the access log of the color that got traffic
+    REJOIN = "rejoin"  # back into the load balancer, then its rejoin wait
     QUIESCE = "quiesce"  # app.processes: the old release's stop (their jobs finish)
     PROCESSES = "processes"  # app.processes: the new release's start
     SCHEDULE = "schedule"  # app.schedule: the new release's schedulers (or timers)
@@ -93,6 +95,7 @@ class HostRun:
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
+    drained: bool = False  # (maybe) out of the load balancer: its health endpoint says 503
     # app.processes: what the stop found of each (current | stopped | none), and the names
     # of those whose new release was started ("timers": the scheduled jobs' timers)
     processes: dict[AppProcess, str] = field(default_factory=dict)

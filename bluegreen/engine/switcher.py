@@ -98,7 +98,8 @@ class Switcher:
             inv, found.neighbours, found.foreign_defaults, found.rejects_handshake
         )
         if refused:  # the host's, shared: the same text from every app that needs it
-            config.append((nginx.refuse_path(), render.refuse(jinja, refused)))
+            named = neighbours.named(inv, found.neighbours)
+            config.append((nginx.refuse_path(), render.refuse(jinja, refused, named)))
         live, link = [], ""
         if run.mode == "file":
             script = self.text("script", lambda: render.script(jinja, inv))

@@ -53,6 +53,7 @@ class HostFacts:
     live_release: str | None = None
     split: Split | None = None  # a share of the traffic going to the other color
     maintenance: bool = False  # nginx answers with the maintenance page (fab maintenance)
+    drained: bool = False  # out of the load balancer: the health endpoint answers 503
     containers: dict[str, Container] = field(default_factory=dict)  # color -> container
     site_md5: str | None = None
     script_md5: str | None = None  # file mode's njs module
@@ -126,6 +127,7 @@ def probe(
         f"printf 'script=%s\\n' \"$(md5sum {quote(nginx.script_path(app))} 2>/dev/null)\"",
         f"printf 'http=%s\\n' \"$(md5sum {quote(nginx.http_path(app))} 2>/dev/null)\"",
         f"printf 'refuse=%s\\n' \"$(md5sum {quote(nginx.refuse_path())} 2>/dev/null)\"",
+        f"if [ -e {quote(nginx.drain_path(app))} ]; then echo drained=yes; fi",
         f"printf 'refuse_head=%s\\n' \"$(head -n 1 {quote(nginx.refuse_path())} 2>/dev/null)\"",
         *([nginx.foreign_defaults_probe()] if domains else []),
         f"printf 'site_head=%s\\n' \"$(head -n 1 {quote(nginx.site_path(app))} 2>/dev/null)\"",
@@ -178,6 +180,7 @@ def parse(output: str) -> HostFacts:
         live_release=serving and serving.release,
         split=serving and serving.split,
         maintenance=bool(serving and serving.maintenance),
+        drained=values.get("drained") == "yes",
         containers=containers,
         site_md5=_md5(values.get("site", "")),
         script_md5=_md5(values.get("script", "")),

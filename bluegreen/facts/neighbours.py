@@ -109,3 +109,11 @@ def refused(
     if not rejects:
         names.discard(certificates.HTTPS_PORT)
     return tuple(sorted(ports & names))
+
+
+def named(inventory: Inventory, headers: list[str]) -> tuple[str, ...]:
+    """The apps on the host that answer by name (ours and others'), sorted: the shared
+    default server's health endpoint follows each one's drain mark."""
+    others = {site.app for header in headers if (site := parse(header)) and site.domains}
+    mine = {inventory.app.name} if inventory.app.domains else set()
+    return tuple(sorted(others | mine))

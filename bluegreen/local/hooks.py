@@ -3,7 +3,8 @@ app's repository, around a deploy, rollback or switch — e.g. a chat message, a
 a smoke test. Told what happens through ``BLUEGREEN_*`` variables; they get the operator's
 environment less the variables secrets are read from, like every program bluegreen starts.
 
-``before`` may stop the change (before any host is touched); the others only warn.
+``before`` may stop the change (before any host is touched), ``before_batch`` its batch
+(before its switch); the others only warn.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def run(inventory: Inventory, name: str, variables: dict[str, str], log: Log) ->
     if command is None:
         return True
     tag = f"[hook {name}]"
-    failed = "❌" if name == "before" else "⚠️ "  # only ``before`` can stop a change
+    failed = "❌" if name.startswith("before") else "⚠️ "  # only these can stop a change
     try:
         done = children.run(
             command,

@@ -8,7 +8,7 @@ rest go to ``live``), as read from nginx's files on the host::
 
     {"host": str, "reachable": bool, "error": str | null,
      "live": "blue" | "green" | null, "switch_mode": "reload" | "file" | "core" | null,
-      "maintenance": bool,
+      "maintenance": bool, "drained": bool,
      "split": {"color": "blue" | "green", "release": str, "percent": 1..99,
                "sticky": bool} | null,
      "colors": {"blue" | "green": {"release": str, "state": str,
@@ -86,6 +86,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "live": found.live_color,
             "switch_mode": found.site_mode,
             "maintenance": found.maintenance,
+            "drained": found.drained,
             "split": found.split and dataclasses.asdict(found.split),
             "colors": colors,
             "lock": lock,
@@ -170,7 +171,7 @@ def _tls(run: Session, inventory: Inventory) -> dict | None:
 
 def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
-            "switch_mode": None, "maintenance": False, "split": None,
+            "switch_mode": None, "maintenance": False, "drained": False, "split": None,
             "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
             "tls": None, "needs_attention": None, "processes": {}}  # fmt: skip
 
@@ -203,6 +204,7 @@ def table(records: list[dict]) -> list[list[str]]:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
         live = (r["live"] or "-") + (" MAINTENANCE" if r.get("maintenance") else "")
+        live += " DRAINED" if r.get("drained") else ""  # out of the load balancer
         live += " NEEDS ATTENTION" if r.get("needs_attention") else ""
         cells = [r["host"], live, share or "-", r["switch_mode"] or "-"]
         for name in COLORS:

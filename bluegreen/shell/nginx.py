@@ -83,6 +83,29 @@ def point_link(app: str, name: str) -> str:
     )
 
 
+def assets_path(app: str) -> str:
+    """``app.assets``: the link to the store's union of recent releases' files (the site's
+    root for the assets' URL path; shell/assets.py replaces it)."""
+    return f"{CONF_DIR}/bluegreen/{app}.assets"
+
+
+def drain_path(app: str) -> str:
+    """While it exists the health endpoint answers 503: the host is drained out of the load
+    balancer (a batch switching). nginx checks it per request: no reload."""
+    return f"{CONF_DIR}/bluegreen/{app}.drain"
+
+
+def leave(app: str) -> str:
+    """Drain the host out of the load balancer: the health endpoint turns 503."""
+    path = drain_path(app)
+    return f"mkdir -p {quote(path.rsplit('/', 1)[0])} && : > {quote(path)}"
+
+
+def rejoin(app: str) -> str:
+    """Back into the load balancer: the health endpoint answers from the switch state again."""
+    return f"rm -f {quote(drain_path(app))}"
+
+
 def maintenance_path(app: str) -> str:
     """The maintenance page (``fab maintenance --on``), read by nginx per request."""
     return f"{CONF_DIR}/bluegreen/{app}.maintenance.html"
@@ -146,7 +169,7 @@ def put_back(paths: Sequence[str]) -> str:
 def uninstall(app: str) -> str:
     """Remove the app's site and switch files (a first deploy that failed), test, reload."""
     paths = (site_path(app), http_path(app), live_path(app), state_path(app), script_path(app))
-    files = " ".join(quote(p) for p in (*paths, current_path(app)))
+    files = " ".join(quote(p) for p in (*paths, current_path(app), drain_path(app)))
     states = quote(states_dir(app))
     return f"rm -f {files} && rm -rf {states} && nginx -t 2>/dev/null && nginx -s reload"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bluegreen.config.inventory import App, Host, Ports
-from bluegreen.shell import container, docker, image, process
+from bluegreen.shell import assets, container, docker, image, process
 from bluegreen.shell import release as releases
 
 
@@ -68,6 +68,10 @@ class Docker:
         build = docker.build(self.app.name, release, directory, self.app.dockerfile)
         return f"{build}\n{image.image_id(self.app.name, release)}"
 
+    def copy_assets(self, host: Host, release: str, path: str) -> str:
+        """Copy ``path`` of the release into ``$into`` (``app.assets``)."""
+        return assets.from_image(self.app.name, release, path)
+
 
 @dataclass(frozen=True)
 class Process(Docker):
@@ -115,6 +119,9 @@ class Process(Docker):
 
     def build(self, release: str, directory: str, app_dir: str) -> str:
         return process.build(self.app, app_dir, directory)
+
+    def copy_assets(self, host: Host, release: str, path: str) -> str:
+        return assets.from_directory(releases.directory(host.app_dir, release), path)
 
 
 def of(app: App) -> Docker:

@@ -258,6 +258,7 @@ class FakeHost:
         self.history: list[dict] = list(history)
         self.started_with = len(self.history)
         self.access_log = ""
+        self.drained = False  # out of the load balancer (its health endpoint says 503)
         self.frozen = self.nginx.serving()  # what the public port keeps serving under "verify"
         self.sent: list[Sent] = []
         self.released: list[tuple[str, str | None]] = []  # (release, env) per release command
@@ -310,6 +311,8 @@ class FakeHost:
             ("uninstall", lambda c: n.site in c and "rm -f" in c),
             ("log", lambda c: nginx.access_log_path(self.app) in c),
             ("history", lambda c: history.path(self.app_dir) in c),
+            ("leave", lambda c: f": > {nginx.drain_path(self.app)}" in c),
+            ("rejoin", lambda c: f"rm -f {nginx.drain_path(self.app)}" in c),
             ("build", lambda c: "docker build" in c),
             ("release", lambda c: "docker run --rm" in c and "--entrypoint" in c),
             ("run", lambda c: "docker run" in c),
@@ -354,6 +357,7 @@ class FakeHost:
             ("site_head", _head(n.files.get(n.site))),
             ("njs", "yes" if self.njs else ""),
             ("docker_bridge", self.docker_bridge),
+            ("drained", "yes" if self.drained else ""),
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]
         values.append(("lock_info", self.lock.to_json() if self.lock else ""))
@@ -491,6 +495,15 @@ class FakeHost:
         image = re.search(r"docker image inspect '?([^\s']+)", command).group(1)
         present = image.partition(":")[2] in self.images
         return "image=present\n" if present else "image=\n"
+
+    def _leave(self, command: str, stdin: str | None) -> str:
+        self._guard(command)
+        self.drained = True
+        return ""
+
+    def _rejoin(self, command: str, stdin: str | None) -> str:
+        self.drained = False
+        return ""
 
     def _nginx(self, command: str, stdin: str | None) -> str:
         guard = self._guard(command)

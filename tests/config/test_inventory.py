@@ -9,6 +9,7 @@ import pytest
 from bluegreen.config import child_env
 from bluegreen.config.inventory import (
     App,
+    Balancer,
     Drain,
     Expect,
     Health,
@@ -447,6 +448,14 @@ def test_bad_file_names_file_key_and_problem(
     assert problem in message
 
 
+def test_assets_are_served_at_their_last_part_unless_a_url_is_given(tmp_path: Path) -> None:
+    text = "app: {name: e, assets: /rails/public/assets}\nhosts: {w: a}\n"
+    app = load(write(tmp_path, text)).app
+    assert (app.assets, app.assets_prefix()) == ("/rails/public/assets", "/assets/")
+    text = "app: {name: e, assets: /app/staticfiles, assets_url: /static/}\nhosts: {w: a}\n"
+    assert load(write(tmp_path, text)).app.assets_prefix() == "/static/"
+
+
 def test_env_values_never_appear_in_messages(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, "app: {name: e, env: {A: [s3cr3t]}}\nhosts: {w: a}\n"))
 
@@ -807,6 +816,36 @@ def test_the_served_port_follows_domains_and_tls(tmp_path: Path) -> None:
     assert load(write(tmp_path, MINIMAL)).public_port == 4000
     assert load(tls_file(tmp_path, "off")).public_port == 80
     assert load(tls_file(tmp_path, "{acme: {email: a@b.io}}")).public_port == 443
+
+
+# --- app.balancer (docs/guides/load-balancers.md) --------------------------------------------
+
+
+def test_a_balancer_gets_its_defaults_and_normalised_trusted_proxies(tmp_path: Path) -> None:
+    text = "app: {name: e, balancer: {trusted_proxies: [10.0.0.7/8, 2001:db8::1]}}\nhosts: {w: a}\n"
+    balancer = load(write(tmp_path, text)).app.balancer
+    assert balancer == Balancer(trusted_proxies=("10.0.0.0/8", "2001:db8::1/128"))
+    assert (balancer.drain, balancer.rejoin) == (10.0, 5.0)
+    assert load(write(tmp_path, MINIMAL)).app.balancer is None  # no balancer unless asked
+
+
+@pytest.mark.parametrize(
+    ("balancer", "problem"),
+    [
+        ("{drain: 0}", "app.balancer.drain: expected seconds above 0, at most 600, got 0"),
+        ("{rejoin: 601}", "app.balancer.rejoin: expected seconds above 0, at most 600, got 601"),
+        ("{drain: '5'}", "app.balancer.drain: expected seconds above 0, at most 600, got '5'"),
+        (
+            "{trusted_proxies: [10.0.0.0/8, lb1]}",
+            "app.balancer.trusted_proxies[1]: expected an address or CIDR like 10.0.0.0/8,"
+            " got 'lb1'",
+        ),
+        ("{drian: 5}", "app.balancer.drian: unknown key (did you mean 'drain'?)"),
+    ],
+)
+def test_a_bad_balancer_is_one_line_naming_the_key(tmp_path, balancer, problem) -> None:
+    path = write(tmp_path, f"app: {{name: e, balancer: {balancer}}}\nhosts: {{w: a}}\n")
+    assert load_error(path) == f"{path}: {problem}"
 
 
 def test_a_webhook_url_with_a_token_may_come_from_the_environment_or_a_private_file(

@@ -79,6 +79,20 @@ def curl(host, port: int, name: str = UNKNOWN) -> subprocess.CompletedProcess:
     )
 
 
+def health(host, port: int, name: str) -> str:
+    """``GET /.bluegreen/up`` as a balancer sends it: '<http code> <body>'."""
+    scheme = "https" if port == 443 else "http"
+    done = subprocess.run(
+        ["curl", "-sk", "--max-time", "5", "--resolve", f"{name}:{port}:{host.address}"]
+        + ["-w", "%{http_code} ", f"{scheme}://{name}/.bluegreen/up"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    body, _, code = done.stdout.rpartition("\n")
+    return f"{code.strip()} {body}\n"
+
+
 def shows_certificate(host, name: str | None) -> bool:
     """Whether a handshake with SNI ``name`` (None: no SNI) gets a certificate shown."""
     context = ssl.create_default_context()
@@ -159,3 +173,9 @@ def test_a_deploy_under_load_installs_the_refusal_and_keeps_the_app(site):
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert answer.read().decode().strip() == f"token-{host.name}"
+        # a load balancer's health check: by address where the default server is ours, by
+        # the app's name on 443 everywhere (docs/guides/load-balancers.md)
+        if host.name == BARE:
+            assert health(host, 80, host.address) == "200 up\n"
+        live = f"green {site['releases']['v2']}"  # write_inventory's release headers: public
+        assert health(host, 443, DOMAINS[0]) == f"200 {live}\n"

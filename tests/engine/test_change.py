@@ -23,6 +23,7 @@ import pytest
 from bluegreen import transport
 from bluegreen.config.inventory import (
     App,
+    Balancer,
     ContainerOptions,
     Drain,
     Health,
@@ -900,6 +901,74 @@ def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatc
     assert fakes["web1"].serving() == Traffic("blue", OLD)
     assert fakes["web1"].lock.holder == "other@ci"  # theirs, not released by us
     assert "revert" not in fakes["web1"].kinds  # nothing was switched
+
+
+# --- behind a load balancer: each batch leaves it before its switch, rejoins after ---------
+
+
+def balanced(tmp_path: Path, repo: Path, names) -> Inventory:
+    inv = inventory(tmp_path, repo, names=names)
+    balancer = Balancer(drain=0.01, rejoin=0.01)
+    return dataclasses.replace(inv, app=dataclasses.replace(inv.app, balancer=balancer))
+
+
+def test_each_batch_leaves_the_balancer_before_its_switch_and_rejoins_after(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    names = ("web1", "web2", "web3")
+    fakes = fleet(names=names)
+    result = run(monkeypatch, fakes, deploy, balanced(tmp_path, path, names), batch="1")
+
+    assert result.ok is True, result.out
+    for name, fake in fakes.items():
+        kinds = fake.kinds
+        assert kinds.index("leave") < kinds.index("nginx") < kinds.index("rejoin"), name
+        assert kinds.index("rejoin") < kinds.index("drain"), name  # back in, then old stops
+        assert fake.drained is False and fake.serving() == Traffic("green", new)
+    out = result.out
+    assert out.index("balancer: web1 out of the load balancer") < out.index("batch 2/3")
+    assert out.index("balancer: web1 back in the load balancer") < out.index("batch 2/3")
+
+
+def test_a_batch_whose_switch_fails_rejoins_the_balancer_on_its_old_release(
+    monkeypatch, tmp_path, repo
+):
+    path, new = repo
+    names = ("web1", "web2", "web3")
+    fakes = fleet(names=names, faults={"web2": ["nginx -t"]})
+    result = run(monkeypatch, fakes, deploy, balanced(tmp_path, path, names), batch="1")
+
+    assert result.ok is False
+    assert "leave" in fakes["web2"].kinds and fakes["web2"].kinds[-2] == "rejoin"
+    assert {n: (f.drained, f.serving()) for n, f in fakes.items()} == {
+        "web1": (False, Traffic("green", new)),
+        "web2": (False, Traffic("blue", OLD)),
+        "web3": (False, Traffic("blue", OLD)),  # a later batch: never started
+    }
+    assert "leave" not in fakes["web3"].kinds
+
+
+def test_all_hosts_in_one_batch_do_not_leave_the_balancer(monkeypatch, tmp_path, repo):
+    path, _ = repo
+    fakes = fleet()
+    result = run(monkeypatch, fakes, deploy, balanced(tmp_path, path, NAMES))
+
+    assert result.ok is True
+    assert "every host switches in one batch, so none leaves the load balancer" in result.out
+    assert all("leave" not in fake.kinds for fake in fakes.values())
+
+
+def test_a_host_left_out_of_the_balancer_is_named_by_every_change(monkeypatch, tmp_path, repo):
+    """A drain mark by hand, or from a run cut off, stays: the change says so."""
+    path, _ = repo
+    fakes = fleet()
+    fakes["web2"].drained = True
+    result = run(monkeypatch, fakes, deploy, inventory(tmp_path, path))
+    assert result.ok is True
+    mark = "/etc/nginx/bluegreen/web.drain"
+    assert f"web2   ⚠️  out of the load balancer ({mark} exists; rm it to rejoin)" in result.out
+    assert "web1   ⚠️  out of the load balancer" not in result.out
 
 
 def test_a_run_longer_than_the_lock_ttl_keeps_its_lock(monkeypatch, tmp_path, repo):

@@ -55,7 +55,7 @@ def test_uninstall_removes_every_file_of_the_app():
         "rm -f /etc/nginx/conf.d/bluegreen-shop.conf /etc/nginx/conf.d/bluegreen-shop.http.conf"
         " /etc/nginx/bluegreen/shop.live.conf /etc/nginx/bluegreen/shop.state"
         " /etc/nginx/bluegreen/shop.js /etc/nginx/bluegreen/shop.current"
-        " && rm -rf /etc/nginx/bluegreen/shop.states"
+        " /etc/nginx/bluegreen/shop.drain && rm -rf /etc/nginx/bluegreen/shop.states"
         " && nginx -t 2>/dev/null && nginx -s reload"
     )
 
@@ -192,6 +192,13 @@ def test_foreign_defaults_probe_reads_only_files_we_did_not_install(tmp_path):
         "default_server=\tlisten [::]:80 default_server;\n"
     )
     assert nginx.refuse_path() == "/etc/nginx/conf.d/00-bluegreen-refuse.conf"
+
+
+def test_leaving_the_balancer_creates_the_drain_mark_and_rejoining_removes_it():
+    assert nginx.leave("shop") == (
+        "mkdir -p /etc/nginx/bluegreen && : > /etc/nginx/bluegreen/shop.drain"
+    )
+    assert nginx.rejoin("shop") == "rm -f /etc/nginx/bluegreen/shop.drain"
 
 
 def test_wait_busy_counts_connections_under_way_not_idle_keep_alive():

@@ -25,7 +25,7 @@ from bluegreen.local import artifact, source
 from bluegreen.ops.deploy import images
 from bluegreen.ops.deploy.release_command import ReleaseCommand
 from bluegreen.output.log import Log
-from bluegreen.shell import git, release, runtime
+from bluegreen.shell import assets, git, release, runtime
 
 BUILD_TIMEOUT = 1800.0
 
@@ -122,14 +122,19 @@ class Deploy(Operation):
         if self.app.release is None:
             return ((Phase.STAGE, self.stage),)
         return (
-            (Phase.STAGE, self.image),
+            (Phase.STAGE, self.staged),
             (Phase.RELEASE, self.release.step),
             (Phase.STAGE, self.start),
         )
 
     def stage(self, run: HostRun) -> None:
-        self.image(run)
+        self.staged(run)
         self.start(run)
+
+    def staged(self, run: HostRun) -> None:
+        """The release's image on a host that serves it, and its assets in the store."""
+        self.image(run)
+        self.collect(run)
 
     def start(self, run: HostRun) -> None:
         start(self.change, run)
@@ -156,6 +161,17 @@ class Deploy(Operation):
         else:
             self.image_ids[run.name] = self.build(run, name)
 
+    def collect(self, run: HostRun) -> None:
+        """``app.assets``: the release's files join the host's store, served before it is."""
+        if self.app.assets is None:
+            return
+        copy = runtime.of(self.app).copy_assets(run.host, run.release, self.app.assets)
+        command = assets.collect(
+            self.app.name, run.host.app_dir, run.release, copy, self.app.assets_prefix()
+        )
+        run.remote.run(command, what="assets")
+        self.change.log.ok(run.name, f"assets: {self.app.assets} of {run.release} stored")
+
     def agree(self, batch: list[HostRun]) -> None:
         """Before any switch: the same image on every host (a build on each host cannot be)."""
         if self.place is not None:
@@ -166,7 +182,11 @@ class Deploy(Operation):
     def tidy(self, run: HostRun) -> str:
         """Prune old images, keeping the new release and the one it replaced."""
         keep = sorted({run.release, run.facts.live_release or ""} - {""})
-        return runtime.of(self.app).prune(run.host, keep)
+        tidy = runtime.of(self.app).prune(run.host, keep)
+        if self.app.assets is None:
+            return tidy
+        url, recent = self.app.assets_prefix(), self.app.keep_releases
+        return f"{tidy}\n{assets.prune(self.app.name, run.host.app_dir, keep, recent, url)}"
 
     def build(self, run: HostRun, name: str) -> str:
         """Put the release's source on the host and build its image; a failed build shows

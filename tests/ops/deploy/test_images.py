@@ -10,7 +10,7 @@ from bluegreen.facts import HostFacts
 from bluegreen.local.artifact import LocalImage, Reference
 from bluegreen.ops.deploy import Deploy, images
 from bluegreen.output.log import Log
-from bluegreen.shell import image
+from bluegreen.shell import assets, image
 
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
@@ -111,3 +111,17 @@ def test_every_host_pulls_the_digest_with_the_password_on_stdin(monkeypatch):
     pinned = f"reg.example.com/team/web@{A}"
     assert command == image.pull("web", "0123456789ab", pinned, "reg.example.com", "ci")
     assert stdin == "hunter22\n" and "hunter22" not in command
+
+
+def test_a_serving_host_stores_the_release_assets_after_its_image_a_host_without_web_not(
+    tmp_path,
+):
+    inv = Inventory(tmp_path / "hosts.yml", App(name="web", assets="/app/static"), Ports(), {}, {})
+    deploy = Deploy(Change(inv, Log(io.StringIO()), "deploy"), "HEAD", "0123456789ab", lambda r: A)
+    serving, worker = Stub(""), Stub("")
+    deploy.staged(host_run("web1", serving))
+    deploy.ready(host_run("jobs1", worker))
+    copy = assets.from_image("web", "0123456789ab", "/app/static")
+    collect = assets.collect("web", "/srv/app", "0123456789ab", copy, "/static/")
+    assert [command for command, _ in serving.calls] == [collect]
+    assert worker.calls == []

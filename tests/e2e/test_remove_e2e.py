@@ -1,0 +1,89 @@
+"""``fab remove``: two apps with domains and TLS on the same two sandbox hosts (as in
+test_apps_e2e); ``shop`` is removed while ``blog`` is under HTTPS load. blog keeps serving
+(its files untouched, the shared default server kept for it); every file, container and
+image of shop is gone (listed before and after), its history kept; a new deploy of shop
+works again. Removing the last app takes the shared default server with it.
+"""
+
+import time
+
+import pytest
+
+from bluegreen import sandbox as sb
+from bluegreen.testing.demo import fab
+from tests.e2e import test_apps_e2e as two_apps
+from tests.e2e.test_apps_e2e import REFUSE, load_on
+
+apps = two_apps.apps  # the same fixture: two apps with domains and TLS on two hosts
+
+pytestmark = pytest.mark.e2e
+
+RETRYING = ("new", "keepalive-retry")  # a removal reloads nginx: see docs/guides/remove.md
+
+
+def things(host, app: str) -> list[str]:
+    """Everything bluegreen put on ``host`` for ``app``: files, containers, images."""
+    listing = (
+        f"ls -d /etc/nginx/conf.d/bluegreen-{app}* /etc/nginx/bluegreen/{app}*"
+        f" /etc/nginx/bluegreen/tls/{app}-* /var/log/nginx/bluegreen-{app}*"
+        f" /srv/{app} /srv/{app}/* 2>/dev/null;"
+        f" docker ps -a --format '{{{{.Names}}}}' | grep '^{app}-';"
+        f" docker images --format 'image {{{{.Repository}}}}:{{{{.Tag}}}}' {app}; true"
+    )
+    return sorted(sb.run_in(host, listing).stdout.split())
+
+
+def fingerprint(host, app: str) -> str:
+    """The md5 of the app's nginx and app files (its history and access log aside)."""
+    return sb.run_in(
+        host,
+        f"find /etc/nginx/conf.d/bluegreen-{app}* /etc/nginx/bluegreen/{app}* /srv/{app}"
+        " -type f ! -name history.jsonl -exec md5sum {} + | sort",
+    ).stdout
+
+
+def test_remove_takes_one_app_off_and_the_other_keeps_serving(apps, app_repo):
+    shop, blog = apps["inv"]["shop"], apps["inv"]["blog"]
+    for inventory in (shop, blog):
+        result = fab(inventory, "deploy", "--ref", "v1")
+        assert result.returncode == 0, result.output
+    hosts = apps["hosts"]
+    before = {h.name: things(h, "shop") for h in hosts}
+    blog_files = {h.name: fingerprint(h, "blog") for h in hosts}
+    print("\nshop before:", before)
+    assert all("shop-blue" in listed and "image" in " ".join(listed) for listed in before.values())
+
+    refused = fab(shop, "remove")  # no terminal to ask on, no --yes
+    assert refused.returncode == 2 and "give --yes" in refused.output, refused.output
+    dry = fab(shop, "remove", "--dry-run")
+    assert dry.returncode == 0 and "docker rm -f shop-blue" in dry.stdout, dry.output
+    assert {h.name: things(h, "shop") for h in hosts} == before  # neither changed anything
+
+    with load_on(apps, "blog") as load:
+        result = fab(shop, "remove", "--yes")
+        time.sleep(2)  # and blog serves on after the reload
+    print(f"remove shop ({result.seconds:.1f} s) under load on blog:\n{load.report()}")
+    assert result.returncode == 0, result.output
+    for kind in RETRYING:
+        assert load.stats(kind).sent > 20 and load.stats(kind).failed == 0, load.report()
+    after = {h.name: things(h, "shop") for h in hosts}
+    print("shop after:", after)
+    assert after == {h.name: ["/srv/shop", "/srv/shop/history.jsonl"] for h in hosts}
+    for host in hosts:
+        assert fingerprint(host, "blog") == blog_files[host.name]  # not one file of blog
+        assert sb.run_in(host, f"test -f {REFUSE}").returncode == 0  # blog still needs it
+
+    again = fab(shop, "remove", "--yes")  # nothing left to remove: one line, nothing changed
+    assert again.returncode == 1 and "app shop is not on this host" in again.output
+    redeploy = fab(shop, "deploy", "--ref", "v2")
+    assert redeploy.returncode == 0, redeploy.output
+    with load_on(apps, "shop") as load:
+        pass
+    assert set(load.stats().releases) == {app_repo.releases["v2"]}
+
+    for inventory in (shop, blog):  # the last app takes the shared default server along
+        result = fab(inventory, "remove", "--yes", "--history")
+        assert result.returncode == 0, result.output
+    for host in hosts:
+        assert things(host, "shop") == things(host, "blog") == []
+        assert sb.run_in(host, f"test -e {REFUSE}", check=False).returncode == 1

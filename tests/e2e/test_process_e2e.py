@@ -299,3 +299,13 @@ def test_a_split_serves_both_units_and_promote_moves_everything(fleet):
     assert_no_failures(load)
     assert served(host) == ("blue", releases["v1"], "1.0.0")
     assert units(host) == {"blue": "active enabled", "green": "inactive disabled"}
+
+
+def test_remove_takes_the_units_the_system_user_and_with_volumes_the_state(fleet):
+    inventory, (host,), releases = fleet
+    assert sb.run_in(host, "id -u bg-pyexample", check=False).returncode == 0
+    result = demo.fab(inventory, "remove", "--yes", "--volumes")
+    assert result.returncode == 0, result.output
+    left = sb.run_in(host, "id -u bg-pyexample; ls /var/lib/bluegreen-pyexample", check=False)
+    assert "no such user" in left.stderr and "No such file" in left.stderr, left
+    assert units(host) == {"blue": "inactive", "green": "inactive"}  # no unit file left

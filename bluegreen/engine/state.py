@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from bluegreen import facts
 from bluegreen.config.inventory import AppProcess, Host
@@ -38,9 +38,12 @@ class Phase(Enum):
 
 T = TypeVar("T")
 
+# Where a host's part of a change ended; the history line, the summary and status say it.
+Outcome = Literal["unchanged", "switched", "reverted", "already live", "failed", "needs attention"]
+
 # A host whose revert failed: nginx may still serve the new color, so nothing was stopped or
 # removed there; the operator puts it right (docs/guides/recovery.md).
-NEEDS_ATTENTION = "needs attention"
+NEEDS_ATTENTION: Outcome = "needs attention"
 
 # Hosts worked on at once within a phase. Measured (bench/latency.py, 48 sandbox hosts, warm
 # switch): 10 at a time 15.4 s, 24 at a time 12.6 s, all 48 at once 9.8 s; the connects of
@@ -88,8 +91,7 @@ class HostRun:
     replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
     prune: str = ""  # drops the old TLS pairs once the switch is verified (at the finish)
     unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
-    # unchanged | switched | reverted | already live | failed | needs attention
-    outcome: str = "unchanged"
+    outcome: Outcome = "unchanged"
     attention: str = ""  # its revert failed: what the public port serves, what still runs
     bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
     share: int = 100  # the current step's share for the target color

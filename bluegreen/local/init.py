@@ -147,11 +147,23 @@ def _field(key: str, value: str, indent: int = 2) -> str:
     return f"{' ' * indent}{key}: {scalar}".ljust(COMMENT_COLUMN - 1) + " "
 
 
+def schema_reference(inventory: Path, top: Path) -> str:
+    """Where an editor finds the JSON Schema of hosts.yml: the copy installed with this
+    bluegreen (it checks the file, so it always agrees with it; nothing is published at a
+    URL); relative to the inventory when both sit in one repository (a project .venv)."""
+    shipped = Path(str(resources.files("bluegreen.config") / "hosts.schema.json")).resolve()
+    if shipped.is_relative_to(top.resolve()):
+        return os.path.relpath(shipped, inventory.parent.resolve())
+    return str(shipped)
+
+
 def render(plan: Plan) -> str:
     """The inventory's text, from the template shipped beside this module."""
     source = (resources.files("bluegreen") / "hosts.yml.j2").read_text(encoding="utf-8")
     template = jinja2.Template(source, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    top = plan.inventory.parent / plan.repo
     return template.render(
+        schema=schema_reference(plan.inventory, top),
         field=_field,
         name=plan.name,
         repo=plan.repo,

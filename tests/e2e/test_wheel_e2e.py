@@ -112,6 +112,9 @@ def fleet(installed):
     ).stdout.strip()
     assert Path(where).is_relative_to(bluegreen.venv), where
     assert "✅ wrote hosts.yml: app shop" in bluegreen.ok("init", "--health", "/health")
+    first = (bluegreen.app / "hosts.yml").read_text().splitlines()[0]
+    shipped = Path(first.removeprefix("# yaml-language-server: $schema="))
+    assert shipped.is_relative_to(bluegreen.venv) and shipped.is_file(), first  # in the wheel
     written = bluegreen.app / "hosts.yml"  # the release headers: read from outside the hosts
     written.write_text(written.read_text().replace("app:\n", OPT_IN_RELEASE_HEADERS, 1))
     try:

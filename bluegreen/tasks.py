@@ -331,39 +331,66 @@ def bootstrap(c, dry_run=False, docker_group=False):
         "health": "URL path that answers 200 when the app is up (default /)",
         "dockerfile": "the Dockerfile to build, when there are several (default: the one found)",
         "fabfile": "also write fabfile.py and fabric.yaml, so plain fab works here too",
+        "runtime": "docker or process (default: docker where a Dockerfile is, else process)",
+        "command": "runtime process: how the app starts (default: told by package.json, ...)",
+        "build-command": "runtime process: run once per release before it starts",
     },
 )
-def init(c, health="/", dockerfile=None, fabfile=False):
+def init(
+    c,
+    health="/",
+    dockerfile=None,
+    fabfile=False,
+    runtime=None,
+    command=None,
+    build_command=None,
+):
     """Write a commented hosts.yml for the app repository in this folder; say what to edit."""
     from bluegreen.local import init as app_init
 
     name = c.config.bluegreen.inventory
     try:
-        done = app_init.write(app_init.prepare(Path.cwd(), Path(name), health, dockerfile, fabfile))
+        plan = app_init.prepare(
+            Path.cwd(), Path(name), health, dockerfile, fabfile, runtime, command, build_command
+        )
+        done = app_init.write(plan)
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
     print("\n".join(f"✅ {line}" for line in done))
-    print(app_init.next_steps(name))
+    for line in app_init.warnings(plan):
+        print(f"⚠️  {line}")
+    print(app_init.next_steps(plan))
 
 
-@task(name="up", help={"hosts": "how many simulated servers (default 2)"})
-def sandbox_up(c, hosts=None):
+@task(
+    name="up",
+    help={
+        "hosts": "how many simulated servers (default 2)",
+        "systemd": "boot a real systemd on each (default: when the app has runtime: process)",
+    },
+)
+def sandbox_up(c, hosts=None, systemd=False):
     """Start the local sandbox fleet (needs root) and an inventory of your app on it."""
     from bluegreen.sandbox import app
 
     count = _number("hosts", hosts, 2)
     try:
-        print("\n".join(app.up_for(Path(c.config.bluegreen.inventory), count)))
+        lines = app.up_for(Path(c.config.bluegreen.inventory), count, systemd, say=print)
+        print("\n".join(lines))
     except BluegreenError as error:
         raise Exit(f"❌ {error}", code=2) from error
 
 
-@task(name="down")
-def sandbox_down(c):
-    """Stop the sandbox fleet and remove everything it made."""
+@task(name="down", help={"cache": "also remove the cached systemd rootfs (kept by default)"})
+def sandbox_down(c, cache=False):
+    """Stop the sandbox fleet and remove everything it made (the rootfs cache stays)."""
     from bluegreen import sandbox
 
     sandbox.down()
+    if cache:
+        from bluegreen.sandbox import systemd_host
+
+        systemd_host.remove_cache()
 
 
 ns = Collection(

@@ -196,6 +196,12 @@ class Change:
         if clash:
             raise Refused(clash)
         run.mode = switch_mode(run.host, run.facts)
+        if run.facts.systemd == "no":
+            raise Refused(
+                f"host {run.name} runs no systemd, and runtime: process runs each color as a"
+                " systemd unit: use a server booted with systemd (bootstrap checks it; the"
+                " sandbox: sandbox.up --systemd), or runtime: docker"
+            )
         if run.host.network == "bridge" and run.facts.docker_bridge == "no":
             raise Refused(
                 "network: bridge, but this host's dockerd has no bridge network (started with"

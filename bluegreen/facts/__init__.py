@@ -62,6 +62,7 @@ class HostFacts:
     site_mode: str | None = None  # how the installed site switches: reload | file | core
     njs: bool = False  # nginx loads the njs module, so file mode is possible
     docker_bridge: str = ""  # yes | no (dockerd runs without its bridge network) | down
+    systemd: str = ""  # runtime: process: yes | no (systemd is not the init); "" not asked
     image_present: bool = False
     image_id: str | None = None  # of the release's image, when it is on the host
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
@@ -189,6 +190,7 @@ def parse(output: str) -> HostFacts:
         site_mode=site_mode if site_mode in ("reload", "file", "core") else None,
         njs=values.get("njs") == "yes",
         docker_bridge=values.get("docker_bridge", ""),
+        systemd=values.get("systemd", ""),
         image_present=values.get("image") == "present",
         image_id=values.get("image_id") or None,
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],

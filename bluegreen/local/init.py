@@ -1,8 +1,11 @@
 """``bluegreen init``: a commented inventory for the app repository in the current folder.
 
-The file is rendered from ``hosts.yml.j2`` (shipped beside this module) and loads with
-``inventory.load`` as written, placeholder servers included, so the user only edits it.
-Everything is checked before anything is written: a refusal leaves the folder untouched.
+With a Dockerfile the app runs as containers; without one (or with ``--runtime process``)
+as systemd units, with a build and start command read from what the repository holds
+(``bluegreen.local.detect``). The file is rendered from ``hosts.yml.j2`` (shipped beside
+this module) and loaded with ``inventory.load`` before it is written, placeholder servers
+included, so the user only edits it. Everything is checked before anything is written: a
+refusal leaves the folder untouched.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -17,8 +21,10 @@ from pathlib import Path, PurePosixPath
 import jinja2
 import yaml
 
+from bluegreen.config import inventory as loader
 from bluegreen.config.inventory import APP_NAME_MAX
-from bluegreen.errors import InitError
+from bluegreen.errors import InitError, InventoryError
+from bluegreen.local.detect import Process, detect
 
 FABFILE = (
     "from bluegreen.tasks import ns  # noqa: F401  (fab looks for a collection named fabfile)\n"
@@ -28,8 +34,12 @@ FABRIC_YAML = (
     "tasks:\n"
     "  executor_class: bluegreen.cli.fleet.FleetExecutor\n"
 )
+RUNTIMES = ("docker", "process")
 STATE_DIR = ".bluegreen/"  # sandbox state and keys (bluegreen.sandbox.STATE_ROOT)
 COMMENT_COLUMN = 29  # where the template's end-of-line comments start
+# app.command when init cannot tell how the app starts: loads, and says what to do in the
+# color's log when a deploy's health check fails
+PLACEHOLDER = 'echo "fill in app.command in hosts.yml (how to start the app)" >&2; exit 1'
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,10 @@ class Plan:
     inventory: Path
     name: str
     repo: str  # the repository's top, relative to the inventory's folder
-    context: BuildContext
+    context: BuildContext  # with runtime process: the app's folder (path) only
     health: str
     fabfile: bool
+    process: Process | None = None  # runtime: process, and how the app builds and starts
 
 
 def app_name(folder: str) -> str:
@@ -122,8 +133,13 @@ def prepare(
     health: str = "/",
     dockerfile: str | None = None,
     fabfile: bool = False,
+    runtime: str | None = None,
+    command: str | None = None,
+    build_command: str | None = None,
 ) -> Plan:
-    """Check everything ``write`` needs; an ``InitError`` names the first problem."""
+    """Check everything ``write`` needs; an ``InitError`` names the first problem.
+
+    ``runtime`` None: docker where a Dockerfile is (or is named), else process."""
     folder = folder.resolve()
     inventory = folder / inventory
     top = repository_top(folder)
@@ -136,15 +152,56 @@ def prepare(
             )
     if not re.fullmatch(r"/\S*", health):
         raise InitError(f"--health takes a URL path starting with '/', not {health!r}")
-    context = build_context(folder, top, dockerfile)
+    runtime = runtime or _runtime(folder, dockerfile, command or build_command)
+    if runtime not in RUNTIMES:
+        raise InitError(f"--runtime takes {' or '.join(RUNTIMES)}, not {runtime!r}")
     repo = os.path.relpath(top, inventory.parent)
-    return Plan(inventory, app_name(folder.name), repo, context, health, fabfile)
+    name = app_name(folder.name)
+    if runtime == "docker":
+        if command or build_command:
+            raise InitError("--command and --build-command are for --runtime process")
+        plan = Plan(inventory, name, repo, build_context(folder, top, dockerfile), health, fabfile)
+    else:
+        if dockerfile is not None:
+            raise InitError("--dockerfile is for --runtime docker (a process app has none)")
+        found = detect(folder, command, build_command)
+        context = BuildContext(path=str(PurePosixPath(folder.relative_to(top).as_posix())))
+        plan = Plan(inventory, name, repo, context, health, fabfile, found)
+    _check_loads(plan)
+    return plan
+
+
+def _runtime(folder: Path, dockerfile: str | None, commands: str | None) -> str:
+    """docker when a Dockerfile is named or found (and no command was given), else process."""
+    if commands:
+        return "process"
+    if dockerfile is not None or (folder / "Dockerfile").is_file() or _dockerfiles(folder):
+        return "docker"
+    return "process"
+
+
+def _check_loads(plan: Plan) -> None:
+    """The text ``write`` would write loads with the real loader (else nothing is written)."""
+    text = render(plan)
+    folder = plan.inventory.parent
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".yml", encoding="utf-8") as probe:
+        probe.write(text)
+        probe.flush()
+        try:
+            loader.load(probe.name)
+        except InventoryError as error:
+            problem = str(error).replace(probe.name, plan.inventory.name)
+            raise InitError(f"the inventory init would write does not load: {problem}") from None
 
 
 def _field(key: str, value: str, indent: int = 2) -> str:
     """``key: value`` as YAML (quoted where needed), padded to the comment column."""
-    scalar = yaml.safe_dump(value, default_flow_style=True, width=1000).splitlines()[0]
-    return f"{' ' * indent}{key}: {scalar}".ljust(COMMENT_COLUMN - 1) + " "
+    return f"{' ' * indent}{key}: {_scalar(value)}".ljust(COMMENT_COLUMN - 1) + " "
+
+
+def _scalar(value: str) -> str:
+    """``value`` as one YAML scalar (quoted where needed)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).splitlines()[0]
 
 
 def schema_reference(inventory: Path, top: Path) -> str:
@@ -165,11 +222,14 @@ def render(plan: Plan) -> str:
     return template.render(
         schema=schema_reference(plan.inventory, top),
         field=_field,
+        scalar=_scalar,
         name=plan.name,
         repo=plan.repo,
         path=plan.context.path,
         dockerfile=plan.context.dockerfile,
         health=plan.health,
+        process=plan.process,
+        placeholder=PLACEHOLDER,
     )
 
 
@@ -187,12 +247,8 @@ def ignore_state(top: Path) -> bool:
 def write(plan: Plan) -> list[str]:
     """Write the planned files and the .gitignore line; one line per change, for the report."""
     plan.inventory.write_text(render(plan), encoding="utf-8")
-    context = plan.context.path
-    if plan.context.dockerfile != "Dockerfile":
-        context += f" ({plan.context.dockerfile})"
     done = [
-        f"wrote {plan.inventory.name}: app {plan.name}, build context {context},"
-        f" health path {plan.health}"
+        f"wrote {plan.inventory.name}: app {plan.name}, {_what(plan)}, health path {plan.health}"
     ]
     if plan.fabfile:
         folder = plan.inventory.parent
@@ -204,14 +260,50 @@ def write(plan: Plan) -> list[str]:
     return done
 
 
-def next_steps(inventory: str) -> str:
+def _what(plan: Plan) -> str:
+    """How the app runs, for the report line."""
+    if plan.process is None:
+        context = plan.context.path
+        if plan.context.dockerfile != "Dockerfile":
+            context += f" ({plan.context.dockerfile})"
+        return f"build context {context}"
+    found = plan.process
+    build = f"build `{found.build}`, " if found.build else ""
+    start = f"start `{found.command}`" if found.command else "start: not found"
+    return f"runtime process ({found.told_by}): {build}{start}"
+
+
+def warnings(plan: Plan) -> list[str]:
+    """What the user must fill in before the first deploy (empty when init could tell)."""
+    if plan.process is None or plan.process.command is not None:
+        return []
+    return [
+        f"{plan.process.why}: fill in app.command in {plan.inventory.name} (it must start the"
+        " app listening on $HOST:$PORT), or run init again with --command 'exec ./server'"
+        " [--build-command 'make build']"
+    ]
+
+
+def next_steps(plan: Plan) -> str:
     """What to do after init, in order."""
+    inventory = plan.inventory.name
+    if plan.process is None:
+        check = "app.container_port (the app listens on $PORT)"
+        bootstrap = "docker, nginx, git"
+        commit = "commit your Dockerfile"
+        sandbox = "bluegreen sandbox.up"
+    else:
+        check = "app.build_command, app.command (the app listens on $HOST:$PORT)"
+        runtime = "the app's runtime" if plan.process.language else "no runtime: install it"
+        bootstrap = f"nginx, {runtime}, no docker (needs systemd)"
+        commit = "commit your app"
+        sandbox = "bluegreen sandbox.up   # its hosts boot a real systemd"
     return (
         f"next:\n"
         f"  1. edit {inventory}: your servers under hosts: and groups: (web1, web2 are"
         f" placeholders);\n"
-        f"     check app.container_port (the app listens on $PORT) and app.health.path\n"
-        f"  2. bluegreen -H prod bootstrap   # once per new server: docker, nginx, git\n"
-        f"  3. commit your Dockerfile, then: bluegreen -H prod deploy\n"
-        f"  (to try it locally first, as root: bluegreen sandbox.up)"
+        f"     check {check} and app.health.path\n"
+        f"  2. bluegreen -H prod bootstrap   # once per new server: {bootstrap}\n"
+        f"  3. {commit}, then: bluegreen -H prod deploy\n"
+        f"  (to try it locally first, as root: {sandbox})"
     )

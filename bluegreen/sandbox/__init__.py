@@ -35,7 +35,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -725,7 +724,3 @@ def _main(argv: list[str]) -> None:
     else:
         for host in hosts():
             print(f"{host.name}  {host.address}  init pid {host.init_pid}")
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1:])

@@ -6,20 +6,26 @@ must prove something about systemd (units of ``runtime: process`` apps, ``system
 namespace instead, so it has its own address on the bridge and runs sshd and nginx as
 systemd services, as a real server does.
 
-The rootfs (``debootstrap`` from the Debian mirror apt uses; about 300 MB, a minute) is
-made once and cached in ``<state root>/rootfs-systemd-<lists hash>``; every host sees it through an
-overlay whose upper layer lives in its host dir, so what a host writes survives its
-``reboot`` (the power cut of a host: its systemd is killed, then booted again).
+The rootfs (``debootstrap`` from the Debian mirror apt uses; ~350 MB, 2 min here) is
+made once per user and cached in ``~/.cache/bluegreen`` (``$XDG_CACHE_HOME``), shared by
+every repository and sandbox instance; its name carries a digest of what it is made of,
+so a change of packages makes a new one. Every host sees it through an overlay whose
+upper layer lives in its host dir, so what a host writes survives its ``reboot`` (the
+power cut of a host: its systemd is killed, then booted again).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bluegreen import sandbox
@@ -34,14 +40,27 @@ PACKAGES = (
 # dependencies unconfigured; nodejs runs the Node example (the hosts reach no mirror, so
 # bootstrap finds it installed)
 APT_PACKAGES = ("certbot", "nodejs")
-# named after its package lists, so a changed list makes a new rootfs instead of reusing one
-_LISTS = hashlib.sha256(f"{PACKAGES} {APT_PACKAGES}".encode()).hexdigest()[:8]
-ROOTFS = sandbox.STATE_ROOT / f"rootfs-systemd-{_LISTS}"
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 SSHD_SETTINGS = (
     "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
     "HostKey /etc/ssh/ssh_host_ed25519_key\n"
 )
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bluegreen"
+_RECIPE = hashlib.sha256(f"{SUITE} {PACKAGES} {APT_PACKAGES}".encode()).hexdigest()[:8]
+ROOTFS = CACHE / f"rootfs-{SUITE}-{_RECIPE}"
+# debootstrap's "I: <Verb> ..." lines -> the stage shown (others keep the current stage)
+STAGES = {
+    "Retrieving": "downloading",
+    "Validating": "downloading",
+    "Resolving": "resolving dependencies",
+    "Extracting": "extracting",
+    "Installing": "installing core packages",
+    "Unpacking": "unpacking",
+    "Configuring": "configuring",
+}
+MOUNTINFO = Path("/proc/self/mountinfo")  # this machine's mounts, overlays' layers included
+HEARTBEAT = 30.0  # seconds between "still <stage>" lines within one long stage
+Say = Callable[[str], None]
 
 
 def mirror(sources: Path = SOURCES) -> str:
@@ -50,25 +69,132 @@ def mirror(sources: Path = SOURCES) -> str:
     return found.group(1) if found else "http://deb.debian.org/debian"
 
 
-def ensure_rootfs(root: Path = ROOTFS) -> Path:
-    """The cached rootfs, made by debootstrap on first use (atomically: a partial one from
-    an interrupted run is made again)."""
+def megabytes(path: Path) -> int:
+    """Disk space used by ``path`` (du), in MB."""
+    done = subprocess.run(["du", "-sm", str(path)], capture_output=True, text=True, check=False)
+    return int(done.stdout.split()[0]) if done.stdout else 0
+
+
+@contextlib.contextmanager
+def _exclusive(root: Path, say: Say) -> Iterator[None]:
+    """One build at a time per cache (several sandboxes of one user may start at once)."""
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another run's build of {root}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_rootfs(root: Path = ROOTFS, say: Say = print) -> Path:
+    """The cached rootfs, made by debootstrap on first use with a line per stage (a
+    partial one from an interrupted run is never used: it is renamed into place whole)."""
     if root.is_dir():
         return root
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(partial),
-         mirror()],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    _apt_install(partial, APT_PACKAGES)
-    for key in (partial / "etc" / "ssh").glob("ssh_host_*"):
-        key.unlink()  # each host gets its own
-    (partial / "etc" / "machine-id").write_text("")  # each boot makes one
-    partial.rename(root)
+    with _exclusive(root, say):
+        if not root.is_dir():  # not made by another run while this one waited
+            _build(root, say)
     return root
+
+
+def _build(root: Path, say: Say) -> None:
+    started = time.monotonic()
+
+    def stage(text: str) -> None:
+        say(f"  {time.monotonic() - started:5.0f} s  {text}")
+
+    for stale in root.parent.glob(f"{root.name}.*.partial"):
+        _remove_tree(stale)  # left by a run that was killed (no build runs: we hold the lock)
+    say(f"building the systemd rootfs (Debian {SUITE}), once per user, in {root}: minutes")
+    partial = Path(tempfile.mkdtemp(prefix=f"{root.name}.", suffix=".partial", dir=root.parent))
+    try:
+        _debootstrap(partial, stage)
+        stage(f"apt-get install {' '.join(APT_PACKAGES)}")
+        _apt_install(partial, APT_PACKAGES)
+        for key in (partial / "etc" / "ssh").glob("ssh_host_*"):
+            key.unlink()  # each host gets its own
+        (partial / "etc" / "machine-id").write_text("")  # each boot makes one
+        partial.chmod(0o755)  # mkdtemp made it 0700: the hosts' / must be readable
+        partial.rename(root)
+    except BaseException:
+        _remove_tree(partial)
+        raise
+    stage(f"done: {megabytes(root)} MB")
+
+
+def _debootstrap(target: Path, stage: Say) -> None:
+    """debootstrap into ``target``, telling each stage as it starts (and every HEARTBEAT
+    seconds of a long one); its last lines are in the error when it fails."""
+    command = ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(target),
+               mirror()]  # fmt: skip
+    seen: list[str] = []
+    current, since = "", time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "LC_ALL": "C"}) as process:  # fmt: skip
+        for line in process.stdout or ():
+            seen = [*seen[-19:], line.rstrip()]
+            label = stage_of(line, current)
+            if label and (label != current or time.monotonic() - since > HEARTBEAT):
+                current, since = label, time.monotonic()
+                stage(f"{label}: {line[3:].strip()}")
+    if process.returncode:
+        tail = "\n".join(seen)
+        raise RuntimeError(f"debootstrap failed (exit {process.returncode}):\n{tail}")
+
+
+def stage_of(line: str, current: str) -> str:
+    """The stage a line of debootstrap's output belongs to (``I: Retrieving ...`` is
+    downloading; a line that starts no stage stays in ``current``)."""
+    verb = line[3:].split(" ", 1)[0] if line.startswith("I: ") else ""
+    return STAGES.get(verb, current)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a (partial) rootfs, unmounting first whatever is mounted below it, so the
+    removal never reaches into this machine's /proc or /dev."""
+    below = [m for m in _mount_points() if Path(m).is_relative_to(path)]
+    for point in sorted(below, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _mount_points() -> list[str]:
+    return [line.split()[4] for line in MOUNTINFO.read_text().splitlines()]
+
+
+def in_use(root: Path) -> bool:
+    """Some host (of any sandbox of this user) has an overlay over ``root``."""
+    return f"lowerdir={root}," in MOUNTINFO.read_text()
+
+
+def remove_cache(say: Say = print) -> None:
+    """Remove the cached rootfs builds (with their leftovers) that no running host uses and
+    no build is making now (``sandbox.down --cache``)."""
+    names = sorted({path.name.partition(".")[0] for path in CACHE.glob("rootfs-*")})
+    if not names:
+        say(f"no cached rootfs in {CACHE}")
+    for name in names:
+        root = CACHE / name
+        if in_use(root):
+            say(f"kept {root}: a running sandbox host uses it")
+            continue
+        with open(root.with_name(name + ".lock"), "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                say(f"kept {root}: it is being built")
+                continue
+            parts = sorted(CACHE.glob(f"{name}*"))
+            size = sum(megabytes(part) for part in parts if part.is_dir())
+            for part in parts:
+                if part.is_dir():
+                    _remove_tree(part)
+                else:
+                    part.unlink()
+        say(f"removed {root} ({size} MB)")
 
 
 def _apt_install(root: Path, packages: tuple[str, ...]) -> None:

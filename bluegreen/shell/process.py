@@ -294,9 +294,15 @@ def built(app_dir: str, release: str) -> str:
     return f"[ -f {marker} ] && echo image=present || echo image="
 
 
+# sd_booted(3): systemd runs as this machine's init (a container's or a chroot's shell has
+# no /run/systemd/system, and systemctl there fails only once a change is half made)
+SYSTEMD_PROBE = "[ -d /run/systemd/system ] && echo systemd=yes || echo systemd=no"
+
+
 def probe(app: str, app_dir: str) -> list[str]:
-    """``container_<color>=<running|exited> <release>`` per color with a release link."""
-    lines = []
+    """Whether systemd runs (``systemd=yes|no``), and ``container_<color>=<running|exited>
+    <release>`` per color with a release link."""
+    lines = [SYSTEMD_PROBE]
     for color in COLORS:
         current, name = quote(link(app_dir, color)), quote(unit(app, color))
         state = f"$(systemctl is-active {name} >/dev/null && echo running || echo exited)"

@@ -232,6 +232,7 @@ class FakeHost:
         fail: Iterable[str] | Mapping[str, str] = (),
         ports: Ports = DEFAULT_PORTS,
         docker_bridge: str = "yes",
+        systemd: str = "",
         clock: VirtualClock | None = None,
     ) -> None:
         unknown = set(fail) - set(FAULTS)
@@ -242,6 +243,7 @@ class FakeHost:
         self.fail.update({k: FAULTS[k] for k in fail if k not in self.fail})
         self.njs = mode == "file"
         self.docker_bridge = docker_bridge  # yes | no (dockerd --bridge=none) | down
+        self.systemd = systemd  # yes | no: what a runtime: process probe says ("" not asked)
         self.clock = clock  # time passing on this host beyond the real time (``long build``)
         self.nginx = Nginx(app)
         self.containers: dict[str, Container] = {}
@@ -357,6 +359,7 @@ class FakeHost:
             ("site_head", _head(n.files.get(n.site))),
             ("njs", "yes" if self.njs else ""),
             ("docker_bridge", self.docker_bridge),
+            ("systemd", self.systemd),
             ("drained", "yes" if self.drained else ""),
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]

@@ -141,7 +141,7 @@ def test_init_skips_dockerfiles_that_git_ignores(tmp_path):
 @pytest.mark.parametrize(
     ("files", "args", "message"),
     [
-        ({"README": ""}, (), "no Dockerfile in {repo} or below"),
+        ({"README": ""}, ("--runtime", "docker"), "no Dockerfile in {repo} or below"),
         ({"a/Dockerfile": "", "b/Dockerfile": ""}, (), "several Dockerfiles (a/Dockerfile,"),
         ({"Dockerfile": ""}, ("--dockerfile", "nope"), "--dockerfile nope: no such file in"),
     ],
@@ -265,7 +265,7 @@ def test_the_sandbox_inventory_is_your_app_on_the_sandbox_hosts(tmp_path):
     init.write(init.prepare(repo, Path("hosts.yml"), health="/up"))
     target = tmp_path / "sandbox.yml"
     target.write_text(
-        sandbox_app.app_section(repo / "hosts.yml") + sandbox_app.sandbox_hosts("sandbox", NAMES)
+        sandbox_app.app_section(repo / "hosts.yml")[0] + sandbox_app.sandbox_hosts("sandbox", NAMES)
     )
     loaded = inventory.load(target)
     assert (loaded.app.name, loaded.app.repo, loaded.app.path) == ("shop", str(repo), "web")
@@ -301,8 +301,33 @@ def test_the_sandbox_inventory_keeps_a_git_url_and_finds_the_env_file(tmp_path):
     target = tmp_path / "elsewhere" / "hosts.yml"
     target.parent.mkdir()
     target.write_text(
-        sandbox_app.app_section(tmp_path / "hosts.yml") + sandbox_app.sandbox_hosts("sb", NAMES)
+        sandbox_app.app_section(tmp_path / "hosts.yml")[0] + sandbox_app.sandbox_hosts("sb", NAMES)
     )
     app = inventory.load(target).app
     assert (app.repo, app.env_file_values["TOKEN"]) == ("https://git.example/shop.git", "x")
     assert app.secrets == {"DB": "pw"}
+
+
+@pytest.mark.parametrize(
+    ("runtime", "asked", "init"),
+    [("process", False, "systemd"), ("docker", False, "tini"), ("docker", True, "systemd"),
+     (None, False, "tini"), (None, True, "systemd")],
+)  # fmt: skip
+def test_sandbox_hosts_boot_systemd_for_a_process_app_or_when_asked(runtime, asked, init):
+    app = inventory.App(name="shop", runtime=runtime) if runtime else None
+    assert sandbox_app.host_options(app, asked).init == init
+
+
+@pytest.mark.parametrize(
+    ("build", "where", "missing"),
+    [("npm ci --omit=dev", "host", True), ("make && pnpm install", "host", True),
+     ("npm ci --omit=dev", "local", False), ("python3 -m venv .venv", "host", False),
+     (None, "host", False), ("./npm-free --mode=npm-ish", "host", False)],
+)  # fmt: skip
+def test_sandbox_up_warns_when_its_hosts_lack_what_the_app_needs(build, where, missing):
+    app = inventory.App(
+        name="shop", runtime="process", build=where, build_command=build, command="exec x"
+    )
+    assert (sandbox_app.missing_runtime(app) is not None) == missing
+    assert "no Docker" in sandbox_app.missing_runtime(inventory.App(name="shop"))
+    assert sandbox_app.missing_runtime(None) is None

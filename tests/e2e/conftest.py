@@ -45,3 +45,12 @@ def fleet(sandbox, repo, tmp_path):
 def app_repo(tmp_path_factory) -> demo.AppRepo:
     """v1 and v2 of the example app, and a broken release whose health never passes."""
     return demo.make_app_repo(tmp_path_factory.mktemp("app") / "repo")
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory):
+    """The wheel built from this checkout, installed in a fresh venv outside it (once per
+    session, for every test of the installed package)."""
+    from tests.e2e import wheel
+
+    return wheel.install(tmp_path_factory.mktemp("wheel"))

@@ -392,6 +392,27 @@ def test_bridge_networking_on_a_dockerd_without_a_bridge_is_refused_in_preflight
         assert fakes[name].serving() == Traffic("blue", OLD)
 
 
+@pytest.mark.parametrize(
+    ("operation", "args"), [(deploy, ()), (rollback, ()), (switch, ("green",))]
+)
+def test_a_process_app_on_a_host_without_systemd_is_refused_in_preflight(
+    monkeypatch, tmp_path, repo, operation, args
+):
+    """runtime: process on a host whose init is not systemd: one line naming the host, before
+    anything is uploaded or started (systemctl would fail only with the release staged)."""
+    fakes = fleet(systemd="no")
+    fakes["web1"].systemd = "yes"
+    base = inventory(tmp_path, repo[0])
+    app = dataclasses.replace(base.app, runtime="process", command="exec ./server")
+    result = run(monkeypatch, fakes, operation, dataclasses.replace(base, app=app), *args)
+    assert result.ok is False
+    assert "host web2 runs no systemd, and runtime: process runs each color" in result.out
+    assert "host web1 runs no" not in result.out
+    for name in NAMES:
+        assert fakes[name].kinds == ["probe", "history"], fakes[name].kinds
+        assert fakes[name].serving() == Traffic("blue", OLD)
+
+
 # --- what reaches the host ---------------------------------------------------------------------
 
 

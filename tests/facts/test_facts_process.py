@@ -22,3 +22,11 @@ def test_unit_lines_become_containers_with_their_release() -> None:
         "green": Container("exited", "def456def456"),
     }
     assert found.image_present
+
+
+def test_the_probe_asks_whether_systemd_is_the_init() -> None:
+    assert process.SYSTEMD_PROBE in facts.probe("shop", "/srv/shop", runtime="process")
+    assert process.SYSTEMD_PROBE not in facts.probe("shop", "/srv/shop")
+    assert facts.parse("systemd=no\n").systemd == "no"
+    assert facts.parse("systemd=yes\n").systemd == "yes"
+    assert facts.parse("").systemd == ""

@@ -154,7 +154,7 @@ def test_build_runs_the_build_command_as_the_apps_user_and_marks_the_release_bui
 
 
 def test_the_probe_reports_each_colors_state_and_release_as_the_container_lines() -> None:
-    assert process.probe("shop", "/srv/shop")[1] == (
+    assert process.probe("shop", "/srv/shop")[2] == (
         "if [ -L /srv/shop/green.release ]; then printf 'container_green=%s %s\\n'"
         ' "$(systemctl is-active bluegreen-shop@green.service >/dev/null && echo running'
         ' || echo exited)" "$(basename "$(readlink /srv/shop/green.release)")"; fi'

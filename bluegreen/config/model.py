@@ -383,7 +383,7 @@ class Host:
     port: Port = 22
     key: Path | None = None  # null: ssh agent / default keys, even over defaults.key
     known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
-    host_keys: Literal["accept-new", "strict"] = "accept-new"
+    host_keys: Literal["accept-new", "strict"] = "accept-new"  # strict when CI is set
     profile: Literal["auto", "ubuntu", "debian", "amazon-linux"] = "auto"
     # "{app}" in the configured value is replaced by the app name
     app_dir: Annotated[str, Check(values.app_dir)] = "/srv/app"

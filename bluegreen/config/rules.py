@@ -6,6 +6,7 @@ host takes, groups and their cycles, secrets and files read now, before any host
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,12 @@ def _acme(acme: Acme, hsts: bool) -> Tls:
     return Tls("acme", email=acme.email, server=acme.server, ca=acme.ca, hsts=hsts)
 
 
+def default_host_keys(environ: Mapping[str, str]) -> str:
+    """``strict`` in CI (``CI`` set, as every CI service does): a CI machine starts with an
+    empty known_hosts, where ``accept-new`` would trust whoever answers first."""
+    return "strict" if environ.get("CI", "").lower() not in ("", "0", "false") else "accept-new"
+
+
 def _hosts(
     defaults: Any, value: Any, app: str, paths: PathHook
 ) -> tuple[dict[str, Host], str | None]:
@@ -255,7 +262,11 @@ def _hosts(
     check_keys(shared, "defaults", _HOST_DEFAULTS)
     group = shared.pop("group", None)
     default_group = None if group is None else check(group, Name, "defaults.group", paths)
-    shared = {"app_dir": f"/srv/{app}", **values(shared, Host, "defaults", paths)}
+    shared = {
+        "app_dir": f"/srv/{app}",
+        "host_keys": default_host_keys(os.environ),
+        **values(shared, Host, "defaults", paths),
+    }
     if not value:
         raise Invalid("hosts", "required (at least one host)")
     hosts: dict[str, Host] = {}

@@ -172,7 +172,8 @@ def parse(output: str) -> HostFacts:
     for color in COLORS:
         status, _, rest = values.get(f"container_{color}", "").partition(" ")
         release, _, image_id = rest.strip().partition(" ")
-        if status:
+        if status:  # a label (or link) that is no release id: the release is unknown
+            release = release if release_id(release) else ""
             containers[color] = Container(status, release, image_id.strip())
     return HostFacts(
         os_release={k[3:]: v.strip('"') for k, v in values.items() if k.startswith("os_")},

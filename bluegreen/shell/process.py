@@ -55,17 +55,60 @@ def memory_max(memory: str) -> str:
 
 
 def limits(app: App) -> list[str]:
-    """The unit lines of ``app.options`` (memory, CPU, user): the same for every unit."""
+    """The unit lines of ``app.options`` (memory, CPU), the app's identity and the
+    hardening: the same for every unit of the app."""
     options = app.options
     lines = []
     if options.memory:
         lines.append(f"MemoryMax={memory_max(options.memory)}")
     if options.cpus is not None:
         lines.append(f"CPUQuota={options.cpus * 100:g}%")
-    if options.user:
-        user, _, group = options.user.partition(":")
-        lines += [f"User={user}"] + ([f"Group={group}"] if group else [])
-    return lines
+    user, group = identity(app)
+    lines += [f"User={user}"] + ([f"Group={group}"] if group else [])
+    return lines + [*HARDENING, f"StateDirectory={state_directory(app.name)}"]
+
+
+# Every unit of the app: no privilege gain (setuid, capabilities), a private /tmp, the whole
+# file system read-only but for the state directory, no view of the users' homes.
+HARDENING = ("NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=strict", "ProtectHome=yes")
+
+
+def state_directory(app: str) -> str:
+    """``/var/lib/<this>``: the one place the app may write (systemd creates it, owned by the
+    app's user, and names it in ``$STATE_DIRECTORY``); it outlives releases."""
+    return f"bluegreen-{app}"
+
+
+def system_user(app: str) -> str:
+    """The app's own system user (short enough for ``useradd``'s 32 characters)."""
+    return f"bg-{app}"
+
+
+def identity(app: App) -> tuple[str, str | None]:
+    """(user, group) the app's processes and its build run as: ``options.user`` when set,
+    else the app's system user (its own group)."""
+    if app.options.user:
+        user, _, group = app.options.user.partition(":")
+        return user, group or None
+    return system_user(app.name), None
+
+
+def home(app_dir: str) -> str:
+    """The system user's home: where builds keep caches (npm, pip); not writable by the app."""
+    return f"{app_dir}/.home"
+
+
+def ensure_user(app: App, app_dir: str) -> str:
+    """Create the app's system user and its home when missing (``&&``-ready; nothing when
+    ``options.user`` names an existing user)."""
+    if app.options.user:
+        return ""
+    user, folder = quote(system_user(app.name)), quote(home(app_dir))
+    return (
+        f"{{ id -u {user} >/dev/null 2>&1 || useradd --system --user-group --no-create-home"
+        f" --home-dir {folder} --shell /usr/sbin/nologin {user}; }}"
+        f" && install -d -o {user} -g {user} -m 0700 {folder} && "
+    )
 
 
 def unit_file(app: App, app_dir: str) -> str:
@@ -135,7 +178,7 @@ def run(app: App, color: str, release: str, host: Host) -> str:
     target = quote(releases.directory(app_dir, release))
     return (
         f"umask 077 && mkdir -p {quote(app_dir)}"
-        f" && cat > {envf}.new && mv -f {envf}.new {envf}"
+        f" && {ensure_user(app, app_dir)}cat > {envf}.new && mv -f {envf}.new {envf}"
         f" && {install_unit(app, app_dir)}"
         f" && {set_aside(app.name, app_dir, color)}"
         f" && ln -sfn {target} {quote(link(app_dir, color))}"
@@ -211,27 +254,37 @@ def journal(name: str, lines: int, follow: bool) -> str:
     return f"journalctl --no-pager -o cat -n {int(lines)}{follow_flag} -u {quote(name)} 2>&1"
 
 
-def exec_in(app: str, app_dir: str, color: str, argv: list[str]) -> str:
-    """Run ``argv`` as the color's unit would (its release directory, env file and user),
-    through systemd, waiting for it; its output and exit code are the command's."""
-    return run_as_unit(env_file(app_dir, color), link(app_dir, color), argv)
+def exec_in(app: App, app_dir: str, color: str, argv: list[str]) -> str:
+    """Run ``argv`` as the color's unit would (its release directory, env file, user and
+    limits), through systemd, waiting for it; its output and exit code are the command's."""
+    return run_as_unit(app, env_file(app_dir, color), link(app_dir, color), argv)
 
 
-def run_as_unit(env_path: str, directory: str, argv: list[str]) -> str:
-    """``argv`` in a transient unit with that env file and working directory."""
+def run_as_unit(app: App, env_path: str, directory: str, argv: list[str]) -> str:
+    """``argv`` in a transient unit with that env file and working directory and the app's
+    unit lines (``limits``)."""
     words = " ".join(quote(arg) for arg in argv)
-    envf = quote(f"EnvironmentFile={env_path}")
-    cwd = quote(f"WorkingDirectory={directory}")
-    return f"systemd-run --quiet --pipe --wait --collect -p {envf} -p {cwd} -- {words} 2>&1"
+    props = " ".join(
+        f"-p {quote(line)}"
+        for line in (f"EnvironmentFile={env_path}", f"WorkingDirectory={directory}", *limits(app))
+    )
+    return f"systemd-run --quiet --pipe --wait --collect {props} -- {words} 2>&1"
 
 
-def build(app: App, directory: str) -> str:
-    """Run ``app.build_command`` in the release directory; mark the release built. With
-    ``build: local`` the tree arrived built (bluegreen/local/tree.py): only the mark."""
+def build(app: App, app_dir: str, directory: str) -> str:
+    """Hand the release directory to the app's user (an uploaded tree keeps the operator's
+    modes, e.g. a 0700 temporary directory's), run ``app.build_command`` there as that user
+    (install scripts never run as root) and mark the release built. With ``build: local``
+    the tree arrived built (bluegreen/local/tree.py): no command."""
     d = quote(directory)
+    user, group = identity(app)
+    owner = quote(f"{user}:{group or ''}")
+    owned = f"{ensure_user(app, app_dir)}chown -R {owner} {d}"
     if app.build_command is None or app.build == "local":
-        return f"touch {d}/{BUILT}"
-    return quiet(f"cd {d} && sh -c {quote(app.build_command)}") + f" && touch {d}/{BUILT}"
+        return f"{owned} && touch {d}/{BUILT}"
+    as_user = f"runuser -u {quote(user)}" + (f" -g {quote(group)}" if group else "")
+    command = f"cd {d} && {as_user} -- sh -c {quote(app.build_command)}"
+    return f"{owned} && {quiet(command)} && touch {d}/{BUILT}"
 
 
 def built(app_dir: str, release: str) -> str:

@@ -38,6 +38,7 @@ def _runtime(app: App) -> list[str]:
         return [
             f"systemctl disable --now {units} >/dev/null 2>&1 || true",
             f"rm -f {template} && systemctl daemon-reload",
+            *_system_user(app),
         ]
     names = [docker.container(name, c) for c in COLORS] + [docker.aside(name, c) for c in COLORS]
     repository = quote(name)
@@ -49,8 +50,23 @@ def _runtime(app: App) -> list[str]:
     ]
 
 
+def _system_user(app: App) -> list[str]:
+    """The app's own system user (after its units stopped); a user ``options.user`` names
+    is the operator's and stays."""
+    if app.options.user:
+        return []
+    user = quote(process.system_user(app.name))
+    kept = quote(
+        f"kept the system user {process.system_user(app.name)}: a process still runs as it"
+    )
+    return [f"if id -u {user} >/dev/null 2>&1; then userdel {user} || echo {kept}; fi"]
+
+
 def _volumes(app: App) -> list[str]:
-    """The app's named volumes (``name:/path``; host directories are never removed)."""
+    """The app's named volumes (``name:/path``; host directories are never removed), or
+    with ``runtime: process`` its state directory."""
+    if app.runtime == "process":
+        return [f"rm -rf {quote('/var/lib/' + process.state_directory(app.name))}"]
     named = [v.split(":", 1)[0] for v in app.volumes if not v.startswith("/")]
     return [f"docker volume rm {' '.join(quote(v) for v in named)}"] if named else []
 

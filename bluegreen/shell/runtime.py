@@ -63,7 +63,7 @@ class Docker:
         """A built release's name on the host, for the operator's log."""
         return docker.image(self.app.name, release)
 
-    def build(self, release: str, directory: str) -> str:
+    def build(self, release: str, directory: str, app_dir: str) -> str:
         """Build the unpacked source; prints ``image_id=`` of the result."""
         build = docker.build(self.app.name, release, directory, self.app.dockerfile)
         return f"{build}\n{image.image_id(self.app.name, release)}"
@@ -109,7 +109,7 @@ class Process(Docker):
         return process.logs(self.app.name, color, lines, follow)
 
     def exec_in(self, host: Host, color: str, argv: list[str], interactive: bool = False) -> str:
-        return process.exec_in(self.app.name, host.app_dir, color, argv)
+        return process.exec_in(self.app, host.app_dir, color, argv)
 
     def present(self, host: Host, release: str) -> str:
         return process.built(host.app_dir, release)
@@ -117,8 +117,8 @@ class Process(Docker):
     def artifact(self, host: Host, release: str) -> str:
         return releases.directory(host.app_dir, release)
 
-    def build(self, release: str, directory: str) -> str:
-        return process.build(self.app, directory)
+    def build(self, release: str, directory: str, app_dir: str) -> str:
+        return process.build(self.app, app_dir, directory)
 
     def copy_assets(self, host: Host, release: str, path: str) -> str:
         return assets.from_directory(releases.directory(host.app_dir, release), path)

@@ -160,6 +160,7 @@ def install_timer(app: App, job: ScheduledJob, release: str, host: Host) -> str:
     service, timer = units(app, job, host.app_dir)
     link = quote(process.link(host.app_dir, PREFIX + job.name))
     return (
+        f"{process.ensure_user(app, host.app_dir)}"
         f"{process.write_unit(unit(app.name, job.name, 'service'), service)}"
         f" && {process.write_unit(unit(app.name, job.name, 'timer'), timer)}"
         f" && ln -sfn {quote(releases.directory(host.app_dir, release))} {link}.new"

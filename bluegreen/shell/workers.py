@@ -182,6 +182,7 @@ def systemd_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
     app_dir, name = host.app_dir, spec.name
     target = quote(releases.directory(app_dir, release))
     return (
+        f"{process.ensure_user(app, app_dir)}"
         f"{process.write_unit(unit(app.name, name), unit_file(app, spec, app_dir))}"
         f" && {process.set_unit_aside(unit(app.name, name), app_dir, name)}"
         f" && ln -sfn {target} {quote(process.link(app_dir, name))}"
@@ -189,16 +190,17 @@ def systemd_run(app: App, spec: AppProcess, release: str, host: Host) -> str:
     )
 
 
-def systemd_up(app: str, spec: AppProcess, app_dir: str) -> str:
-    name = quote(unit(app, spec.name))
+def systemd_up(app: App, spec: AppProcess, app_dir: str) -> str:
+    name = quote(unit(app.name, spec.name))
     health = ["/bin/sh", "-c", spec.health or ""]
     return (
         f"{{ systemctl is-active -q {name}"
         f' && [ "$(systemctl show -p NRestarts --value {name})" = 0 ]; }}'
         f" || {{ echo {quote(f'{spec.name} did not stay up for {UP_CHECK} s:')};"
-        f" {process.journal(unit(app, spec.name), 10, False)}; exit 1; }}"
+        f" {process.journal(unit(app.name, spec.name), 10, False)}; exit 1; }}"
         + _healthy(
-            spec, process.run_as_unit(env_file(app_dir), process.link(app_dir, spec.name), health)
+            spec,
+            process.run_as_unit(app, env_file(app_dir), process.link(app_dir, spec.name), health),
         )
     )
 
@@ -263,7 +265,7 @@ def start_all(app: App, specs: tuple[AppProcess, ...], release: str, host: Host)
     that each stays up."""
     if app.runtime == "process":
         starts = [systemd_run(app, s, release, host) for s in specs]
-        checks = [systemd_up(app.name, s, host.app_dir) for s in specs]
+        checks = [systemd_up(app, s, host.app_dir) for s in specs]
     else:
         starts = [docker_run(app, s, release, host) for s in specs]
         checks = [docker_up(app.name, s) for s in specs]
@@ -309,7 +311,9 @@ def logs(app: App, name: str, lines: int, follow: bool) -> str:
 def exec_in(app: App, name: str, host: Host, argv: list[str], tty: bool = False) -> str:
     """Run ``argv`` beside the process ``name``: in its container, or as its unit would."""
     if app.runtime == "process":
-        return process.run_as_unit(env_file(host.app_dir), process.link(host.app_dir, name), argv)
+        return process.run_as_unit(
+            app, env_file(host.app_dir), process.link(host.app_dir, name), argv
+        )
     return container.exec_in(app.name, name, argv, tty)  # (the container <app>-<name>)
 
 

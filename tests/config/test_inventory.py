@@ -63,6 +63,28 @@ def test_proxy_settings_keep_their_units(tmp_path: Path, proxy: str, expected: P
 
 
 @pytest.mark.parametrize(
+    ("ci", "given", "expected"),
+    [
+        (None, "", "accept-new"),
+        ("true", "", "strict"),
+        ("1", "", "strict"),
+        ("false", "", "accept-new"),
+        ("true", "defaults: {host_keys: accept-new}\n", "accept-new"),
+    ],
+)
+def test_host_keys_are_strict_by_default_in_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: str | None, given: str, expected: str
+) -> None:
+    # a CI machine's known_hosts starts empty: accept-new would trust whoever answers
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    inventory = load(write(tmp_path, MINIMAL + given))
+    assert inventory.hosts["web1"].host_keys == expected
+
+
+@pytest.mark.parametrize(
     ("drain", "expected"),
     [
         ("3", Drain(3.0, 30.0)),  # a number: the seconds, busy connections up to the default
@@ -79,7 +101,8 @@ def test_drain_is_seconds_then_a_maximum_for_busy_connections(
     assert load(write(tmp_path, text)).app.drain == expected
 
 
-def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
+def test_minimal_file_gets_every_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)  # CI's default host_keys is strict
     inventory = load(write(tmp_path, MINIMAL))
 
     assert inventory.path == tmp_path / "hosts.yml"

@@ -132,6 +132,14 @@ def units(host) -> dict[str, str]:
     return out
 
 
+def app_identity(host, color: str) -> tuple[str, str]:
+    """(user name, real uid) of the color's main process, as the host's kernel sees it."""
+    pid = f"$(systemctl show -p MainPID --value {UNIT.format(color)})"
+    out = sb.run_in(host, f"ps -o user= -p {pid}; awk '/^Uid:/ {{print $2}}' /proc/{pid}/status")
+    user, uid = out.stdout.split()
+    return user, uid
+
+
 def under_load(host, inventory: Path, *args: str):
     with Load([(host.address, 4000)], max_seconds=120) as load:
         result = demo.fab(inventory, *args)
@@ -183,6 +191,11 @@ def test_deploy_v2_under_load_drops_nothing_and_keeps_blue_stopped(fleet):
     assert_no_failures(load)
     assert served(host) == ("green", releases["v2"], "2.0.0")
     assert units(host) == {"blue": "inactive disabled", "green": "active enabled"}
+    user, uid = app_identity(host, "green")
+    assert user == "bg-pyexample" and uid != "0", (user, uid)
+    # the build ran as that user too: the venv it made is the user's
+    venv = f"/srv/pyexample/releases/{releases['v2']}/.venv"
+    assert sb.run_in(host, f"stat -c %U {venv}").stdout.strip() == "bg-pyexample"
 
 
 def test_rollback_restarts_the_previous_release_without_a_build(fleet):
@@ -248,8 +261,12 @@ def test_logs_exec_and_status_read_the_units(fleet):
     inventory, (host,), releases = fleet
     logs = demo.fab(inventory, "logs", "-n", "50")
     assert logs.returncode == 0 and "listening on 127.0.0.1:4001, version 1.0.0" in logs.stdout
-    run = demo.fab(inventory, "exec", "--", "sh", "-c", 'pwd; echo "$PORT $GREETING"')
+    script = 'pwd; echo "$PORT $GREETING"; id -un; touch x || echo ro; touch "$STATE_DIRECTORY/s"'
+    run = demo.fab(inventory, "exec", "--", "sh", "-c", script)
     assert run.returncode == 0, run.output
+    # as the unit: its user, its release read-only (ProtectSystem=strict), its state writable
+    assert "| bg-pyexample\n" in run.stdout and "Read-only file system" in run.stdout
+    assert sb.run_in(host, "stat -c %U /var/lib/bluegreen-pyexample/s").stdout == "bg-pyexample\n"
     assert f"/srv/pyexample/releases/{releases['v1']}" in run.stdout
     assert '4001 it\'s $HOME "quoted"' in run.stdout
     status = demo.fab(inventory, "status")
@@ -282,3 +299,13 @@ def test_a_split_serves_both_units_and_promote_moves_everything(fleet):
     assert_no_failures(load)
     assert served(host) == ("blue", releases["v1"], "1.0.0")
     assert units(host) == {"blue": "active enabled", "green": "inactive disabled"}
+
+
+def test_remove_takes_the_units_the_system_user_and_with_volumes_the_state(fleet):
+    inventory, (host,), releases = fleet
+    assert sb.run_in(host, "id -u bg-pyexample", check=False).returncode == 0
+    result = demo.fab(inventory, "remove", "--yes", "--volumes")
+    assert result.returncode == 0, result.output
+    left = sb.run_in(host, "id -u bg-pyexample; ls /var/lib/bluegreen-pyexample", check=False)
+    assert "no such user" in left.stderr and "No such file" in left.stderr, left
+    assert units(host) == {"blue": "inactive", "green": "inactive"}  # no unit file left

@@ -59,6 +59,15 @@ def test_a_tampered_live_color_is_not_trusted():
     assert state.live_color is None and state.live_release is None
 
 
+@pytest.mark.parametrize("label", ["../../etc", "$(reboot)", "0123456789AB", "abc", "0" * 41])
+def test_a_release_label_that_is_no_release_id_is_not_trusted(label):
+    # a container label (or a process color's link) is written by whoever can run docker
+    f = facts.parse(f"container_blue=running {label} sha256:ab\ncontainer_green=exited abc\n")
+    assert f.containers["blue"] == facts.Container("running", "", "sha256:ab")
+    assert f.containers["green"] == facts.Container("exited", "")
+    assert facts.parse(f"container_blue=running {'a' * 40}\n").containers["blue"].release
+
+
 def test_probe_runs_in_a_plain_shell_on_a_host_without_the_app(tmp_path):
     """The probe must not fail when nothing is deployed yet (no files, no docker)."""
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}

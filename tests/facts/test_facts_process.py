@@ -15,11 +15,11 @@ def test_the_probe_asks_systemd_and_the_release_links_not_docker() -> None:
 
 def test_unit_lines_become_containers_with_their_release() -> None:
     found = facts.parse(
-        "container_blue=running abc123\ncontainer_green=exited def456\nimage=present\n"
+        "container_blue=running abc123abc123\ncontainer_green=exited def456def456\nimage=present\n"
     )
     assert found.containers == {
-        "blue": Container("running", "abc123"),
-        "green": Container("exited", "def456"),
+        "blue": Container("running", "abc123abc123"),
+        "green": Container("exited", "def456def456"),
     }
     assert found.image_present
 

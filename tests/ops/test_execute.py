@@ -26,13 +26,16 @@ def run(monkeypatch, tmp_path, fakes, argv, color=None, once=False, **kw):
     return ok, out.getvalue()
 
 
+R1 = "1" * 12  # the live release (the facts read back release ids only)
+
+
 def fleet(**faults) -> dict[str, FakeHost]:
-    live = {"web1": Traffic("blue", "r1"), "web2": Traffic("green", "r1")}
+    live = {"web1": Traffic("blue", R1), "web2": Traffic("green", R1)}
     return {
         n: FakeHost(
             n,
             live[n],
-            containers={"blue": Container("r0", running=False)} if n == "web2" else {},
+            containers={"blue": Container("0" * 12, running=False)} if n == "web2" else {},
             fail=faults.get(n, ()),
         )  # fmt: skip
         for n in NAMES
@@ -98,4 +101,4 @@ def test_new_runs_a_one_off_container_of_the_live_release(monkeypatch, tmp_path)
     assert ok, out
     runs = [c for w, c in fakes["web1"].commands if w == "exec"]
     assert len(runs) == 1 and runs[0].startswith("docker run --rm --pull never --label")
-    assert runs[0].endswith(" --entrypoint id web:r1 2>&1")
+    assert runs[0].endswith(f" --entrypoint id web:{R1} 2>&1")

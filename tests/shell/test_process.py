@@ -34,10 +34,35 @@ def test_the_unit_file_escapes_systemd_specifiers_and_expansion_and_sets_limits(
         "CPUQuota=50%\n"
         "User=app\n"
         "Group=web\n"
+        "NoNewPrivileges=yes\n"
+        "PrivateTmp=yes\n"
+        "ProtectSystem=strict\n"
+        "ProtectHome=yes\n"
+        "StateDirectory=bluegreen-shop\n"
         "\n"
         "[Install]\n"
         "WantedBy=multi-user.target\n"
     )
+
+
+DEFAULT = App(name="shop", runtime="process", command="exec ./app", build_command="make")
+
+
+def test_without_options_user_every_unit_runs_as_the_apps_own_system_user() -> None:
+    assert process.limits(DEFAULT) == [
+        "User=bg-shop",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "StateDirectory=bluegreen-shop",
+    ]
+    assert process.ensure_user(DEFAULT, "/srv/shop") == (
+        "{ id -u bg-shop >/dev/null 2>&1 || useradd --system --user-group --no-create-home"
+        " --home-dir /srv/shop/.home --shell /usr/sbin/nologin bg-shop; }"
+        " && install -d -o bg-shop -g bg-shop -m 0700 /srv/shop/.home && "
+    )
+    assert process.ensure_user(APP, "/srv/shop") == ""  # options.user: the operator's user
 
 
 def test_systemd_quote_escapes_backslashes_first() -> None:
@@ -100,21 +125,28 @@ def test_logs_come_from_journald_and_exec_runs_through_systemd_with_the_colors_e
     assert process.logs("shop", "blue", 50, follow=True) == (
         "journalctl --no-pager -o cat -n 50 --follow -u bluegreen-shop@blue.service 2>&1"
     )
-    assert process.exec_in("shop", "/srv/shop", "blue", ["sh", "-c", "echo $PORT"]) == (
+    assert process.exec_in(DEFAULT, "/srv/shop", "blue", ["sh", "-c", "echo $PORT"]) == (
         "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/srv/shop/blue.env"
-        " -p WorkingDirectory=/srv/shop/blue.release -- sh -c 'echo $PORT' 2>&1"
+        " -p WorkingDirectory=/srv/shop/blue.release -p User=bg-shop -p NoNewPrivileges=yes"
+        " -p PrivateTmp=yes -p ProtectSystem=strict -p ProtectHome=yes"
+        " -p StateDirectory=bluegreen-shop -- sh -c 'echo $PORT' 2>&1"
     )
 
 
-def test_build_runs_the_build_command_in_the_release_and_marks_it_built() -> None:
-    assert process.build(APP, "/srv/shop/releases/abc") == (
-        "out=$({ cd /srv/shop/releases/abc && sh -c 'python3 -m venv .venv'; } 2>&1)"
+def test_build_runs_the_build_command_as_the_apps_user_and_marks_the_release_built() -> None:
+    assert process.build(APP, "/srv/shop", "/srv/shop/releases/abc") == (
+        "chown -R app:web /srv/shop/releases/abc && out=$({ cd /srv/shop/releases/abc"
+        " && runuser -u app -g web -- sh -c 'python3 -m venv .venv'; } 2>&1)"
         ' || { printf "%s\\n" "$out" | tail -n 30 >&2; exit 1; }'
         " && touch /srv/shop/releases/abc/.bluegreen-built"
     )
+    assert process.build(DEFAULT, "/srv/shop", "/srv/shop/releases/abc").startswith(
+        process.ensure_user(DEFAULT, "/srv/shop") + "chown -R bg-shop: /srv/shop/releases/abc"
+        " && out=$({ cd /srv/shop/releases/abc && runuser -u bg-shop -- sh -c make; }"
+    )
     local = replace(APP, build="local")  # the tree arrived built on the operator's machine
-    assert process.build(local, "/srv/shop/releases/abc") == (
-        "touch /srv/shop/releases/abc/.bluegreen-built"
+    assert process.build(local, "/srv/shop", "/srv/shop/releases/abc") == (
+        "chown -R app:web /srv/shop/releases/abc && touch /srv/shop/releases/abc/.bluegreen-built"
     )
     assert process.built("/srv/shop", "abc") == (
         "[ -f /srv/shop/releases/abc/.bluegreen-built ] && echo image=present || echo image="

@@ -1,8 +1,10 @@
 """fab remove's commands: only the app's own names, nginx first, history and volumes kept
 unless asked."""
 
-from bluegreen.config.inventory import App, Tls
+from bluegreen.config.inventory import App, ContainerOptions, Tls
 from bluegreen.shell import remove
+
+OPTIONS = ContainerOptions(user="www-data")  # a user the operator manages: never removed
 
 
 def test_the_app_is_present_with_its_site_or_more_than_a_history():
@@ -63,6 +65,22 @@ def test_process_apps_lose_their_units():
     ) in text
     assert "rm -f /etc/systemd/system/bluegreen-shop@.service && systemctl daemon-reload" in text
     assert "docker" not in text
+
+
+def test_process_apps_lose_their_system_user_and_with_volumes_their_state():
+    app = App(name="shop", runtime="process", command="./serve")
+    kept = remove.remove(app, "/srv/shop", "UNLOCK", False, True).split("\n")
+    user = (
+        "if id -u bg-shop >/dev/null 2>&1; then userdel bg-shop"
+        " || echo 'kept the system user bg-shop: a process still runs as it'; fi"
+    )
+    units = "rm -f /etc/systemd/system/bluegreen-shop@.service && systemctl daemon-reload"
+    assert user in kept and kept.index(user) > kept.index(units)  # its colors stopped first
+    assert "rm -rf /var/lib/bluegreen-shop" not in kept  # the app's data, as a named volume
+    gone = remove.remove(app, "/srv/shop", "UNLOCK", True, False).split("\n")
+    assert "rm -rf /var/lib/bluegreen-shop" in gone
+    own = App(name="shop", runtime="process", command="./serve", options=OPTIONS)
+    assert "userdel" not in remove.remove(own, "/srv/shop", "UNLOCK", True, False)
 
 
 def test_an_acme_app_loses_its_certbot_lineage_after_nginx_stopped_naming_it():

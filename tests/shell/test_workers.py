@@ -10,6 +10,11 @@ DOCKER = App(name="shop", processes=(WORKER, MAILER), options=OPTIONS)
 PROCESS = App(name="shop", runtime="process", command="x", processes=(WORKER,), options=OPTIONS)
 HOST = Host(name="web1", address="203.0.113.10", app_dir="/srv/shop", network="host")
 UNIT = "bluegreen-shop-worker.service"
+# the app's unit lines (limits, its system user, hardening) as systemd-run properties
+AS_UNIT = (
+    " -p MemoryMax=256M -p User=bg-shop -p NoNewPrivileges=yes -p PrivateTmp=yes"
+    " -p ProtectSystem=strict -p ProtectHome=yes -p StateDirectory=bluegreen-shop"
+)
 INSPECT = (
     "docker container inspect -f"
     " '{{.State.Running}} {{index .Config.Labels \"bluegreen.release\"}}'"
@@ -94,6 +99,12 @@ def test_the_unit_sends_the_stop_signal_to_the_main_process_and_waits_its_timeou
         "KillSignal=SIGQUIT\n"
         "TimeoutStopSec=60\n"
         "MemoryMax=256M\n"
+        "User=bg-shop\n"
+        "NoNewPrivileges=yes\n"
+        "PrivateTmp=yes\n"
+        "ProtectSystem=strict\n"
+        "ProtectHome=yes\n"
+        "StateDirectory=bluegreen-shop\n"
         "\n"
         "[Install]\n"
         "WantedBy=multi-user.target\n"
@@ -119,12 +130,15 @@ def test_a_systemd_process_starts_in_the_release_directory_after_the_old_link_is
         " && ln -sfn /srv/shop/releases/abc /srv/shop/worker.release"
         f" && systemctl enable --no-reload -q {UNIT} && systemctl start {UNIT}"
     )
-    assert command.startswith("printf '%s' '# bluegreen app=shop process=worker\n")
+    assert command.startswith(
+        "{ id -u bg-shop >/dev/null 2>&1 || useradd --system --user-group --no-create-home"
+    )
+    assert "0700 /srv/shop/.home && printf '%s' '# bluegreen app=shop process=worker\n" in command
     assert f"/etc/systemd/system/{UNIT}.new" in command
 
 
 def test_a_systemd_process_counts_as_up_when_active_and_never_restarted():
-    assert workers.systemd_up("shop", WORKER, "/srv/shop") == (
+    assert workers.systemd_up(PROCESS, WORKER, "/srv/shop") == (
         f"{{ systemctl is-active -q {UNIT}"
         f' && [ "$(systemctl show -p NRestarts --value {UNIT})" = 0 ]; }}'
         " || { echo 'worker did not stay up for 2 s:';"
@@ -156,7 +170,7 @@ def test_exec_runs_beside_the_process_in_its_container_or_as_its_unit_would():
     )
     assert workers.exec_in(PROCESS, "worker", HOST, ["ls", "a b"]) == (
         "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/srv/shop/_processes.env"
-        " -p WorkingDirectory=/srv/shop/worker.release -- ls 'a b' 2>&1"
+        f" -p WorkingDirectory=/srv/shop/worker.release{AS_UNIT} -- ls 'a b' 2>&1"
     )
 
 
@@ -167,10 +181,10 @@ def test_a_health_command_runs_beside_the_started_process_and_shows_its_output_o
         " && { out=$(docker exec shop-worker /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"''"
         f" 2>&1){failed}"
     )
-    assert workers.systemd_up("shop", checked, "/srv/shop").endswith(
+    assert workers.systemd_up(PROCESS, checked, "/srv/shop").endswith(
         " && { out=$(systemd-run --quiet --pipe --wait --collect"
         " -p EnvironmentFile=/srv/shop/_processes.env -p WorkingDirectory=/srv/shop/worker.release"
-        " -- /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"'' 2>&1)" + failed
+        f"{AS_UNIT} -- /bin/sh -c 'bin/check --queue '\"'\"'a b'\"'\"'' 2>&1)" + failed
     )
     assert "health" not in workers.docker_up("shop", WORKER)
 

@@ -24,22 +24,23 @@ def _probe(fake: FakeHost, release: str | None = None) -> facts.HostFacts:
 
 
 def test_the_probe_answer_parses_to_the_model():
+    R0, R1 = "0" * 12, "1" * 12  # release ids: the facts read nothing else back
     for mode in ("file", "reload"):
         fake = FakeHost(
             "web1",
-            Traffic("blue", "r1"),
+            Traffic("blue", R1),
             mode=mode,
-            containers={"green": Container("r0", running=False)},
-            history=[{"release": "r0", "result": "switched"}],
+            containers={"green": Container(R0, running=False)},
+            history=[{"release": R0, "result": "switched"}],
         )
-        found = _probe(fake, release="r0")
-        assert (found.live_color, found.live_release, found.site_mode) == ("blue", "r1", mode)
+        found = _probe(fake, release=R0)
+        assert (found.live_color, found.live_release, found.site_mode) == ("blue", R1, mode)
         assert found.containers == {
-            "blue": facts.Container("running", "r1"),
-            "green": facts.Container("exited", "r0"),
+            "blue": facts.Container("running", R1),
+            "green": facts.Container("exited", R0),
         }
         assert found.njs is (mode == "file") and found.image_present
-        assert found.history == [{"release": "r0", "result": "switched"}] and found.lock is None
+        assert found.history == [{"release": R0, "result": "switched"}] and found.lock is None
 
 
 def test_a_split_is_served_both_ways_and_read_back():

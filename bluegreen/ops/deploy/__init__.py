@@ -201,7 +201,7 @@ class Deploy(Operation):
                 run_id = self.change.lock.token[:12]  # this run's
                 upload = release.upload_path(self.app.name, run.release, run.name, run_id)
                 unpack = release.unpack(run.remote.put(self.archive(), upload), target)
-            build = runtime.of(self.app).build(run.release, target)
+            build = runtime.of(self.app).build(run.release, target, app_dir)
             try:
                 script = f"{unpack}\n{build}"
                 output = run.remote.run(script, timeout=BUILD_TIMEOUT, what="build")

@@ -1,8 +1,12 @@
+import contextlib
 import socket
+import threading
 
 import paramiko
+import pytest
 
 from bluegreen.config.inventory import Host
+from bluegreen.errors import RemoteError
 from bluegreen.transport.ssh import (
     AcceptNewPolicy,
     Remote,
@@ -37,10 +41,77 @@ def test_connect_errors_are_one_clear_line():
     assert "unknown host key" in _connect_error(host, strict)
 
 
-def test_strict_hosts_reject_unknown_keys(tmp_path):
-    host = Host(name="a", address="127.0.0.1", host_keys="strict", known_hosts=tmp_path / "k")
-    policy = Remote(host).connection.client._policy
-    assert isinstance(policy, paramiko.RejectPolicy)
+class _AnyKey(paramiko.ServerInterface):
+    def get_allowed_auths(self, username):
+        return "publickey"
+
+    def check_auth_publickey(self, username, key):
+        return paramiko.AUTH_SUCCESSFUL
+
+
+@pytest.fixture
+def sshd():
+    """A real SSH server on loopback (paramiko's) that accepts any client key; returns its
+    port and host key. One handshake per connection, as many connections as asked."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    server_key = paramiko.ECDSAKey.generate()
+    transports: list[paramiko.Transport] = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            transport = paramiko.Transport(conn)
+            transport.add_server_key(server_key)
+            transports.append(transport)
+            with contextlib.suppress(paramiko.SSHException, EOFError):  # a refused client
+                transport.start_server(server=_AnyKey())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], server_key
+    stop.set()
+    thread.join(5)
+    listener.close()
+    for transport in transports:
+        transport.close()
+
+
+def _host(tmp_path, port: int, host_keys: str) -> Host:
+    key = tmp_path / "id_ecdsa"
+    if not key.exists():
+        paramiko.ECDSAKey.generate().write_private_key_file(str(key))
+    known = tmp_path / "ssh" / "known_hosts"
+    return Host(name="a", address="127.0.0.1", port=port, user="deploy", key=key,
+                host_keys=host_keys, known_hosts=known, connect_timeout=5)  # fmt: skip
+
+
+def test_strict_hosts_refuse_an_unknown_key_in_the_handshake(tmp_path, sshd):
+    port, _ = sshd
+    host = _host(tmp_path, port, "strict")
+    with pytest.raises(RemoteError, match="unknown host key for deploy@127.0.0.1"):
+        Remote(host).open()
+    assert not host.known_hosts.exists()
+
+
+def test_accept_new_records_an_unknown_key_then_refuses_a_changed_one(tmp_path, sshd):
+    port, server_key = sshd
+    host = _host(tmp_path, port, "accept-new")
+    remote = Remote(host)
+    remote.open()
+    assert remote.connection.transport.is_authenticated()
+    remote.close()
+    line = f"[127.0.0.1]:{port} {server_key.get_name()} {server_key.get_base64()}\n"
+    assert host.known_hosts.read_text() == line
+    Remote(_host(tmp_path, port, "strict")).open()  # now known: strict lets it in too
+    other = paramiko.ECDSAKey.generate().get_base64()
+    host.known_hosts.write_text(line.replace(server_key.get_base64(), other))
+    with pytest.raises(RemoteError, match="host key CHANGED"):
+        Remote(_host(tmp_path, port, "accept-new")).open()
 
 
 def test_only_handshake_resets_are_retried():

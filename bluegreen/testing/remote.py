@@ -319,6 +319,7 @@ class FakeHost:
             ("release", lambda c: "docker run --rm" in c and "--entrypoint" in c),
             ("run", lambda c: "docker run" in c),
             ("restore", lambda c: "docker rename" in c),
+            ("retire", lambda c: "docker rm -f" in c and self._colors("rm -f", c, aside=True)),
             ("drain", lambda c: "pgrep" in c and "docker stop" in c),
             ("busy", lambda c: "ss -Htni" in c),
             ("stop", lambda c: "docker stop" in c),
@@ -458,6 +459,12 @@ class FakeHost:
             if color in self.aside:
                 self.containers[color] = self.aside.pop(color)
                 self.containers[color].running = "docker start" in command
+        return ""
+
+    def _retire(self, command: str, stdin: str | None) -> str:
+        """Drop the containers a switched deploy had set aside (a repair's or a finish's)."""
+        for color in self._colors("rm -f", command, aside=True):
+            self.aside.pop(color, None)
         return ""
 
     def _colors(self, verb: str, command: str, aside: bool = False) -> list[str]:

@@ -2,11 +2,11 @@
 and the commands the builders make change its model as they would change a server."""
 
 from bluegreen import facts
-from bluegreen.config.inventory import Host
+from bluegreen.config.inventory import App, Host
 from bluegreen.errors import RemoteError
 from bluegreen.facts.traffic import Split, Traffic
-from bluegreen.shell import docker, lock, nginx
-from bluegreen.testing.remote import Container, FakeHost
+from bluegreen.shell import container, docker, history, lock, nginx, runtime
+from bluegreen.testing.remote import DEFAULT_PORTS, Container, FakeHost
 
 HOST = Host(name="web1", address="10.0.0.1")
 LOCK = lock.LockInfo("me@here", 1, "deploy", "2026-12-01T00:00:00+00:00", 2**40, "tok")
@@ -106,3 +106,61 @@ def test_an_unknown_command_fails_and_is_recorded():
     except RemoteError as error:
         assert error.exited == 127
     assert fake.unknown == ["rm -rf /"]
+
+
+def _engine_commands(app: App) -> dict[str, tuple[str, str]]:
+    """Every builder the engine sends to a docker host, as the engine builds it (also the
+    composites of ``repair`` and ``finish``), with the kind the fake must take it for."""
+    runs = runtime.of(app)
+    info = LOCK
+    retire = runs.retire(HOST, "green")
+    finish = lock.release("/srv/app", "tok")
+    return {
+        "probe": ("probe", facts.probe("web", "/srv/app", "r2")),
+        "probe and lock": (
+            "probe",
+            f"{facts.probe('web', '/srv/app', None)}\n{lock.acquire('/srv/app', info)}",
+        ),  # fmt: skip
+        "build": ("build", runs.build("r2", "/srv/app/releases/r2", "/srv/app")),
+        "present": ("image", runs.present(HOST, "r2")),
+        "release": ("release", container.release(app, "migrate", "r2", HOST)),
+        "start": ("run", runs.run("green", "r2", HOST, DEFAULT_PORTS, {})[0]),
+        "undo": ("restore", runs.restore(HOST, "green", running=True)),
+        "repair, kept": ("restore", f"{runs.restore(HOST, 'blue', False)}; {retire}"),
+        "repair, retired": ("retire", retire),
+        "start again": ("start", runs.start("blue")),
+        "stop": ("stop", runs.stop("blue")),
+        "drain": ("drain", runs.drain(["blue"], 1, nginx.wait_old_workers(5))),
+        "busy": ("busy", nginx.wait_busy([4001], 5)),
+        "logs": ("logs", runs.logs("green")),
+        "exec": ("exec", runs.exec_in(HOST, "green", ["ls"])),
+        "switch": ("nginx", nginx.install([(nginx.live_path("web"), "live")])),
+        "uninstall": ("uninstall", nginx.uninstall("web")),
+        "leave": ("leave", nginx.leave("web")),
+        "rejoin": ("rejoin", nginx.rejoin("web")),
+        "watch": ("log", nginx.read_log(nginx.access_log_path("web"), 0)),
+        "take over": ("take over", lock.take_over("/srv/app", info, info)),
+        "heartbeat": ("heartbeat", lock.refresh("/srv/app", info, 60)),
+        "unlock": ("unlock", finish),
+        "finish": (
+            "history",
+            f"{retire}; {runs.prune(HOST, ['r1'])}\n{history.append('/srv/app', '{}')}; {finish}",
+        ),  # fmt: skip
+    }
+
+
+def test_the_fake_takes_every_builder_the_engine_sends_for_what_it_is():
+    """The fake recognises commands by markers: a builder change it no longer recognises
+    (or takes for another kind) fails here, not as a confusing scripted-host failure."""
+    fake = FakeHost("web1")
+    kinds = {
+        name: fake.kind(command) for name, (_, command) in _engine_commands(App("web")).items()
+    }
+    assert kinds == {name: kind for name, (kind, _) in _engine_commands(App("web")).items()}
+
+
+def test_retiring_drops_the_set_aside_container_only():
+    fake = FakeHost("web1", Traffic("green", "r2"), containers={"blue": Container("r1")})
+    fake.aside = {"green": Container("r0", running=False)}
+    fake.remote(HOST).run(runtime.of(App("web")).retire(HOST, "green"), what="repair")
+    assert fake.aside == {} and set(fake.containers) == {"blue", "green"}

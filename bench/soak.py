@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bluegreen import sandbox
 from bluegreen.testing.demo import make_app_repo
-from bluegreen.testing.soak import Soak
+from bluegreen.testing.soak import FAULTS, Soak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=200, help="operations (default 200)")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one")
     parser.add_argument("--faults", type=float, default=0.5, help="share with a fault")
+    parser.add_argument("--only", default=None, help="comma-separated fault kinds (default: all)")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this long")
     args = parser.parse_args(argv)
     seed = random.randrange(1 << 32) if args.seed is None else args.seed
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bluegreen-soak-") as work:
             repo = make_app_repo(Path(work) / "app")
-            soak = Soak(hosts, repo, Path(work) / "run", seed, fault_share=args.faults)
+            faults = tuple(args.only.split(",")) if args.only else FAULTS
+            soak = Soak(hosts, repo, Path(work) / "run", seed, args.faults, faults=faults)
             result = soak.run(args.ops, args.minutes)
     finally:
         sandbox.down()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluegreen import sandbox as sb
+from bluegreen.shell import nginx
 from bluegreen.testing.demo import FAB, PROJECT, AppRepo, write_inventory
 from bluegreen.testing.load import Load
 
@@ -39,7 +40,7 @@ RETRYING = ("new", "keepalive-retry")  # client kinds that must never see a fail
 OPERATIONS = ("deploy", "deploy-broken", "rollback", "switch", "split-abort", "canary")
 FAULTS = (
     "kill-app", "kill-sshd", "partition", "sigint", "sigterm", "sigkill",
-    "disk-full", "nginx-t", "slow-health",
+    "disk-full", "nginx-t", "slow-health", "revert-fails", "lock-expires", "ssh-drop",
 )  # fmt: skip
 SIGNALS = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
 FAB_BOUND = 120.0  # seconds one fab call may take, even with a host partitioned
@@ -47,6 +48,22 @@ PARTITION = "iptables -A INPUT ! -i lo -j DROP; iptables -A OUTPUT ! -o lo -j DR
 HEAL = "iptables -F INPUT; iptables -F OUTPUT"
 BROKEN_CONF = "/etc/nginx/conf.d/zz-soak-broken.conf"
 FILLER = "/srv/.soak-filler"
+# revert-fails: a watched deploy whose watch fails on the victim once it switched, with nginx's
+# state directory read-only (or nginx -t failing) from then on, so its revert fails
+WATCH = "watch: {seconds: 6, min_requests: 10, max_error_rate: 0.01}"
+STATE_DIR = nginx.live_path(APP).rsplit("/", 1)[0]
+READ_ONLY = (
+    f"touch /run/soak-ro && mount --bind {STATE_DIR} {STATE_DIR}"
+    f" && mount -o remount,bind,ro {STATE_DIR}"
+)
+BREAKERS = {"read-only": READ_ONLY, "nginx-t": f"echo 'bogus_directive on;' > {BROKEN_CONF}"}
+WATCHER = "/run/soak-watcher.pid"  # the background script that waits for the switch
+# lock-expires: the run's lock expired and a rival took it over (its own record expired too,
+# so the next operation takes it over in turn)
+RIVAL = (
+    """printf '{"expires": %s, "holder": "rival@soak", "operation": "deploy", "pid": 1,"""
+    """ "started": "2026-01-01T00:00:00+00:00", "token": "soak-rival"}' $(($(date +%s) - 1))"""
+)
 RELEASE = re.compile(r"\b[0-9a-f]{12}\b")
 # what a finished fab leaves nowhere: half-written files and uploads
 LEFTOVERS = (
@@ -63,7 +80,8 @@ class Fault:
     host: str | None
     at: float
     outage: bool = False  # the fault itself takes the host's public port down
-    color: str | None = None  # kill-app: the color whose app was killed
+    color: str | None = None  # kill-app: the color whose app was killed; revert-fails: new
+    how: str | None = None  # revert-fails: what breaks the revert (a key of BREAKERS)
 
 
 @dataclass
@@ -120,12 +138,14 @@ class Soak:
     def __init__(
         self, hosts: list[sb.SandboxHost], repo: AppRepo, workdir: Path, seed: int,
         fault_share: float = 0.5, log: Callable[[str], None] = print,
+        faults: tuple[str, ...] = FAULTS,
     ) -> None:  # fmt: skip
         self.hosts = hosts
         self.repo = repo
         self.rng = random.Random(seed)
         self.seed = seed
         self.fault_share = fault_share
+        self.faults = faults
         self.log = log
         names = [h.name for h in hosts]
         workdir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +155,7 @@ class Soak:
                                    env=f"START_DELAY: {delay}")
             for delay in (1, 5)  # 1 s: health passes late; 5 s: it never passes in time
         }  # fmt: skip
+        self.watched = write_inventory(workdir / "watched.yml", repo.path, names, app_extra=WATCH)
         self.verified: set[str] = set()
         self.steps: list[Step] = []
         # fab was killed: the next call takes its lock over (a full disk on a host puts that
@@ -190,7 +211,7 @@ class Soak:
                     fault = f" + {step.fault.kind}@{step.fault.host or 'fab'}" if step.fault else ""
                     codes = ",".join(str(c.code) for c in step.calls)
                     mark = "❌ " + "; ".join(step.violations) if step.violations else "✅"
-                    self.log(f"#{number} {step.operation}{fault} exit {codes} {mark}")
+                    self.log(f"#{number} {step.operation}{fault} exit {codes} {mark}{_seen(step)}")
                     for call in step.calls if step.violations else ():
                         self.log(f"  $ fab {' '.join(call.args)}\n{call.output.rstrip()}")
                 report = load.report()
@@ -204,6 +225,8 @@ class Soak:
         step = Step(number, operation, fault)
         before = self._observe(load)
         live = before[self.hosts[0].name][2]
+        if fault and fault.kind == "revert-fails":  # the color the deploy starts there
+            fault.color = "green" if before[fault.host][2] == {"blue"} else "blue"
         for args, inventory in self._calls(operation, fault, live):
             step.calls.append(self._call(inventory, args, None if step.calls else fault))
             if fault and fault.kind in SIGNALS:
@@ -221,12 +244,17 @@ class Soak:
         self._stale_lock = kept or bool(fault and fault.kind == "sigkill")
         return step
 
-    def _pick_fault(self, operation: str) -> Fault:
-        kinds = [k for k in FAULTS if k != "slow-health" or operation in ("deploy", "canary")]
+    def _pick_fault(self, operation: str) -> Fault | None:
+        only = {"slow-health": ("deploy", "canary"), "revert-fails": ("deploy",)}
+        kinds = [k for k in self.faults if operation in only.get(k, (operation,))]
+        if not kinds:  # none of the chosen faults fits this operation
+            return None
         kind = self.rng.choice(kinds)
         host = None if kind in SIGNALS or kind == "slow-health" else self.rng.choice(self.hosts)
         color = self.rng.choice(("blue", "green")) if kind == "kill-app" else None
-        return Fault(kind, host and host.name, round(self.rng.uniform(0.0, 4.0), 2), color=color)
+        how = self.rng.choice(sorted(BREAKERS)) if kind == "revert-fails" else None
+        at = round(self.rng.uniform(0.0, 4.0), 2)
+        return Fault(kind, host and host.name, at, color=color, how=how)
 
     def _calls(
         self, operation: str, fault: Fault | None, live: set[str]
@@ -236,6 +264,8 @@ class Soak:
         inventory = self.inventory
         if fault and fault.kind == "slow-health":
             inventory = self.slow[self.rng.choice((1, 5))]
+        if fault and fault.kind == "revert-fails":
+            inventory = self.watched
         good = self.rng.choice(("v1", "v2"))
         if operation == "deploy":
             return [(("deploy", "--ref", good), inventory)]
@@ -291,6 +321,13 @@ class Soak:
         elif fault.kind == "partition":
             fault.outage = True
             command = PARTITION
+        elif fault.kind == "ssh-drop":  # fab's open sessions drop; the listener stays
+            command = "pkill -P $(cat /run/sshd.pid)"
+        elif fault.kind == "lock-expires":  # only a lock that is there (fab's)
+            lock = f"{APP_DIR}/.lock/info"
+            command = f"[ -s {lock} ] && {RIVAL} > {lock}.new && mv -f {lock}.new {lock}"
+        elif fault.kind == "revert-fails":
+            command = _break_after_switch(fault)
         elif fault.kind == "disk-full":
             # only ever into the soak's tmpfs, never the machine's disk
             command = (
@@ -304,7 +341,9 @@ class Soak:
         config = sb.host_dir(sb.DEFAULT_STATE, host.name) / "sshd_config"
         sb.run_in(
             host,
-            f"{HEAL}; rm -f {FILLER} {BROKEN_CONF};"
+            f"{{ test -e {WATCHER} && kill $(cat {WATCHER}); rm -f {WATCHER}; }} 2>/dev/null;"
+            f" {{ test -e /run/soak-ro && umount {STATE_DIR}; rm -f /run/soak-ro; }} 2>/dev/null;"
+            f" {HEAL}; rm -f {FILLER} {BROKEN_CONF};"
             " { test -e /run/sshd.pid && kill -0 $(cat /run/sshd.pid); } 2>/dev/null"
             f" || /usr/sbin/sshd -f {shlex.quote(str(config))}",
             check=False,
@@ -347,8 +386,8 @@ class Soak:
                                 f" {sorted(served)}")  # fmt: skip
             elif (
                 record["lock"]
-                and not (killed or (victim and fault.kind == "partition"))
-                and not (victim and stuck)
+                and not (killed or (victim and fault.kind in ("partition", "ssh-drop")))
+                and not (victim and (stuck or fault.kind == "lock-expires"))
             ):
                 # a partition can eat the answer of the round trip that took the lock, a full
                 # disk stops the take-over of a killed run's lock: the lock stays, stale, and
@@ -356,11 +395,13 @@ class Soak:
                 problems.append(f"{name}: lock left after fab exited: {record['lock']}")
             added = after[name][1] - before[name][1]
             reached = sum(bool(re.search(rf"^{name} ", c.output, re.M)) for c in step.calls)
-            excused = killed or (victim and fault.kind in ("partition", "kill-sshd", "disk-full"))
+            cut_kinds = ("partition", "kill-sshd", "disk-full", "ssh-drop", "lock-expires")
+            excused = killed or (victim and fault.kind in cut_kinds)
             if added > len(step.calls) or (added != reached and not excused):
                 problems.append(f"{name}: {added} history records for {reached} fab calls")
             # cleaned up by the next operation (a killed run's leftovers need its lock)
-            cut = victim and (fault.kind == "partition" or stuck)
+            problems += _attention(name, record, served, step.calls)
+            cut = victim and (fault.kind in ("partition", "ssh-drop", "lock-expires") or stuck)
             problems += self._host_leftovers(host, killed or cut)
         return problems
 
@@ -421,6 +462,52 @@ def _verified_colors(calls: list[Call], host: str) -> set[str]:
         if line.startswith(f"{host} ✅ verify:")
     ]
     return {color for color in ("blue", "green") if any(color in line for line in lines)}
+
+
+# what fab said when a fault bit (for the log: whether the fault hit the run at all)
+EFFECTS = {
+    "needs attention": re.compile(r"⚠️ +needs attention"),
+    "lock lost": re.compile(r"no longer this run's"),
+    "lock taken over": re.compile(r"lock: took over"),
+    "reconnected": re.compile(r"SSH connection had dropped: connected again"),
+}
+
+
+def _seen(step: Step) -> str:
+    found = [n for n, p in EFFECTS.items() if any(p.search(c.output) for c in step.calls)]
+    return f" ({', '.join(found)})" if found else ""
+
+
+def _break_after_switch(fault: Fault) -> str:
+    """In the background on the victim: once nginx serves the new color, break what the
+    revert needs (BREAKERS) and log 5xx answers of that color for the watch to see."""
+    port = 4001 if fault.color == "blue" else 4002
+    failing = (
+        f'for i in $(seq 40); do echo "$(date +%s.%N) 502 0.001 127.0.0.1:{port}"'
+        f" >> {nginx.access_log_path(APP)}; done"
+    )
+    live = nginx.live_path(APP)
+    wait = (
+        f"i=0; until head -n 1 {live} 2>/dev/null | grep -q 'live={fault.color} ';"
+        " do i=$((i+1)); [ $i -lt 900 ] || exit 0; sleep 0.1; done"
+    )
+    breaker = BREAKERS[fault.how or "read-only"]
+    script = f"{wait}; {breaker}; for j in 1 2 3 4 5 6; do {failing}; sleep 0.5; done"
+    return f"( {script} ) >/dev/null 2>&1 & echo $! > {WATCHER}"
+
+
+def _attention(
+    name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
+) -> list[str]:
+    """A host fab reported as needing attention (its revert failed) is marked so in
+    ``status`` and still serves (docs/guides/recovery.md)."""
+    said = any(re.search(rf"^{name} +⚠️ +needs attention", c.output, re.M) for c in calls[-1:])
+    if not said or record is None or not record.get("reachable"):
+        return []
+    problems = [] if served else [f"{name}: needs attention and serves nothing"]
+    if not record.get("needs_attention"):
+        problems.append(f"{name}: fab said it needs attention, status does not")
+    return problems
 
 
 def _status_serving(record: dict) -> set[tuple[str, str]]:

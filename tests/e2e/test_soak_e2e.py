@@ -2,7 +2,8 @@
 faults on three hosts under load, every invariant checked after each operation.
 
 The seed is printed (and taken from BLUEGREEN_SOAK_SEED when set) so a failure replays;
-the long form is bench/soak.py.
+BLUEGREEN_SOAK_OPERATIONS sets the number of operations and BLUEGREEN_SOAK_FAULTS the
+faults (comma-separated, ``all`` for every one of the soak's). The long form is bench/soak.py.
 """
 
 import os
@@ -10,21 +11,34 @@ import random
 
 import pytest
 
-from bluegreen.testing.soak import Soak
+from bluegreen.testing.soak import FAULTS, Soak
 
 from .support import HOSTS
 
 pytestmark = pytest.mark.e2e
 
 OPERATIONS = 24
+# the faults of issue 23 run in bench/soak.py and on demand here (BLUEGREEN_SOAK_FAULTS=all)
+# until two CI-length runs with them passed
+CI_FAULTS = tuple(f for f in FAULTS if f not in ("revert-fails", "lock-expires", "ssh-drop"))
+
+
+def _faults() -> tuple[str, ...]:
+    chosen = os.environ.get("BLUEGREEN_SOAK_FAULTS") or ""
+    if chosen == "all":
+        return FAULTS
+    return tuple(chosen.split(",")) if chosen else CI_FAULTS
 
 
 def test_a_short_soak_breaks_no_invariant(sandbox, app_repo, tmp_path):
     seed = int(os.environ.get("BLUEGREEN_SOAK_SEED") or random.randrange(1 << 32))
-    print(f"\nsoak seed {seed} (BLUEGREEN_SOAK_SEED={seed} replays it)")
+    operations = int(os.environ.get("BLUEGREEN_SOAK_OPERATIONS") or OPERATIONS)
+    faults = _faults()
+    assert set(faults) <= set(FAULTS), f"unknown faults: {sorted(set(faults) - set(FAULTS))}"
+    print(f"\nsoak seed {seed} (BLUEGREEN_SOAK_SEED={seed} replays it), faults {faults}")
     hosts = [h for h in sandbox if h.name in HOSTS]
-    result = Soak(hosts, app_repo, tmp_path, seed).run(OPERATIONS)
+    result = Soak(hosts, app_repo, tmp_path, seed, faults=faults).run(operations)
     print(result.table())
-    assert len(result.steps) == OPERATIONS
+    assert len(result.steps) == operations
     assert sum(1 for s in result.steps if s.fault) > 0, result.table()  # faults were injected
     assert result.violations == [], result.table()

@@ -82,6 +82,7 @@ class Fault:
     outage: bool = False  # the fault itself takes the host's public port down
     color: str | None = None  # kill-app: the color whose app was killed; revert-fails: new
     how: str | None = None  # revert-fails: what breaks the revert (a key of BREAKERS)
+    ref: str | None = None  # revert-fails: a good release the victim does not serve yet
 
 
 @dataclass
@@ -227,6 +228,9 @@ class Soak:
         live = before[self.hosts[0].name][2]
         if fault and fault.kind == "revert-fails":  # the color the deploy starts there
             fault.color = "green" if before[fault.host][2] == {"blue"} else "blue"
+            served = {r for _, r in self._served_set(self._host(fault.host))}
+            fresh = [t for t in ("v1", "v2") if self.repo.releases[t] not in served]
+            fault.ref = fresh[0] if fresh else "v2"  # a switch to it, never "already live"
         for args, inventory in self._calls(operation, fault, live):
             step.calls.append(self._call(inventory, args, None if step.calls else fault))
             if fault and fault.kind in SIGNALS:
@@ -267,6 +271,8 @@ class Soak:
         if fault and fault.kind == "revert-fails":
             inventory = self.watched
         good = self.rng.choice(("v1", "v2"))
+        if fault and fault.ref:
+            good = fault.ref
         if operation == "deploy":
             return [(("deploy", "--ref", good), inventory)]
         if operation == "deploy-broken":
@@ -486,10 +492,10 @@ def _break_after_switch(fault: Fault) -> str:
         f'for i in $(seq 40); do echo "$(date +%s.%N) 502 0.001 127.0.0.1:{port}"'
         f" >> {nginx.access_log_path(APP)}; done"
     )
-    live = nginx.live_path(APP)
+    answers = "curl -s -m 2 -o /dev/null -D - http://127.0.0.1:4000/version"  # any switch mode
     wait = (
-        f"i=0; until head -n 1 {live} 2>/dev/null | grep -q 'live={fault.color} ';"
-        " do i=$((i+1)); [ $i -lt 900 ] || exit 0; sleep 0.1; done"
+        f"i=0; until {answers} | grep -qi '^x-bluegreen-color: {fault.color}';"
+        " do i=$((i+1)); [ $i -lt 600 ] || exit 0; sleep 0.1; done"
     )
     breaker = BREAKERS[fault.how or "read-only"]
     script = f"{wait}; {breaker}; for j in 1 2 3 4 5 6; do {failing}; sleep 0.5; done"

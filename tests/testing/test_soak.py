@@ -4,6 +4,8 @@ from bluegreen.testing.soak import (
     Fault,
     SoakResult,
     Step,
+    _attention,
+    _break_after_switch,
     _status_serving,
     _verified_colors,
 )
@@ -41,3 +43,31 @@ def test_the_table_counts_operations_faults_and_violations():
     assert "  fab exit codes           {0: 1, 1: 1}" in table
     assert "  invariant violations        1\n    #2 rollback: sandbox2: 3 failed requests" in table
     assert all(f"  fault     {kind:<14}" in table for kind in FAULTS)
+
+
+ATTENTION = (
+    "sandbox3 ⚠️  needs attention: its revert failed, so nothing is stopped or removed;"
+    " port 4000 serves green abc, both colors kept running (docs/guides/recovery.md)"
+)
+
+
+def test_a_host_fab_said_needs_attention_must_be_marked_and_serve():
+    calls = [Call(("deploy",), 1, f"sandbox1 ✅ revert: ok\n{ATTENTION}", 9.0)]
+    marked = {"reachable": True, "needs_attention": "green abc, both colors kept running"}
+    serving = {("green", "abc")}
+    assert _attention("sandbox3", marked, serving, calls) == []
+    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, calls) == [
+        "sandbox3: fab said it needs attention, status does not"
+    ]
+    assert _attention("sandbox3", marked, set(), calls) == [
+        "sandbox3: needs attention and serves nothing"
+    ]
+    assert _attention("sandbox1", {**marked, "needs_attention": None}, serving, calls) == []
+
+
+def test_the_revert_breaker_waits_for_the_new_color_then_breaks_and_logs_its_5xx():
+    script = _break_after_switch(Fault("revert-fails", "sandbox2", 1.0, color="green",
+                                       how="read-only"))  # fmt: skip
+    wait, _, rest = script.partition("; touch /run/soak-ro")
+    assert "x-bluegreen-color: green" in wait and "mount -o remount,bind,ro" in rest
+    assert "127.0.0.1:4002" in rest and script.endswith("& echo $! > /run/soak-watcher.pid")

@@ -48,6 +48,12 @@ def env_file(app_dir: str, color: str) -> str:
     return f"{app_dir}/{color}.env"
 
 
+def stdin_to(path: str) -> str:
+    """Write stdin to ``path`` (quoted) whole or not at all: a failed write (a full disk)
+    removes its half-written ``.new`` and fails."""
+    return f"{{ cat > {path}.new && mv -f {path}.new {path} || {{ rm -f {path}.new; false; }}; }}"
+
+
 def build(app: str, release: str, context: str, dockerfile: str) -> str:
     """Build the release image; the last lines of a failed build reach the operator."""
     build = (
@@ -84,7 +90,7 @@ def run(
         network = f"-e PORT={container_port} -p 127.0.0.1:{color_port}:{container_port}"
     return (
         f"umask 077 && mkdir -p {quote(host.app_dir)}"
-        f" && cat > {envf}.new && mv -f {envf}.new {envf}"
+        f" && {stdin_to(envf)}"
         f" && {set_aside(app, color)}"
         f" && docker run -d --pull never --name {name} --restart unless-stopped"
         f" --label {LABEL}.app={quote(app)} --label {LABEL}.color={color}"

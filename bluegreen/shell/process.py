@@ -15,7 +15,7 @@ from shlex import quote
 
 from bluegreen.config.inventory import COLORS, App, Host
 from bluegreen.shell import release as releases
-from bluegreen.shell.docker import env_file
+from bluegreen.shell.docker import env_file, stdin_to
 from bluegreen.shell.wrap import quiet
 
 UNIT_DIR = "/etc/systemd/system"
@@ -178,7 +178,7 @@ def run(app: App, color: str, release: str, host: Host) -> str:
     target = quote(releases.directory(app_dir, release))
     return (
         f"umask 077 && mkdir -p {quote(app_dir)}"
-        f" && {ensure_user(app, app_dir)}cat > {envf}.new && mv -f {envf}.new {envf}"
+        f" && {ensure_user(app, app_dir)}{stdin_to(envf)}"
         f" && {install_unit(app, app_dir)}"
         f" && {set_aside(app.name, app_dir, color)}"
         f" && ln -sfn {target} {quote(link(app_dir, color))}"

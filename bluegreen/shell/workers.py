@@ -33,7 +33,7 @@ def said(name: str, what: str) -> str:
 
 def _write_env(app_dir: str) -> str:
     envf = quote(env_file(app_dir))
-    return f"umask 077 && mkdir -p {quote(app_dir)} && cat > {envf}.new && mv -f {envf}.new {envf}"
+    return f"umask 077 && mkdir -p {quote(app_dir)} && {docker.stdin_to(envf)}"
 
 
 # --- docker: a container per process --------------------------------------------------------

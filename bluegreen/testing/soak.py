@@ -506,9 +506,12 @@ def _attention(
     name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
 ) -> list[str]:
     """A host fab reported as needing attention (its revert failed) is marked so in
-    ``status`` and still serves (docs/guides/recovery.md)."""
-    said = any(re.search(rf"^{name} +⚠️ +needs attention", c.output, re.M) for c in calls[-1:])
-    if not said or record is None or not record.get("reachable"):
+    ``status`` and still serves (docs/guides/recovery.md). The mark is the host's history
+    line: a host fab could not reach again to write it is not marked (fab says so)."""
+    output = calls[-1].output if calls else ""
+    said = re.search(rf"^{name} +⚠️ +needs attention", output, re.M)
+    lost = re.search(rf"^{name} +⚠️ +still unreachable", output, re.M)
+    if not said or lost or record is None or not record.get("reachable"):
         return []
     problems = [] if served else [f"{name}: needs attention and serves nothing"]
     if not record.get("needs_attention"):

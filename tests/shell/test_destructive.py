@@ -10,7 +10,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from bluegreen.shell import image, process, release, tls
+from bluegreen.config.inventory import Host, Ports
+from bluegreen.shell import docker, image, process, release, tls
 
 STUB_DOCKER = """#!/bin/sh
 echo "$*" >> "$STUB_LOG"
@@ -127,3 +128,20 @@ def test_pull_removes_only_the_pulled_reference(tmp_path):
     sh(image.pull("app", "r1", reference, "registry.example", None), tmp_path)
     removed = [line for line in logged(tmp_path) if line.startswith("rmi")]
     assert removed == [f"rmi {reference}"]
+
+
+def test_an_env_file_that_cannot_be_written_leaves_no_half_file(tmp_path):
+    """A full disk: ``cat`` fails after writing part of the env (the soak found the
+    ``.env.new`` left behind); nothing is started and nothing half-written stays."""
+    app_dir = tmp_path / "srv"
+    host = Host(name="web1", address="10.0.0.1", app_dir=str(app_dir))
+    command = docker.run("web", "green", "r1", host, Ports(), 8080)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for name, text in (("docker", STUB_DOCKER), ("cat", "#!/bin/sh\nprintf 'A='; exit 1\n")):
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_LOG": str(tmp_path / "log")}
+    done = subprocess.run(["sh", "-c", command], env=env, input=b"A=1\n", capture_output=True)
+    assert done.returncode != 0
+    assert list(app_dir.iterdir()) == [] and logged(tmp_path) == []  # docker never ran

@@ -11,8 +11,9 @@ def test_run_publishes_on_loopback_only_and_reads_env_from_stdin():
     host = Host(name="web1", address="203.0.113.10", app_dir="/srv/shop")
     command = docker.run("shop", "green", "abc", host, Ports(), 8080)
     assert command == (
-        "umask 077 && mkdir -p /srv/shop && cat > /srv/shop/green.env.new"
+        "umask 077 && mkdir -p /srv/shop && { cat > /srv/shop/green.env.new"
         " && mv -f /srv/shop/green.env.new /srv/shop/green.env"
+        " || { rm -f /srv/shop/green.env.new; false; }; }"
         " && { docker rm -f shop-green-prev >/dev/null 2>&1 || true; }"
         " && { ! docker container inspect shop-green >/dev/null 2>&1"
         " || { docker stop shop-green >/dev/null"

@@ -89,7 +89,8 @@ def test_run_writes_the_env_installs_the_unit_sets_the_old_release_aside_and_sta
     unit = "/etc/systemd/system/bluegreen-shop@.service"
     assert process.run(APP, "blue", "abc123", HOST) == (
         "umask 077 && mkdir -p /srv/shop"
-        " && cat > /srv/shop/blue.env.new && mv -f /srv/shop/blue.env.new /srv/shop/blue.env"
+        " && { cat > /srv/shop/blue.env.new && mv -f /srv/shop/blue.env.new /srv/shop/blue.env"
+        " || { rm -f /srv/shop/blue.env.new; false; }; }"
         f" && {process.install_unit(APP, '/srv/shop')}"
         " && rm -f /srv/shop/blue.release-prev"
         " && { systemctl disable --no-reload -q bluegreen-shop@blue.service 2>/dev/null;"

@@ -52,8 +52,9 @@ def test_the_start_writes_the_env_starts_each_process_then_checks_each_stays_up(
         " docker logs --tail 10 shop-worker 2>&1; exit 1; }; }"
     )
     assert workers.start_all(DOCKER, (WORKER,), "abc", HOST) == (
-        "umask 077 && mkdir -p /srv/shop && cat > /srv/shop/_processes.env.new"
+        "umask 077 && mkdir -p /srv/shop && { cat > /srv/shop/_processes.env.new"
         " && mv -f /srv/shop/_processes.env.new /srv/shop/_processes.env"
+        " || { rm -f /srv/shop/_processes.env.new; false; }; }"
         f" && {workers.docker_run(DOCKER, WORKER, 'abc', HOST)} && sleep 2 && {up}"
     )
 

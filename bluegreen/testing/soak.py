@@ -407,7 +407,9 @@ class Soak:
                 problems.append(f"{name}: {added} history records for {reached} fab calls")
             # cleaned up by the next operation (a killed run's leftovers need its lock)
             problems += _attention(name, record, served, step.calls)
+            # a host that needs attention keeps what it set aside for the next change's repair
             cut = victim and (fault.kind in ("partition", "ssh-drop", "lock-expires") or stuck)
+            cut = cut or _said(name, "needs attention", step.calls)
             problems += self._host_leftovers(host, killed or cut)
         return problems
 
@@ -502,15 +504,19 @@ def _break_after_switch(fault: Fault) -> str:
     return f"( {script} ) >/dev/null 2>&1 & echo $! > {WATCHER}"
 
 
+def _said(name: str, warning: str, calls: list[Call]) -> bool:
+    """Whether the operation's last fab call warned ``warning`` about host ``name``."""
+    output = calls[-1].output if calls else ""
+    return bool(re.search(rf"^{name} +⚠️ +{warning}", output, re.M))
+
+
 def _attention(
     name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
 ) -> list[str]:
     """A host fab reported as needing attention (its revert failed) is marked so in
     ``status`` and still serves (docs/guides/recovery.md). The mark is the host's history
     line: a host fab could not reach again to write it is not marked (fab says so)."""
-    output = calls[-1].output if calls else ""
-    said = re.search(rf"^{name} +⚠️ +needs attention", output, re.M)
-    lost = re.search(rf"^{name} +⚠️ +still unreachable", output, re.M)
+    said, lost = _said(name, "needs attention", calls), _said(name, "still unreachable", calls)
     if not said or lost or record is None or not record.get("reachable"):
         return []
     problems = [] if served else [f"{name}: needs attention and serves nothing"]

@@ -244,7 +244,8 @@ class Soak:
             served = before[fault.host][2] | after[fault.host][2]
             fault.outage = fault.color in served | _verified_colors(step.calls, fault.host)
         step.violations = self._check(step, before, after)
-        kept = self._stale_lock and fault is not None and fault.kind == "disk-full"
+        # a full disk, or a run interrupted before it took the lock over, keeps it stale
+        kept = self._stale_lock and fault is not None and fault.kind in ("disk-full", *SIGNALS)
         self._stale_lock = kept or bool(fault and fault.kind == "sigkill")
         return step
 
@@ -370,7 +371,10 @@ class Soak:
 
     def _check(self, step: Step, before: dict, after: dict) -> list[str]:
         fault = step.fault
-        killed = bool(fault and fault.kind == "sigkill")
+        # killed now, or interrupted before it took over the lock a killed run left
+        killed = bool(
+            fault and (fault.kind == "sigkill" or (self._stale_lock and fault.kind in SIGNALS))
+        )
         stuck = self._stale_lock and fault is not None and fault.kind == "disk-full"
         status = self._status()
         problems = []

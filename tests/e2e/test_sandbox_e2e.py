@@ -94,8 +94,8 @@ def test_example_app_builds_serves_its_version_and_stops_fast(sandbox):
     version = (EXAMPLE / "VERSION").read_text().strip()
     with connect(host) as connection:
         connection.run("rm -rf /srv/example && mkdir -p /srv/example", hide=True)
-        for name in ("Dockerfile", "VERSION", "entrypoint.sh", "fail.sh"):
-            connection.put(str(EXAMPLE / name), f"/srv/example/{name}")
+        for path in sorted(EXAMPLE.iterdir()):  # the whole build context, as a deploy sends it
+            connection.put(str(path), f"/srv/example/{path.name}")
         connection.run("docker build -q -t example:e2e /srv/example", hide=True)
         connection.run(
             "docker run -d --name example --network host --pull never -e PORT=4091 example:e2e",

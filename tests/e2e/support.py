@@ -14,7 +14,8 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,19 @@ def start_fleet(hosts, repo: AppRepo, tmp_path: Path) -> Path:
     result = fab(base, "deploy", "--ref", "v1")
     assert result.returncode == 0, result.output
     return base
+
+
+@contextmanager
+def systemd_host(index: int) -> Iterator[sb.SandboxHost]:
+    """Sandbox host ``index`` booted with a real systemd (a stale one of that index removed
+    first), removed again at the end."""
+    name = sb.host_name(index)
+    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
+        sb.remove_host(name)
+    try:
+        yield sb.add_host(index, options=sb.HostOptions(init="systemd"))
+    finally:
+        sb.remove_host(name)
 
 
 def served(host) -> tuple[str, str]:

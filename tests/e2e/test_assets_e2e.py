@@ -24,6 +24,7 @@ from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing.demo import PROJECT, fab, make_app_repo, write_inventory
 from bluegreen.testing.load import KINDS, Load
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -212,11 +213,8 @@ def process_fleet(tmp_path_factory):
     inventory = folder / "hosts.yml"
     name = sb.host_name(PROCESS_INDEX)
     inventory.write_text(app + sandbox_app.sandbox_hosts("fleet", [name]))
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    host = sb.add_host(PROCESS_INDEX, options=sb.HostOptions(init="systemd"))
-    yield {"inventory": inventory, "hosts": [host]}
-    sb.remove_host(name)
+    with support.systemd_host(PROCESS_INDEX) as host:
+        yield {"inventory": inventory, "hosts": [host]}
 
 
 def test_a_process_release_assets_load_across_a_deploy_and_a_rollback(process_fleet):

@@ -15,6 +15,7 @@ import pytest
 from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing import demo
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +25,8 @@ TIMER = "certbot.timer"
 
 @pytest.fixture(scope="module")
 def host():
-    name = sb.host_name(INDEX)
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    started = sb.add_host(INDEX, options=sb.HostOptions(init="systemd"))
-    yield started
-    sb.remove_host(name)
+    with support.systemd_host(INDEX) as started:
+        yield started
 
 
 def _inventory(folder: Path) -> Path:

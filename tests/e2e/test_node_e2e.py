@@ -17,6 +17,7 @@ import pytest
 from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing import demo
+from tests.e2e import support
 from tests.e2e import test_process_e2e as process_e2e
 
 pytestmark = pytest.mark.e2e
@@ -63,14 +64,8 @@ def fleet(tmp_path_factory):
     folder = tmp_path_factory.mktemp("node")
     releases = make_repo(folder / "repo")
     inventory = write_inventory(folder / "hosts.yml", folder / "repo")
-    name = sb.host_name(INDEX)
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    host = sb.add_host(INDEX, options=sb.HostOptions(init="systemd"))
-    try:
+    with support.systemd_host(INDEX) as host:
         yield inventory, host, releases
-    finally:
-        sb.remove_host(name)
 
 
 def served(host) -> tuple[str | None, str]:

@@ -23,6 +23,7 @@ from bluegreen.sandbox import app as sandbox_app
 from bluegreen.sandbox import systemd_host
 from bluegreen.testing import demo
 from bluegreen.testing.load import Load
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -95,12 +96,8 @@ def fleet(tmp_path_factory):
     folder = tmp_path_factory.mktemp("process")
     releases = make_repo(folder / "repo")
     inventory = write_inventory(folder / "hosts.yml", folder / "repo")
-    name = sb.host_name(INDEX)
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    host = sb.add_host(INDEX, options=sb.HostOptions(init="systemd"))
-    yield inventory, [host], releases
-    sb.remove_host(name)
+    with support.systemd_host(INDEX) as host:
+        yield inventory, [host], releases
 
 
 def served(host) -> tuple[str | None, str | None, str]:

@@ -29,6 +29,7 @@ from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
 from bluegreen.testing import demo
 from bluegreen.testing.load import KINDS, Load
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -82,17 +83,11 @@ def fleet(tmp_path_factory):
         _git(repo, "commit", "-qm", version)
         _git(repo, "tag", tag)
     inventory = write_inventory(folder, repo, "reload")
-    name = sb.host_name(INDEX)
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    host = sb.add_host(INDEX, options=sb.HostOptions(init="systemd"))
-    try:
+    with support.systemd_host(INDEX) as host:
         for step in (["bootstrap"], ["deploy", "--ref", "v1"]):
             result = demo.fab(inventory, *step)
             assert result.returncode == 0, result.output
         yield folder, repo, host
-    finally:
-        sb.remove_host(name)
 
 
 @dataclass

@@ -231,17 +231,11 @@ def systemd_fleet(systemd_redis, tmp_path_factory):
     )
     env = f"REDIS_HOST: {systemd_redis.address}, REDIS_PORT: '{systemd_redis.port}', "
     inventory = process_inventory(folder / "hosts.yml", folder / "repo", extra, SYSTEMD, env)
-    name = sb.host_name(SYSTEMD)
-    if sb.host_dir(sb.DEFAULT_STATE, name).exists():
-        sb.remove_host(name)
-    host = sb.add_host(SYSTEMD, options=sb.HostOptions(init="systemd"))
-    try:
+    with support.systemd_host(SYSTEMD) as host:
         for step in (("bootstrap",), ("deploy", "--ref", "v1")):
             result = demo.fab(inventory, *step)
             assert result.returncode == 0, result.output
         yield inventory, [host], releases
-    finally:
-        sb.remove_host(name)
 
 
 def slot_table(redis: Redis, host: str) -> list[tuple[int, int, str]]:

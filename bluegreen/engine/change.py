@@ -21,6 +21,7 @@ from bluegreen.config.inventory import Host, Inventory
 from bluegreen.engine import (
     balancer,
     certificate,
+    choose,
     finish,
     interrupts,
     judge,
@@ -34,7 +35,7 @@ from bluegreen.engine.processes import Processes
 from bluegreen.engine.runner import Runner
 from bluegreen.engine.state import HostRun, Options, Phase, Step, batches
 from bluegreen.engine.switcher import Switcher
-from bluegreen.errors import BluegreenError, BugFound, Refused, RemoteError
+from bluegreen.errors import BluegreenError, BugFound, RemoteError
 from bluegreen.local import children, hooks
 from bluegreen.local.notify import Event, Notifier
 from bluegreen.output.log import Log
@@ -205,38 +206,9 @@ class Change:
             preflight.step(self, run, release)
             run.share, run.sticky = steps[-1].share, steps[-1].sticky
 
-        def choose_target(run: HostRun) -> None:
-            if not run.host.web:
-                return  # its release is the web hosts' (``follow_web``)
-            plan.choose(run)
-            splits = min(step.share for step in steps) < 100
-            if splits and run.outcome != "already live" and run.facts.traffic is None:
-                raise Refused("nothing serves here yet, so there is nothing to split with")
-
-        return self.phases(
-            self.runs, (Phase.PREFLIGHT, connect), (Phase.CHOOSE, choose_target)
-        ) and self.follow_web(release)
-
-    def follow_web(self, release: str | None) -> bool:
-        """Hosts without web (``web: false``) take the release the web hosts move to."""
-        others = [run for run in self.runs if not run.host.web]
-        if not others:
-            return True
-        moving = {
-            run.release for run in self.runs if run.host.web and run.outcome != "already live"
-        }
-        releases = (moving or {release}) - {None, ""}
-        if len(releases) != 1:
-            self.log.line(
-                f"❌ hosts without web ({', '.join(run.name for run in others)}) follow the"
-                " release the web hosts of the same run move to; this run moves"
-                f" {' and '.join(sorted(releases)) or 'none'}: name the web hosts in -H too"
-            )
-            return False
-        (target,) = releases
-        for run in others:
-            run.release = target
-        return True
+        preflights = (Phase.PREFLIGHT, connect)
+        chooses = (Phase.CHOOSE, partial(choose.target, plan, steps))
+        return self.phases(self.runs, preflights, chooses) and choose.follow_web(self, release)
 
     def roll_batches(self, plan: Operation, steps: tuple[Step, ...]) -> bool:
         """Batch after batch while each succeeds; an interrupt starts no further batch (the

@@ -77,7 +77,8 @@ def test_a_port_clash_is_refused_for_a_process_app_too(tmp_path: Path) -> None:
 
 
 def test_a_posix_user_and_group_are_taken_under_runtime_process(tmp_path: Path) -> None:
-    text = f"app: {{{PROCESS}, command: x, options: {{user: 'deploy_1:www-data'}}}}\nhosts: {{w: a}}\n"
+    app = f"{{{PROCESS}, command: x, options: {{user: 'deploy_1:www-data'}}}}"
+    text = f"app: {app}\nhosts: {{w: a}}\n"
     assert load(write(tmp_path, text)).app.options.user == "deploy_1:www-data"
 
 

@@ -2,7 +2,9 @@
 test_apps_e2e); ``shop`` is removed while ``blog`` is under HTTPS load. blog keeps serving
 (its files untouched, the shared default server kept for it); every file, container and
 image of shop is gone (listed before and after), its history kept; a new deploy of shop
-works again. Removing the last app takes the shared default server with it.
+works again. Removing the last app takes the shared default server with it. shop also has
+a worker on both hosts, a scheduled job (its scheduler container on sandbox1) and metrics
+files: they go too.
 """
 
 import time
@@ -19,14 +21,29 @@ apps = two_apps.apps  # the same fixture: two apps with domains and TLS on two h
 pytestmark = pytest.mark.e2e
 
 RETRYING = ("new", "keepalive-retry")  # a removal reloads nginx: see docs/guides/remove.md
+METRICS = "/var/lib/bluegreen-e2e-remove-metrics"  # node_exporter's textfile directory
+# shop's worker and scheduled job (docs/guides/workers.md) and its metrics files
+WORKERS = (
+    "  processes: {worker: {command: \"trap 'exit 0' TERM; while :; do sleep 1; done\"}}\n"
+    "  schedule: {tick: {command: 'true', every: 10}}\n"
+)
+
+
+def with_workers(inventory):
+    """shop's inventory with a worker, a scheduled job and metrics (its own file)."""
+    text = inventory.read_text().replace("  drain: 0.5\n", "  drain: 0.5\n" + WORKERS, 1)
+    path = inventory.with_name("shop-workers.yml")
+    path.write_text(text.replace("\nports:", f"\nmetrics: {{textfile_dir: {METRICS}}}\nports:", 1))
+    return path
 
 
 def things(host, app: str) -> list[str]:
-    """Everything bluegreen put on ``host`` for ``app``: files, containers, images."""
+    """Everything bluegreen put on ``host`` for ``app``: files, containers (colors, workers,
+    schedulers), images."""
     listing = (
         f"ls -d /etc/nginx/conf.d/bluegreen-{app}* /etc/nginx/bluegreen/{app}*"
         f" /etc/nginx/bluegreen/tls/{app}-* /var/log/nginx/bluegreen-{app}*"
-        f" /srv/{app} /srv/{app}/* 2>/dev/null;"
+        f" /srv/{app} /srv/{app}/* {METRICS}/bluegreen-{app}* 2>/dev/null;"
         f" docker ps -a --format '{{{{.Names}}}}' | grep '^{app}-';"
         f" docker images --format 'image {{{{.Repository}}}}:{{{{.Tag}}}}' {app}; true"
     )
@@ -43,7 +60,7 @@ def fingerprint(host, app: str) -> str:
 
 
 def test_remove_takes_one_app_off_and_the_other_keeps_serving(apps, app_repo):
-    shop, blog = apps["inv"]["shop"], apps["inv"]["blog"]
+    shop, blog = with_workers(apps["inv"]["shop"]), apps["inv"]["blog"]
     for inventory in (shop, blog):
         result = fab(inventory, "deploy", "--ref", "v1")
         assert result.returncode == 0, result.output
@@ -52,6 +69,10 @@ def test_remove_takes_one_app_off_and_the_other_keeps_serving(apps, app_repo):
     blog_files = {h.name: fingerprint(h, "blog") for h in hosts}
     print("\nshop before:", before)
     assert all("shop-blue" in listed and "image" in " ".join(listed) for listed in before.values())
+    for host in hosts:  # the worker on each host, the job's scheduler on the first one
+        assert "shop-worker" in before[host.name], before
+        assert f"{METRICS}/bluegreen-shop.prom" in before[host.name], before
+    assert "shop-schedule-tick" in before["sandbox1"], before
 
     refused = fab(shop, "remove")  # no terminal to ask on, no --yes
     assert refused.returncode == 2 and "give --yes" in refused.output, refused.output

@@ -163,24 +163,33 @@ JOURNAL_LINES = 2000  # how far back status looks for the last run's release
 
 def probe(app: App, host: Host) -> str:
     """``job_<name>=<last>|<next>|<release>`` for each scheduled job whose host this is:
-    its last and next run (``@epoch``; on Docker ``@slot`` and no next: the scheduler
+    its last and next run (``@epoch``; on Docker ``#slot`` and no next: the scheduler
     computes none ahead) and the release of its last run. Nothing for a job not set up."""
     jobs = [job for job in app.schedule if job.host == host.name]
+    if not jobs:
+        return ""
     if app.runtime == "process":
-        return "\n".join(_timer_probe(app.name, job) for job in jobs)
+        return "\n".join([_WHEN, *(_timer_probe(app.name, job) for job in jobs)])
     return "\n".join(_scheduler_probe(app.name, job) for job in jobs)
+
+
+# a timer's time property ($1 of unit $2) as @epoch: systemctl prints it in words (its
+# --timestamp=unix does not apply to these), or n/a before the first run
+_WHEN = (
+    'bg_when() { v=$(systemctl show --value -p "$1" "$2");'
+    ' case $v in ""|n/a) ;; *) date -u -d "$v" +@%s 2>/dev/null;; esac; }'
+)
 
 
 def _timer_probe(app: str, job: ScheduledJob) -> str:
     timer, service = quote(unit(app, job.name, "timer")), quote(unit(app, job.name, "service"))
-    show = "systemctl show --timestamp=unix --value -p"
     released = (
         f"journalctl -u {service} -o cat --no-pager -n {JOURNAL_LINES} 2>/dev/null"
         f" | sed -n 's/^{RELEASE}//p' | tail -n 1"
     )
     return (
         f'if [ -e {process.UNIT_DIR}/{timer} ]; then echo "job_{job.name}='
-        f"$({show} LastTriggerUSec {timer})|$({show} NextElapseUSecRealtime {timer})"
+        f"$(bg_when LastTriggerUSec {timer})|$(bg_when NextElapseUSecRealtime {timer})"
         f'|$({released})"; fi'
     )
 

@@ -7,13 +7,17 @@ a worker on both hosts, a scheduled job (its scheduler container on sandbox1) an
 files: they go too.
 """
 
+import json
 import time
+from datetime import datetime
 
 import pytest
 
 from bluegreen import sandbox as sb
 from bluegreen.testing.demo import fab
+from tests.e2e import support
 from tests.e2e import test_apps_e2e as two_apps
+from tests.e2e import test_process_e2e as process_e2e
 from tests.e2e.test_apps_e2e import REFUSE, load_on
 
 apps = two_apps.apps  # the same fixture: two apps with domains and TLS on two hosts
@@ -108,3 +112,57 @@ def test_remove_takes_one_app_off_and_the_other_keeps_serving(apps, app_repo):
     for host in hosts:
         assert things(host, "shop") == things(host, "blog") == []
         assert sb.run_in(host, f"test -e {REFUSE}", check=False).returncode == 1
+
+
+SYSTEMD_INDEX = 12  # a systemd host apart from every other test's hosts
+PROCESS_JOBS = "processes: {worker: {command: exec sleep 1000}}\n" + (
+    "schedule: {tick: {command: 'true', every: 5}}\n"
+)
+
+
+def _tick(inventory) -> dict | None:
+    """The scheduled job as ``fab status --json`` shows it, once it has run (bounded)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = fab(inventory, "status", "--json")
+        assert status.returncode == 0, status.output
+        tick = json.loads(status.stdout)["hosts"][0]["schedule"]["tick"]
+        if tick["last"] and tick["release"]:
+            return tick
+        time.sleep(1)
+    return None
+
+
+def test_on_systemd_status_shows_the_timer_and_remove_takes_workers_and_timers(tmp_path):
+    """runtime: process: the worker's unit and the job's timer and service; status reads
+    the timer's last and next run and the release its last run used (after v1, then v2);
+    remove leaves no unit, timer, failed unit, system user or file of the app."""
+    releases = process_e2e.make_repo(tmp_path / "repo")
+    inventory = process_e2e.write_inventory(
+        tmp_path / "hosts.yml", tmp_path / "repo", PROCESS_JOBS, index=SYSTEMD_INDEX
+    )
+    listing = (
+        "ls -d /etc/systemd/system/bluegreen-pyexample* /srv/pyexample/* 2>/dev/null;"
+        " systemctl list-units --all --plain --no-legend 'bluegreen-pyexample*' | cut -d' ' -f1;"
+        " id -un bg-pyexample 2>/dev/null; true"
+    )
+    with support.systemd_host(SYSTEMD_INDEX) as host:
+        for tag in ("v1", "v2"):
+            result = fab(inventory, "deploy", "--ref", tag)
+            assert result.returncode == 0, result.output
+            time.sleep(5)  # a slot of the new release
+            tick = _tick(inventory)
+            print(f"\nstatus after {tag}: tick {tick}")
+            assert tick is not None and tick["schedule"] == "every 5 s"
+            last, upcoming = (datetime.fromisoformat(tick[k]) for k in ("last", "next"))
+            assert tick["release"] == releases[tag] and upcoming > last  # ISO times, UTC
+        before = sorted(sb.run_in(host, listing).stdout.split())
+        print("before:", before)
+        for name in ("worker.service", "schedule-tick.timer", "schedule-tick.service"):
+            assert f"/etc/systemd/system/bluegreen-pyexample-{name}" in before
+        assert "bluegreen-pyexample-worker.service" in before and "bg-pyexample" in before
+        result = fab(inventory, "remove", "--yes")
+        print(f"remove ({result.seconds:.1f} s)")
+        assert result.returncode == 0, result.output
+        after = sorted(sb.run_in(host, listing).stdout.split())
+        assert after == ["/srv/pyexample/history.jsonl"], after

@@ -45,9 +45,8 @@ def test_a_worker_only_process_host_needs_systemd_and_no_service_at_all() -> Non
     """``web: false``: systemd runs the workers; nothing of nginx is planned."""
     worker = Host("w", "10.0.0.2", web=False)
     target = bootstrap.Target(worker, None, profiles.PROFILES["debian"], True, False, "", False)  # type: ignore[arg-type]
-    planned = {
-        s.name: s.commands(target) for s in bootstrap.steps(inventory(runtime="process", command="x"))
-    }
+    steps = bootstrap.steps(inventory(runtime="process", command="x"))
+    planned = {step.name: step.commands(target) for step in steps}
     assert planned["services"] == [] and planned["nginx main context"] == []
     assert planned["systemd"] and planned["app directory"]
     assert "nginx" not in planned["packages"][0] and "nginx" not in planned["checks"][0]

@@ -77,6 +77,10 @@ def test_remove_takes_one_app_off_and_the_other_keeps_serving(apps, app_repo):
         assert "shop-worker" in before[host.name], before
         assert f"{METRICS}/bluegreen-shop.prom" in before[host.name], before
     assert "shop-schedule-tick" in before["sandbox1"], before
+    tick = _tick(shop)  # status reads the Docker scheduler's last slot and its release
+    print("status: tick", tick)
+    assert tick is not None and tick["release"] == app_repo.releases["v1"]
+    assert datetime.fromisoformat(tick["next"]) > datetime.fromisoformat(tick["last"])
 
     refused = fab(shop, "remove")  # no terminal to ask on, no --yes
     assert refused.returncode == 2 and "give --yes" in refused.output, refused.output
@@ -126,9 +130,10 @@ def _tick(inventory) -> dict | None:
     while time.monotonic() < deadline:
         status = fab(inventory, "status", "--json")
         assert status.returncode == 0, status.output
-        tick = json.loads(status.stdout)["hosts"][0]["schedule"]["tick"]
-        if tick["last"] and tick["release"]:
-            return tick
+        jobs = [h["schedule"]["tick"] for h in json.loads(status.stdout)["hosts"] if h["schedule"]]
+        assert len(jobs) == 1, status.stdout  # on its one host
+        if jobs[0]["last"] and jobs[0]["release"]:
+            return jobs[0]
         time.sleep(1)
     return None
 

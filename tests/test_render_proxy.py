@@ -1,6 +1,7 @@
 """The proxy defaults of the rendered site (docs/guides/proxy.md): exact lines, then a real
 nginx on loopback carrying what real apps send (WebSocket, stream, upload, big headers)."""
 
+import contextlib
 import dataclasses
 import http.client
 import re
@@ -10,15 +11,18 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bluegreen import render
-from bluegreen.config.certificates import HTTPS_PORT, Pair
+from bluegreen.config.certificates import HTTP_PORT, Pair
 from bluegreen.config.inventory import App, Inventory, Ports, Proxy, Tls
+from bluegreen.engine import checks
 from bluegreen.facts.traffic import Traffic
+from bluegreen.transport import http as transport
 
 BIG = 32 * 1024  # the header size every default must carry
 # The public server's address here (a host's listens on every address; on 127.0.0.1 the site
@@ -192,22 +196,35 @@ def nginx_proxy(tmp_path):
             (tmp_path / "union" / "static").mkdir(parents=True)
             (tmp_path / "union" / "static" / FINGERPRINTED).write_text("old")
             (tmp_path / "shelf.assets").symlink_to(tmp_path / "union")
-        text = render.site(render.environment(inv), dataclasses.replace(inv, app=app), "core")
-        listen = rf"\g<1>{PUBLIC}:{public[name]}"
-        text = re.sub(r"^( *listen )\d+(?=[ ;])", listen, text, flags=re.M)
-        text = text.replace(f"listen 127.0.0.1:{HTTPS_PORT} ", f"listen 127.0.0.1:{public[name]} ")
-        config.append(
-            text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
-                "/var/log/nginx/", f"{tmp_path}/"
-            )
-        )
-        link = Traffic("blue", "r1").link_name()
-        (tmp_path / f"{name}.states" / link).mkdir(parents=True)
-        (tmp_path / f"{name}.current").symlink_to(f"{name}.states/{link}")
+        inv = dataclasses.replace(inv, app=app)
+        config.append(_site(tmp_path, inv, public[name], Traffic("blue", "r1")))
+    with _nginx(tmp_path, config):
+        yield public
+    web.shutdown()
+    echo.shutdown()
+
+
+def _site(tmp_path: Path, inventory: Inventory, port: int, serves: Traffic) -> str:
+    """The app's core-mode site listening on ``port`` (public: PUBLIC, checks: 127.0.0.1),
+    its files below ``tmp_path``, its state link saying it serves ``serves``."""
+    text = render.site(render.environment(inventory), inventory, "core")
+    text = re.sub(r"^( *listen )\d+(?=[ ;])", rf"\g<1>{PUBLIC}:{port}", text, flags=re.M)
+    text = re.sub(r"listen 127\.0\.0\.1:\d+(?=[ ;])", f"listen 127.0.0.1:{port}", text)
+    name, link = inventory.app.name, serves.link_name()
+    (tmp_path / f"{name}.states" / link).mkdir(parents=True)
+    (tmp_path / f"{name}.current").symlink_to(f"{name}.states/{link}")
+    return text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
+        "/var/log/nginx/", f"{tmp_path}/"
+    )
+
+
+@contextlib.contextmanager
+def _nginx(tmp_path: Path, sites: list[str]) -> Iterator[None]:
+    """A real nginx (no master, daemon) serving ``sites`` while the block runs."""
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\naccess_log off;\n"
-        + "\n".join(config)
+        + "\n".join(sites)
         + "\n}\n"
     )
     nginx = ["nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)]
@@ -215,11 +232,9 @@ def nginx_proxy(tmp_path):
     assert tested.returncode == 0, tested.stderr
     subprocess.run([*nginx, "-g", "daemon on; master_process off;"], check=True, timeout=10)
     try:
-        yield public
+        yield
     finally:
         subprocess.run([*nginx, "-s", "stop"], timeout=10)
-        web.shutdown()
-        echo.shutdown()
 
 
 def _request(
@@ -334,3 +349,41 @@ def test_a_real_nginx_serves_stored_assets_and_asks_the_app_for_the_rest(nginx_p
     assert (status, body) == (200, b"app /static/app.fedcba987654.js")  # the color answered
     assert (headers["X-Bluegreen-Release"], headers["Cache-Control"]) == ("r1", None)
     assert _request(port, "GET", "/other")[2] == b"app /other"
+
+
+class _Loopback:
+    """A host's ``Remote.http_get`` with TCP to this machine's 127.0.0.1 for the SSH channel
+    (the same request and reading: ``http.get``); the port 80 it is asked for is ``port``."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def http_get(self, port: int, path: str, timeout: float, tls=None, name=None):
+        assert port == HTTP_PORT, "an app with domains and tls: off is served on port 80"
+        channel = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return transport.get(channel, path, timeout, tls, name)
+
+
+def test_the_checks_of_two_apps_sharing_a_port_by_name_see_each_its_own_release(tmp_path):
+    """Two apps with ``domains`` and ``tls: off`` share port 80 by name; on 127.0.0.1 the
+    first one's server is the default there: a check of the second that does not ask for
+    its name would read the first app's release (verification, status, the watch)."""
+    if shutil.which("nginx") is None:
+        pytest.skip("needs the nginx binary")
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    port, app_port = _free_port(), web.server_address[1]
+    serves = {"one": Traffic("blue", "r1"), "two": Traffic("green", "r2")}
+    inventories = {}
+    for name in serves:
+        inv = _inventory(tmp_path, name, blue=app_port, green=app_port)
+        app = dataclasses.replace(inv.app, domains=(f"{name}.example.test",))
+        inventories[name] = dataclasses.replace(inv, app=app)
+    sites = [_site(tmp_path, inv, port, serves[name]) for name, inv in inventories.items()]
+    try:
+        with _nginx(tmp_path, sites):
+            for name, inv in inventories.items():
+                seen = checks.serving(_Loopback(port), checks.public(inv), "/", 5.0)
+                assert seen == serves[name], name
+    finally:
+        web.shutdown()

@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from bluegreen.config import certificates
 from bluegreen.config.inventory import Expect, Health, Inventory, json_text
@@ -95,12 +96,36 @@ def exposed(address: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
-def public(inventory: Inventory) -> tuple[int, certificates.Client | None]:
+@dataclass(frozen=True)
+class Public:
+    """Where bluegreen asks the host's nginx for the app (over SSH, on 127.0.0.1): the port,
+    the name asked for and, over HTTPS, how the certificate is checked.
+
+    An app with domains is asked for by its first one, TLS or not: apps sharing a port by
+    name each have a server on 127.0.0.1 too, and only the first of them is the default
+    there, so ``localhost`` would read another app's release."""
+
+    port: int
+    name: str | None = None  # the Host (and SNI); None: localhost, an app without domains
+    tls: certificates.Client | None = None
+
+    def get(self, remote: Remote, path: str, timeout: float) -> HttpReply:
+        return remote.http_get(self.port, path, timeout, tls=self.tls, name=self.name)
+
+
+def plain(inventory: Inventory) -> Public:
+    """Where the app is served and the name asked for there, over plain HTTP even on 443
+    (bootstrap: any answer, nginx's 400 too, says the port is up)."""
+    app = inventory.app
+    return Public(inventory.public_port, app.domains[0] if app.domains else None)
+
+
+def public(inventory: Inventory) -> Public:
     """Where the app is served and, over HTTPS, how its certificate is checked: against the
     first domain, trusting the user's own chain (files) or the system's CAs (acme)."""
-    app = inventory.app
+    app, at = inventory.app, plain(inventory)
     if app.tls.mode == "off":
-        return inventory.public_port, None
+        return at
     pair, ca = app.tls.pair, app.tls.ca
     trusted = pair.chain.decode() if pair else ca.read_text() if ca else None
     client = certificates.Client(
@@ -108,38 +133,26 @@ def public(inventory: Inventory) -> tuple[int, certificates.Client | None]:
         cadata=trusted,
         fingerprint=pair.fingerprint if pair else None,
     )
-    return inventory.public_port, client
+    return Public(at.port, at.name, client)
 
 
-def serving(
-    remote: Remote,
-    port: int,
-    path: str,
-    timeout: float,
-    tls: certificates.Client | None = None,
-) -> Traffic | None:
+def serving(remote: Remote, at: Public, path: str, timeout: float) -> Traffic | None:
     """What the public port serves now, by nginx's headers (one probe; None: no answer, or
     not ours)."""
     try:
-        reply = remote.http_get(port, path, timeout, tls=tls)
+        reply = at.get(remote, path, timeout)
     except (OSError, ConnectionError, RemoteError):
         return None
     color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
     return traffic.parse(f"{color} {release}")
 
 
-def wait_maintenance(
-    remote: Remote,
-    port: int,
-    path: str,
-    deadline: float = 10.0,
-    tls: certificates.Client | None = None,
-) -> str:
+def wait_maintenance(remote: Remote, at: Public, path: str, deadline: float = 10.0) -> str:
     """Wait until the public port answers with the maintenance page (503, Retry-After)."""
-    started, last = time.monotonic(), "no answer"
+    port, started, last = at.port, time.monotonic(), "no answer"
     while time.monotonic() - started < deadline:
         try:
-            reply = remote.http_get(port, path, timeout=2.0, tls=tls)
+            reply = at.get(remote, path, timeout=2.0)
             page = reply.headers.get(MAINTENANCE_HEADER) == "on"
             if reply.status == 503 and page and "retry-after" in reply.headers:
                 return f"port {port} answers 503 with the maintenance page"
@@ -152,13 +165,12 @@ def wait_maintenance(
 
 def wait_serving(
     remote: Remote,
-    port: int,
+    at: Public,
     path: str,
     expected: Mapping[str, str],
     window: float = 0.3,
     deadline: float = 10.0,
     see_all: bool = True,
-    tls: certificates.Client | None = None,
 ) -> str:
     """Wait until every answer on the public port comes from ``expected`` (color -> release).
 
@@ -167,7 +179,7 @@ def wait_serving(
     colors must have answered (``see_all``) — except a sticky one, where this client only
     ever gets one of them.
     """
-    started = time.monotonic()
+    port, started = at.port, time.monotonic()
     first_good: float | None = None
     first_dead: float | None = None  # since when a target color answers only 5xx
     seen: set[str] = set()
@@ -175,7 +187,7 @@ def wait_serving(
     serving = " and ".join(f"{color} {release}" for color, release in expected.items())
     while time.monotonic() - started < deadline:
         try:
-            reply = remote.http_get(port, path, timeout=2.0, tls=tls)
+            reply = at.get(remote, path, timeout=2.0)
             color, release = reply.headers.get(COLOR_HEADER), reply.headers.get(RELEASE_HEADER)
             if reply.status < 400 and color in expected and expected[color] == release:
                 first_dead = None

@@ -46,9 +46,9 @@ def read(
         app.name, host.app_dir, release, app.runtime, bridge, certificate, bool(app.domains)
     )
     health, ports = inventory.app.health, inventory.ports
-    port, tls = checks.public(inventory)
+    at = checks.public(inventory)
     with ThreadPoolExecutor(max_workers=1 + len(health_of)) as pool:
-        asked = pool.submit(checks.serving, remote, port, health.path, health.timeout, tls)
+        asked = pool.submit(checks.serving, remote, at, health.path, health.timeout)
         colors = {
             c: pool.submit(checks.health_once, remote, ports.of(c), health) for c in health_of
         }

@@ -36,15 +36,15 @@ def put_back(change: Change, group: list[HostRun], plan: Operation) -> None:
 def attend(change: Change, run: HostRun) -> None:
     """A host whose revert failed: ask its public port once what it serves, and say that
     it needs attention (in the log, the closing table and its history line)."""
-    port, client = checks.public(change.inventory)
+    at = checks.public(change.inventory)
     health = change.inventory.app.health
-    seen = checks.serving(run.remote, port, health.path, health.timeout, client)
+    seen = checks.serving(run.remote, at, health.path, health.timeout)
     kept = "both colors" if run.facts.traffic is not None else run.color
     run.attention = f"{seen.describe() if seen else 'unknown'}, {kept} kept running"
     run.outcome = NEEDS_ATTENTION
     run.recorded["serves"] = run.attention
     change.log.warn(
         run.name,
-        f"needs attention: its revert failed, so nothing is stopped or removed; port {port}"
+        f"needs attention: its revert failed, so nothing is stopped or removed; port {at.port}"
         f" serves {run.attention} (docs/guides/recovery.md)",
     )

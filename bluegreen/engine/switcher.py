@@ -118,7 +118,7 @@ class Switcher:
         page = [(nginx.maintenance_path(app), self.page)] if up else []
         command, key = nginx.install([*changed, *page, *live], reload=reload, then=link), None
         if not reload:  # verification's channel opens while the switch runs (read per request)
-            run.remote.connect_ahead(checks.public(inv)[0], inv.app.health.timeout)
+            run.remote.connect_ahead(checks.public(inv).port, inv.app.health.timeout)
         pair = inv.app.tls.pair
         if pair is not None and changed:  # a new site may name a new pair: put it there first
             certificate, key_path = pair.paths(app)
@@ -164,14 +164,14 @@ class Switcher:
         """The public port serves ``traffic``; after a reload, for longer than nginx's overlap."""
         window = RELOAD_OVERLAP if run.mode == "reload" else 0.0
         path = self.inventory.app.health.path
-        port, tls = checks.public(self.inventory)
+        at = checks.public(self.inventory)
         if self.dry_run:
-            return f"would check that port {port} serves {traffic.describe()}"
+            return f"would check that port {at.port} serves {traffic.describe()}"
         if traffic.maintenance:
-            return checks.wait_maintenance(run.remote, port, path, tls=tls)
+            return checks.wait_maintenance(run.remote, at, path)
         sticky = traffic.split is not None and traffic.split.sticky
         return checks.wait_serving(
-            run.remote, port, path, traffic.releases, window=window, see_all=not sticky, tls=tls
+            run.remote, at, path, traffic.releases, window=window, see_all=not sticky
         )
 
     def verify_target(self, run: HostRun) -> None:

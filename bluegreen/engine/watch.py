@@ -96,12 +96,12 @@ def watch(
     offset = int(size.strip().removeprefix("size=") or 0)
     tallies: dict[str, Tally] = {}
     started = time.monotonic()
-    port, tls = checks.public(inventory)
+    at = checks.public(inventory)
     while not halt.wait(POLL):
         if settings.probe:
             # nginx logs what it answered; the log is what is judged
             with contextlib.suppress(OSError, ConnectionError):
-                remote.http_get(port, settings.probe, timeout=POLL, tls=tls)
+                at.get(remote, settings.probe, timeout=POLL)
         output = remote.run(nginx.read_log(path, offset), what="watch", readonly=True)
         start, text = _start_and_text(output)
         complete = text[: text.rfind("\n") + 1]

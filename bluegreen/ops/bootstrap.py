@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from bluegreen import facts, render, transport
 from bluegreen.config import profiles
 from bluegreen.config.inventory import Host, Inventory
+from bluegreen.engine.checks import Public, plain
 from bluegreen.facts import neighbours
 from bluegreen.output.log import Log
 from bluegreen.shell import acme, docker_config, metrics, packages, system
@@ -140,12 +141,15 @@ def _docker_group(t: Target) -> Outcome:
     return result
 
 
-def _public_port(t: Target, port: int, listening: bool) -> str:
-    """The public port answers (after a deploy it must); before the first deploy it may not."""
+def _public_port(t: Target, at: Public, listening: bool) -> str:
+    """The public port answers (after a deploy it must); before the first deploy it may not.
+    Asked for the app's name, as its checks ask (with domains another app's site may be the
+    default on 127.0.0.1)."""
+    port = at.port
     if not listening and not t.deployed:
         return f"port {port} not served yet (the first deploy installs the site)"
     try:
-        reply = t.remote.http_get(port, "/", timeout=5)
+        reply = at.get(t.remote, "/", timeout=5)
     except (OSError, ConnectionError) as error:
         raise RuntimeError(f"public port {port} does not answer: {error}") from error
     return f"port {port} answers (HTTP {reply.status})"
@@ -200,7 +204,8 @@ def process_steps(inventory: Inventory, docker_steps: list[Step]) -> list[Step]:
 def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
     """The bootstrap steps, in order; ``docker_group``: add the login user to the docker
     group (root without sudo's log: only when asked)."""
-    port = inventory.public_port
+    at = plain(inventory)
+    port = at.port
     acme_mode = inventory.app.tls.mode == "acme"
     extra = ("certbot",) if acme_mode else ()  # same name on apt/dnf
     exporters = inventory.metrics
@@ -212,7 +217,7 @@ def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
         listening = system.LISTENING in result.notes
         result.notes = [n for n in result.notes if n != system.LISTENING]
         if t.host.web:
-            result.notes.append(_public_port(t, port, listening))
+            result.notes.append(_public_port(t, at, listening))
         return result
 
     def wanted(t: Target) -> profiles.Profile:

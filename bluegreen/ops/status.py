@@ -163,17 +163,17 @@ def _names(found: HostFacts) -> dict:
 def _tls(run: Session, inventory: Inventory) -> dict | None:
     """The certificate the host serves for the first domain: checked as a deploy checks it,
     and read unverified when that fails (to say what is wrong with it)."""
-    port, client = checks.public(inventory)
-    if client is None:
+    at = checks.public(inventory)
+    if at.tls is None:
         return None
     path, error = inventory.app.health.path, None
     try:
-        der = run.remote.http_get(port, path, 5.0, tls=client).certificate
+        der = at.get(run.remote, path, 5.0).certificate
     except (OSError, ConnectionError) as problem:
         error = str(problem) or type(problem).__name__
-        unverified = dataclasses.replace(client, verify=False, fingerprint=None)
+        unverified = dataclasses.replace(at.tls, verify=False, fingerprint=None)
         try:
-            der = run.remote.http_get(port, path, 5.0, tls=unverified).certificate
+            der = dataclasses.replace(at, tls=unverified).get(run.remote, path, 5.0).certificate
         except (OSError, ConnectionError):
             der = None
     cert = der and certificates.served(der)

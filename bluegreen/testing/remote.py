@@ -268,6 +268,7 @@ class FakeHost:
         self.opened = 0
         self.ahead: list[int] = []  # ports whose next probe's channel was opened ahead, in order
         self.answered = 0  # requests to the public port (alternates colors in a split)
+        self.asked_for: set[str | None] = set()  # Hosts its public port was asked for (None: -)
         self.switches = 0  # guarded nginx installs that went through (the switch's)
         self.dropped = False  # the session is lost (``drop``) until a reconnect
         self._lock = threading.Lock()
@@ -569,12 +570,14 @@ class FakeHost:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def http(self, port: int, path: str) -> HttpReply:
-        """The color ports answer health for their container; 4000 answers what nginx serves."""
+    def http(self, port: int, path: str, name: str | None = None) -> HttpReply:
+        """The color ports answer health for their container; 4000 answers what nginx serves
+        (asked for ``name``, kept in ``asked_for``)."""
         with self._lock:
             for color in COLORS:
                 if port == self.ports.of(color):
                     return self._health(color)
+            self.asked_for.add(name)
             served = self.serving()
             if "public" in self.fail:
                 raise ConnectionResetError(self.fail["public"])
@@ -693,10 +696,12 @@ class ScriptedRemote:
     def connect_ahead(self, port: int, timeout: float) -> None:
         self.fake.ahead.append(port)
 
-    def http_get(self, port: int, path: str, timeout: float, tls: object = None) -> HttpReply:
+    def http_get(
+        self, port: int, path: str, timeout: float, tls: object = None, name: str | None = None
+    ) -> HttpReply:
         if self.fake.dropped:
             raise ConnectionResetError("SSH connection lost")
-        return self.fake.http(port, path)
+        return self.fake.http(port, path, name)
 
     def stream(self, command: str, on_line: Callable[[str], None]) -> None:
         self.round_trips += 1

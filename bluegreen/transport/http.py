@@ -28,20 +28,29 @@ class HttpReply:
 
 
 def get(
-    channel: paramiko.Channel, path: str, timeout: float, tls: certificates.Client | None
+    channel: paramiko.Channel,
+    path: str,
+    timeout: float,
+    tls: certificates.Client | None,
+    name: str | None = None,
 ) -> HttpReply:
-    """GET ``path`` on an open ``channel`` (closed after); with ``tls``: HTTPS with its name
-    (SNI and Host), the certificate verified against that name and ``tls``'s trust."""
-    request = (
-        f"GET {path} HTTP/1.0\r\nHost: {tls.server_name if tls else 'localhost'}\r\n"
-        "User-Agent: bluegreen\r\nConnection: close\r\n\r\n"
-    ).encode()
+    """GET ``path`` on an open ``channel`` (closed after), asking for ``name`` (the Host:
+    nginx picks the server by it; None: localhost); with ``tls``: HTTPS with its name (SNI
+    and Host), the certificate verified against that name and ``tls``'s trust."""
+    request = request_text(path, tls.server_name if tls else name or "localhost")
     with channel:
         channel.settimeout(timeout)
         if tls is not None:
             return _https(channel, request, tls)
         channel.sendall(request)
         return read_reply(channel.recv)
+
+
+def request_text(path: str, name: str) -> bytes:
+    """The request a probe sends: one GET for ``name``, closed after the answer."""
+    return (
+        f"GET {path} HTTP/1.0\r\nHost: {name}\r\nUser-Agent: bluegreen\r\nConnection: close\r\n\r\n"
+    ).encode()
 
 
 def read_reply(recv: Callable[[int], bytes]) -> HttpReply:

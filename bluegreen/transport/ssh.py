@@ -325,10 +325,16 @@ class Remote:
             self.ahead.open(port, lambda: _tunnel(transport, port, timeout))
 
     def http_get(
-        self, port: int, path: str, timeout: float, tls: certificates.Client | None = None
+        self,
+        port: int,
+        path: str,
+        timeout: float,
+        tls: certificates.Client | None = None,
+        name: str | None = None,
     ) -> HttpReply:
-        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl);
-        HTTPS with ``tls`` (a wrong certificate is an ``ssl.SSLError``)."""
+        """GET http://127.0.0.1:PORT/PATH on the host through an SSH channel (no exec, no curl)
+        for ``name`` (Host; None: localhost); HTTPS with ``tls``, for its name (a wrong
+        certificate is an ``ssl.SSLError``)."""
         transport = self.connection.transport
         if transport is None or not transport.is_active():
             raise RemoteError(self.host.name, "SSH connection lost")
@@ -338,7 +344,7 @@ class Remote:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
         except (paramiko.SSHException, EOFError) as error:  # the session ended meanwhile
             raise RemoteError(self.host.name, f"SSH connection lost ({error})") from error
-        return http.get(channel, path, timeout, tls)
+        return http.get(channel, path, timeout, tls, name)
 
 
 def _tunnel(transport: paramiko.Transport, port: int, timeout: float) -> paramiko.Channel:

@@ -58,6 +58,7 @@ OLD = "0123456789ab"  # live (blue) on every host at the start
 PREV = "00000000cafe"  # the release before it, kept stopped in green
 SECRET = "s3cr3t-value"
 NAMES = ("web1", "web2")
+SHOP = "shop.example.test"
 
 
 @pytest.fixture(scope="module")
@@ -1130,3 +1131,16 @@ def test_a_revert_puts_back_the_site_file_the_switch_replaced(monkeypatch, tmp_p
     assert {p: model.files.get(p) for p in config} == {p: before.get(p) for p in config}
     assert model.loaded[model.site] == before[model.site]  # and nginx loaded it
     assert fakes["web1"].nginx.serving() == Traffic("blue", OLD)
+
+
+def test_every_probe_of_an_app_with_domains_asks_for_its_name_tls_or_not(
+    monkeypatch, tmp_path, repo
+):
+    """Apps sharing port 80 by name each have a server on 127.0.0.1: a probe for localhost
+    would read the first app's release (tests/test_render_proxy.py shows it on nginx)."""
+    plain = inventory(tmp_path, repo[0])
+    named = dataclasses.replace(plain, app=dataclasses.replace(plain.app, domains=(SHOP,)))
+    for inv, names in ((plain, {None}), (named, {SHOP})):
+        result = run(monkeypatch, fleet(), deploy, inv)
+        assert result.ok, result.out
+        assert [fake.asked_for for fake in result.fakes.values()] == [names] * len(NAMES)

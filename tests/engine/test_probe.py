@@ -17,7 +17,7 @@ class Public:
     def run(self, command: str, **kw) -> str:
         return self.probe_output
 
-    def http_get(self, port: int, path: str, timeout: float, tls=None) -> HttpReply:
+    def http_get(self, port: int, path: str, timeout: float, tls=None, name=None) -> HttpReply:
         return HttpReply(200, self.headers, "")
 
 

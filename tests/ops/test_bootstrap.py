@@ -2,14 +2,17 @@
 
 import io
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from bluegreen import transport
 from bluegreen.config.inventory import App, Host, Inventory, Ports, Tls
+from bluegreen.engine.checks import Public
 from bluegreen.ops import bootstrap
 from bluegreen.output.log import Log
 from bluegreen.shell import acme, docker_config, system
+from bluegreen.transport.http import HttpReply
 
 # --- daemon.json merge -------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class FakeRemote:
             return self.fake.probe
         return self.fake.answers.get(what, "")
 
-    def http_get(self, port, path, timeout, tls=None):
+    def http_get(self, port, path, timeout, tls=None, name=None):
         raise ConnectionRefusedError(port)
 
 
@@ -288,3 +291,18 @@ def test_a_worker_only_host_gets_docker_and_no_nginx_and_says_what_it_skipped(mo
     ) in out
     for step in ("nginx main context", "SELinux", "firewall", "certificate renewal"):
         assert f"{step}: ok — web: false (no nginx here)" in out
+
+
+def test_the_public_port_check_asks_for_the_apps_name():
+    """Apps with domains share port 80 by name: the check asks for this app's site, not for
+    localhost (whichever site is the default on 127.0.0.1)."""
+    asked = []
+
+    class Remote:
+        def http_get(self, port, path, timeout, tls=None, name=None):
+            asked.append((port, path, tls, name))
+            return HttpReply(200, {}, "")
+
+    target = SimpleNamespace(remote=Remote(), deployed=True)
+    note = bootstrap._public_port(target, Public(80, "shop.example.test"), listening=True)
+    assert (note, asked) == ("port 80 answers (HTTP 200)", [(80, "/", None, "shop.example.test")])

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from bluegreen.transport.http import read_reply
+from bluegreen.transport.http import get, read_reply
 
 
 def reply_to(data: bytes):
@@ -51,3 +51,35 @@ def test_a_body_without_a_length_ends_with_the_connection():
 def test_a_chunked_body_cut_short_is_a_broken_response():
     with pytest.raises(ConnectionError, match="broken HTTP response"):
         reply_to(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly")
+
+
+class Channel(io.BytesIO):
+    """An SSH channel to a port that answers ``reply``; what was sent is kept in ``sent``."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(reply)
+        self.sent = b""
+
+    def settimeout(self, timeout: float) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+    def recv(self, size: int) -> bytes:
+        return self.read(size)
+
+
+@pytest.mark.parametrize(
+    ("name", "host"), [(None, "localhost"), ("shop.example.test", "shop.example.test")]
+)
+def test_a_plain_http_probe_asks_for_the_name_it_is_given_or_localhost(name, host):
+    channel = Channel(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert get(channel, "/health", 2.0, None, name).status == 204
+    assert (
+        channel.sent
+        == (
+            f"GET /health HTTP/1.0\r\nHost: {host}\r\nUser-Agent: bluegreen\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+    )

@@ -110,6 +110,7 @@ class Public:
     tls: certificates.Client | None = None
 
     def get(self, remote: Remote, path: str, timeout: float) -> HttpReply:
+        """One GET of ``path`` here: the port, the name and TLS always go together."""
         return remote.http_get(self.port, path, timeout, tls=self.tls, name=self.name)
 
 

@@ -19,7 +19,8 @@ Client kinds (``threads_per_kind`` threads per kind and per target):
   and the next request opens a new connection.
 
 With ``tls`` (an ``ssl.SSLContext``) every client speaks HTTPS to the target address,
-asking for ``server_name`` (SNI and Host; the certificate is verified against it).
+asking for ``server_name`` (SNI and Host; the certificate is verified against it); without
+it, plain HTTP asks for ``server_name`` as the Host (apps sharing port 80 by name).
 
 A request fails on a connection error, reset, EOF or timeout, or on a status
 other than 200 (502/503/504 from nginx mean downtime).
@@ -118,13 +119,12 @@ class _Client:
 
     def _connect(self) -> http.client.HTTPConnection:
         load, (address, port) = self.load, self.target
+        name = load.server_name or address
         if load.tls is None:
-            self.conn = http.client.HTTPConnection(address, port, timeout=load.timeout)
-            return self.conn
-        # HTTPS to the address, asking for server_name (SNI, Host, certificate check)
-        conn = http.client.HTTPSConnection(
-            load.server_name or address, port, timeout=load.timeout, context=load.tls
-        )
+            conn = http.client.HTTPConnection(name, port, timeout=load.timeout)
+        else:  # HTTPS to the address, asking for server_name (SNI, Host, certificate check)
+            conn = http.client.HTTPSConnection(name, port, timeout=load.timeout, context=load.tls)
+        # to the address whatever the name (Host; HTTPS: SNI and the certificate's name)
         conn._create_connection = lambda _where, *a, **kw: socket.create_connection(
             (address, port), *a, **kw
         )

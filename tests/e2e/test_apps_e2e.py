@@ -3,9 +3,12 @@ lock and history, sharing 443 by name (each its own certificate). App ``shop`` i
 and rolled back while both apps are under HTTPS load: ``blog`` drops nothing (file mode: no
 reload, so even keep-alive clients that never retry see nothing). An app that would take a
 port, a domain or a container name of what is on the host is refused before anything
-changes, naming the app and the clash.
+changes, naming the app and the clash. Two more apps share port 80 by name with ``tls: off``:
+each one's checks ask for its own name (never the first app's site on 127.0.0.1).
 """
 
+import json
+import re
 import ssl
 import subprocess
 import textwrap
@@ -26,20 +29,26 @@ HOSTS = ["sandbox1", "sandbox2"]
 KINDS = ("new", "keepalive-retry", "keepalive")
 REFUSE = "/etc/nginx/conf.d/00-bluegreen-refuse.conf"  # the host's default server, shared
 APPS = {"shop": ("shop.bluegreen.test", 4000), "blog": ("blog.bluegreen.test", 5000)}
+PLAIN = {"news": ("news.bluegreen.test", 7000), "wiki": ("wiki.bluegreen.test", 7100)}  # :80
 EMPTY = (
-    "docker rm -f shop-blue shop-green blog-blue blog-green cee-blue plain-blue >/dev/null 2>&1;"
-    " rm -rf /etc/nginx/conf.d/bluegreen-* /etc/nginx/bluegreen /srv/shop /srv/blog /srv/cee;"
+    "docker rm -f shop-blue shop-green blog-blue blog-green cee-blue plain-blue news-blue"
+    " news-green wiki-blue wiki-green >/dev/null 2>&1; rm -rf /etc/nginx/conf.d/bluegreen-*"
+    " /etc/nginx/bluegreen /srv/shop /srv/blog /srv/cee /srv/news /srv/wiki;"
     f" rm -f {REFUSE}; nginx -s reload"
 )
 
 
-def app_inventory(folder, repo, name, domain, base, ca, extra=""):
-    """One app's own hosts.yml: its domain (a certificate of its own), its three ports."""
-    cert = ca.issue_cert(domain)
-    chain, key = folder / f"{name}.crt", folder / f"{name}.key"
-    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    key.write_bytes(cert.private_key_pem.bytes())
-    key.chmod(0o600)
+def app_inventory(folder, repo, name, domain, base, ca=None, extra=""):
+    """One app's own hosts.yml: its domain (with ``ca``: a certificate of its own; without:
+    ``tls: off``, port 80 shared by name), its three ports."""
+    tls = "off"
+    if ca is not None:
+        cert = ca.issue_cert(domain)
+        chain, key = folder / f"{name}.crt", folder / f"{name}.key"
+        chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+        key.write_bytes(cert.private_key_pem.bytes())
+        key.chmod(0o600)
+        tls = f"{{files: {{certificate: {chain}, key: {key}}}}}"
     text = textwrap.dedent(f"""\
         app:
           name: {name}
@@ -48,7 +57,7 @@ def app_inventory(folder, repo, name, domain, base, ca, extra=""):
           drain: 0.5
           proxy: {{release_headers: public}}  # the load reads the release from outside
           domains: [{domain}]
-          tls: {{files: {{certificate: {chain}, key: {key}}}}}
+          tls: {tls}
         ports: {{public: {base}, blue: {base + 1}, green: {base + 2}}}
         """)
     path = folder / f"{name}.yml"
@@ -185,3 +194,38 @@ def test_handshake_cost_https_vs_http_through_nginx(apps, app_repo):
             "docker rm -f plain-blue >/dev/null; rm -rf /srv/plain"
             " /etc/nginx/conf.d/bluegreen-plain.conf /etc/nginx/bluegreen/plain.*",
         )
+
+
+def test_apps_sharing_port_80_by_name_are_each_verified_as_themselves(apps, app_repo):
+    """``tls: off`` with domains: both apps on port 80, each with its server on 127.0.0.1
+    for the checks; ``news`` (deployed first) is the default there. ``wiki`` deploys v2 and
+    its verification must see wiki's v2, not news' v1 (a probe for localhost did: it failed
+    and reverted), with news under load by name throughout; then wiki's name serves v2.
+    Wiki's first deploy installs its site, a reload: idle keep-alive connections are closed
+    then, so only clients that retry once are held to 0 failures (docs: DESIGN's nginx facts).
+    """
+    folder, repo, releases = apps["folder"], app_repo.path, app_repo.releases
+    inventories = {n: app_inventory(folder, repo, n, *named) for n, named in PLAIN.items()}
+    assert fab(inventories["news"], "deploy", "--ref", "v1").returncode == 0
+    targets = [(h.address, 80) for h in apps["hosts"]]
+    kinds = ("new", "keepalive-retry")
+    news_name = PLAIN["news"][0]
+    with Load(targets, kinds, max_seconds=120, server_name=news_name, pause=0.01) as news:
+        deploy = fab(inventories["wiki"], "deploy", "--ref", "v2")
+    print(f"\n{deploy.stdout}wiki deploy v2 next to news v1, news:\n{news.report()}")
+    assert deploy.returncode == 0, deploy.output
+    for host in apps["hosts"]:
+        verified = rf"{host.name} ✅ verify: port 80 serves (blue|green) {releases['v2']} \("
+        assert re.search(verified, deploy.stdout), deploy.stdout
+    assert news.stats().failed == 0 and set(news.stats().releases) == {releases["v1"]}
+    with Load(targets, max_seconds=30, server_name=PLAIN["wiki"][0], pause=0.01) as wiki:
+        status = fab(inventories["wiki"], "status", "--json")
+    assert wiki.stats().failed == 0 and set(wiki.stats().releases) == {releases["v2"]}
+    assert status.returncode == 0, status.output
+    for record in json.loads(status.stdout)["hosts"]:  # status reads wiki's site by name
+        assert record["colors"][record["live"]]["release"] == releases["v2"], record
+        assert (record["tls"], record["needs_attention"]) == (None, None), record
+    names = " ".join(f"{n}-{c}" for n in PLAIN for c in ("blue", "green"))
+    confs = " ".join(f"/etc/nginx/conf.d/bluegreen-{n}.* /srv/{n}" for n in PLAIN)
+    for host in apps["hosts"]:
+        sb.run_in(host, f"docker rm -f {names} >/dev/null; rm -rf {confs}; nginx -s reload")

@@ -44,7 +44,7 @@ def test_the_site_passes_websockets_and_keeps_plain_requests_keep_alive(tmp_path
 def test_the_default_proxy_settings_are_rendered_in_every_mode(tmp_path, mode):
     inv = _inventory(tmp_path)
     text = render.site(render.environment(inv), inv, mode)
-    assert "    client_max_body_size 100m;\n    large_client_header_buffers 4 64k;\n" in text
+    assert "    client_max_body_size 256m;\n    large_client_header_buffers 4 64k;\n" in text
     directives = [line.strip() for line in text.splitlines() if line.startswith("        proxy_")]
     assert directives[1:] == [
         "proxy_http_version 1.1;",
@@ -242,7 +242,7 @@ def test_a_real_nginx_carries_big_headers_and_uploads(nginx_proxy):
     assert (status, len(headers["Set-Cookie"])) == (200, BIG + 4)
     upload = b"u" * (6 * 1024 * 1024)
     assert _request(port, "POST", "/upload", upload)[::2] == (200, str(len(upload)).encode())
-    too_big = str(100 * 1024 * 1024 + 1)  # refused from its length alone, nothing sent
+    too_big = str(256 * 1024 * 1024 + 1)  # refused from its length alone, nothing sent
     assert _request(port, "POST", "/upload", b"", **{"Content-Length": too_big})[0] == 413
 
 

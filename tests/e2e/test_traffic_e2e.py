@@ -11,9 +11,7 @@ bluegreen returns.
 
 import asyncio
 import re
-import shutil
 import socket
-import subprocess
 import textwrap
 import threading
 import time
@@ -22,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import websockets
-from websockets.asyncio.client import connect
 
 from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
@@ -42,11 +38,6 @@ VERSIONS = {"v1": "1.0.0", "v2": "2.0.0"}
 # 0 failed requests of these kinds; a reload resets idle keep-alive client connections, so
 # a client that never retries may see one failure per reload (docs: switch modes)
 GUARDED = {"core": KINDS, "file": KINDS, "reload": ("new", "keepalive-retry")}
-
-
-def _git(repo: Path, *args: str) -> str:
-    run = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-    return run.stdout.decode().strip()
 
 
 def write_inventory(folder: Path, repo: Path, mode: str) -> Path:
@@ -71,17 +62,7 @@ def fleet(tmp_path_factory):
     """(folder, repo, host): one systemd host serving v1 of the traffic app (reload mode);
     removed at the end."""
     folder = tmp_path_factory.mktemp("traffic")
-    repo = folder / "repo"
-    repo.mkdir()
-    shutil.copy(Path(__file__).with_name("traffic_app.py"), repo / "app.py")
-    _git(repo, "init", "-q")
-    _git(repo, "config", "user.email", "demo@example.invalid")
-    _git(repo, "config", "user.name", "bluegreen demo")
-    for tag, version in VERSIONS.items():
-        (repo / "VERSION").write_text(version + "\n")
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-qm", version)
-        _git(repo, "tag", tag)
+    repo = support.traffic_repo(folder / "repo", VERSIONS)
     inventory = write_inventory(folder, repo, "reload")
     with support.systemd_host(INDEX) as host:
         for step in (["bootstrap"], ["deploy", "--ref", "v1"]):
@@ -91,45 +72,13 @@ def fleet(tmp_path_factory):
 
 
 @dataclass
-class Socket:
-    """One browser tab's WebSocket: every connection's (time, release), drops, failures."""
-
-    connects: list[tuple[float, str]] = field(default_factory=list)
-    drops: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Traffic:
     """What the non-HTTP-load clients saw during one change."""
 
-    sockets: list[Socket]
+    sockets: list[support.Socket]
     streams: list[tuple[float, str]] = field(default_factory=list)  # (first event s, release)
     uploads: list[int] = field(default_factory=list)  # status of each upload
     problems: list[str] = field(default_factory=list)
-
-
-async def _socket(url: str, tab: Socket, stop: asyncio.Event) -> None:
-    """Connect, talk every 0.5 s; when closed, reconnect after 0.1 s as a browser does."""
-    while not stop.is_set():
-        try:
-            async with connect(url, open_timeout=5, ping_interval=None) as ws:
-                tab.connects.append((time.monotonic(), (await ws.recv()).split()[1]))
-                while not stop.is_set():
-                    await ws.send("hello")
-                    if await asyncio.wait_for(ws.recv(), 5) != "hello":
-                        tab.failures.append("wrong echo")
-                    try:  # 0.5 s until the next message, noticing a close at once
-                        await asyncio.wait_for(ws.wait_closed(), 0.5)
-                    except TimeoutError:
-                        continue
-                    tab.drops.append(time.monotonic())
-                    break
-        except websockets.ConnectionClosed:
-            tab.drops.append(time.monotonic())
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
-            tab.failures.append(repr(error))
-        await asyncio.sleep(0.1)
 
 
 def _stream(address: str, traffic: Traffic, stop: threading.Event) -> None:
@@ -170,7 +119,7 @@ def _uploads(address: str, traffic: Traffic, stop: threading.Event) -> None:
 def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, float, Load, Traffic]:
     """Run ``fab *args`` while every kind of client talks to the host; stop them after.
     Returns fab's result, when it returned (monotonic), the load and what the others saw."""
-    traffic = Traffic([Socket() for _ in range(CLIENTS)])
+    traffic = Traffic([support.Socket() for _ in range(CLIENTS)])
     stop, ws_stop = threading.Event(), None
     loop = asyncio.new_event_loop()
 
@@ -178,7 +127,7 @@ def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, fl
         nonlocal ws_stop
         ws_stop = asyncio.Event()
         url = f"ws://{host.address}:4000/ws"
-        await asyncio.gather(*(_socket(url, tab, ws_stop) for tab in traffic.sockets))
+        await asyncio.gather(*(support.websocket(url, tab, ws_stop) for tab in traffic.sockets))
 
     threads = [
         threading.Thread(target=loop.run_until_complete, args=(sockets(),)),
@@ -248,7 +197,7 @@ def assert_carried(
     )
 
 
-def _state(tab: Socket, when: float) -> str:
+def _state(tab: support.Socket, when: float) -> str:
     """The release a WebSocket client was connected to at ``when``, or "dropped"."""
     events = [(t, r) for t, r in tab.connects] + [(t, "dropped") for t in tab.drops]
     return max(e for e in events if e[0] <= when)[1]
@@ -293,5 +242,5 @@ def test_the_release_headers_reach_only_bluegreen(fleet):
     with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
         assert not [name for name in reply.headers if name.lower().startswith("x-bluegreen")]
     status = demo.fab(write_inventory(folder, repo, "core"), "status")
-    release = _git(repo, "rev-parse", "--short=12", "v2")
+    release = support.git(repo, "rev-parse", "--short=12", "v2")
     assert status.returncode == 0 and release in status.stdout, status.output

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import re
 import shlex
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -294,3 +296,15 @@ async def websocket(url: str, tab: Socket, stop: asyncio.Event, **options) -> No
         except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
             tab.failures.append(repr(error))
         await asyncio.sleep(0.1)
+
+
+def first_event(client: socket.socket) -> tuple[float, str]:
+    """Read the traffic app's stream up to its first event, sent on ``client`` (GET /events):
+    seconds from the app's write of that event (its time.time() on the host: the same clock)
+    to this read, and the release that sent it."""
+    received = b""
+    while not (event := re.search(rb"data: (\S+) 0 ([\d.]+)\n\n", received)):
+        chunk = client.recv(65536)
+        assert chunk, f"the stream ended before its first event: {received!r}"
+        received += chunk
+    return time.time() - float(event[2]), event[1].decode()

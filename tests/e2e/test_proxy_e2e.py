@@ -13,7 +13,6 @@ rollback switch without a reload); the last test collects it.
 
 import asyncio
 import http.client
-import re
 import socket
 import ssl
 import textwrap
@@ -154,16 +153,11 @@ def no_failures(load: Load) -> None:
 
 
 def first_event(host, query: str) -> float:
-    """Seconds from the app's write of a stream's first event (its time.time() on the host, the
-    same clock) to this client's read of it through the public port."""
+    """Seconds from the app's write of a stream's first event to its read through the public
+    port."""
     with socket.create_connection((host.address, 4000), timeout=5) as client:
         client.sendall(f"GET /events{query} HTTP/1.1\r\nHost: live\r\n\r\n".encode())
-        received = b""
-        while not (event := re.search(rb"data: \S+ 0 ([\d.]+)\n\n", received)):
-            chunk = client.recv(65536)
-            assert chunk, f"the stream ended before its first event: {received!r}"
-            received += chunk
-        return time.time() - float(event[1])
+        return support.first_event(client)[0]
 
 
 def test_a_stream_first_event_reaches_the_client_at_once_whatever_its_framing(site):

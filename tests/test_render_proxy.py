@@ -271,10 +271,10 @@ def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):
 
 def test_a_real_nginx_passes_a_websocket_both_ways(nginx_proxy):
     client = pytest.importorskip("websockets.sync.client")
-    with client.connect(f"ws://{PUBLIC}:{nginx_proxy['ws']}/", open_timeout=5) as ws:
+    with client.connect(f"ws://{PUBLIC}:{nginx_proxy['ws']}/", open_timeout=30) as ws:
         for text in ("hello", "x" * 100_000):
             ws.send(text)
-            assert ws.recv(timeout=5) == text
+            assert ws.recv(timeout=30) == text
 
 
 def test_a_real_nginx_tells_the_release_only_to_the_host_itself(nginx_proxy):
@@ -316,10 +316,10 @@ def test_a_real_nginx_passes_a_websocket_over_https(nginx_proxy, tmp_path):
     client = pytest.importorskip("websockets.sync.client")
     context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
     url = f"wss://{PUBLIC}:{nginx_proxy['wss']}/"
-    with client.connect(url, ssl=context, server_hostname=SHOP, open_timeout=5) as ws:
+    with client.connect(url, ssl=context, server_hostname=SHOP, open_timeout=30) as ws:
         for text in ("hello", "x" * 100_000):
             ws.send(text)
-            assert ws.recv(timeout=5) == text
+            assert ws.recv(timeout=30) == text
 
 
 def test_a_real_nginx_serves_stored_assets_and_asks_the_app_for_the_rest(nginx_proxy):

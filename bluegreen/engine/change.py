@@ -65,7 +65,7 @@ class Change:
         self.runner = Runner(log, self.options.parallel)
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
-        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock)
         self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False
@@ -181,6 +181,8 @@ class Change:
             except Refused:
                 run.locked = False  # theirs: left alone
                 raise
+        if run.locked and (lost := locking.abandoned(run.facts)):
+            self.log.warn(run.name, f"left unsettled: {locking.unconfirmed(lost)}")
         if run.locked and run.facts.aside:
             run.early_health = {}  # the repair renames containers: ask again
             self.repair(run, release)
@@ -307,7 +309,8 @@ class Change:
         app_dir = run.host.app_dir
         command = lock.release(app_dir, self.lock.token)
         if run.reached:  # its facts were read: the history line has something to say
-            command = f"{history.append(app_dir, line)}; {command}"
+            unmark = lock.unmark(app_dir, self.lock.token)  # only once the line is written
+            command = f"{history.append(app_dir, line)} && {unmark}; {command}"
         if self.inventory.metrics:
             command += f"; {monitoring.finish(self.inventory, run, self.operation)}"
         if run.drained and not run.attention:  # cut off between leaving and rejoining

@@ -482,6 +482,7 @@ EFFECTS = {
     "lock lost": re.compile(r"no longer this run's"),
     "lock taken over": re.compile(r"lock: took over"),
     "reconnected": re.compile(r"SSH connection had dropped: connected again"),
+    "unsettled": re.compile(r"left unsettled: switched by"),
 }
 
 
@@ -518,10 +519,10 @@ def _attention(
     name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
 ) -> list[str]:
     """A host fab reported as needing attention (its revert failed) is marked so in
-    ``status`` and still serves (docs/guides/recovery.md). The mark is the host's history
-    line: a host fab could not reach again to write it is not marked (fab says so)."""
-    said, lost = _said(name, "needs attention", calls), _said(name, "still unreachable", calls)
-    if not said or lost or record is None or not record.get("reachable"):
+    ``status`` and still serves (docs/guides/recovery.md): by its history line, or, when fab
+    could not reach it again to write that, by the switch's mark it left."""
+    said = _said(name, "needs attention", calls)
+    if not said or record is None or not record.get("reachable"):
         return []
     problems = [] if served else [f"{name}: needs attention and serves nothing"]
     if not record.get("needs_attention"):

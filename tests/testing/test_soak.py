@@ -64,8 +64,10 @@ def test_a_host_fab_said_needs_attention_must_be_marked_and_serve():
     ]
     assert _attention("sandbox1", {**marked, "needs_attention": None}, serving, calls) == []
     lost = "sandbox3 ⚠️  still unreachable (see above); its lock stays until it expires"
-    unmarked = [Call(("deploy",), 1, f"{ATTENTION}\n{lost}", 9.0)]  # no history line written
-    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, unmarked) == []
+    unmarked = [Call(("deploy",), 1, f"{ATTENTION}\n{lost}", 9.0)]  # its switch mark says it
+    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, unmarked) == [
+        "sandbox3: fab said it needs attention, status does not"
+    ]
 
 
 def test_the_revert_breaker_waits_for_the_new_color_then_breaks_and_logs_its_5xx():

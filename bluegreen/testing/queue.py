@@ -92,8 +92,15 @@ class Event:
     def parse(cls, line: str) -> Event:
         words = line.split()
         if words[0] in ("start", "end", "tick"):  # a tick's "job" is its slot (or -)
-            return cls(words[0], words[1], words[2], words[3], float(words[4]))
-        return cls(words[0], "", words[1], words[2], float(words[3]))
+            return cls(words[0], words[1], words[2], words[3], redis_time(words[4]))
+        return cls(words[0], "", words[1], words[2], redis_time(words[3]))
+
+
+def redis_time(word: str) -> float:
+    """Seconds of what the recorders write: Redis's TIME joined by a dot, "SECONDS.MICROS",
+    whose micros are not zero-padded ("469.17684" is 469.017684)."""
+    seconds, _, micros = word.partition(".")
+    return int(seconds) + int(micros or 0) / 1_000_000
 
 
 class Producer:

@@ -26,7 +26,7 @@ def ensure(switcher: Switcher, log: Log, run: HostRun) -> None:
         return
     path, text = nginx.http_path(app.name), render.http(switcher.jinja, inventory, run.host)
     if run.installed.get(path) != md5(text):
-        run.touched = True  # a revert takes it away again when nothing served before
+        run.holds.pointed_nginx()  # a revert takes it away again when nothing served before
         run.remote.run(nginx.install([(path, text)]), what="nginx port 80")
         run.installed[path] = md5(text)
     ca = tls.ca.read_text() if tls.ca else None

@@ -41,7 +41,7 @@ def state(run: HostRun, app: str, operation: str) -> metrics.State:
     """What the host serves now, as the closing report judges it."""
     traffic = report.serving(run) if report.known(run) else None  # no share beats a wrong one
     releases = {color: c.release for color, c in run.facts.containers.items() if c.release}
-    if run.started and run.release:
+    if run.holds.started and run.release:
         releases[run.color] = run.release
     return metrics.State(
         app=app,

@@ -68,9 +68,8 @@ def start(change: Change, run: HostRun) -> None:
     """Run the target release as the target color (its image, or its release directory),
     env from a 0600 file."""
     inv = change.inventory
-    run.started = True
     runs = runtime.of(inv.app)
-    run.retire = runs.retire(run.host, run.color)
+    run.holds.started_color(retire=runs.retire(run.host, run.color))
     env = inv.env_for(run.host)
     command, env_text = runs.run(run.color, run.release, run.host, inv.ports, env)
     timeout = 120 + inv.app.stop_timeout  # a warm standby set aside is stopped first

@@ -13,14 +13,16 @@ from __future__ import annotations
 import time
 
 from bluegreen.config.inventory import Host, Inventory
-from bluegreen.engine.state import HostRun
+from bluegreen.engine.operation import Stages
+from bluegreen.engine.runner import with_tail
+from bluegreen.engine.state import HostRun, Phase
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import pairs
 from bluegreen.output.log import Log
 from bluegreen.shell import schedule, workers
 
 MARGIN = 60  # seconds beyond a process's stop_timeout before the command itself times out
-TIMERS = "timers"  # in HostRun.launched: the scheduled jobs' timers were re-pointed
+TIMERS = "timers"  # in Holds.launched: the scheduled jobs' timers were re-pointed
 
 
 class Processes:
@@ -38,6 +40,16 @@ class Processes:
         whole = run.target.split is None and not run.maintenance
         return whole and bool(run.release) and bool(app.processes_on(run.name) or app.schedule)
 
+    @property
+    def moves(self) -> Stages:
+        """The phases that move a batch's processes to its release: every old one stops,
+        then the new workers start, then the schedulers."""
+        return (
+            (Phase.QUIESCE, self.stop),
+            (Phase.PROCESSES, self.start),
+            (Phase.SCHEDULE, self.schedule),
+        )
+
     def stop(self, run: HostRun) -> None:
         """Stop the host's processes that do not run the target release (all at once)."""
         app, specs = self.inventory.app, workers.specs(self.inventory.app, run.name)
@@ -49,7 +61,7 @@ class Processes:
         states = {spec.name: found.get(f"process_{spec.name}", "") for spec in specs}
         if not self.dry_run and (lost := [name for name, said in states.items() if not said]):
             raise RemoteError(run.name, f"processes: could not stop {', '.join(lost)}")
-        run.processes = {spec: states[spec.name] for spec in specs}
+        run.holds.stopped_processes({spec: states[spec.name] for spec in specs})
         stopped = [name for name, said in states.items() if said == "stopped"]
         if stopped:
             self.log.ok(run.name, f"processes: stopped {', '.join(stopped)} in {seconds:.1f} s")
@@ -68,21 +80,19 @@ class Processes:
         app, release = self.inventory.app, run.release
         todo = tuple(
             spec
-            for spec, said in run.processes.items()
+            for spec, said in run.holds.processes.items()
             if said != "current" and spec.name.startswith(schedule.PREFIX) == scheduled
         )
         timers = workers.timers(app, release, run.host) if scheduled else ""
         if not todo and not timers:
             return
-        run.launched |= {spec.name for spec in todo} | ({TIMERS} if timers else set())
+        run.holds.launched_processes({spec.name for spec in todo} | ({TIMERS} if timers else set()))
         env = workers.env_text(app, self.inventory.env_for(run.host))
         parts = (workers.start_all(app, todo, release, run.host), timers)
         try:
             command = " && ".join(part for part in parts if part)
             run.remote.run(command, stdin=env, timeout=120, what="start processes")
         except RemoteError as error:
-            from bluegreen.engine.change import with_tail  # (change.py imports this module)
-
             raise with_tail(error, f"processes: start of {release} failed") from error
         moved = run.recorded.setdefault("processes", {})  # the host's history line says it
         moved.update({spec.name: release for spec in todo})
@@ -98,16 +108,16 @@ class Processes:
         new instance removed and the old one renamed back where the new one was started;
         the stopped one started again where it was not)."""
         app, old = self.inventory.app, run.facts.live_release
-        if TIMERS in run.launched and old:
+        if TIMERS in run.holds.launched and old:
             run.remote.run(workers.timers(app, old, run.host), what="restore timers")
             self.log.ok(run.name, f"schedule: timers back on {old}")
         moved = {  # spec -> did its old instance run?
             spec: said in ("stopped", "overlap")
-            for spec, said in run.processes.items()
+            for spec, said in run.holds.processes.items()
             if said != "current"
         }
-        started = {spec: ran for spec, ran in moved.items() if spec.name in run.launched}
-        stopped = {spec: ran for spec, ran in moved.items() if spec.name not in run.launched}
+        started = {spec: ran for spec, ran in moved.items() if spec.name in run.holds.launched}
+        stopped = {spec: ran for spec, ran in moved.items() if spec.name not in run.holds.launched}
         commands = [workers.restore_all(app, started, run.host)] if started else []
         if any(stopped.values()):
             commands.append(workers.restart_all(app, stopped, run.host))

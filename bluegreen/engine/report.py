@@ -71,7 +71,7 @@ def serving(run: HostRun) -> Traffic | None:
 
 def known(run: HostRun) -> bool:
     """The host was reached, and no failed switch left it unsure what nginx serves."""
-    return run.reached and not (run.touched and run.outcome == "failed")
+    return run.reached and not (run.holds.nginx and run.outcome == "failed")
 
 
 def summary(log: Log, runs: list[HostRun], timings: dict[str, float], interrupted: bool) -> None:

@@ -17,7 +17,7 @@ from typing import Generic, Protocol, TypeVar
 from bluegreen import transport
 from bluegreen.config.inventory import Host
 from bluegreen.engine.state import PARALLEL
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, RemoteError
 from bluegreen.output.log import Log
 from bluegreen.transport.ssh import Remote
 
@@ -114,3 +114,18 @@ def read_each(
     finally:
         for session in sessions:
             session.remote.close()
+
+
+def with_tail(error: RemoteError, message: str) -> RemoteError:
+    """``message`` and the failed command's last output lines, as one host error (its own
+    one-line message when the command printed nothing)."""
+    if not error.output:
+        return RemoteError(
+            error.host, str(error).removeprefix(f"{error.host}: "), exited=error.exited
+        )
+    return RemoteError(error.host, f"{message}{tail(error.output)}", exited=error.exited)
+
+
+def tail(output: str, lines: int = 10) -> str:
+    """The last lines of a command's output, indented under the step's error line."""
+    return "".join(f"\n      | {line}" for line in output.splitlines()[-lines:])

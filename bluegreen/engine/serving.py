@@ -91,7 +91,7 @@ class Serve(Operation):
         if run.name in self.cold:
             start(self.change, run)
         elif container is not None and not container.running:
-            run.started = True
+            run.holds.started_color()
             run.remote.run(self.runtime.start(run.color), what=f"start {run.color}")
             self.change.log.ok(run.name, f"start: {self.runtime.name(run.color)} ({run.release})")
 

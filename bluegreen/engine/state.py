@@ -69,39 +69,114 @@ class Step:
 
 
 @dataclass
+class Holds:
+    """What this run holds on one host and must give back or act on at the end.
+
+    Each field is set by one transition below, named after what happened; the phases that
+    give back read them:
+      REVERT  where ``nginx``: points nginx back (the ``replaced`` files get their old text)
+      UNDO    where ``started``: stops the target color; where ``processes`` or ``launched``:
+              every old process runs again, the new ones go
+      REJOIN  where ``drained``: back into the load balancer (FINISH too, if cut off)
+      FINISH  where ``lock``: gives it back; a switched host runs ``retire`` and ``prune``
+    """
+
+    lock: bool = False  # (maybe) this run's lock
+    lock_since: float = 0.0  # when it was taken or last refreshed (locking.clock)
+    started: bool = False  # the target color's container was started (or replaced)
+    retire: str = ""  # drops what the start set aside, once the host ended switched
+    nginx: bool = False  # nginx (possibly) points at the target
+    replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
+    prune: str = ""  # drops the old TLS pairs, once the switch is verified
+    drained: bool = False  # (maybe) out of the load balancer: its health endpoint says 503
+    # app.processes: what the stop found of each (current | stopped | none | overlap), and
+    # the names of those whose new release was started ("timers": the scheduled jobs' timers)
+    processes: dict[AppProcess, str] = field(default_factory=dict)
+    launched: set[str] = field(default_factory=set)
+
+    # -- the transitions, in the order a change meets them ----------------------------
+
+    def took_lock(self) -> None:
+        """Preflight asked for the lock: maybe taken, so a run lost before it settles still
+        gives it back."""
+        self.lock = True
+
+    def refreshed_lock(self, since: float) -> None:
+        """The host set the lock's expiry from its clock at ``since`` (preflight, heartbeat)."""
+        self.lock_since = since
+
+    def without_lock(self) -> None:
+        """The lock is not this run's (any more): given back at the finish, or another's."""
+        self.lock = False
+
+    def started_color(self, retire: str = "") -> None:
+        """The target color runs because this run started it (``retire``: see the field)."""
+        self.started, self.retire = True, retire
+
+    def pointed_nginx(self) -> None:
+        """The switch (or ACME's port 80 site) is writing nginx's files."""
+        self.nginx = True
+
+    def kept_nginx(self) -> None:
+        """The switch wrote nothing after all, or the host put its files back itself."""
+        self.nginx = False
+
+    def new_pair(self, prune: str) -> None:
+        """The switch puts a new TLS pair; the old ones go once it is verified."""
+        self.prune = prune
+
+    def rewrote(self, paths: list[str]) -> None:
+        self.replaced = sorted({*self.replaced, *paths})
+
+    def restored_files(self) -> None:
+        """A revert put the replaced files back: nothing left to restore or prune."""
+        self.replaced, self.prune = [], ""
+
+    def left_balancer(self) -> None:
+        self.drained = True
+
+    def rejoined_balancer(self) -> None:
+        self.drained = False
+
+    def stopped_processes(self, found: dict[AppProcess, str]) -> None:
+        self.processes = found
+
+    def launched_processes(self, names: set[str]) -> None:
+        self.launched |= names
+
+    @property
+    def moved_processes(self) -> bool:
+        """UNDO has processes to put back."""
+        return bool(self.processes or self.launched)
+
+
+@dataclass
 class HostRun:
-    """One host's part of a change: its session, what it had, what it is given."""
+    """One host's part of a change: its session, what it found, its target, what it holds
+    there (``holds``) and how it ended (``outcome``)."""
 
     host: Host
     remote: Remote
+    # what preflight found
     facts: facts.HostFacts = field(default_factory=facts.HostFacts)
-    color: str = ""  # target color
-    release: str = ""  # target release
-    mode: str = "reload"  # how this host's nginx switches: reload | file | core
-    installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
     reached: bool = False  # its facts were read (else nothing is known of what it serves)
-    locked: bool = False
-    lock_since: float = 0.0  # when its lock was taken or last refreshed (locking.clock)
-    started: bool = False  # we started (or replaced) the target color's container
+    unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
     # color -> how its health path answered, probed with the facts (healthy ones only)
     early_health: dict[str, str] = field(default_factory=dict)
-    retire: str = ""  # run at the finish when the host ended switched (drop what was set aside)
-    recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
-    touched: bool = False  # nginx was (possibly) pointed at the target
-    replaced: list[str] = field(default_factory=list)  # config files the switch rewrote
-    prune: str = ""  # drops the old TLS pairs once the switch is verified (at the finish)
-    unfinished: str = ""  # nginx serves other than its files say (a switch that did not finish)
-    outcome: Outcome = "unchanged"
-    attention: str = ""  # its revert failed: what the public port serves, what still runs
-    bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
+    mode: str = "reload"  # how this host's nginx switches: reload | file | core
+    installed: dict[str, str | None] = field(default_factory=dict)  # config path -> md5 on host
+    # its target
+    color: str = ""
+    release: str = ""
     share: int = 100  # the current step's share for the target color
     sticky: bool = False
     maintenance: bool = False  # the target has the maintenance page up (fab maintenance --on)
-    drained: bool = False  # (maybe) out of the load balancer: its health endpoint says 503
-    # app.processes: what the stop found of each (current | stopped | none), and the names
-    # of those whose new release was started ("timers": the scheduled jobs' timers)
-    processes: dict[AppProcess, str] = field(default_factory=dict)
-    launched: set[str] = field(default_factory=set)
+    # what this run holds there, and how it ended
+    holds: Holds = field(default_factory=Holds)
+    outcome: Outcome = "unchanged"
+    bug: bool = False  # a step hit a bug (not a BluegreenError): no revert, no undo here
+    attention: str = ""  # its revert failed: what the public port serves, what still runs
+    recorded: dict[str, object] = field(default_factory=dict)  # more fields for its history line
 
     @property
     def name(self) -> str:

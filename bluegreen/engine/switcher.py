@@ -110,7 +110,7 @@ class Switcher:
         else:
             live = [(nginx.live_path(app), render.live(jinja, inv, traffic))]
         changed = [(path, text) for path, text in config if run.installed.get(path) != md5(text)]
-        restored = run.replaced if put_back else []
+        restored = run.holds.replaced if put_back else []
         if put_back:
             changed = []
         reload = run.mode == "reload" or bool(changed) or bool(restored)
@@ -125,7 +125,7 @@ class Switcher:
             put = tls.put_pair(certificate, key_path, pair.chain.decode())
             command, key = f"{put} || exit 1\n{command}", pair.key.decode()
             # the old pair goes only once the switch is verified: a revert may need it
-            run.prune = tls.prune(certificates.TLS_DIR, app, pair.fingerprint)
+            run.holds.new_pair(tls.prune(certificates.TLS_DIR, app, pair.fingerprint))
         if restored:
             command = f"{nginx.put_back(restored)}\n{command}"
         if guarded:  # marked first: a host lost from here on still says it was switched
@@ -136,30 +136,30 @@ class Switcher:
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, md5(text)) for path, text in changed)
         if guarded:
-            run.replaced = sorted({*run.replaced, *(path for path, _ in changed)})
+            run.holds.rewrote([path for path, _ in changed])
         if restored:
             run.installed.update(installed(self.app, run.facts))
-            run.replaced, run.prune = [], ""
+            run.holds.restored_files()
         if reload:
             return "nginx tested and reloaded"
         return "state link renamed, no reload" if link else "state file renamed, no reload"
 
     def switch(self, run: HostRun) -> None:
-        run.touched = True
+        run.holds.pointed_nginx()
         try:
             how = self.point(run, run.target, guarded=True)
         except RemoteError as error:
             if error.exited == lock.LOST:
-                run.touched = False  # stopped before any file was written
+                run.holds.kept_nginx()  # stopped before any file was written
                 raise RemoteError(run.name, f"switch refused: {lock.LOST_WHY}") from error
             if error.exited == lock.UNMARKED:
-                run.touched = False  # nginx's files were not touched
+                run.holds.kept_nginx()  # nginx's files were not touched
                 cause = str(error).partition("): ")[2] or "see the host's disk"
                 why = f"switch: its mark could not be written, nothing done: {cause}"
                 raise RemoteError(run.name, why) from error
             if error.exited != nginx.TEST_FAILED:
                 raise
-            run.touched = False  # the host put its files back itself: nothing to revert
+            run.holds.kept_nginx()  # the host put its files back itself: nothing to revert
             cause = str(error).partition("): ")[2] or "see nginx -t on the host"
             raise RemoteError(
                 run.name, f"switch: nginx -t failed, previous files restored, not reloaded: {cause}"

@@ -36,11 +36,9 @@ from bluegreen.config.inventory import (
 
 # --- the engine surface this module depends on: one place to fix when things move ----------
 from bluegreen.engine import checks, locking, watch
-from bluegreen.engine.change import leftovers
 from bluegreen.engine.state import Options
 from bluegreen.engine.switcher import Switcher
 from bluegreen.errors import BugFound, Refused
-from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split, Traffic
 from bluegreen.local import source
 from bluegreen.ops.deploy import deploy
@@ -836,26 +834,6 @@ def test_a_dry_run_plans_the_release_command(monkeypatch, tmp_path, repo):
     plan = result.out.split("web1: plan", 1)[1]
     assert plan.index("docker build") < plan.index("--entrypoint /bin/sh") < plan.index(
         "docker run -d")  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("found", "expected"),
-    [
-        (HostFacts(live_color="blue", live_release="r1", aside=("green",)), [("green", True)]),
-        (HostFacts(live_color="green", live_release="r2", aside=("green",)), [("green", False)]),
-        (
-            HostFacts(
-                live_color="blue", live_release="r1", split=Split("green", "r2", 10),
-                aside=("green",),
-            ),
-            [("green", False)],
-        ),
-        (HostFacts(aside=("blue",)), [("blue", True)]),
-        (HostFacts(live_color="blue", live_release="r1"), []),
-    ],
-)  # fmt: skip
-def test_a_container_left_aside_is_put_back_unless_its_color_serves(found, expected):
-    assert leftovers(found) == expected
 
 
 def test_verification_opens_its_channel_with_a_rename_never_before_a_reload(

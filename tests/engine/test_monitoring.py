@@ -7,7 +7,7 @@ import pytest
 
 from bluegreen.config.inventory import App, Host, Inventory, Metrics, Ports
 from bluegreen.engine import monitoring
-from bluegreen.engine.state import HostRun
+from bluegreen.engine.state import Holds, HostRun
 from bluegreen.errors import Refused
 from bluegreen.facts import Container, HostFacts
 
@@ -27,7 +27,9 @@ def _run(**changes) -> HostRun:
 
 
 def test_a_switched_host_is_written_with_its_new_color_and_release():
-    run = _run(color="green", release="r2", started=True, outcome="switched", mode="file")
+    run = _run(
+        color="green", release="r2", holds=Holds(started=True), outcome="switched", mode="file"
+    )
     state = monitoring.state(run, "shop", "deploy")
     assert (state.traffic.color, state.traffic.release) == ("green", "r2")
     assert state.releases == {"blue": "r1", "green": "r2"}
@@ -37,7 +39,9 @@ def test_a_switched_host_is_written_with_its_new_color_and_release():
 def test_a_failed_host_keeps_what_it_served_and_an_unknown_one_none():
     reverted = monitoring.state(_run(color="green", outcome="reverted"), "shop", "deploy")
     assert reverted.traffic.color == "blue"
-    lost = monitoring.state(_run(color="green", touched=True, outcome="failed"), "shop", "switch")
+    lost = monitoring.state(
+        _run(color="green", holds=Holds(nginx=True), outcome="failed"), "shop", "switch"
+    )
     assert lost.traffic is None
 
 

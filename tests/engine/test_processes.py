@@ -68,7 +68,7 @@ def test_a_stop_waits_the_longest_stop_timeout_and_remembers_what_each_process_w
     run = host_run(remote=remote)
     moving.stop(run)
     assert remote.sent == [("stop processes", None, 45 + 60)]
-    assert run.processes == {WORKER: "stopped", MAILER: "current"}
+    assert run.holds.processes == {WORKER: "stopped", MAILER: "current"}
     assert "processes: stopped worker in" in out.getvalue()
 
 
@@ -82,17 +82,17 @@ def test_the_start_sends_the_env_on_stdin_and_skips_processes_already_on_the_rel
     remote = Recorder()
     moving, out = processes()
     run = host_run(remote=remote)
-    run.processes = {WORKER: "stopped", MAILER: "current"}
+    run.holds.processes = {WORKER: "stopped", MAILER: "current"}
     moving.start(run)
     assert remote.sent == [("start processes", "QUEUE=jobs\n", 120)]
-    assert run.launched == {"worker"}
+    assert run.holds.launched == {"worker"}
     assert "processes: worker run abc, up for 2 s" in out.getvalue()
 
 
 def test_a_failed_start_shows_the_process_s_last_lines():
     moving, _ = processes()
     run = host_run(remote=Recorder(fail="start processes"))
-    run.processes = {WORKER: "stopped"}
+    run.holds.processes = {WORKER: "stopped"}
     with pytest.raises(RemoteError, match=r"start of abc failed\n.*\| worker did not stay up"):
         moving.start(run)
 
@@ -102,8 +102,8 @@ def test_putting_back_restores_started_processes_and_starts_stopped_ones_again(m
     monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
     moving, out = processes()
     run = host_run()
-    run.processes = {WORKER: "stopped", MAILER: "stopped"}
-    run.launched = {"worker"}  # the mailer's start never came (another host failed first)
+    run.holds.processes = {WORKER: "stopped", MAILER: "stopped"}
+    run.holds.launched = {"worker"}  # the mailer's start never came (another host failed first)
     moving.restore(run)
     host = HOSTS["web1"]
     assert sent == [
@@ -118,7 +118,7 @@ def test_an_overlapping_process_never_stopped_counts_as_running_when_put_back(mo
     sent = []
     monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
     run = host_run()
-    run.processes, run.launched = {WORKER: "overlap"}, {"worker"}
+    run.holds.processes, run.holds.launched = {WORKER: "overlap"}, {"worker"}
     processes()[0].restore(run)
     assert sent == [workers.restore_all(APP, {WORKER: True}, HOSTS["web1"])]
 
@@ -127,6 +127,6 @@ def test_nothing_to_put_back_where_the_processes_ran_the_release_or_never_ran(mo
     sent = []
     monkeypatch.setattr(Recorder, "run", lambda self, c, **kw: sent.append(c) or "")
     run = host_run()
-    run.processes = {WORKER: "current", MAILER: "none"}
+    run.holds.processes = {WORKER: "current", MAILER: "none"}
     processes()[0].restore(run)
     assert sent == []

@@ -1,7 +1,7 @@
 import pytest
 
 from bluegreen.config.inventory import Host
-from bluegreen.engine.state import HostRun, batches
+from bluegreen.engine.state import Holds, HostRun, batches
 from bluegreen.errors import Refused
 from bluegreen.facts import HostFacts
 from bluegreen.facts.traffic import Split, Traffic
@@ -46,3 +46,23 @@ def test_the_target_is_the_color_alone_or_its_share_beside_the_live_one():
 def test_going_back_to_the_live_color_is_not_watched():
     run = _split_run(color="blue", release="r1")  # an abort
     assert run.target == Traffic("blue", "r1") and not run.watched
+
+
+def test_a_host_holds_what_the_run_did_there_until_it_is_given_back():
+    holds = Holds()
+    holds.took_lock()
+    holds.refreshed_lock(5.0)
+    holds.pointed_nginx()
+    holds.new_pair("rm old pairs")
+    holds.rewrote(["/b", "/a"])
+    holds.rewrote(["/a", "/c"])
+    assert (holds.lock, holds.lock_since, holds.nginx) == (True, 5.0, True)
+    assert (holds.replaced, holds.prune) == (["/a", "/b", "/c"], "rm old pairs")
+    holds.restored_files()
+    holds.kept_nginx()
+    holds.without_lock()
+    assert (holds.lock, holds.nginx, holds.replaced, holds.prune) == (False, False, [], "")
+    assert not holds.moved_processes
+    holds.launched_processes({"worker"})
+    holds.launched_processes({"timers"})
+    assert holds.moved_processes and holds.launched == {"worker", "timers"}

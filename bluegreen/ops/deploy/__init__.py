@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen.config.inventory import Host, Inventory
-from bluegreen.engine.change import Change, with_tail
+from bluegreen.engine.change import Change
 from bluegreen.engine.operation import Operation, Stages, names, no_split, start
+from bluegreen.engine.runner import with_tail
 from bluegreen.engine.state import HostRun, Options, Phase, Step
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.facts import fit, pairs, release_id

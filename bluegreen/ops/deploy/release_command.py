@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from bluegreen.engine.change import Change, with_tail
+from bluegreen.engine.change import Change
+from bluegreen.engine.runner import with_tail
 from bluegreen.engine.state import HostRun
 from bluegreen.errors import Refused, RemoteError
 from bluegreen.shell import container

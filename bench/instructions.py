@@ -1,6 +1,7 @@
 """Instructions per proxied request of each switch mode, counted with valgrind's cachegrind.
 
-    .venv/bin/python bench/instructions.py [--rows plain,file,core,core-nojit,lua-dict,lua-link]
+    .venv/bin/python bench/instructions.py [--rows plain,pre21,file,core,core-nojit,lua-dict,...]
+    .venv/bin/python bench/instructions.py --rows 'plain,plain-proxy_set_header Upgrade+proxy_buf'
     .venv/bin/python bench/bench.py --only instructions
 
 wrk's req/s spread by ±40 points on this shared machine; a count of user-space instructions
@@ -11,13 +12,18 @@ between runs of 1500 and 300 keep-alive requests, / 1200: start-up and exit canc
 Frontend and backend are both counted, as a host runs them; kernel time is not. The Lua
 rows (not a product mode: a measurement) load Debian's lua module from .debs unpacked in
 the temp dir, never installed; they are skipped, with the reason, when apt cannot fetch
-them. Prints a Markdown table; writes bench/results/instructions.json.
+them. ``pre21`` is the plain site as it was before issue 21 (no WebSocket, streaming,
+upload, header or timeout settings; release headers to every client). A row
+``ROW-DIRECTIVE[+...]`` is ROW's site without the lines that start with those directives
+(``DIRECTIVE=LINE``: with LINE instead): what they cost. Prints a Markdown table; writes
+bench/results/instructions.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import re
 import signal
@@ -35,7 +41,7 @@ sys.path.insert(0, str(PROJECT))
 import report  # noqa: E402  (bench/report.py)
 import sites  # noqa: E402  (bench/sites.py, beside this file)
 
-from bluegreen.config.inventory import Ports  # noqa: E402
+from bluegreen.config.inventory import Ports, Proxy  # noqa: E402
 from bluegreen.shell import nginx, system  # noqa: E402
 
 FEW, MANY = 300, 1500
@@ -52,25 +58,70 @@ LUA_DEBS = (
 START_TIMEOUT, RUN_TIMEOUT = 60.0, 300.0  # seconds: valgrind starts nginx ~50x slower
 
 
+# What issue 21 added to the site (a directive, the line it now is before #21 or "": none)
+BEFORE_21 = (
+    ("client_max_body_size", ""),
+    ("large_client_header_buffers", ""),
+    ("proxy_set_header Upgrade", ""),
+    ("proxy_set_header Connection", 'proxy_set_header Connection "";'),
+    ("proxy_read_timeout", ""),
+    ("proxy_send_timeout", ""),
+    ("proxy_buffer", ""),  # proxy_buffer_size, proxy_buffers, proxy_buffering
+    ("proxy_busy_buffers_size", ""),
+)
+
+
 @dataclass(frozen=True)
 class Row:
-    """One measured site: its name, the switch mode it renders (None: the Lua fixture),
-    its port, and whether the main context is what ``fab bootstrap`` writes (pcre_jit)."""
+    """One measured site: its app name, the switch mode it renders (None: the Lua fixture),
+    its port, whether the main context is what ``fab bootstrap`` writes (pcre_jit), its
+    proxy settings and the edits of its rendered lines (directive, new line or "")."""
 
     name: str
     mode: str | None
     port: int
     bootstrapped: bool = True
+    proxy: Proxy = Proxy()
+    edits: tuple[tuple[str, str], ...] = ()
 
 
 ROWS = {
     "plain": Row("plain", "reload", 18100),  # reload mode's site: plain proxying, the base
+    "pre21": Row("pre21", "reload", 18106, proxy=Proxy(release_headers="public"), edits=BEFORE_21),
     "file": Row("file", "file", 18101),
     "core": Row("core", "core", 18103),
     "core-nojit": Row("core", "core", 18103, bootstrapped=False),
     "lua-dict": Row("luadict", None, 18104),
     "lua-link": Row("lualink", None, 18105),
 }
+WITHOUT_PORTS = 18110  # and up: the ROW-DIRECTIVE rows
+
+
+def without(spec: str, index: int) -> Row:
+    """``ROW-DIRECTIVE[+DIRECTIVE...]``: ROW's site without those directives' lines (or, for
+    ``DIRECTIVE=LINE``, with LINE instead)."""
+    base, _, pieces = spec.partition("-")
+    row = ROWS[base]
+    edits = tuple(
+        tuple(piece.split("=", 1)) if "=" in piece else (piece, "") for piece in pieces.split("+")
+    )
+    name = f"{row.name}w{index}"
+    return Row(name, row.mode, WITHOUT_PORTS + index, row.bootstrapped, row.proxy, edits)
+
+
+def edited(text: str, edits: tuple[tuple[str, str], ...]) -> str:
+    """``text`` with each line that starts (indented) with an edit's directive replaced."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        words = line.strip()
+        edit = next((new for directive, new in edits if words.startswith(directive)), None)
+        if edit is None:
+            lines.append(line)
+        elif edit:
+            lines.append(line[: len(line) - len(line.lstrip())] + edit + "\n")
+    return "".join(lines)
+
+
 LUA_INIT = """
 lua_package_path "{root}/usr/share/lua/5.1/?.lua;;";
 lua_shared_dict bluegreen_bench 1m;
@@ -102,7 +153,7 @@ init_by_lua_block {{
 """
 LUA_SITE = """
 server {{
-    listen 127.0.0.1:{port};
+    listen {address}:{port};
     access_log {root}/bluegreen-lua.access.log bluegreen_core;
     location / {{
         set $bluegreen_lua_release "";
@@ -124,24 +175,17 @@ server {{
 """
 
 
-def relocated(text: str, root: Path) -> str:
-    """``text`` with the host's nginx paths moved under the private prefix ``root`` (as deep
-    as /etc/nginx: core mode's realpath() walks every component), its port on loopback."""
-    text = text.replace("/etc/nginx/", f"{root}/").replace("/var/log/nginx/", f"{root}/")
-    return re.sub(r"^( *listen )(\d+;)", r"\g<1>127.0.0.1:\2", text, flags=re.M)
-
-
-def write_sites(root: Path) -> list[str]:
+def write_sites(root: Path, rows: dict[str, Row]) -> list[str]:
     """Render every product row's site into ``root``; the file names to include."""
     includes = []
-    for row in {r.name: r for r in ROWS.values() if r.mode}.values():
+    for row in {r.name: r for r in rows.values() if r.mode}.values():
         ports = Ports(public=row.port, blue=BACKENDS.blue, green=BACKENDS.green)
-        for path, text in sites.files(row.name, row.mode, ports, root).items():
-            target = Path(relocated(path, root))
+        for path, text in sites.files(row.name, row.mode, ports, root, row.proxy).items():
+            target = Path(sites.relocated(path, root))
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(relocated(text, root))
+            target.write_text(edited(sites.relocated(text, root), row.edits))
             includes += [str(target)] if "/conf.d/" in path else []
-    link = relocated(nginx.point_link("core", sites.TRAFFIC.link_name()), root)
+    link = sites.relocated(nginx.point_link("core", sites.TRAFFIC.link_name()), root)
     subprocess.run(["sh", "-c", link], check=True)
     return includes
 
@@ -168,10 +212,11 @@ def config(root: Path, includes: list[str], lua: bool, bootstrapped: bool) -> Pa
     if lua:
         lib = root / "usr/lib/nginx/modules"
         modules += [str(lib / "ndk_http_module.so"), str(lib / "ngx_http_lua_module.so")]
-        link = relocated(nginx.current_path("core"), root)
+        link = sites.relocated(nginx.current_path("core"), root)
         http.append(LUA_INIT.format(root=root, line=sites.TRAFFIC.link_name(), link=link))
         for source in ("dict", "link"):
-            http.append(LUA_SITE.format(port=ROWS[f"lua-{source}"].port, root=root, source=source))
+            port = ROWS[f"lua-{source}"].port
+            http.append(LUA_SITE.format(address=sites.PUBLIC, port=port, root=root, source=source))
     conf = root / f"nginx{'' if bootstrapped else '-plain'}.conf"
     conf.write_text(
         "daemon off;\nmaster_process off;\n"
@@ -197,13 +242,13 @@ def environment(root: Path, lua: bool) -> dict[str, str]:
 def ensure_free(ports: set[int]) -> None:
     """Refuse to count while another process holds one of our ports: it would answer our
     requests and the row would count the wrong nginx."""
-    for port in sorted(ports):
+    for address, port in itertools.product(("127.0.0.1", sites.PUBLIC), sorted(ports)):
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx: not a listener
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((address, port))
             except OSError as e:
-                raise RuntimeError(f"127.0.0.1:{port} is in use ({e.strerror})") from e
+                raise RuntimeError(f"{address}:{port} is in use ({e.strerror})") from e
 
 
 def wait_listening(port: int, process: subprocess.Popen) -> None:
@@ -211,7 +256,7 @@ def wait_listening(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((sites.PUBLIC, port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.2)
@@ -219,16 +264,16 @@ def wait_listening(port: int, process: subprocess.Popen) -> None:
 
 
 def send(port: int, count: int) -> None:
-    """``count`` GETs on one keep-alive connection; each must be proxied to blue."""
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """``count`` GETs on one keep-alive connection to the public server; each must be
+    proxied to blue (its backend answers its color)."""
+    client = http.client.HTTPConnection(sites.PUBLIC, port, timeout=30)
     try:
         for _ in range(count):
             client.request("GET", "/")
             answer = client.getresponse()
-            answer.read()
-            color = answer.getheader("X-Bluegreen-Color")
-            if answer.status != 200 or color != "blue":
-                raise RuntimeError(f"port {port}: {answer.status} {color}, not 200 blue")
+            body = answer.read()
+            if answer.status != 200 or body != b"blue":
+                raise RuntimeError(f"port {port}: {answer.status} {body[:40]!r}, not 200 blue")
     finally:
         client.close()
 
@@ -236,7 +281,7 @@ def send(port: int, count: int) -> None:
 def instructions(conf: Path, env: dict[str, str], port: int, count: int) -> int:
     """Instructions (Ir) the whole nginx run executes while serving ``count`` requests."""
     out = conf.with_suffix(f".{port}.{count}.cachegrind")
-    ensure_free({row.port for row in ROWS.values()} | {BACKENDS.blue, BACKENDS.green})
+    ensure_free({row.port for row in ROWS.values()} | {BACKENDS.blue, BACKENDS.green, port})
     grind = ["valgrind", "-q", "--tool=cachegrind", "--cache-sim=no"]
     process = subprocess.Popen(
         [*grind, f"--cachegrind-out-file={out}", "nginx", "-p", str(conf.parent), "-c", str(conf)],
@@ -257,24 +302,24 @@ def per_request(conf: Path, env: dict[str, str], port: int) -> float:
     return (instructions(conf, env, port, MANY) - instructions(conf, env, port, FEW)) / (MANY - FEW)
 
 
-def measure(names: list[str]) -> dict[str, object]:
+def measure(rows: dict[str, Row]) -> dict[str, object]:
     """Each row's instructions per request and its cost against plain proxying."""
+    rows = {"plain": ROWS["plain"]} | rows
     with tempfile.TemporaryDirectory(prefix="bgi", dir="/tmp") as temp:
         root = Path(temp)
-        includes = write_sites(root)
-        lua_rows = [n for n in names if ROWS[n].mode is None]
+        includes = write_sites(root, rows)
+        lua_rows = [n for n, row in rows.items() if row.mode is None]
         skipped = fetch_lua(root) if lua_rows else None
         if skipped:
             print(f"Lua rows skipped: {skipped}", flush=True)
         env = environment(root, bool(lua_rows and not skipped))
         counts: dict[str, float] = {}
-        for name in ["plain"] + [n for n in names if n != "plain"]:
-            row = ROWS[name]
+        for name, row in rows.items():
             if row.mode is None and skipped:
                 continue
             conf = config(root, includes, row.mode is None and not skipped, row.bootstrapped)
             counts[name] = per_request(conf, env, row.port)
-            print(f"{name:9} {counts[name]:10,.0f} instructions per request", flush=True)
+            print(f"{name:10} {counts[name]:10,.0f} instructions per request", flush=True)
     base = counts["plain"]
     return {
         "requests": [FEW, MANY],
@@ -304,10 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"rows to count (default {','.join(ROWS)})",
     )
     args = parser.parse_args(argv)
-    unknown = set(args.rows) - set(ROWS)
+    unknown = {name.partition("-")[0] for name in args.rows if name not in ROWS} - set(ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
-    results = measure(args.rows)
+    extra = [name for name in args.rows if name not in ROWS]
+    rows = {name: ROWS.get(name) or without(name, extra.index(name)) for name in args.rows}
+    results = measure(rows)
     report.publish(results, "instructions.json", table(results))
     return 0
 

@@ -34,6 +34,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 import report  # noqa: E402  (bench/report.py)
+import sites  # noqa: E402  (bench/sites.py)
 
 from bluegreen import render  # noqa: E402
 from bluegreen.config.inventory import App, Inventory, Ports, Proxy  # noqa: E402
@@ -110,24 +111,21 @@ def free_port() -> int:
 @contextlib.contextmanager
 def proxy(root: Path, backend: int):
     """A private nginx with the ``unbuffered`` and ``buffered`` sites; yields name -> port."""
-    sites, ports = [], {}
+    texts, ports = [], {}
     for name, buffering in (("unbuffered", False), ("buffered", True)):
         ports[name] = free_port()
         app = App(name=name, proxy=Proxy(buffering=buffering))
         where = Ports(public=ports[name], blue=backend, green=free_port())
         inv = Inventory(path=root / "x.yml", app=app, ports=where, hosts={}, groups={})
-        text = render.site(render.environment(inv), inv, "core")
-        sites.append(
-            text.replace("/etc/nginx/bluegreen/", f"{root}/").replace("/var/log/nginx/", f"{root}/")
-        )
+        texts.append(sites.relocated(render.site(render.environment(inv), inv, "core"), root))
         link = Traffic("blue", "bench").link_name()
-        (root / f"{name}.states" / link).mkdir(parents=True)
-        (root / f"{name}.current").symlink_to(f"{name}.states/{link}")
+        (root / "bluegreen" / f"{name}.states" / link).mkdir(parents=True)
+        (root / "bluegreen" / f"{name}.current").symlink_to(f"{name}.states/{link}")
     conf = root / "nginx.conf"
     conf.write_text(
         f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
         "events { worker_connections 1024; }\nhttp {\naccess_log off;\n"
-        + "\n".join(sites)
+        + "\n".join(texts)
         + "\n}\n"
     )
     nginx = ["nginx", "-p", str(root), "-c", str(conf)]
@@ -140,7 +138,7 @@ def proxy(root: Path, backend: int):
 
 def first_event(port: int, path: str) -> float:
     """Seconds from sending the request to the first ``data:`` line arriving."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+    with socket.create_connection((sites.PUBLIC, port), timeout=10) as client:
         client.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
         sent, received = time.monotonic(), b""
         while b"data:" not in received:
@@ -156,7 +154,7 @@ def first_event(port: int, path: str) -> float:
 
 def slow_download(port: int, size: int, rate: float, failures: list[str]) -> None:
     """Read ``size`` bytes at about ``rate`` bytes/s, as a client on a slow link."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+    with socket.create_connection((sites.PUBLIC, port), timeout=60) as client:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CHUNK)
         client.sendall(
             f"GET /big?{size} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()

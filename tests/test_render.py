@@ -39,7 +39,10 @@ def test_reload_site_listens_on_public_port_and_includes_live_file(tmp_path):
     assert "js_" not in text
     assert "listen 4000;" in text
     assert "proxy_pass http://bluegreen_my_shop;" in text
-    assert "add_header X-Bluegreen-Release $bluegreen_my_shop_hdr_release always;" in text
+    public, loopback = text.split("\nserver {\n")[1:]
+    assert public.startswith("    listen 4000;\n") and "X-Bluegreen-Release" not in public
+    assert loopback.startswith("    listen 127.0.0.1:4000;\n")
+    assert "add_header X-Bluegreen-Release $bluegreen_my_shop_release always;" in loopback
 
 
 def test_file_site_reads_the_color_per_request_and_has_both_upstreams(tmp_path):
@@ -158,8 +161,11 @@ def test_tls_site_serves_443_by_name_with_the_pair_named_by_its_fingerprint(tmp_
         "# bluegreen site mode=file app=my-shop listen=80,443 blue=4001 green=4002"
         " domains=shop.example.com,www.example.com\n"
     )
-    (https,) = text.split("server {")[1:]
+    https, loopback = text.split("server {")[1:]  # the second: bluegreen's checks, by name
     assert "listen 80" not in text  # port 80 is the http file's
+    assert loopback.replace("listen 127.0.0.1:443 ", "listen 443 ").startswith(
+        https[: https.index("    access_log")]
+    )
     expected = (
         "listen 443 ssl http2;\n    server_name shop.example.com www.example.com;",
         "ssl_certificate /etc/nginx/bluegreen/tls/my-shop-0123456789ab.crt;",

@@ -3,6 +3,7 @@ nginx on loopback carrying what real apps send (WebSocket, stream, upload, big h
 
 import dataclasses
 import http.client
+import re
 import shutil
 import socket
 import ssl
@@ -20,6 +21,9 @@ from bluegreen.config.inventory import App, Inventory, Ports, Proxy, Tls
 from bluegreen.facts.traffic import Traffic
 
 BIG = 32 * 1024  # the header size every default must carry
+# The public server's address here (a host's listens on every address; on 127.0.0.1 the site
+# has its own server for bluegreen's checks, which alone adds the release headers)
+PUBLIC = "127.0.0.2"
 
 
 def _inventory(tmp_path: Path, name: str = "shop", **ports: int) -> Inventory:
@@ -45,7 +49,9 @@ def test_the_default_proxy_settings_are_rendered_in_every_mode(tmp_path, mode):
     inv = _inventory(tmp_path)
     text = render.site(render.environment(inv), inv, mode)
     assert "    client_max_body_size 100m;\n    large_client_header_buffers 4 64k;\n" in text
-    directives = [line.strip() for line in text.splitlines() if line.startswith("        proxy_")]
+    public, loopback = text.split("\nserver {\n")[1:]  # loopback: the same, with the headers
+    directives = [line.strip() for line in public.splitlines() if line.startswith("        proxy_")]
+    assert loopback.count("\n        proxy_") == len(directives)
     assert directives[1:] == [
         "proxy_http_version 1.1;",
         "proxy_set_header Upgrade $http_upgrade;",
@@ -187,7 +193,9 @@ def nginx_proxy(tmp_path):
             (tmp_path / "union" / "static" / FINGERPRINTED).write_text("old")
             (tmp_path / "shelf.assets").symlink_to(tmp_path / "union")
         text = render.site(render.environment(inv), dataclasses.replace(inv, app=app), "core")
-        text = text.replace(f"listen {HTTPS_PORT} ssl", f"listen 127.0.0.1:{public[name]} ssl")
+        listen = rf"\g<1>{PUBLIC}:{public[name]}"
+        text = re.sub(r"^( *listen )\d+(?=[ ;])", listen, text, flags=re.M)
+        text = text.replace(f"listen 127.0.0.1:{HTTPS_PORT} ", f"listen 127.0.0.1:{public[name]} ")
         config.append(
             text.replace("/etc/nginx/bluegreen/", f"{tmp_path}/").replace(
                 "/var/log/nginx/", f"{tmp_path}/"
@@ -219,14 +227,12 @@ def _request(
     method: str,
     path: str,
     body: bytes | None = None,
-    source: str = "127.0.0.1",
+    address: str = PUBLIC,
     **headers: str,
 ):
-    """One request from ``source`` (any 127.x address is this host's loopback; nginx sees
-    127.0.0.2 as another client than 127.0.0.1): (status, headers, body)."""
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
-    )
+    """One request to ``address`` (the public server, or 127.0.0.1: bluegreen's checks'):
+    (status, headers, body)."""
+    connection = http.client.HTTPConnection(address, port, timeout=10)
     try:
         connection.request(method, path, body=body, headers=headers)
         reply = connection.getresponse()
@@ -252,7 +258,7 @@ def test_a_real_nginx_keeps_app_connections_alive_for_plain_requests(nginx_proxy
 
 
 def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):
-    with socket.create_connection(("127.0.0.1", nginx_proxy["web"]), timeout=10) as client:
+    with socket.create_connection((PUBLIC, nginx_proxy["web"]), timeout=10) as client:
         client.sendall(b"GET /stream HTTP/1.1\r\nHost: shop\r\n\r\n")
         sent, received = time.monotonic(), b""
         while b"data: first" not in received:
@@ -265,22 +271,37 @@ def test_a_real_nginx_passes_a_close_delimited_stream_at_once(nginx_proxy):
 
 def test_a_real_nginx_passes_a_websocket_both_ways(nginx_proxy):
     client = pytest.importorskip("websockets.sync.client")
-    with client.connect(f"ws://127.0.0.1:{nginx_proxy['ws']}/", open_timeout=5) as ws:
+    with client.connect(f"ws://{PUBLIC}:{nginx_proxy['ws']}/", open_timeout=5) as ws:
         for text in ("hello", "x" * 100_000):
             ws.send(text)
             assert ws.recv(timeout=5) == text
 
 
 def test_a_real_nginx_tells_the_release_only_to_the_host_itself(nginx_proxy):
-    """By default the release headers go to loopback (bluegreen's checks over SSH) only;
-    ``release_headers: public`` sends them to every client."""
+    """By default the release headers go to 127.0.0.1 (bluegreen's checks over SSH) only, by
+    name too (``wss``: its domain); ``release_headers: public`` sends them to every client."""
     release = ("x-bluegreen-color", "x-bluegreen-release")
-    mine = _request(nginx_proxy["web"], "GET", "/peer")[1]
+    mine = _request(nginx_proxy["web"], "GET", "/peer", address="127.0.0.1")[1]
     assert [mine[name] for name in release] == ["blue", "r1"]
-    other = _request(nginx_proxy["web"], "GET", "/peer", source="127.0.0.2")[1]
+    other = _request(nginx_proxy["web"], "GET", "/peer")[1]
     assert [other[name] for name in release] == [None, None]
-    public = _request(nginx_proxy["public"], "GET", "/peer", source="127.0.0.2")[1]
+    public = _request(nginx_proxy["public"], "GET", "/peer")[1]
     assert [public[name] for name in release] == ["blue", "r1"]
+
+
+def test_bluegreen_checks_see_the_release_over_https_by_name(nginx_proxy, tmp_path):
+    """What verification asks over SSH: 127.0.0.1, the app's name (SNI and Host), its CA."""
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    request = f"GET / HTTP/1.1\r\nHost: {SHOP}\r\nConnection: close\r\n\r\n".encode()
+    for address, expected in (("127.0.0.1", "r1"), (PUBLIC, None)):
+        with (
+            socket.create_connection((address, nginx_proxy["wss"]), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=SHOP) as client,
+        ):
+            client.sendall(request)
+            reply = http.client.HTTPResponse(client)  # the echo server's refusal of a GET
+            reply.begin()
+            assert reply.getheader("X-Bluegreen-Release") == expected, address
 
 
 def test_a_real_nginx_lets_a_request_take_as_long_as_the_timeout(nginx_proxy):
@@ -294,7 +315,7 @@ def test_a_real_nginx_lets_a_request_take_as_long_as_the_timeout(nginx_proxy):
 def test_a_real_nginx_passes_a_websocket_over_https(nginx_proxy, tmp_path):
     client = pytest.importorskip("websockets.sync.client")
     context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
-    url = f"wss://127.0.0.1:{nginx_proxy['wss']}/"
+    url = f"wss://{PUBLIC}:{nginx_proxy['wss']}/"
     with client.connect(url, ssl=context, server_hostname=SHOP, open_timeout=5) as ws:
         for text in ("hello", "x" * 100_000):
             ws.send(text)
@@ -307,7 +328,9 @@ def test_a_real_nginx_serves_stored_assets_and_asks_the_app_for_the_rest(nginx_p
     assert (status, body) == (200, b"old")
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert headers["X-Bluegreen-Release"] is None  # nginx answered, no color did
-    status, headers, body = _request(port, "GET", "/static/app.fedcba987654.js")
-    assert (status, body) == (200, b"app /static/app.fedcba987654.js")
+    status, headers, body = _request(
+        port, "GET", "/static/app.fedcba987654.js", address="127.0.0.1"
+    )
+    assert (status, body) == (200, b"app /static/app.fedcba987654.js")  # the color answered
     assert (headers["X-Bluegreen-Release"], headers["Cache-Control"]) == ("r1", None)
     assert _request(port, "GET", "/other")[2] == b"app /other"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ _BOTH = "a secret and a plain env setting at once; keep it in one of them"
 # what only a container has: refused with runtime: process rather than silently ignored
 _DOCKER_ONLY = ("dockerfile", "container_port", "image", "release", "volumes")
 _DOCKER_ONLY_OPTIONS = ("ulimits", "shm_size", "extra_hosts", "labels", "log")
+# ``options.user`` under runtime: process names the units' User=/Group= and ``runuser -u``:
+# a POSIX name (useradd's portable form), not a uid nor a Docker-style ``name.with.dots``
+_POSIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _HOST_DEFAULTS = (*(k for k in keys(Host) if k not in ("address", "env", "web")), "group")
 
 
@@ -165,11 +169,32 @@ def _runtime(kw: dict[str, Any]) -> None:
         if name in kw:
             raise Invalid(f"app.{name}", "only for runtime: docker, not with runtime: process")
     options = kw.get("options", ContainerOptions())
+    _process_user(options.user)
     for name in _DOCKER_ONLY_OPTIONS:
         if getattr(options, name) != getattr(ContainerOptions(), name):
             raise Invalid(
                 f"app.options.{name}", "only for runtime: docker, not with runtime: process"
             )
+
+
+def _process_user(user: str | None) -> None:
+    """``options.user`` of a process app: ``name`` or ``name:group``, POSIX names, not root
+    (the app and its build run unprivileged)."""
+    if user is None:
+        return
+    for name in user.split(":"):
+        if not _POSIX_NAME.fullmatch(name):
+            raise Invalid(
+                "app.options.user",
+                f"{user!r}: with runtime: process a POSIX user name (and :group), a-z 0-9 _ -"
+                " starting with a letter or _, at most 32: it names the systemd units' User=",
+            )
+    if user.partition(":")[0] == "root":
+        raise Invalid(
+            "app.options.user",
+            "root: the app and its build run unprivileged; leave it out (bg-<app>) or name"
+            " a user of yours",
+        )
 
 
 def _drain(value: Any, key: str, paths: PathHook) -> Drain:

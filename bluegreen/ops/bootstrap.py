@@ -77,6 +77,14 @@ class Step:
     plan: Callable[[Target], list[str]]  # the commands it would run (dry run); [] = skipped
     run: Callable[[Target], Outcome]
     skipped: str = ""  # the note when plan is empty
+    web_only: bool = False  # nginx's part: skipped on worker-only hosts (web: false)
+
+    def commands(self, t: Target) -> list[str]:
+        """What it runs on ``t`` ([]: skipped)."""
+        return [] if self.web_only and not t.host.web else self.plan(t)
+
+    def why_skipped(self, t: Target) -> str:
+        return NO_WEB if self.web_only and not t.host.web else self.skipped
 
 
 def _script(
@@ -151,6 +159,24 @@ def _no_docker(inventory: Inventory, profile: profiles.Profile) -> profiles.Prof
     return replace(profile, packages=tuple(p for p in wanted if p != "git" or source_git))
 
 
+NO_WEB = "web: false (no nginx here)"
+SKIPPED_NO_WEB = (
+    "web: false: worker-only host, skipping nginx (its package, main context and service),"
+    " the SELinux proxy setting, the firewall, certificate renewal and the public port check"
+)
+
+
+def _no_web(profile: profiles.Profile) -> profiles.Profile:
+    """A worker-only host (``web: false``): the profile's packages without nginx."""
+    return replace(profile, packages=tuple(p for p in profile.packages if p != "nginx"),
+                   njs_package=None)  # fmt: skip
+
+
+def _web(step: Step) -> Step:
+    """``step`` on hosts that serve the web only (skipped, and said so, on the others)."""
+    return replace(step, web_only=True)
+
+
 def _systemd(t: Target) -> Outcome:
     if not t.systemd:
         raise RuntimeError("runtime: process runs each color as a systemd unit: no systemd here")
@@ -162,7 +188,7 @@ def process_steps(inventory: Inventory, docker_steps: list[Step]) -> list[Step]:
     skip = ("docker log rotation", "docker group", "services")
     kept = [step for step in docker_steps if step.name not in skip]
     at = [step.name for step in kept].index("nginx main context") + 1
-    services = _script("services", lambda t: system.services(True, ("nginx",)))
+    services = _web(_script("services", lambda t: system.services(True, ("nginx",))))
     return [
         Step("systemd", lambda t: ["systemctl is-system-running"], _systemd),
         *kept[:at],
@@ -181,11 +207,19 @@ def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
     process = inventory.app.runtime == "process"
 
     def checks(t: Target) -> Outcome:
-        result = outcome(t.remote.run(system.checks(t.profile, port, not process), what="checks"))
+        command = system.checks(t.profile, port, not process, t.host.web)
+        result = outcome(t.remote.run(command, what="checks"))
         listening = system.LISTENING in result.notes
         result.notes = [n for n in result.notes if n != system.LISTENING]
-        result.notes.append(_public_port(t, port, listening))
+        if t.host.web:
+            result.notes.append(_public_port(t, port, listening))
         return result
+
+    def wanted(t: Target) -> profiles.Profile:
+        """The profile's packages this host needs: no docker for process apps, no nginx on
+        a worker-only host."""
+        profile = _no_docker(inventory, t.profile) if process else t.profile
+        return profile if t.host.web else _no_web(profile)
 
     found = [
         _script(
@@ -198,16 +232,21 @@ def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
         _script(
             "packages",
             lambda t: packages.install(
-                _no_docker(inventory, t.profile) if process else t.profile,
-                extra
+                wanted(t),
+                (extra if t.host.web else ())
                 + (t.profile.metrics_packages if exporters else ())
                 + packages.language(t.profile, inventory.app.language),
             ),
             PACKAGES_TIMEOUT,
         ),
         Step("docker log rotation", lambda t: [DAEMON_JSON_PLAN], _docker_config),
-        _script("nginx main context", lambda t: system.nginx_main(t.profile)),
-        _script("services", lambda t: system.services(t.systemd)),
+        _web(_script("nginx main context", lambda t: system.nginx_main(t.profile))),
+        _script(
+            "services",
+            lambda t: system.services(
+                t.systemd, ("docker", "nginx") if t.host.web else ("docker",)
+            ),
+        ),
         Step(
             "docker group",
             lambda t: [system.docker_group(t.host.user)] if t.host.user != "root" else [],
@@ -221,28 +260,34 @@ def steps(inventory: Inventory, docker_group: bool = False) -> list[Step]:
             _docker_group,
             skipped="not asked for (--docker-group); commands run with sudo -n",
         ),
-        _script(
-            "SELinux",
-            lambda t: system.selinux_proxy(),
-            when=lambda t: t.selinux == "Enforcing",
-            skipped="SELinux not enforcing",
+        _web(
+            _script(
+                "SELinux",
+                lambda t: system.selinux_proxy(),
+                when=lambda t: t.selinux == "Enforcing",
+                skipped="SELinux not enforcing",
+            )
         ),
         _script("app directory", lambda t: system.app_dir(t.host.app_dir, t.host.user)),
-        _script("firewall", lambda t: system.open_ports(neighbours.listens(inventory))),
-        _script(
-            "certificate renewal",
-            lambda t: (
-                acme.renewal_timer(t.profile.certbot_timer) if t.systemd else acme.renewal_cron()
-            ),
-            when=lambda t: acme_mode,
-            skipped="no ACME certificate",
+        _web(_script("firewall", lambda t: system.open_ports(neighbours.listens(inventory)))),
+        _web(
+            _script(
+                "certificate renewal",
+                lambda t: (
+                    acme.renewal_timer(t.profile.certbot_timer)
+                    if t.systemd
+                    else acme.renewal_cron()
+                ),
+                when=lambda t: acme_mode,
+                skipped="no ACME certificate",
+            )
         ),
         *([_script("metrics", lambda t: _exporters(inventory, t.systemd))] if exporters else []),
         Step(
             "checks",
             lambda t: [
-                system.checks(t.profile, port, not process),
-                f"GET http://127.0.0.1:{port}/ (over SSH)",
+                system.checks(t.profile, port, not process, t.host.web),
+                *([f"GET http://127.0.0.1:{port}/ (over SSH)"] if t.host.web else []),
             ],
             checks,
         ),
@@ -287,6 +332,8 @@ def _connect(inventory: Inventory, host: Host, log: Log) -> Target:
     log.ok(
         host.name, f"connect: {how}; profile {profile.name} ({chosen}, {profile.manager}); {init}"
     )
+    if not host.web:
+        log.ok(host.name, SKIPPED_NO_WEB)
     return target
 
 
@@ -303,9 +350,9 @@ def _report(log: Log, t: Target, name: str, result: Outcome) -> None:
 
 
 def _show_plan(log: Log, t: Target, step: Step) -> None:
-    commands = step.plan(t)
+    commands = step.commands(t)
     if not commands:
-        log.step(t.host.name, f"{step.name}: skip ({step.skipped})")
+        log.step(t.host.name, f"{step.name}: skip ({step.why_skipped(t)})")
         return
     log.step(t.host.name, f"{step.name}:")
     for command in commands:
@@ -325,10 +372,10 @@ def _bootstrap_host(
             step_name = step.name
             if dry_run:
                 _show_plan(log, target, step)
-            elif step.plan(target):
+            elif step.commands(target):
                 _report(log, target, step.name, step.run(target))
             else:
-                _report(log, target, step.name, Outcome(notes=[step.skipped]))
+                _report(log, target, step.name, Outcome(notes=[step.why_skipped(target)]))
     except Exception as error:  # every failure ends this host's run with one clear line
         message = str(error).removeprefix(f"{host.name}: ").removeprefix(f"{step_name} ")
         log.fail(host.name, f"{step_name}: {message}")

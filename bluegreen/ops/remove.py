@@ -50,7 +50,9 @@ def remove(
 
     def command(session: Session) -> str:
         release = lock.release(session.host.app_dir, mine.token)
-        return removal.remove(app, session.host.app_dir, release, volumes, keep_history)
+        return removal.remove(
+            app, session.host.app_dir, release, volumes, keep_history, inventory.metrics
+        )
 
     def run(session: Session) -> None:
         session.remote.run(command(session), timeout=300, what="remove")

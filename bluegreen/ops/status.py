@@ -21,7 +21,9 @@ rest go to ``live``), as read from nginx's files on the host::
              "expires": ISO time | null, "days_left": int | null} | null,
      "unknown_names": {"refused": [80 | 443], "default_elsewhere": [80 | 443]} | null,
      "needs_attention": str | null,
-     "processes": {NAME: {"release": str, "state": str, "since": str}}}
+     "processes": {NAME: {"release": str, "state": str, "since": str}},
+     "schedule": {JOB: {"schedule": str, "last": ISO time | null, "next": ISO time | null,
+                        "release": str | null}}}
 
 ``tls`` is null for an app without ``app.tls``; else the certificate served for the first
 domain (``valid``: verified against that name as a deploy verifies it). ``unknown_names`` is
@@ -33,13 +35,16 @@ a no-op) could not put it back: what its public port served then and what still 
 there (it lost the host: its mark is left, see ``shell/lock.mark``); ``status`` then
 exits 1.
 ``processes`` holds the host's ``app.processes`` that ever ran there (``since``: when the
-running one started).
+running one started). ``schedule`` holds the scheduled jobs this host runs (``app.schedule``
+with this ``host``): ``schedule`` says ``every N s`` or ``cron ...``, ``last`` and ``next``
+the runs (UTC), ``release`` the release of the last run (null: none yet).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 from bluegreen.config import certificates
 from bluegreen.config.inventory import COLORS, Host, Inventory
@@ -47,8 +52,9 @@ from bluegreen.engine import checks, locking, probe
 from bluegreen.engine.runner import Session, read_each
 from bluegreen.engine.state import NEEDS_ATTENTION
 from bluegreen.facts import HostFacts, pairs
+from bluegreen.facts import schedule as jobs
 from bluegreen.output.log import Log
-from bluegreen.shell import workers
+from bluegreen.shell import schedule, workers
 
 ANSI = {"blue": "\033[1;34m", "green": "\033[1;32m", "reset": "\033[0m"}
 
@@ -78,6 +84,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             }
         tls = _tls(run, inventory)
         processes = _processes(run, inventory)
+        scheduled = _schedule(run, inventory)
         lock = found.lock and dataclasses.asdict(found.lock)
         if lock:
             lock.pop("token")
@@ -97,6 +104,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "unknown_names": _names(found) if inventory.app.domains else None,
             "needs_attention": unsettled(found) or attention(found.history),
             "processes": processes,
+            "schedule": scheduled,
         }
 
     result = read_each(hosts, read, log)
@@ -142,6 +150,16 @@ def _processes(run: Session, inventory: Inventory) -> dict:
     return records
 
 
+def _schedule(run: Session, inventory: Inventory) -> dict:
+    """The scheduled jobs this host runs: schedule, last and next run, the last run's
+    release (one round trip, only on a host that runs a job)."""
+    command = schedule.probe(inventory.app, run.host)
+    if not command:
+        return {}
+    output = run.remote.run(command, what="schedule", readonly=True)
+    return jobs.read(inventory.app.schedule, output, time.time())
+
+
 def _names(found: HostFacts) -> dict:
     """Where names nobody deployed are refused, and where another site is the default."""
     ports = {certificates.HTTP_PORT, certificates.HTTPS_PORT}
@@ -182,7 +200,8 @@ def _unreachable(name: str) -> dict:
     return {"host": name, "reachable": False, "error": "not read", "live": None,
             "switch_mode": None, "maintenance": False, "drained": False, "split": None,
             "colors": dict.fromkeys(COLORS), "lock": None, "last_change": None,
-            "tls": None, "needs_attention": None, "processes": {}}  # fmt: skip
+            "tls": None, "needs_attention": None, "processes": {},
+            "schedule": {}}  # fmt: skip
 
 
 def status(inventory: Inventory, hosts: list[Host], as_json: bool, log: Log) -> bool:
@@ -209,6 +228,8 @@ def table(records: list[dict]) -> list[list[str]]:
     rows[0] += ["unknown names"] * names
     processes = any(r.get("processes") for r in records)
     rows[0] += ["processes"] * processes
+    scheduled = any(r.get("schedule") for r in records)
+    rows[0] += ["scheduled jobs"] * scheduled
     for r in records:
         split = r["split"]
         share = split and f"{split['color']} {split['percent']}%" + " sticky" * split["sticky"]
@@ -233,7 +254,9 @@ def table(records: list[dict]) -> list[list[str]]:
             cells.append(_names_cell(r.get("unknown_names")))
         if processes:
             cells.append(_processes_cell(r.get("processes") or {}))
-        extra = tls + names + processes
+        if scheduled:
+            cells.append(_schedule_cell(r.get("schedule") or {}))
+        extra = tls + names + processes + scheduled
         rows.append(cells if r["reachable"] else [r["host"], "unreachable", *["-"] * (7 + extra)])
     return rows
 
@@ -252,6 +275,14 @@ def _processes_cell(processes: dict) -> str:
     """``worker 1a2b3c4d5e6f running since 2026-12-06T20:01:02``, one per process."""
     cells = [f"{name} {p['release']} {p['state']} since {p['since'] or '-'}"
              for name, p in processes.items()]  # fmt: skip
+    return "; ".join(cells) or "-"
+
+
+def _schedule_cell(scheduled: dict) -> str:
+    """``tick every 10 s last 2026-12-06T20:01:00+00:00 (1a2b3c4d5e6f) next ...``, one per
+    job."""
+    cells = [f"{name} {j['schedule']} last {j['last'] or '-'} ({j['release'] or '-'})"
+             f" next {j['next'] or '-'}" for name, j in scheduled.items()]  # fmt: skip
     return "; ".join(cells) or "-"
 
 

@@ -54,6 +54,7 @@ def ready(directory: str) -> str:
 PROGRAM_DIR = "/etc/mtail"
 EXPORTER_LOG = "/var/log/bluegreen-exporters.log"  # no systemd: where both daemons log
 LOGS = "/var/log/nginx/bluegreen-*.access.log"  # every app's access log, one mtail for all
+PIDFILE = "/run/bluegreen-{name}.pid"  # a daemon started without systemd
 
 
 def program_path(app: str) -> str:
@@ -83,7 +84,7 @@ def posix_dir(path: str) -> str:
 def _started_directly(name: str, binary: str, args: str, reload_when: str) -> str:
     """No systemd: start the daemon (``binary``: a shell word) detached unless its pid file
     names a live process; ``reload_when`` (a shell test) true: SIGHUP the running one."""
-    pidfile = f"/run/bluegreen-{name}.pid"
+    pidfile = PIDFILE.format(name=name)
     pid, log = f'"$(cat {pidfile})"', quote(EXPORTER_LOG)
     script = f'echo $$ > {pidfile}; exec "$0" {args}'
     start = f"{quote(script)} {binary}"

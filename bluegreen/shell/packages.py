@@ -67,15 +67,19 @@ def install(profile: Profile, extra: tuple[str, ...] = ()) -> str:
     installed = _installed(profile, '"$p"')
     reinstall = quiet(_reinstall(profile, '"$owner"'))
     lines = [APT_ENV] if profile.manager == "apt" else []
+    lines += [
+        "missing=",
+        f'for p in {packages}; do {installed} || missing="$missing $p"; done',
+        'if [ -n "$missing" ]; then',
+        f"  {quiet(_install(profile, '$missing'))}",
+        '  echo "changed: installed$missing"',
+        "fi",
+    ]
+    if "nginx" not in profile.packages:  # a worker-only host (web: false): no nginx at all
+        return "\n".join(lines)
     return "\n".join(
         [
             *lines,
-            "missing=",
-            f'for p in {packages}; do {installed} || missing="$missing $p"; done',
-            'if [ -n "$missing" ]; then',
-            f"  {quiet(_install(profile, '$missing'))}",
-            '  echo "changed: installed$missing"',
-            "fi",
             f"if [ ! -f {conf} ]; then",
             f"  owner=$({_owner(profile, NGINX_CONF)})",
             f"  {reinstall}",

@@ -13,7 +13,8 @@ from shlex import quote
 
 from bluegreen.config.certificates import TLS_DIR
 from bluegreen.config.inventory import COLORS, App
-from bluegreen.shell import acme, docker, history, nginx, process
+from bluegreen.config.model import Metrics
+from bluegreen.shell import acme, docker, history, metrics, nginx, process
 
 PRESENT = "present=yes"
 
@@ -30,23 +31,63 @@ def present(app: str, app_dir: str, then: str = "") -> str:
 
 
 def _runtime(app: App) -> list[str]:
-    """Stop and remove both colors (and the images, or the units)."""
+    """Stop and remove both colors, the workers and scheduled jobs (and the images, or the
+    units)."""
     name = app.name
     if app.runtime == "process":
         units = " ".join(quote(process.unit(name, color)) for color in COLORS)
         template = quote(f"{process.UNIT_DIR}/{process.template(name)}")
         return [
             f"systemctl disable --now {units} >/dev/null 2>&1 || true",
+            *_worker_units(name),
             f"rm -f {template} && systemctl daemon-reload",
+            f"systemctl reset-failed $units {quote(process.unit(name, '*'))} >/dev/null 2>&1"
+            " || true",
             *_system_user(app),
         ]
     names = [docker.container(name, c) for c in COLORS] + [docker.aside(name, c) for c in COLORS]
     repository = quote(name)
+    label = docker.LABEL
     return [
         f"docker rm -f {' '.join(quote(n) for n in names)} >/dev/null 2>&1 || true",
+        # workers, set-aside ones and schedulers (docs/guides/workers.md), named or not in
+        # hosts.yml any more: they run the app's images, so they go first
+        f"docker ps -aq --filter label={label}.app={quote(name)} --filter label={label}.process"
+        " | xargs -r docker rm -f >/dev/null",
         # by tag: an image another app's tag also names (the same build) stays for it
         f"docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {repository}"
         " | grep -v ':<none>$' | xargs -r docker rmi >/dev/null",
+    ]
+
+
+def _worker_units(name: str) -> list[str]:
+    """The units of the app's workers and its scheduled jobs' timers and services
+    (``bluegreen-<app>-<name>.*``), found by their first line: the name alone would match
+    app ``<app>-b``'s too. Their release links are in the app's directory."""
+    header = quote(f"^# bluegreen app={name} (process|schedule)=")
+    globbed = f"bluegreen-{name}-*.service bluegreen-{name}-*.timer"  # the name: [a-z0-9_-]
+    where = process.UNIT_DIR
+    return [
+        f"units=$(cd {where} && grep -lsE {header} {globbed} || true)",
+        'if [ -n "$units" ]; then systemctl disable --now $units >/dev/null 2>&1 || true;'
+        f" (cd {where} && rm -f $units); fi",
+    ]
+
+
+def _metrics(name: str, settings: Metrics) -> list[str]:
+    """The app's files in node_exporter's textfile directory (those naming this app:
+    ``bluegreen-a-lock.prom`` may be app ``a-lock``'s state), and its mtail program, which
+    mtail forgets on a restart (systemd) or a SIGHUP (started by bootstrap without one)."""
+    directory = settings.textfile_dir
+    files = " ".join(
+        quote(f"{directory}/{f}") for f in (metrics.state_file(name), metrics.lock_file(name))
+    )
+    program, pidfile = quote(metrics.program_path(name)), metrics.PIDFILE.format(name="mtail")
+    label = quote(f'app="{name}"')
+    return [
+        f"grep -lsF {label} {files} | xargs -r rm -f",
+        f"if [ -e {program} ]; then rm -f {program}; systemctl try-restart mtail 2>/dev/null"
+        f' || {{ [ -s {pidfile} ] && kill -HUP "$(cat {pidfile})"; }} || true; fi',
     ]
 
 
@@ -109,11 +150,20 @@ def _certificates(app: App) -> list[str]:
     ]
 
 
-def remove(app: App, app_dir: str, release_lock: str, volumes: bool, keep_history: bool) -> str:
+def remove(
+    app: App,
+    app_dir: str,
+    release_lock: str,
+    volumes: bool,
+    keep_history: bool,
+    settings: Metrics | None = None,
+) -> str:
     """The whole removal, one command (``set -e``); ``release_lock`` gives the lock back
-    before the app's directory goes (with ``keep_history`` only the history stays)."""
+    before the app's directory goes (with ``keep_history`` only the history stays).
+    ``settings``: the inventory's ``metrics:`` (none: where its files would be by default)."""
     # nginx first: no request goes to the app once its containers stop
     steps = ["set -e", *_nginx(app.name), *_certificates(app), *_runtime(app)]
+    steps += _metrics(app.name, settings or Metrics())
     steps += _volumes(app) if volumes else []
     d = quote(app_dir)
     if keep_history:

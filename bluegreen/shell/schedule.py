@@ -26,6 +26,7 @@ from bluegreen.shell import release as releases
 
 PREFIX = "schedule-"
 SLOT = "bluegreen-slot="
+RELEASE = "bluegreen-release="  # a systemd job's first line: the release it runs (status)
 
 # $1 every (seconds, or empty for cron), $2 cron, $3 the job's command; slots are epoch
 # seconds divided by the interval (a minute for cron), in UTC
@@ -130,6 +131,8 @@ def units(app: App, job: ScheduledJob, app_dir: str) -> tuple[str, str]:
             "Type=oneshot",
             f"WorkingDirectory={process.link(app_dir, PREFIX + job.name)}",
             f"EnvironmentFile={app_dir}/_processes.env",
+            # the journal keeps which release each run used (``fab status``)
+            f"ExecStartPre=/bin/sh -c {process.systemd_quote(_SAY_RELEASE)}",
             f"ExecStart=/bin/sh -c {process.systemd_quote(job.command)}",
             f"TimeoutStopSec={job.stop_timeout}",
             *process.limits(app),
@@ -152,6 +155,57 @@ def units(app: App, job: ScheduledJob, app_dir: str) -> tuple[str, str]:
         ]
     )
     return service, timer
+
+
+_SAY_RELEASE = f'echo {RELEASE}"$(basename "$(pwd -P)")"'
+JOURNAL_LINES = 2000  # how far back status looks for the last run's release
+
+
+def probe(app: App, host: Host) -> str:
+    """``job_<name>=<last>|<next>|<release>`` for each scheduled job whose host this is:
+    its last and next run (``@epoch``; on Docker ``#slot`` and no next: the scheduler
+    computes none ahead) and the release of its last run. Nothing for a job not set up."""
+    jobs = [job for job in app.schedule if job.host == host.name]
+    if not jobs:
+        return ""
+    if app.runtime == "process":
+        return "\n".join([_WHEN, *(_timer_probe(app.name, job) for job in jobs)])
+    return "\n".join(_scheduler_probe(app.name, job) for job in jobs)
+
+
+# a timer's time property ($1 of unit $2) as @epoch: systemctl prints it in words (its
+# --timestamp=unix does not apply to these), or n/a before the first run
+_WHEN = (
+    'bg_when() { v=$(systemctl show --value -p "$1" "$2");'
+    ' case $v in ""|n/a) ;; *) date -u -d "$v" +@%s 2>/dev/null;; esac; }'
+)
+
+
+def _timer_probe(app: str, job: ScheduledJob) -> str:
+    timer, service = quote(unit(app, job.name, "timer")), quote(unit(app, job.name, "service"))
+    released = (
+        f"journalctl -u {service} -o cat --no-pager -n {JOURNAL_LINES} 2>/dev/null"
+        f" | sed -n 's/^{RELEASE}//p' | tail -n 1"
+    )
+    return (
+        f'if [ -e {process.UNIT_DIR}/{timer} ]; then echo "job_{job.name}='
+        f"$(bg_when LastTriggerUSec {timer})|$(bg_when NextElapseUSecRealtime {timer})"
+        f'|$({released})"; fi'
+    )
+
+
+def _scheduler_probe(app: str, job: ScheduledJob) -> str:
+    """The last slot run by the job's scheduler container (or the one set aside, when the
+    new one has run none yet) and that container's release."""
+    name = f"{app}-{PREFIX}{job.name}"
+    label = quote('{{index .Config.Labels "bluegreen.release"}}')
+    return (
+        f"for c in {quote(name)} {quote(name + '-prev')}; do"
+        f' r=$(docker container inspect -f {label} "$c" 2>/dev/null) || continue;'
+        f" s=$(docker logs --tail 1000 \"$c\" 2>&1 | sed -n 's/^{SLOT}//p' | tail -n 1);"
+        f' if [ -n "$s" ] || [ "$c" = {quote(name)} ]; then'
+        f' echo "job_{job.name}=${{s:+#$s}}||${{s:+$r}}"; [ -z "$s" ] || break; fi; done'
+    )
 
 
 def install_timer(app: App, job: ScheduledJob, release: str, host: Host) -> str:

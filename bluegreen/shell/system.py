@@ -98,21 +98,22 @@ def services(systemd: bool, names: tuple[str, ...] = ("docker", "nginx")) -> str
             "done"
         )
     log = quote(DOCKERD_LOG)
-    return "\n".join(
-        [
-            "if ! docker info >/dev/null 2>&1; then",
-            f"  setsid -f dockerd >>{log} 2>&1 </dev/null",
-            "  i=0; until docker info >/dev/null 2>&1; do",
-            f"    [ $i -lt 300 ] || {{ tail -n 20 {log} >&2; exit 1; }}; sleep 0.1; i=$((i+1))",
-            "  done",
-            f'  echo "changed: started dockerd (no systemd; log {DOCKERD_LOG})"',
-            "fi",
-            f"if ! {{ {NGINX_RUNNING}; }}; then",
-            "  nginx",
-            '  echo "changed: started nginx (no systemd)"',
-            "fi",
-        ]
-    )
+    dockerd = [
+        "if ! docker info >/dev/null 2>&1; then",
+        f"  setsid -f dockerd >>{log} 2>&1 </dev/null",
+        "  i=0; until docker info >/dev/null 2>&1; do",
+        f"    [ $i -lt 300 ] || {{ tail -n 20 {log} >&2; exit 1; }}; sleep 0.1; i=$((i+1))",
+        "  done",
+        f'  echo "changed: started dockerd (no systemd; log {DOCKERD_LOG})"',
+        "fi",
+    ]
+    nginx = [
+        f"if ! {{ {NGINX_RUNNING}; }}; then",
+        "  nginx",
+        '  echo "changed: started nginx (no systemd)"',
+        "fi",
+    ]
+    return "\n".join([*dockerd * ("docker" in names), *nginx * ("nginx" in names)])
 
 
 def read_daemon_json() -> str:
@@ -197,9 +198,9 @@ def app_dir(path: str, user: str) -> str:
     )
 
 
-def checks(profile: Profile, public_port: int, docker: bool = True) -> str:
+def checks(profile: Profile, public_port: int, docker: bool = True, web: bool = True) -> str:
     """docker answers (without ``docker``: systemd's version), nginx's configuration tests
-    fine and nginx runs; prints versions.
+    fine and nginx runs (``web``: not on a worker-only host); prints versions.
 
     Also prints ``LISTENING`` when something listens on the public port.
     """
@@ -209,6 +210,8 @@ def checks(profile: Profile, public_port: int, docker: bool = True) -> str:
         if docker
         else "v=$(systemctl --version | head -n 1)"
     )
+    if not web:
+        return f'{engine}\necho "$v"'
     return "\n".join(
         [
             engine,

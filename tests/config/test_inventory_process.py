@@ -54,6 +54,13 @@ BAD = [
     ),
     (f"{{{PROCESS}, command: x, env: {{PORT: '1'}}}}", "app.env.PORT", "set by bluegreen"),
     ("{name: e, command: x}", "app.command", "only for runtime: process"),
+    # options.user reaches User=/Group= and runuser -u: a POSIX name, not a uid nor root
+    (f"{{{PROCESS}, command: x, options: {{user: '1000'}}}}", "app.options.user", "POSIX"),
+    (f"{{{PROCESS}, command: x, options: {{user: Deploy}}}}", "app.options.user", "POSIX"),
+    (f"{{{PROCESS}, command: x, options: {{user: a.b}}}}", "app.options.user", "POSIX"),
+    (f"{{{PROCESS}, command: x, options: {{user: 'app:1'}}}}", "app.options.user", "POSIX"),
+    (f"{{{PROCESS}, command: x, options: {{user: {'a' * 33}}}}}", "app.options.user", "POSIX"),
+    (f"{{{PROCESS}, command: x, options: {{user: root}}}}", "app.options.user", "unprivileged"),
 ]
 
 
@@ -67,3 +74,15 @@ def test_bad_process_settings_name_the_key(tmp_path: Path, app: str, key: str, p
 def test_a_port_clash_is_refused_for_a_process_app_too(tmp_path: Path) -> None:
     text = f"app: {{{PROCESS}, command: x}}\nports: {{public: 4000, blue: 4000}}\nhosts: {{w: a}}\n"
     assert "ports.blue: 4000 is also ports.public" in load_error(write(tmp_path, text))
+
+
+def test_a_posix_user_and_group_are_taken_under_runtime_process(tmp_path: Path) -> None:
+    app = f"{{{PROCESS}, command: x, options: {{user: 'deploy_1:www-data'}}}}"
+    text = f"app: {app}\nhosts: {{w: a}}\n"
+    assert load(write(tmp_path, text)).app.options.user == "deploy_1:www-data"
+
+
+def test_a_uid_stays_valid_under_docker_where_it_is_docker_run_user(tmp_path: Path) -> None:
+    """``docker run --user`` takes a uid[:gid] of the image as well as a name."""
+    text = "app: {name: e, options: {user: '1000:1000'}}\nhosts: {w: a}\n"
+    assert load(write(tmp_path, text)).app.options.user == "1000:1000"

@@ -1,5 +1,6 @@
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,9 @@ class LocalRemote:
         self.commands: list[str] = []
 
     def run(self, command: str, **kw) -> str:
-        self.commands.append(command)
-        return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout
+        out = subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout
+        self.commands.append(command)  # after it ran: the watch has read what it asked
+        return out
 
 
 def _inventory(tmp_path: Path, **settings) -> Inventory:
@@ -86,16 +88,32 @@ def log_file(tmp_path, monkeypatch):
     return path
 
 
-def _append_soon(path: Path, text: str, delay: float = 0.08) -> threading.Timer:
-    timer = threading.Timer(delay, lambda: path.open("a").write(text))
-    timer.start()
-    return timer
+def _append_soon(
+    remote: LocalRemote, path: Path, text: str, delay: float = 0.08
+) -> threading.Thread:
+    """Append ``text`` ``delay`` seconds after the watch's first read (where it starts
+    counting), however late a busy machine starts it."""
+
+    def append() -> None:
+        deadline = time.monotonic() + 10
+        while not remote.commands and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        with path.open("a") as log:
+            log.write(text)
+
+    thread = threading.Thread(target=append)
+    thread.start()
+    return thread
 
 
 def test_a_failing_color_fails_the_watch_with_the_evidence(tmp_path, log_file):
-    _append_soon(log_file, "2 500 0.001 127.0.0.1:4002\n" * 3 + "2 200 0.001 127.0.0.1:4001\n")
+    remote = LocalRemote()
+    _append_soon(
+        remote, log_file, "2 500 0.001 127.0.0.1:4002\n" * 3 + "2 200 0.001 127.0.0.1:4001\n"
+    )
     with pytest.raises(watch.WatchFailed) as failed:
-        watch.watch(LocalRemote(), _inventory(tmp_path), "green", 5.0, threading.Event())
+        watch.watch(remote, _inventory(tmp_path), "green", 5.0, threading.Event())
     message = str(failed.value)
     assert message.startswith("watch: green 3 of 3 answers were 5xx (100.0%, max 1.0%) after ")
     assert message.endswith("| by upstream: blue 0 of 1 5xx, p99 1 ms; green 3 of 3 5xx, p99 1 ms")
@@ -103,9 +121,9 @@ def test_a_failing_color_fails_the_watch_with_the_evidence(tmp_path, log_file):
 
 def test_a_healthy_color_passes_and_a_partial_line_waits_for_its_end(tmp_path, log_file):
     remote = LocalRemote()
-    _append_soon(log_file, "2 200 0.001 127.0.0.1:4002\n" * 3 + "2 500 0.0")
-    timer = _append_soon(log_file, "01 127.0.0.1:4001\n", delay=0.15)
-    report = watch.watch(remote, _inventory(tmp_path), "green", 0.3, threading.Event())
+    _append_soon(remote, log_file, "2 200 0.001 127.0.0.1:4002\n" * 3 + "2 500 0.0")
+    timer = _append_soon(remote, log_file, "01 127.0.0.1:4001\n", delay=0.15)
+    report = watch.watch(remote, _inventory(tmp_path), "green", 1.0, threading.Event())
     timer.join()
     assert report.endswith("s, blue 1 of 1 5xx, p99 1 ms; green 0 of 3 5xx, p99 1 ms")
     assert len(remote.commands) >= 3

@@ -260,3 +260,31 @@ def test_without_systemd_renewal_relies_on_cron_and_says_so():
 def _inventory(tls: Tls | None = None) -> Inventory:
     app = App(name="web", tls=tls or Tls())
     return Inventory(path=None, app=app, ports=Ports(), hosts={}, groups={})
+
+
+def test_a_worker_only_host_gets_docker_and_no_nginx_and_says_what_it_skipped(monkeypatch):
+    """``web: false``: no color, no site, so no nginx package, main context, service,
+    SELinux proxy boolean, firewall port, certificate or public-port check."""
+    done = docker_config.merge_log_rotation("")
+    fake = FakeHost(DEBIAN + "systemd=yes\n", {"read daemon.json": f"running=yes\n---\n{done}"})
+    inv = _inventory(Tls(mode="acme", email="a@b.c"))
+    ok, out = _run(fake, monkeypatch, inventory=inv, web=False)
+    assert ok, out
+    ran = {what: command for what, command, _ in fake.ran}
+    assert list(ran) == [
+        "probe (root login)",
+        "packages",
+        "read daemon.json",
+        "services",
+        "app directory",
+        "checks",
+    ]
+    assert "nginx" not in ran["packages"] + ran["services"] + ran["checks"]
+    assert "certbot" not in ran["packages"] and "docker.io" in ran["packages"]
+    assert "docker info" in ran["checks"]
+    assert (
+        "web1 ✅ web: false: worker-only host, skipping nginx (its package, main context and"
+        " service), the SELinux proxy setting, the firewall, certificate renewal"
+    ) in out
+    for step in ("nginx main context", "SELinux", "firewall", "certificate renewal"):
+        assert f"{step}: ok — web: false (no nginx here)" in out

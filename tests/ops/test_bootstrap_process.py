@@ -4,7 +4,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bluegreen.config import profiles
-from bluegreen.config.inventory import App, Inventory, Ports
+from bluegreen.config.inventory import App, Host, Inventory, Ports
 from bluegreen.ops import bootstrap
 
 
@@ -39,3 +39,14 @@ def test_the_packages_leave_out_docker_and_git_unless_the_hosts_fetch_the_source
         "nginx",
         "git",
     )
+
+
+def test_a_worker_only_process_host_needs_systemd_and_no_service_at_all() -> None:
+    """``web: false``: systemd runs the workers; nothing of nginx is planned."""
+    worker = Host("w", "10.0.0.2", web=False)
+    target = bootstrap.Target(worker, None, profiles.PROFILES["debian"], True, False, "", False)  # type: ignore[arg-type]
+    steps = bootstrap.steps(inventory(runtime="process", command="x"))
+    planned = {step.name: step.commands(target) for step in steps}
+    assert planned["services"] == [] and planned["nginx main context"] == []
+    assert planned["systemd"] and planned["app directory"]
+    assert "nginx" not in planned["packages"][0] and "nginx" not in planned["checks"][0]

@@ -141,3 +141,21 @@ def test_the_table_shows_each_host_s_processes_only_for_apps_with_processes():
     assert rows[2][-1] == "-"
     assert rows[3] == ["web1", "unreachable", *["-"] * 8]
     assert "processes" not in table([RECORD])[0]
+
+
+def test_the_table_shows_each_scheduled_job_s_timer_beside_the_processes():
+    tick = {"schedule": "every 10 s", "last": "2026-12-06T20:01:00+00:00", "release": "r2",
+            "next": "2026-12-06T20:01:10+00:00"}  # fmt: skip
+    worker = {"release": "r2", "state": "running", "since": "x"}
+    rows = table(
+        [
+            {**RECORD, "processes": {"worker": worker}, "schedule": {"tick": tick}},
+            {**RECORD, "host": "web2", "processes": {"worker": worker}, "schedule": {}},
+        ]
+    )
+    assert rows[0][-2:] == ["processes", "scheduled jobs"]
+    assert rows[1][-1] == (
+        "tick every 10 s last 2026-12-06T20:01:00+00:00 (r2) next 2026-12-06T20:01:10+00:00"
+    )
+    assert rows[2][-1] == "-"
+    assert "scheduled jobs" not in table([RECORD])[0]

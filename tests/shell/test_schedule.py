@@ -28,13 +28,46 @@ def test_systemd_calendars_say_what_the_cron_fields_say_in_utc():
 def test_the_timer_points_the_job_at_the_release_atomically_and_runs_it_on_its_calendar():
     service, timer = schedule.units(APP, EVERY, "/srv/shop")
     assert "Type=oneshot\nWorkingDirectory=/srv/shop/schedule-tick.release\n" in service
-    assert 'EnvironmentFile=/srv/shop/_processes.env\nExecStart=/bin/sh -c "sh tick.sh"' in service
+    assert "EnvironmentFile=/srv/shop/_processes.env\nExecStartPre=" in service
     assert "[Timer]\nOnCalendar=*-*-* *:*:00/10 UTC\nAccuracySec=1s\n" in timer
     command = schedule.install_timer(APP, EVERY, "abc", HOST)
     assert command.endswith(
         " && ln -sfn /srv/shop/releases/abc /srv/shop/schedule-tick.release.new"
         " && mv -fT /srv/shop/schedule-tick.release.new /srv/shop/schedule-tick.release"
         " && systemctl enable --now -q bluegreen-shop-schedule-tick.timer"
+    )
+
+
+def test_a_systemd_job_says_its_release_first_and_status_reads_its_timer_and_journal():
+    service, _ = schedule.units(APP, EVERY, "/srv/shop")
+    assert (
+        'ExecStartPre=/bin/sh -c "echo bluegreen-release=\\"$$(basename \\"$$(pwd -P)\\")\\""\n'
+        'ExecStart=/bin/sh -c "sh tick.sh"'
+    ) in service
+    timer = "bluegreen-shop-schedule-tick.timer"
+    lines = schedule.probe(APP, HOST).split("\n")
+    assert lines[0] == (
+        'bg_when() { v=$(systemctl show --value -p "$1" "$2");'
+        ' case $v in ""|n/a) ;; *) date -u -d "$v" +@%s 2>/dev/null;; esac; }'
+    )
+    assert lines[1] == (
+        f'if [ -e /etc/systemd/system/{timer} ]; then echo "job_tick='
+        f"$(bg_when LastTriggerUSec {timer})|$(bg_when NextElapseUSecRealtime {timer})"
+        "|$(journalctl -u bluegreen-shop-schedule-tick.service -o cat --no-pager -n 2000"
+        " 2>/dev/null | sed -n 's/^bluegreen-release=//p' | tail -n 1)\"; fi"
+    )
+    assert schedule.probe(APP, Host(name="web2", address="a", app_dir="/srv/shop")) == ""
+
+
+def test_on_docker_status_reads_the_scheduler_s_last_slot_and_release():
+    app = App(name="shop", schedule=(EVERY,))
+    assert schedule.probe(app, HOST) == (
+        "for c in shop-schedule-tick shop-schedule-tick-prev; do"
+        " r=$(docker container inspect -f '{{index .Config.Labels \"bluegreen.release\"}}'"
+        ' "$c" 2>/dev/null) || continue;'
+        " s=$(docker logs --tail 1000 \"$c\" 2>&1 | sed -n 's/^bluegreen-slot=//p' | tail -n 1);"
+        ' if [ -n "$s" ] || [ "$c" = shop-schedule-tick ]; then'
+        ' echo "job_tick=${s:+#$s}||${s:+$r}"; [ -z "$s" ] || break; fi; done'
     )
 
 

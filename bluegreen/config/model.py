@@ -150,7 +150,7 @@ class Proxy:
     """What nginx lets through to the app on the public port (docs/guides/proxy.md)."""
 
     # largest request body, nginx units (k, m, g); 0: unlimited
-    max_body: Annotated[str | int, Check(values.size)] = "100m"
+    max_body: Annotated[str | int, Check(values.size)] = "256m"
     timeout: Count = 60  # seconds nginx waits between two reads or writes of the app's traffic
     buffering: bool = False  # buffer responses (frees the app from slow clients; delays streams)
     # private: X-Bluegreen-Color/-Release only to bluegreen's own checks (from the host itself);

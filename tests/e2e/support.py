@@ -1,24 +1,32 @@
-"""Helpers shared by the fault, SSH and interrupt end-to-end tests (not a test module).
+"""Helpers shared by the end-to-end tests (not a test module).
 
 The example app gets extra releases that each carry one fault, and a fab runner that
-streams fab's output so a test can act at an exact point of a deploy (a phase marker).
+streams fab's output so a test can act at an exact point of a deploy (a phase marker). The
+traffic app (traffic_app.py) gets a repository of releases and a WebSocket client that
+behaves like a browser tab.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
+import re
 import shlex
 import shutil
+import socket
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import websockets
+from websockets.asyncio.client import connect
 
 from bluegreen import sandbox as sb
 from bluegreen.testing.demo import (
@@ -235,3 +243,68 @@ def wait_until(check: Callable[[], bool], timeout: float = 20, what: str = "cond
     while not check():
         assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
         time.sleep(0.05)
+
+
+def git(repo: Path, *args: str) -> str:
+    run = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    return run.stdout.decode().strip()
+
+
+def traffic_repo(repo: Path, versions: dict[str, str]) -> Path:
+    """A git repository of the traffic app with one commit per release, tagged (tag: version)."""
+    repo.mkdir()
+    shutil.copy(Path(__file__).with_name("traffic_app.py"), repo / "app.py")
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "demo@example.invalid")
+    git(repo, "config", "user.name", "bluegreen demo")
+    for tag, version in versions.items():
+        (repo / "VERSION").write_text(version + "\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", version)
+        git(repo, "tag", tag)
+    return repo
+
+
+@dataclass
+class Socket:
+    """One browser tab's WebSocket: every connection's (time, release), drops, failures."""
+
+    connects: list[tuple[float, str]] = field(default_factory=list)
+    drops: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+async def websocket(url: str, tab: Socket, stop: asyncio.Event, **options) -> None:
+    """Connect to the traffic app's /ws, talk every 0.5 s; when closed, reconnect after 0.1 s
+    as a browser does. ``options`` go to ``connect`` (e.g. ssl, host, port)."""
+    while not stop.is_set():
+        try:
+            async with connect(url, open_timeout=5, ping_interval=None, **options) as ws:
+                tab.connects.append((time.monotonic(), (await ws.recv()).split()[1]))
+                while not stop.is_set():
+                    await ws.send("hello")
+                    if await asyncio.wait_for(ws.recv(), 5) != "hello":
+                        tab.failures.append("wrong echo")
+                    try:  # 0.5 s until the next message, noticing a close at once
+                        await asyncio.wait_for(ws.wait_closed(), 0.5)
+                    except TimeoutError:
+                        continue
+                    tab.drops.append(time.monotonic())
+                    break
+        except websockets.ConnectionClosed:
+            tab.drops.append(time.monotonic())
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+            tab.failures.append(repr(error))
+        await asyncio.sleep(0.1)
+
+
+def first_event(client: socket.socket) -> tuple[float, str]:
+    """Read the traffic app's stream up to its first event, sent on ``client`` (GET /events):
+    seconds from the app's write of that event (its time.time() on the host: the same clock)
+    to this read, and the release that sent it."""
+    received = b""
+    while not (event := re.search(rb"data: (\S+) 0 ([\d.]+)\n\n", received)):
+        chunk = client.recv(65536)
+        assert chunk, f"the stream ended before its first event: {received!r}"
+        received += chunk
+    return time.time() - float(event[2]), event[1].decode()

@@ -1,11 +1,12 @@
-"""Assets across the switch (``app.assets``, issue 21 item 6) on two sandbox hosts, core mode,
-under load: the page of one release names its fingerprinted asset (/static/app.<hash>.js);
-the old page's asset and the new page's asset both answer 200 before, during and after a
-deploy, during a split and after a rollback, and a release's files are pruned once
-``keep_releases`` (0 here: the live and the previous release only) leaves them behind.
-The docker tests build on each other in file order. The last test does a deploy and a
-rollback with ``runtime: process`` on a host with a real systemd (the assets come from the
-release directory; that app answers every path, so the asset's body is what is checked).
+"""Assets across the switch (``app.assets``, issue 21 item 6) on two sandbox hosts, in core
+and in reload mode, under load: the page of one release names its fingerprinted asset
+(/static/app.<hash>.js); the old page's asset and the new page's asset both answer 200
+before, during and after a deploy, during a split and after a rollback, and a release's files
+are pruned once ``keep_releases`` (0 here: the live and the previous release only) leaves
+them behind. The docker tests build on each other in file order, in each mode. The last test
+does a deploy and a rollback with ``runtime: process`` on a host with a real systemd (the
+assets come from the release directory; that app answers every path, so the asset's body is
+what is checked).
 """
 
 import hashlib
@@ -97,29 +98,35 @@ def _change(fleet, paths: dict[str, str], *args: str):
     print(load.report())
     assert result.returncode == 0, result.output
     for kind in KINDS:
-        assert load.stats(kind).sent > 20 and load.stats(kind).failed == 0, load.report()
+        stats, guarded = load.stats(kind), kind in fleet["guarded"]
+        assert stats.sent > 20 and (stats.failed == 0 or not guarded), load.report()
     assert poller.sent > 20 and poller.bad == [], poller.bad[:5]
     return result
 
 
-@pytest.fixture(scope="module")
-def fleet(sandbox, tmp_path_factory):
-    """v1 live on both hosts, core mode, assets stored; the old page's asset found."""
-    folder = tmp_path_factory.mktemp("assets")
+@pytest.fixture(scope="module", params=["core", "reload"])
+def fleet(request, sandbox, tmp_path_factory):
+    """v1 live on both hosts, in each switch mode, assets stored; the old page's asset found."""
+    mode = request.param
+    folder = tmp_path_factory.mktemp(f"assets-{mode}")
     repo = make_app_repo(folder / "repo", RELEASES)
     inventory = write_inventory(
         folder / "hosts.yml",
         repo.path,
         HOSTS,
         app_extra="assets: /app/static\nkeep_releases: 0",
-        defaults_extra="switch_mode: core",
+        defaults_extra=f"switch_mode: {mode}",
     )
     hosts = [h for h in sandbox if h.name in HOSTS]
     for host in hosts:
         sb.run_in(host, RESET)
     result = fab(inventory, "deploy", "--ref", "v1")
     assert result.returncode == 0, result.output
-    yield {"inventory": inventory, "hosts": hosts, "assets": {"v1": _asset(hosts[0])}}
+    # a reload resets idle keep-alive client connections: a client that never retries may see
+    # one failure per reload (docs: switch modes)
+    guarded = KINDS if mode == "core" else support.RETRYING
+    assets = {"v1": _asset(hosts[0])}
+    yield {"inventory": inventory, "hosts": hosts, "assets": assets, "guarded": guarded}
     for host in hosts:
         sb.run_in(host, RESET)
 
@@ -159,6 +166,7 @@ def test_both_assets_load_after_a_rollback(fleet):
         assert [_get(host, path)[0] for path in paths] == [200, 200]
 
 
+@pytest.mark.parametrize("fleet", ["core"], indirect=True)  # pruning does not depend on it
 def test_a_release_left_behind_by_keep_releases_is_pruned(fleet):
     old, rolled_back = fleet["assets"]["v1"], fleet["assets"]["v2"]
     _change(fleet, {old: _script("1.0.0")}, "deploy", "--ref", "v3")
@@ -214,7 +222,7 @@ def process_fleet(tmp_path_factory):
     name = sb.host_name(PROCESS_INDEX)
     inventory.write_text(app + sandbox_app.sandbox_hosts("fleet", [name]))
     with support.systemd_host(PROCESS_INDEX) as host:
-        yield {"inventory": inventory, "hosts": [host]}
+        yield {"inventory": inventory, "hosts": [host], "guarded": KINDS}
 
 
 def test_a_process_release_assets_load_across_a_deploy_and_a_rollback(process_fleet):

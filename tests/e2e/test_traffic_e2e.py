@@ -11,9 +11,7 @@ bluegreen returns.
 
 import asyncio
 import re
-import shutil
 import socket
-import subprocess
 import textwrap
 import threading
 import time
@@ -22,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import websockets
-from websockets.asyncio.client import connect
 
 from bluegreen import sandbox as sb
 from bluegreen.sandbox import app as sandbox_app
@@ -42,11 +38,6 @@ VERSIONS = {"v1": "1.0.0", "v2": "2.0.0"}
 # 0 failed requests of these kinds; a reload resets idle keep-alive client connections, so
 # a client that never retries may see one failure per reload (docs: switch modes)
 GUARDED = {"core": KINDS, "file": KINDS, "reload": ("new", "keepalive-retry")}
-
-
-def _git(repo: Path, *args: str) -> str:
-    run = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-    return run.stdout.decode().strip()
 
 
 def write_inventory(folder: Path, repo: Path, mode: str) -> Path:
@@ -71,17 +62,7 @@ def fleet(tmp_path_factory):
     """(folder, repo, host): one systemd host serving v1 of the traffic app (reload mode);
     removed at the end."""
     folder = tmp_path_factory.mktemp("traffic")
-    repo = folder / "repo"
-    repo.mkdir()
-    shutil.copy(Path(__file__).with_name("traffic_app.py"), repo / "app.py")
-    _git(repo, "init", "-q")
-    _git(repo, "config", "user.email", "demo@example.invalid")
-    _git(repo, "config", "user.name", "bluegreen demo")
-    for tag, version in VERSIONS.items():
-        (repo / "VERSION").write_text(version + "\n")
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-qm", version)
-        _git(repo, "tag", tag)
+    repo = support.traffic_repo(folder / "repo", VERSIONS)
     inventory = write_inventory(folder, repo, "reload")
     with support.systemd_host(INDEX) as host:
         for step in (["bootstrap"], ["deploy", "--ref", "v1"]):
@@ -91,65 +72,29 @@ def fleet(tmp_path_factory):
 
 
 @dataclass
-class Socket:
-    """One browser tab's WebSocket: every connection's (time, release), drops, failures."""
-
-    connects: list[tuple[float, str]] = field(default_factory=list)
-    drops: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Traffic:
     """What the non-HTTP-load clients saw during one change."""
 
-    sockets: list[Socket]
-    streams: list[tuple[float, str]] = field(default_factory=list)  # (first event s, release)
+    sockets: list[support.Socket]
+    # (seconds from the app's write of the first event to its read here, release)
+    streams: list[tuple[float, str]] = field(default_factory=list)
     uploads: list[int] = field(default_factory=list)  # status of each upload
     problems: list[str] = field(default_factory=list)
 
 
-async def _socket(url: str, tab: Socket, stop: asyncio.Event) -> None:
-    """Connect, talk every 0.5 s; when closed, reconnect after 0.1 s as a browser does."""
-    while not stop.is_set():
-        try:
-            async with connect(url, open_timeout=5, ping_interval=None) as ws:
-                tab.connects.append((time.monotonic(), (await ws.recv()).split()[1]))
-                while not stop.is_set():
-                    await ws.send("hello")
-                    if await asyncio.wait_for(ws.recv(), 5) != "hello":
-                        tab.failures.append("wrong echo")
-                    try:  # 0.5 s until the next message, noticing a close at once
-                        await asyncio.wait_for(ws.wait_closed(), 0.5)
-                    except TimeoutError:
-                        continue
-                    tab.drops.append(time.monotonic())
-                    break
-        except websockets.ConnectionClosed:
-            tab.drops.append(time.monotonic())
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
-            tab.failures.append(repr(error))
-        await asyncio.sleep(0.1)
-
-
 def _stream(address: str, traffic: Traffic, stop: threading.Event) -> None:
-    """An SSE client (close-delimited stream): the first event's delay, then read to the end;
-    reconnect when it ends."""
+    """An SSE client (close-delimited stream): the first event's delay (from the app's write),
+    then read to the end; reconnect when it ends."""
     while not stop.is_set():
         with socket.create_connection((address, 4000), timeout=5) as client:
             # close: when the app ends the stream, nginx ends the connection (keep-alive
             # would end only the chunked body, as an EventSource notices)
             client.sendall(b"GET /events HTTP/1.1\r\nHost: live\r\nConnection: close\r\n\r\n")
-            sent, received = time.monotonic(), b""
-            while b"\n\n" not in received.partition(b"\r\n\r\n")[2]:
-                chunk = client.recv(65536)
-                if not chunk:
-                    traffic.problems.append(f"stream ended before its first event: {received!r}")
-                    return
-                received += chunk
-            first = time.monotonic() - sent
-            version = re.search(rb"data: (\S+) ", received)
-            traffic.streams.append((first, version[1].decode() if version else "?"))
+            try:
+                traffic.streams.append(support.first_event(client))
+            except AssertionError as error:
+                traffic.problems.append(str(error))
+                return
             while not stop.is_set() and client.recv(65536):
                 pass
 
@@ -170,7 +115,7 @@ def _uploads(address: str, traffic: Traffic, stop: threading.Event) -> None:
 def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, float, Load, Traffic]:
     """Run ``fab *args`` while every kind of client talks to the host; stop them after.
     Returns fab's result, when it returned (monotonic), the load and what the others saw."""
-    traffic = Traffic([Socket() for _ in range(CLIENTS)])
+    traffic = Traffic([support.Socket() for _ in range(CLIENTS)])
     stop, ws_stop = threading.Event(), None
     loop = asyncio.new_event_loop()
 
@@ -178,7 +123,7 @@ def under_traffic(inventory: Path, host, *args: str) -> tuple[demo.FabResult, fl
         nonlocal ws_stop
         ws_stop = asyncio.Event()
         url = f"ws://{host.address}:4000/ws"
-        await asyncio.gather(*(_socket(url, tab, ws_stop) for tab in traffic.sockets))
+        await asyncio.gather(*(support.websocket(url, tab, ws_stop) for tab in traffic.sockets))
 
     threads = [
         threading.Thread(target=loop.run_until_complete, args=(sockets(),)),
@@ -212,9 +157,12 @@ def assert_carried(
     old: str,
     new: str,
     guarded: tuple[str, ...] = KINDS,
+    everyone: bool = False,
 ) -> None:
     """0 failed HTTP requests and uploads; each WebSocket dropped at most once, back within
-    RECONNECT, and on the new release when bluegreen returned; the stream likewise."""
+    RECONNECT, and on the new release when bluegreen returned; the stream likewise. Dropped:
+    those on the old release, or with ``everyone`` all of them (a reload's old workers end
+    those on the color that stays at worker_shutdown_timeout)."""
     assert result.returncode == 0, result.output
     for kind in KINDS:
         stats = load.stats(kind)
@@ -227,7 +175,7 @@ def assert_carried(
         assert not tab.failures, tab.failures
         during = [t for t in tab.drops if started <= t <= finished]
         # on the old release when the change began: dropped once, back on the new one
-        assert len(during) == (_state(tab, started) == old), (tab.connects, tab.drops)
+        assert len(during) == (everyone or _state(tab, started) == old), (tab.connects, tab.drops)
         assert _state(tab, finished) in (new, "dropped"), f"still on {old} when fab returned"
         if during:
             back, release = min((t, r) for t, r in tab.connects if t > during[0])
@@ -236,10 +184,9 @@ def assert_carried(
     assert gaps and max(gaps) < RECONNECT, gaps
     assert not traffic.problems, traffic.problems
     assert traffic.uploads and set(traffic.uploads) == {200}, traffic.uploads
-    # the first event at once; a reconnect's within 0.5 s (it meets the 100 WebSockets'
-    # reconnects, and in reload mode new workers, on this shared machine)
+    # every stream's first event at once after the app wrote it, also a reconnect's
     firsts = [first for first, _ in traffic.streams]
-    assert firsts[0] < 0.1 and max(firsts) < 0.5, f"first events after {firsts} s"
+    assert max(firsts) < 0.1, f"first events after {firsts} s"
     assert traffic.streams[-1][1] == new, traffic.streams
     print(
         f"WebSockets: {len(gaps)} dropped once each, back in {max(gaps) * 1000:.0f} ms at most;"
@@ -248,7 +195,7 @@ def assert_carried(
     )
 
 
-def _state(tab: Socket, when: float) -> str:
+def _state(tab: support.Socket, when: float) -> str:
     """The release a WebSocket client was connected to at ``when``, or "dropped"."""
     events = [(t, r) for t, r in tab.connects] + [(t, "dropped") for t in tab.drops]
     return max(e for e in events if e[0] <= when)[1]
@@ -267,24 +214,39 @@ def test_a_deploy_and_a_rollback_hand_every_long_lived_connection_over(fleet, mo
     assert_carried(*under_traffic(inventory, host, "rollback"), "2.0.0", "1.0.0", GUARDED[mode])
 
 
-def test_a_split_keeps_every_connection_and_its_promote_hands_them_over(fleet):
-    """Half of the requests to v2 (the color the rollbacks left it in): nothing is dropped;
-    the promote then drains v1 like a deploy. Core mode, as the last test left the host (in
-    reload mode every reload hands both colors' connections to old workers, which end them
-    at worker_shutdown_timeout)."""
+@pytest.mark.parametrize("mode", ["core", "reload"])
+def test_a_split_keeps_every_connection_and_its_promote_hands_them_over(fleet, mode):
+    """Half of the requests to the color the last change left stopped: nothing is dropped;
+    the promote then drains the other like a deploy. Core mode first, as the rollbacks left
+    the host; then reload mode, after a deploy of the stopped release that changes the mode
+    (every reload hands both colors' connections to old workers, which keep them until
+    worker_shutdown_timeout or until the app closes them)."""
     folder, repo, host = fleet
-    inventory = write_inventory(folder, repo, "core")
+    inventory = write_inventory(folder, repo, mode)
+    if mode == "reload":  # the site changes mode with a reload: not part of what is measured
+        tag = {v: t for t, v in VERSIONS.items()}[_other_version(host)]
+        assert demo.fab(inventory, "deploy", "--ref", tag).returncode == 0
     asked = "curl -s -o /dev/null -D - http://127.0.0.1:4000/version"
     live = re.search(r"(?im)^x-bluegreen-color: (\w+)", sb.run_in(host, asked).stdout)[1]
     other = "green" if live == "blue" else "blue"
+    old, new = _other_version(host, live=True), _other_version(host)
     result, finished, load, traffic = under_traffic(inventory, host, "split", f"--{other}", "50")
     assert result.returncode == 0, result.output
-    for kind in KINDS:
+    for kind in GUARDED[mode]:
         assert load.stats(kind).failed == 0, load.report()
     assert {"1.0.0", "2.0.0"} <= set(load.stats().bodies), load.report()
     assert not any(tab.drops or tab.failures for tab in traffic.sockets)
+    # reload mode: the promote's reload hands the WebSockets on the new release to old
+    # workers too; the drain waits for those workers, which end them at worker_shutdown_timeout
     promote = under_traffic(inventory, host, "promote")
-    assert_carried(*promote, "1.0.0", "2.0.0")
+    assert_carried(*promote, old, new, GUARDED[mode], everyone=mode == "reload")
+
+
+def _other_version(host, live: bool = False) -> str:
+    """The version the public port serves (``live``), or the other one."""
+    with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
+        served = reply.read().decode()
+    return served if live else next(v for v in VERSIONS.values() if v != served)
 
 
 def test_the_release_headers_reach_only_bluegreen(fleet):
@@ -293,5 +255,5 @@ def test_the_release_headers_reach_only_bluegreen(fleet):
     with urllib.request.urlopen(f"http://{host.address}:4000/version", timeout=5) as reply:
         assert not [name for name in reply.headers if name.lower().startswith("x-bluegreen")]
     status = demo.fab(write_inventory(folder, repo, "core"), "status")
-    release = _git(repo, "rev-parse", "--short=12", "v2")
+    release = support.git(repo, "rev-parse", "--short=12", "v2")
     assert status.returncode == 0 and release in status.stdout, status.output

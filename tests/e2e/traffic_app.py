@@ -4,7 +4,12 @@ has no packages): what real web apps serve, on $HOST:$PORT.
   GET /health, /version       200 (the version from VERSION)
   GET /ws                     a WebSocket (RFC 6455): "release <version>" first, then an echo
   GET /events                 Server-Sent Events, close-delimited (no length, no chunking),
-                              "data: <version> <n>" every 0.2 s
+                              "data: <version> <n> <time sent>" every 0.2 s (the time: the
+                              host's clock, time.time(), just before the write)
+  GET /events?chunked         the same stream, chunked (HTTP/1.1)
+  GET /headers?set=N          answers the size of the Cookie header it got; with set=N, a
+                              Set-Cookie header of N bytes
+  GET /slow?seconds=N         answers after N seconds
   POST /upload                reads the body, answers its size
 
 On SIGTERM it closes every WebSocket with 1001 ("going away") and every stream, then exits:
@@ -17,7 +22,9 @@ import hashlib
 import os
 import signal
 import struct
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 VERSION = (Path(__file__).resolve().parent / "VERSION").read_text().strip()
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -71,20 +78,26 @@ async def websocket(headers: dict[str, str], reader, writer) -> None:
         OPEN.pop(writer, None)
 
 
-async def events(writer) -> None:
-    writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+async def events(writer, chunked: bool) -> None:
+    if chunked:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+    else:
+        head = b"HTTP/1.0 200 OK\r\n"
+    writer.write(head + b"Content-Type: text/event-stream\r\n\r\n")
     OPEN[writer] = False
     try:
         for n in range(10_000):
-            writer.write(f"data: {VERSION} {n}\n\n".encode())
+            event = f"data: {VERSION} {n} {time.time():.6f}\n\n".encode()
+            writer.write(b"%x\r\n%s\r\n" % (len(event), event) if chunked else event)
             await writer.drain()
             await asyncio.sleep(0.2)
     finally:
         OPEN.pop(writer, None)
 
 
-def answer(writer, status: str, body: bytes) -> None:
-    writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+def answer(writer, status: str, body: bytes, extra: str = "") -> None:
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    writer.write(head.encode() + body)
 
 
 async def serve(reader, writer) -> None:
@@ -93,7 +106,8 @@ async def serve(reader, writer) -> None:
             line = await reader.readline()
             if not line:
                 return
-            method, path, _ = line.decode().split(" ", 2)
+            method, target, _ = line.decode().split(" ", 2)
+            path, query = urlsplit(target).path, parse_qs(urlsplit(target).query, True)
             headers = {}
             while (header := await reader.readline()) not in (b"\r\n", b""):
                 name, value = header.decode().split(":", 1)
@@ -101,13 +115,20 @@ async def serve(reader, writer) -> None:
             if path == "/ws" and headers.get("upgrade", "").lower() == "websocket":
                 return await websocket(headers, reader, writer)
             if path == "/events":
-                return await events(writer)
+                return await events(writer, "chunked" in query)
             if method == "POST":
                 left = int(headers.get("content-length", "0"))
                 size = left
                 while left:
                     left -= len(await reader.read(min(left, 1 << 20)))
                 answer(writer, "200 OK", str(size).encode())
+            elif path == "/headers":
+                size = int(query.get("set", ["0"])[0])
+                extra = f"Set-Cookie: big={'c' * (size - 4)}\r\n" if size else ""
+                answer(writer, "200 OK", str(len(headers.get("cookie", ""))).encode(), extra)
+            elif path == "/slow":
+                await asyncio.sleep(float(query["seconds"][0]))
+                answer(writer, "200 OK", b"slept")
             elif path in ("/health", "/version", "/"):
                 answer(writer, "200 OK", VERSION.encode())
             else:

@@ -220,6 +220,7 @@ def test_wait_busy_counts_connections_under_way_not_idle_keep_alive():
     waiting.sendall(b"a long request")
     waiting_app.recv(100)
     said = subprocess.run(drain, capture_output=True, text=True).stdout
-    assert re.fullmatch(r"busy=1 waited=0\.[5-7]\n", said), said  # the clock's tenths
+    # waited the bound (0.5 s), in the clock's tenths; a busy machine may add some
+    assert re.fullmatch(r"busy=1 waited=(0\.[5-9]|1\.[0-9])\n", said), said
     for sock in (idle, idle_app, waiting, waiting_app, server):
         sock.close()

@@ -57,7 +57,7 @@ class Change:
         self.runner = Runner(log, self.options.parallel)
         self.started = time.time()
         self.lock = locking.new(operation, self.started)
-        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock.token)
+        self.switcher = Switcher(inventory, log, self.options.dry_run, self.lock)
         self.processes = Processes(inventory, log, self.options.dry_run)
         self.runs: list[HostRun] = []
         self.interrupted = False

@@ -40,7 +40,8 @@ def step(change: Change, plan: Operation, run: HostRun) -> None:
     app_dir = run.host.app_dir
     command = lock.release(app_dir, change.lock.token)
     if run.reached:  # its facts were read: the history line has something to say
-        command = f"{history.append(app_dir, json.dumps(record))}; {command}"
+        unmark = lock.unmark(app_dir, change.lock.token)  # only once the line is written
+        command = f"{history.append(app_dir, json.dumps(record))} && {unmark}; {command}"
     if change.inventory.metrics:
         command += f"; {monitoring.finish(change.inventory, run, change.operation)}"
     if holds.drained and not run.attention:  # cut off between leaving and rejoining

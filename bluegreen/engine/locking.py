@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from bluegreen.config.inventory import Host
 from bluegreen.errors import Refused, RemoteError
-from bluegreen.facts import pairs
+from bluegreen.facts import HostFacts, pairs
 from bluegreen.output.log import Log
 from bluegreen.shell import lock
 from bluegreen.transport.ssh import Remote
@@ -29,10 +29,15 @@ LOCK_TTL = 3600  # seconds after which a lock left by a dead run may be taken ov
 REFRESH_EVERY = LOCK_TTL / 4
 
 
+def me() -> str:
+    """Who takes a lock from this process: user@machine."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
 def new(operation: str, now: float) -> lock.LockInfo:
     """This run's lock: who, which process, what, until when, and a token of its own."""
     return lock.LockInfo(
-        holder=f"{getpass.getuser()}@{socket.gethostname()}",
+        holder=me(),
         pid=os.getpid(),
         operation=operation,
         started=datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
@@ -54,6 +59,24 @@ def _running(pid: int) -> bool:
 def stale(info: lock.LockInfo, me: str, running: Callable[[int], bool] = _running) -> bool:
     """A lock taken from this same user@machine by a process that no longer runs."""
     return info.holder == me and info.pid != os.getpid() and not running(info.pid)
+
+
+def abandoned(found: HostFacts) -> lock.LockInfo | None:
+    """The run whose switch mark the host keeps, once that run is over (its lock gone, not
+    its own any more, stale or expired): it switched traffic there and never finished, so
+    what serves was never confirmed, whether or not it could say so. None while it may still
+    be at work. (An expiry read against this machine's clock: it only decides what to show.)"""
+    mark, held = found.mark, found.lock
+    if mark is None:
+        return None
+    if held is None or held.token != mark.token:
+        return mark
+    return mark if stale(held, me()) or held.expires <= time.time() else None
+
+
+def unconfirmed(lost: lock.LockInfo) -> str:
+    """Why a host an abandoned run switched needs attention (status, the next run's log)."""
+    return f"switched by {lost.describe()}, which never finished there: what serves is unconfirmed"
 
 
 def settle(remote: Remote, host: Host, mine: lock.LockInfo, output: str, log: Log) -> bool:

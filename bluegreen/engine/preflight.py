@@ -39,6 +39,8 @@ def step(change: Change, run: HostRun, release: str | None) -> None:
     run.installed = installed(change.app, seen.facts)
     if take:
         settle(change, run, seen.output)
+    if run.holds.lock and (lost := locking.abandoned(run.facts)):
+        change.log.warn(run.name, f"left unsettled: {locking.unconfirmed(lost)}")
     if run.holds.lock and run.facts.aside:
         run.early_health = {}  # the repair renames containers: ask again
         repair(change, run, release)

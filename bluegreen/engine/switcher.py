@@ -59,9 +59,9 @@ def installed(app: str, found: HostFacts) -> dict[str, str | None]:
 
 
 class Switcher:
-    def __init__(self, inventory: Inventory, log: Log, dry_run: bool, token: str) -> None:
+    def __init__(self, inventory: Inventory, log: Log, dry_run: bool, mine: lock.LockInfo) -> None:
         self.inventory = inventory
-        self.token = token  # this run's lock: a switch acts only while the host holds it
+        self.mine = mine  # this run's lock: a switch acts only while the host holds it
         self.log = log
         self.dry_run = dry_run
         self.jinja = render.environment(inventory)
@@ -128,8 +128,11 @@ class Switcher:
             run.holds.new_pair(tls.prune(certificates.TLS_DIR, app, pair.fingerprint))
         if restored:
             command = f"{nginx.put_back(restored)}\n{command}"
-        if guarded:
-            command = f"{lock.held(run.host.app_dir, self.token)}\n{command}"
+        if guarded:  # marked first: a host lost from here on still says it was switched
+            app_dir = run.host.app_dir
+            command = (
+                f"{lock.held(app_dir, self.mine.token)}\n{lock.mark(app_dir, self.mine)}\n{command}"
+            )
         run.remote.run(command, stdin=key, what="nginx switch")
         run.installed.update((path, md5(text)) for path, text in changed)
         if guarded:
@@ -149,6 +152,11 @@ class Switcher:
             if error.exited == lock.LOST:
                 run.holds.kept_nginx()  # stopped before any file was written
                 raise RemoteError(run.name, f"switch refused: {lock.LOST_WHY}") from error
+            if error.exited == lock.UNMARKED:
+                run.holds.kept_nginx()  # nginx's files were not touched
+                cause = str(error).partition("): ")[2] or "see the host's disk"
+                why = f"switch: its mark could not be written, nothing done: {cause}"
+                raise RemoteError(run.name, why) from error
             if error.exited != nginx.TEST_FAILED:
                 raise
             run.holds.kept_nginx()  # the host put its files back itself: nothing to revert

@@ -67,6 +67,7 @@ class HostFacts:
     image_id: str | None = None  # of the release's image, when it is on the host
     history: list[dict] = field(default_factory=list)  # the last records, oldest first
     lock: lock.LockInfo | None = None  # who holds the deploy lock, if anyone
+    mark: lock.LockInfo | None = None  # the run that switched here and has not finished yet
     neighbours: list[str] = field(default_factory=list)  # other apps' site header lines
     refuse_md5: str | None = None  # the host's shared default server for unknown names
     refused: tuple[int, ...] = ()  # the ports it refuses them on (its header line)
@@ -137,6 +138,7 @@ def probe(
         *([acme.names_probe(app)] if certificate else []),
         f"{{ {history.tail(app_dir, HISTORY_LINES)}; }} | sed 's/^/history=/'",
         f"printf 'lock_info=%s\\n' \"$({lock.show(app_dir)})\"",
+        f"printf 'mark=%s\\n' \"$({lock.show_mark(app_dir)})\"",
     ]
     site = quote(nginx.site_path(app))
     lines.append(
@@ -195,6 +197,7 @@ def parse(output: str) -> HostFacts:
         image_id=values.get("image_id") or None,
         history=[_json(line[8:]) for line in lines if line.startswith("history=")],
         lock=lock.parse(values.get("lock_info", "")),
+        mark=lock.parse(values.get("mark", "")),
         neighbours=[line[10:] for line in lines if line.startswith("neighbour=")],
         refuse_md5=_md5(values.get("refuse", "")),
         nginx_version=tuple(

@@ -31,7 +31,9 @@ null for an app without ``domains``; else the ports where bluegreen's default se
 names nobody deployed, and those where a site bluegreen did not install is the default.
 ``needs_attention`` is set while the host's last change (one that was not refused and not
 a no-op) could not put it back: what its public port served then and what still runs
-(docs/guides/recovery.md); ``status`` then exits 1.
+(docs/guides/recovery.md); also while a change that switched the host never finished
+there (it lost the host: its mark is left, see ``shell/lock.mark``); ``status`` then
+exits 1.
 ``processes`` holds the host's ``app.processes`` that ever ran there (``since``: when the
 running one started). ``schedule`` holds the scheduled jobs this host runs (``app.schedule``
 with this ``host``): ``schedule`` says ``every N s`` or ``cron ...``, ``last`` and ``next``
@@ -46,7 +48,7 @@ import time
 
 from bluegreen.config import certificates
 from bluegreen.config.inventory import COLORS, Host, Inventory
-from bluegreen.engine import checks, probe
+from bluegreen.engine import checks, locking, probe
 from bluegreen.engine.runner import Session, read_each
 from bluegreen.engine.state import NEEDS_ATTENTION
 from bluegreen.facts import HostFacts, pairs
@@ -100,7 +102,7 @@ def read_status(inventory: Inventory, hosts: list[Host], log: Log) -> list[dict]
             "last_change": found.history[-1] if found.history else None,
             "tls": tls,
             "unknown_names": _names(found) if inventory.app.domains else None,
-            "needs_attention": attention(found.history),
+            "needs_attention": unsettled(found) or attention(found.history),
             "processes": processes,
             "schedule": scheduled,
         }
@@ -121,6 +123,13 @@ def attention(history: list[dict]) -> str | None:
     if not done or done[-1].get("result") != NEEDS_ATTENTION:
         return None
     return str(done[-1].get("serves") or "unknown")
+
+
+def unsettled(found: HostFacts) -> str | None:
+    """A change that switched the host and never finished there (it lost the host, so it
+    could not record that the host needs attention): its mark says so."""
+    lost = locking.abandoned(found)
+    return lost and locking.unconfirmed(lost)
 
 
 def _processes(run: Session, inventory: Inventory) -> dict:

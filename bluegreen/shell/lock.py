@@ -104,6 +104,33 @@ def release(app_dir: str, token: str) -> str:
     return f"if {ours(app_dir, token)}; then mv -T {_dir(app_dir)} {aside} && rm -rf {aside}; fi"
 
 
+UNMARKED = 5  # the exit status of a switch whose mark could not be written (nothing done)
+
+
+def mark_path(app_dir: str) -> str:
+    return f"{app_dir}/.unsettled"
+
+
+def mark(app_dir: str, info: LockInfo) -> str:
+    """A switch's first write: this run's record, left until its finish writes the history
+    line. A mark left behind names a run that switched traffic here and never finished (the
+    host was lost), so what serves was never confirmed, even when nobody could record that.
+    Written whole or not at all; failing, the command stops (exit ``UNMARKED``)."""
+    path, new = quote(mark_path(app_dir)), quote(f"{mark_path(app_dir)}.new")
+    write = f"printf '%s' {_record(info, None)} > {new} && mv -f {new} {path}"
+    return f"{{ {write}; }} || {{ rm -f {new}; exit {UNMARKED}; }}"
+
+
+def unmark(app_dir: str, token: str) -> str:
+    """The finish's: remove the mark when it is this run's (its history line says the rest)."""
+    path = quote(mark_path(app_dir))
+    return f"if grep -qsF {quote(token)} {path}; then rm -f {path}; fi"
+
+
+def show_mark(app_dir: str) -> str:
+    return f"cat {quote(mark_path(app_dir))} 2>/dev/null || true"
+
+
 def show(app_dir: str) -> str:
     return f"cat {_dir(app_dir)}/info 2>/dev/null || true"
 

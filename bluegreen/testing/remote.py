@@ -257,6 +257,7 @@ class FakeHost:
         self.containers.update(containers or {})
         self.images.update(c.release for c in self.containers.values())
         self.lock = lock
+        self.mark: LockInfo | None = None  # the run whose switch is unsettled (``lock.mark``)
         self.history: list[dict] = list(history)
         self.started_with = len(self.history)
         self.access_log = ""
@@ -366,6 +367,7 @@ class FakeHost:
         ]
         values += [("history", json.dumps(record)) for record in self.history[-20:]]
         values.append(("lock_info", self.lock.to_json() if self.lock else ""))
+        values.append(("mark", self.mark.to_json() if self.mark else ""))
         for color in COLORS:
             c = self.containers.get(color)
             status = f"{'running' if c.running else 'exited'} {c.release}" if c else ""
@@ -399,12 +401,15 @@ class FakeHost:
         return ""
 
     def _history(self, command: str, stdin: str | None) -> str:
-        """The history line, the unlock, and (after a switch) dropping what was set aside."""
+        """The history line, the unlock, its own switch mark removed, and (after a switch)
+        dropping what was set aside."""
         for color in self._colors("rm -f", command, aside=True):
             self.aside.pop(color, None)
         for token in shlex.split(command):
             if token.startswith('{"'):  # a history record (not a docker --format)
                 self.history.append(json.loads(token))
+        if self.mark and lock.unmark(self.app_dir, self.mark.token) in command:
+            self.mark = None
         return self._unlock(command, stdin)
 
     def _unlock(self, command: str, stdin: str | None) -> str:
@@ -518,6 +523,8 @@ class FakeHost:
 
     def _nginx(self, command: str, stdin: str | None) -> str:
         guard = self._guard(command)
+        if lock.mark_path(self.app_dir) in command:  # a switch's: marked before anything
+            self.mark = _lock_info(command, self.now())
         self._full()
         self.nginx.put_back(command)
         files = self.nginx.written(command)

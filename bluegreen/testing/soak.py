@@ -159,8 +159,8 @@ class Soak:
         self.watched = write_inventory(workdir / "watched.yml", repo.path, names, app_extra=WATCH)
         self.verified: set[str] = set()
         self.steps: list[Step] = []
-        # fab was killed: the next call takes its lock over (a full disk on a host puts that
-        # off to the call after: nothing can be written there, not even the take-over)
+        # the last operation left a lock (fab was killed, or lost a host): the next call takes
+        # it over, unless it is cut short before that (a signal, the host's disk or sshd gone)
         self._stale_lock = False
 
     # -- set-up and clean-up ------------------------------------------------------------
@@ -244,9 +244,6 @@ class Soak:
             served = before[fault.host][2] | after[fault.host][2]
             fault.outage = fault.color in served | _verified_colors(step.calls, fault.host)
         step.violations = self._check(step, before, after)
-        # a full disk, or a run interrupted before it took the lock over, keeps it stale
-        kept = self._stale_lock and fault is not None and fault.kind in ("disk-full", *SIGNALS)
-        self._stale_lock = kept or bool(fault and fault.kind == "sigkill")
         return step
 
     def _pick_fault(self, operation: str) -> Fault | None:
@@ -372,10 +369,8 @@ class Soak:
     def _check(self, step: Step, before: dict, after: dict) -> list[str]:
         fault = step.fault
         # killed now, or interrupted before it took over the lock a killed run left
-        killed = bool(
-            fault and (fault.kind == "sigkill" or (self._stale_lock and fault.kind in SIGNALS))
-        )
-        stuck = self._stale_lock and fault is not None and fault.kind == "disk-full"
+        inherited = self._stale_lock
+        killed = bool(fault and (fault.kind == "sigkill" or (inherited and fault.kind in SIGNALS)))
         status = self._status()
         problems = []
         for host in self.hosts:
@@ -394,14 +389,7 @@ class Soak:
             elif not served <= _status_serving(record):
                 problems.append(f"{name}: status says {_status_serving(record)}, port serves"
                                 f" {sorted(served)}")  # fmt: skip
-            elif (
-                record["lock"]
-                and not (killed or (victim and fault.kind in ("partition", "ssh-drop")))
-                and not (victim and (stuck or fault.kind == "lock-expires"))
-            ):
-                # a partition can eat the answer of the round trip that took the lock, a full
-                # disk stops the take-over of a killed run's lock: the lock stays, stale, and
-                # the next operation takes it over (checked then)
+            elif record["lock"] and not _lock_kept(fault, victim, inherited):
                 problems.append(f"{name}: lock left after fab exited: {record['lock']}")
             added = after[name][1] - before[name][1]
             reached = sum(bool(re.search(rf"^{name} ", c.output, re.M)) for c in step.calls)
@@ -412,9 +400,11 @@ class Soak:
             # cleaned up by the next operation (a killed run's leftovers need its lock)
             problems += _attention(name, record, served, step.calls)
             # a host that needs attention keeps what it set aside for the next change's repair
-            cut = victim and (fault.kind in ("partition", "ssh-drop", "lock-expires") or stuck)
+            stuck = victim and inherited and fault.kind in ("disk-full", "kill-sshd")
+            cut = stuck or (victim and fault.kind in ("partition", "ssh-drop", "lock-expires"))
             cut = cut or _said(name, "needs attention", step.calls)
             problems += self._host_leftovers(host, killed or cut)
+        self._stale_lock = any(record and record["lock"] for record in status.values())
         return problems
 
     def _host_leftovers(self, host: sb.SandboxHost, cut_off: bool) -> list[str]:
@@ -482,6 +472,7 @@ EFFECTS = {
     "lock lost": re.compile(r"no longer this run's"),
     "lock taken over": re.compile(r"lock: took over"),
     "reconnected": re.compile(r"SSH connection had dropped: connected again"),
+    "unsettled": re.compile(r"left unsettled: switched by"),
 }
 
 
@@ -508,6 +499,19 @@ def _break_after_switch(fault: Fault) -> str:
     return f"( {script} ) >/dev/null 2>&1 & echo $! > {WATCHER}"
 
 
+def _lock_kept(fault: Fault | None, victim: bool, inherited: bool) -> bool:
+    """Whether a host may keep a lock after an operation with ``fault`` (the next operation
+    takes it over, checked then): fab was killed; the host was cut off (a partition or a
+    dropped session can eat the answer of the round trip that took it; a rival took it
+    over); or the lock is one the operation before left (``inherited``) and this one was cut
+    short before its take-over (a signal; the host's disk full or its sshd gone)."""
+    if fault is None:
+        return False
+    cut_off = victim and fault.kind in ("partition", "ssh-drop", "lock-expires")
+    not_taken = fault.kind in SIGNALS or (victim and fault.kind in ("disk-full", "kill-sshd"))
+    return fault.kind == "sigkill" or cut_off or (inherited and not_taken)
+
+
 def _said(name: str, warning: str, calls: list[Call]) -> bool:
     """Whether the operation's last fab call warned ``warning`` about host ``name``."""
     output = calls[-1].output if calls else ""
@@ -518,10 +522,10 @@ def _attention(
     name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
 ) -> list[str]:
     """A host fab reported as needing attention (its revert failed) is marked so in
-    ``status`` and still serves (docs/guides/recovery.md). The mark is the host's history
-    line: a host fab could not reach again to write it is not marked (fab says so)."""
-    said, lost = _said(name, "needs attention", calls), _said(name, "still unreachable", calls)
-    if not said or lost or record is None or not record.get("reachable"):
+    ``status`` and still serves (docs/guides/recovery.md): by its history line, or, when fab
+    could not reach it again to write that, by the switch's mark it left."""
+    said = _said(name, "needs attention", calls)
+    if not said or record is None or not record.get("reachable"):
         return []
     problems = [] if served else [f"{name}: needs attention and serves nothing"]
     if not record.get("needs_attention"):

@@ -342,7 +342,11 @@ class Remote:
             channel = self.ahead.take(port, timeout) or _tunnel(transport, port, timeout)
         except paramiko.ChannelException as error:
             raise ConnectionRefusedError(f"127.0.0.1:{port}: {error.text}") from error
-        except (paramiko.SSHException, EOFError) as error:  # the session ended meanwhile
+        except (paramiko.SSHException, EOFError) as error:
+            if transport.is_active() and str(error) == "Timeout opening channel.":
+                # the session lives: the host (or this process, stopped or suspended) was
+                # slow, as when a port does not answer in time; the caller asks again
+                raise TimeoutError(f"127.0.0.1:{port}: no channel after {timeout:g} s") from error
             raise RemoteError(self.host.name, f"SSH connection lost ({error})") from error
         return http.get(channel, path, timeout, tls, name)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import re
 import subprocess
 import time
@@ -43,6 +44,7 @@ from bluegreen.local import source
 from bluegreen.ops.deploy import deploy
 from bluegreen.ops.serve import rollback, switch
 from bluegreen.ops.split import abort, promote, split
+from bluegreen.ops.status import read_status
 from bluegreen.output.events import JsonLog
 from bluegreen.output.log import Log
 from bluegreen.shell.lock import LockInfo
@@ -1060,6 +1062,46 @@ def test_a_host_lost_after_its_switch_needs_attention_and_is_tried_once(
                      re.M), result.out  # fmt: skip
     assert result.rows()["web2"][:2] == (ATTENTION, "unknown, both colors kept running")
     assert result.rows()["web1"][:2] == (REVERTED, f"blue {OLD}")
+
+
+def test_a_host_lost_after_its_switch_still_needs_attention_once_it_is_back(
+    monkeypatch, tmp_path, repo
+):
+    """fab could not reach it to write its needs-attention line (#16 of the soak, seed
+    1159434978): the switch's mark, written before nginx changed, stays with the dead run's
+    lock, so ``status`` says it needs attention once the host answers again; the next change
+    says so too, and its switch (verified, finished) clears the mark."""
+    path, new = repo
+    fakes = fleet(faults={"web2": ["lost"]})
+    inv = inventory(tmp_path, path)
+    assert run(monkeypatch, fakes, deploy, inv).ok is False
+    web2 = fakes["web2"]
+    assert web2.new_history() == [] and web2.nginx.serving() == Traffic("green", new)
+    web2.fail.clear()  # the network is back; the fab that lost it has exited
+    web2.dropped = False
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    web2.lock = dataclasses.replace(web2.lock, pid=ended.pid)
+
+    records = attention(inv)
+    assert records["web1"] is None
+    assert records["web2"], "status does not say that web2 needs attention"
+    assert records["web2"] == (
+        f"switched by {locking.me()} (pid {os.getpid()}, deploy since {web2.mark.started}),"
+        " which never finished there: what serves is unconfirmed"
+    )
+
+    again = run(monkeypatch, fakes, switch, inv, "blue")
+    assert again.ok, again.out
+    assert re.search(r"^web2\s+⚠️\s+left unsettled: switched by .*deploy since", again.out, re.M)
+    assert web2.mark is None and web2.nginx.serving() == Traffic("blue", OLD)
+    assert attention(inv) == {"web1": None, "web2": None}
+
+
+def attention(inv: Inventory) -> dict[str, str | None]:
+    """What ``status`` says each host needs attention for."""
+    records = read_status(inv, list(inv.hosts.values()), Log(io.StringIO()))
+    return {record["host"]: record["needs_attention"] for record in records}
 
 
 def test_the_source_archive_is_made_once_however_many_hosts_ask_at_once(

@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def _inventory(tmp_path: Path, **commands: str) -> Inventory:
 def test_a_hook_runs_in_the_repository_with_the_variables_and_its_output_prefixed(
     tmp_path, monkeypatch
 ):
-    monkeypatch.delenv("BLUEGREEN_SANDBOX", raising=False)  # a test run's own, inherited too
+    for name in [n for n in os.environ if n.startswith("BLUEGREEN_")]:
+        monkeypatch.delenv(name)  # a test run's own (BLUEGREEN_SANDBOX, …), inherited too
     dump = f"{sys.executable} -c 'import json, os; print(json.dumps(dict(os.environ)))'"
     inv = _inventory(tmp_path, after=f"pwd; {dump}")
     out = io.StringIO()

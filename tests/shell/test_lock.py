@@ -126,3 +126,22 @@ def test_a_refresh_pushes_the_expiry_on_the_hosts_clock_only_while_the_lock_is_o
     assert lock.parse((tmp_path / ".lock" / "info").read_text()) == written  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
     assert sorted(p.name for p in (tmp_path / ".lock").iterdir()) == ["info"]
+
+
+def test_a_switch_mark_is_written_whole_and_only_its_own_run_removes_it(tmp_path):
+    """The mark stays when another run finishes (its history line says nothing of the
+    switch that left it); one that cannot be written stops the command before nginx's."""
+    mark = subprocess.run(["sh", "-c", f"{lock.mark(str(tmp_path), _info(1))}\necho switched"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (mark.returncode, mark.stdout) == (0, "switched\n")
+    assert lock.parse((tmp_path / ".unsettled").read_text()) == _info(1)
+    subprocess.run(["sh", "-c", lock.unmark(str(tmp_path), "t2")], check=True)
+    assert lock.parse((tmp_path / ".unsettled").read_text()) == _info(1)
+    subprocess.run(["sh", "-c", lock.unmark(str(tmp_path), "t1")], check=True)
+    assert list(tmp_path.iterdir()) == []
+
+    gone = tmp_path / "gone"  # a directory that cannot take it (as a full disk cannot)
+    mark = subprocess.run(["sh", "-c", f"{lock.mark(str(gone), _info(1))}\necho switched"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (mark.returncode, mark.stdout) == (lock.UNMARKED, "")
+    assert list(tmp_path.iterdir()) == []

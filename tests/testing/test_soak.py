@@ -6,6 +6,7 @@ from bluegreen.testing.soak import (
     Step,
     _attention,
     _break_after_switch,
+    _lock_kept,
     _status_serving,
     _verified_colors,
 )
@@ -64,8 +65,10 @@ def test_a_host_fab_said_needs_attention_must_be_marked_and_serve():
     ]
     assert _attention("sandbox1", {**marked, "needs_attention": None}, serving, calls) == []
     lost = "sandbox3 ⚠️  still unreachable (see above); its lock stays until it expires"
-    unmarked = [Call(("deploy",), 1, f"{ATTENTION}\n{lost}", 9.0)]  # no history line written
-    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, unmarked) == []
+    unmarked = [Call(("deploy",), 1, f"{ATTENTION}\n{lost}", 9.0)]  # its switch mark says it
+    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, unmarked) == [
+        "sandbox3: fab said it needs attention, status does not"
+    ]
 
 
 def test_the_revert_breaker_waits_for_the_new_color_then_breaks_and_logs_its_5xx():
@@ -74,3 +77,17 @@ def test_the_revert_breaker_waits_for_the_new_color_then_breaks_and_logs_its_5xx
     wait, _, rest = script.partition("; touch /run/soak-ro")
     assert "x-bluegreen-color: green" in wait and "mount -o remount,bind,ro" in rest
     assert "127.0.0.1:4002" in rest and script.endswith("& echo $! > /run/soak-watcher.pid")
+
+
+def test_a_lock_the_operation_before_left_may_stay_only_when_this_one_was_cut_short():
+    """Seed 850511004 #105 (kill-sshd: fab never reached sandbox1) and seed 9020 #17 of the
+    CI soak (SIGINT after a partition left sandbox2's lock): the lock a SIGKILLed fab or a
+    lost host left is the next operation's to take over, unless that one never got there."""
+    lost = Fault("kill-sshd", "sandbox1", 1.0)
+    assert _lock_kept(lost, victim=True, inherited=True)
+    assert not _lock_kept(lost, victim=True, inherited=False)
+    assert not _lock_kept(lost, victim=False, inherited=True)
+    assert _lock_kept(Fault("sigint", None, 1.0), victim=False, inherited=True)
+    assert not _lock_kept(Fault("sigint", None, 1.0), victim=False, inherited=False)
+    assert _lock_kept(Fault("partition", "sandbox2", 1.0), victim=True, inherited=False)
+    assert not _lock_kept(None, victim=False, inherited=True)

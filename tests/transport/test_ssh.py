@@ -137,3 +137,32 @@ def test_a_connect_timeout_below_one_second_is_kept(tmp_path):
     connection = Remote(host).connection
     assert connection.connect_timeout is None
     assert connection.connect_kwargs["timeout"] == 0.5
+
+
+class _SlowTransport:
+    """A live session whose channel opens time out (a loaded host, or fab stopped meanwhile)."""
+
+    def __init__(self, active_after: bool) -> None:
+        self.active_after = active_after
+        self.opened = 0
+
+    def is_active(self) -> bool:
+        return self.opened == 0 or self.active_after
+
+    def open_channel(self, *args, **kwargs):
+        self.opened += 1
+        raise paramiko.SSHException("Timeout opening channel.")
+
+
+@pytest.mark.parametrize(("alive", "error"), [(True, TimeoutError), (False, RemoteError)])
+def test_a_channel_that_opens_too_late_is_a_timeout_while_the_session_lives(
+    tmp_path, monkeypatch, alive, error
+):
+    """A health probe whose channel did not open in time asks again (a timeout, as when
+    the port is slow); only a session that ended is a lost connection."""
+    host = Host(name="web1", address="192.0.2.1", known_hosts=tmp_path / "k")
+    remote = Remote(host)
+    transport = _SlowTransport(active_after=alive)
+    monkeypatch.setattr(type(remote.connection), "transport", property(lambda self: transport))
+    with pytest.raises(error):
+        remote.http_get(4001, "/health", 2.0)

@@ -398,7 +398,8 @@ class Soak:
             if added > len(step.calls) or (added != reached and not excused):
                 problems.append(f"{name}: {added} history records for {reached} fab calls")
             # cleaned up by the next operation (a killed run's leftovers need its lock)
-            problems += _attention(name, record, served, step.calls)
+            unchanged = {color for color, _ in served} == before[name][2]
+            problems += _attention(name, record, served, unchanged, step.calls)
             # a host that needs attention keeps what it set aside for the next change's repair
             stuck = victim and inherited and fault.kind in ("disk-full", "kill-sshd")
             cut = stuck or (victim and fault.kind in ("partition", "ssh-drop", "lock-expires"))
@@ -519,16 +520,22 @@ def _said(name: str, warning: str, calls: list[Call]) -> bool:
 
 
 def _attention(
-    name: str, record: dict | None, served: set[tuple[str, str]], calls: list[Call]
+    name: str,
+    record: dict | None,
+    served: set[tuple[str, str]],
+    unchanged: bool,
+    calls: list[Call],
 ) -> list[str]:
     """A host fab reported as needing attention (its revert failed) is marked so in
     ``status`` and still serves (docs/guides/recovery.md): by its history line, or, when fab
-    could not reach it again to write that, by the switch's mark it left."""
+    could not reach it again to write that, by the switch's mark it left. A switch cut off
+    before it reached the host left no mark: the host serves what it served before
+    (``unchanged``) and status rightly finds nothing to attend to."""
     said = _said(name, "needs attention", calls)
     if not said or record is None or not record.get("reachable"):
         return []
     problems = [] if served else [f"{name}: needs attention and serves nothing"]
-    if not record.get("needs_attention"):
+    if not record.get("needs_attention") and not unchanged:
         problems.append(f"{name}: fab said it needs attention, status does not")
     return problems
 

@@ -56,19 +56,22 @@ def test_a_host_fab_said_needs_attention_must_be_marked_and_serve():
     calls = [Call(("deploy",), 1, f"sandbox1 ✅ revert: ok\n{ATTENTION}", 9.0)]
     marked = {"reachable": True, "needs_attention": "green abc, both colors kept running"}
     serving = {("green", "abc")}
-    assert _attention("sandbox3", marked, serving, calls) == []
-    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, calls) == [
+    assert _attention("sandbox3", marked, serving, False, calls) == []
+    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, False, calls) == [
         "sandbox3: fab said it needs attention, status does not"
     ]
-    assert _attention("sandbox3", marked, set(), calls) == [
+    assert _attention("sandbox3", marked, set(), False, calls) == [
         "sandbox3: needs attention and serves nothing"
     ]
-    assert _attention("sandbox1", {**marked, "needs_attention": None}, serving, calls) == []
+    assert _attention("sandbox1", {**marked, "needs_attention": None}, serving, False, calls) == []
     lost = "sandbox3 ⚠️  still unreachable (see above); its lock stays until it expires"
     unmarked = [Call(("deploy",), 1, f"{ATTENTION}\n{lost}", 9.0)]  # its switch mark says it
-    assert _attention("sandbox3", {**marked, "needs_attention": None}, serving, unmarked) == [
+    unmarked_record = {**marked, "needs_attention": None}
+    assert _attention("sandbox3", unmarked_record, serving, False, unmarked) == [
         "sandbox3: fab said it needs attention, status does not"
     ]
+    # a switch cut off before it reached the host (seed 31337 #62): no mark, nothing changed
+    assert _attention("sandbox3", unmarked_record, serving, True, unmarked) == []
 
 
 def test_the_revert_breaker_waits_for_the_new_color_then_breaks_and_logs_its_5xx():

@@ -117,9 +117,10 @@ class Holds:
         """The switch (or ACME's port 80 site) is writing nginx's files."""
         self.nginx = True
 
-    def kept_nginx(self) -> None:
-        """The switch wrote nothing after all, or the host put its files back itself."""
-        self.nginx = False
+    def kept_nginx(self, before: bool) -> None:
+        """The switch wrote nothing after all, or the host put its files back itself: nginx
+        is as the steps ``before`` it left it (a canary's first step still needs a revert)."""
+        self.nginx = before
 
     def new_pair(self, prune: str) -> None:
         """The switch puts a new TLS pair; the old ones go once it is verified."""

@@ -145,21 +145,22 @@ class Switcher:
         return "state link renamed, no reload" if link else "state file renamed, no reload"
 
     def switch(self, run: HostRun) -> None:
+        before = run.holds.nginx
         run.holds.pointed_nginx()
         try:
             how = self.point(run, run.target, guarded=True)
         except RemoteError as error:
             if error.exited == lock.LOST:
-                run.holds.kept_nginx()  # stopped before any file was written
+                run.holds.kept_nginx(before)  # stopped before any file was written
                 raise RemoteError(run.name, f"switch refused: {lock.LOST_WHY}") from error
             if error.exited == lock.UNMARKED:
-                run.holds.kept_nginx()  # nginx's files were not touched
+                run.holds.kept_nginx(before)  # nginx's files were not touched
                 cause = str(error).partition("): ")[2] or "see the host's disk"
                 why = f"switch: its mark could not be written, nothing done: {cause}"
                 raise RemoteError(run.name, why) from error
             if error.exited != nginx.TEST_FAILED:
                 raise
-            run.holds.kept_nginx()  # the host put its files back itself: nothing to revert
+            run.holds.kept_nginx(before)  # the host put its files back itself: nothing to revert
             cause = str(error).partition("): ")[2] or "see nginx -t on the host"
             raise RemoteError(
                 run.name, f"switch: nginx -t failed, previous files restored, not reloaded: {cause}"

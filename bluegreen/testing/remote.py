@@ -69,6 +69,7 @@ FAULTS = {
     "connect": "connection refused",
     "probe": "Connection reset by peer",  # the probe ran (and took the lock); its answer is lost
     "lock lost": "other@ci",  # the lock is taken over by this holder right after it was taken
+    "lock lost later": "other@ci",  # ... after the first switch (a canary's hold outlived it)
     "build": "step 2/3: RUN make: exit code 2",
     "health": "starting",
     "nginx -t": 'nginx: [emerg] unknown directive "proxy_pas"',
@@ -543,6 +544,10 @@ class FakeHost:
         """A command that starts with ``lock.held`` stops unless the lock is this run's;
         True when it starts so."""
         guard = re.match(rf"grep -qs (\S+) {re.escape(self.app_dir)}/\.lock/info \|\|", command)
+        if guard and self.switches and "lock lost later" in self.fail and self.lock is not None:
+            self.lock = dataclasses.replace(
+                self.lock, holder=self.fail["lock lost later"], token="x"
+            )
         if guard and (self.lock is None or self.lock.token != guard.group(1)):
             raise CommandFailed(lock.LOST, lock.LOST_WHY)
         return guard is not None

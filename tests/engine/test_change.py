@@ -905,6 +905,27 @@ def test_a_switch_refuses_to_act_once_the_lock_is_no_longer_this_runs(monkeypatc
     assert "revert" not in fakes["web1"].kinds  # nothing was switched
 
 
+def test_a_lock_lost_between_canary_steps_never_leaves_a_share_on_a_removed_color(
+    monkeypatch, tmp_path, repo
+):
+    """The lock is taken over after the canary's first step split the traffic (soak seed
+    20261207 #56): the second step's switch is refused, and the host still has the first
+    step's split, so the new color must not be removed while nginx sends it a share."""
+    fakes = fleet(names=("web1",), faults={"web1": ["lock lost later"]})
+    inv = inventory(tmp_path, repo[0], names=("web1",))
+    monkeypatch.setattr(transport, "connect", hosts_by_name(fakes.values()))
+    out = io.StringIO()
+    ok = deploy(inv, [inv.hosts["web1"]], "HEAD", Log(stream=out, width=6), canary="50", hold=0.01)
+    fake = fakes["web1"]
+    assert ok is False
+    assert "switch refused: the lock is no longer this run's" in out.getvalue()
+    served = fake.serving()
+    assert served is not None
+    assert {c: running(fake).get(c) for c in served.releases} == served.releases, out.getvalue()
+    assert served == Traffic("blue", OLD)  # its first step was reverted, then green removed
+    assert re.search(r"^web1\s+✅ revert: port 4000 serves blue", out.getvalue(), re.M)
+
+
 # --- behind a load balancer: each batch leaves it before its switch, rejoins after ---------
 
 

@@ -59,7 +59,9 @@ def test_a_host_holds_what_the_run_did_there_until_it_is_given_back():
     assert (holds.lock, holds.lock_since, holds.nginx) == (True, 5.0, True)
     assert (holds.replaced, holds.prune) == (["/a", "/b", "/c"], "rm old pairs")
     holds.restored_files()
-    holds.kept_nginx()
+    holds.kept_nginx(True)  # refused at a canary's second step: its first one still counts
+    assert holds.nginx
+    holds.kept_nginx(False)
     holds.without_lock()
     assert (holds.lock, holds.nginx, holds.replaced, holds.prune) == (False, False, [], "")
     assert not holds.moved_processes

@@ -14,6 +14,7 @@ import pytest
 from bluegreen import sandbox as sb
 from bluegreen.testing.demo import FabResult, fab, write_inventory
 from bluegreen.testing.load import KINDS, Load
+from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
 
@@ -251,6 +252,8 @@ def test_maintenance_in_reload_mode_is_a_tested_include_and_a_reload(fleet, tmp_
     assert on.returncode == 0, on.output
     assert "switch: nginx tested and reloaded, live = blue" in on.stdout
     for host in hosts:
+        # nginx -s reload returns before the new workers answer (bounded wait)
+        support.wait_until(lambda h=host: page(h)[0] == 503, what=f"{host.name} answers 503")
         status, headers, body = page(host)
         assert status == 503 and headers["X-Bluegreen-Maintenance"] == "on", headers
         assert "We are making things better and will be back shortly." in body
@@ -260,4 +263,6 @@ def test_maintenance_in_reload_mode_is_a_tested_include_and_a_reload(fleet, tmp_
         assert now[0] == workers[host.name][0] and now[1:] != workers[host.name][1:]  # reloaded
     off = fab(reload_mode, "maintenance", "--off")
     assert off.returncode == 0, off.output
+    for host in hosts:
+        support.wait_until(lambda h=host: page(h)[0] == 200, what=f"{host.name} answers 200")
     assert all(page(h)[1]["X-Bluegreen-Release"] == repo.releases["v1"] for h in hosts)

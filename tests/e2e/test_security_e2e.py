@@ -35,6 +35,10 @@ def _processes_with(secrets: list[str], under: int) -> list[str]:
     """The controller's processes (``under`` and its descendants) whose argv or environment
     holds a secret; fab's own environment may (the operator put the variable there)."""
     found = []
+    try:
+        own = Path(f"/proc/{under}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return found  # fab ended meanwhile
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -46,7 +50,9 @@ def _processes_with(secrets: list[str], under: int) -> list[str]:
         except (OSError, AttributeError):
             continue  # ended meanwhile
         mine = int(entry) == under or _descends(int(entry), under)
-        where = argv if int(entry) == under else argv + env
+        # fab itself, or a child it forked that has not exec'd yet (a copy of fab, its
+        # environment too, until exec gives it the filtered one: seen once in CI)
+        where = argv if int(entry) == under or argv == own else argv + env
         if (mine or parent == under) and any(s in where for s in secrets):
             found.append(f"{entry}: {argv.replace(chr(0), ' ')[:120]}")
     return found
